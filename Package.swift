@@ -1,0 +1,115 @@
+// swift-tools-version: 6.0
+//
+// SpikeQuant: heterogeneous (uniform / power-of-two, mixed-bit) quantization search
+// for spiking transformers, distributed over ZeroMQ.
+//
+// Module map (one job each; only one module imports each C library):
+//   COpenBLAS, CZeroMQ, CLZ4   system-library shims
+//   Seeding                    seeded, serialisable random generators (weights, data, search)
+//   Tensor                     Float32 storage, GEMM, parallel kernels, thread pool
+//   SpikingNN                  layers (forward + backward), LIF, Spikformer, AdamW, trainer, safetensors
+//   Events                     event-camera readers, frame integration, synthetic gestures, frame cache
+//   QuantConfig                the per-layer quantization config: schemes, widths, canonical form, hash
+//   Quantization               quantizers, per-layer config + hash, bit packing, energy model, export
+//   Evaluation                 one candidate end to end (what a worker runs)
+//   Search                     genes, steady-state NSGA-II, constraints, hypervolume (pure, no I/O)
+//   Wire                       protocol messages and 18/MDP framing (no sockets)
+//   Transport                  ZeroMQ context/socket/poller, CURVE, ZAP
+//   RunStore                   the run directory and its SQLite database (GRDB)
+//   Coordinator, Worker        the two services of a distributed search
+//   Report                     HTML + SVG report, CSV/JSON figure data
+//   spikeq                     the command line: parses, wires, no logic of its own
+import PackageDescription
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+let package = Package(
+    name: "SpikeQuant",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "spikeq", targets: ["spikeq"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // C libraries.
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .yum(["openblas-devel"])]),
+        .systemLibrary(
+            name: "CZeroMQ", pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]),
+
+        // Reproducible random numbers, shared by everything that draws them.
+        .target(name: "Seeding"),
+
+        // Numerics and the spiking engine.
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Seeding"]),
+        .target(name: "SpikingNN", dependencies: ["Tensor", yams, crypto]),
+
+        // Data.
+        .target(name: "Events", dependencies: ["CLZ4", "Seeding", yams, crypto]),
+
+        // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
+        .target(name: "QuantConfig", dependencies: [yams, crypto]),
+        .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", yams, crypto]),
+        .target(name: "Evaluation", dependencies: ["SpikingNN", "Events", "Quantization", "Tensor", yams, crypto]),
+
+        // The distributed search.
+        .target(name: "Search", dependencies: ["Seeding", "QuantConfig"]),
+        .target(name: "Wire", dependencies: ["QuantConfig"]),
+        .target(name: "Transport", dependencies: ["CZeroMQ", "Wire", logging]),
+        .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
+        .target(
+            name: "Coordinator",
+            dependencies: ["Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", logging, lifecycle, yams, crypto]),
+        .target(name: "Worker", dependencies: ["Wire", "Transport", "Evaluation", logging, lifecycle, crypto]),
+        .target(name: "Report", dependencies: ["Search", "RunStore", "Quantization"]),
+
+        // The command line.
+        .executableTarget(
+            name: "spikeq",
+            dependencies: [
+                "Seeding", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
+                "RunStore", "Coordinator", "Worker", "Report", argumentParser, logging, lifecycle, yams,
+            ]),
+
+        // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
+        .target(name: "TestSupport", dependencies: ["Seeding"], path: "Tests/TestSupport"),
+        .testTarget(name: "SeedingTests", dependencies: ["Seeding", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "SpikingNNTests", dependencies: ["SpikingNN", "Tensor", "TestSupport"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "TestSupport"]),
+        .testTarget(name: "QuantConfigTests", dependencies: ["QuantConfig", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "SpikingNN", "Tensor", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Events", "Quantization", "SpikingNN", "TestSupport"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "TestSupport"]),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: ["Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "TestSupport"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

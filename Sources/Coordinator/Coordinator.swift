@@ -1,0 +1,4 @@
+// Coordinator
+//
+// The head-node service: the 18/MDP broker loop, leases tied to worker heartbeats, the search driving 
+// dispatch, artifact serving, resume.

@@ -1,0 +1,104 @@
+/// What a search may choose per layer: the layers (in model order), the allowed schemes and bit
+/// widths, and layers pinned to a fixed choice.
+public struct QuantizationSpace: Codable, Hashable, Sendable {
+    /// Quantizable layer names in model order.
+    public var layers: [String]
+    /// Schemes the search may pick (the default excludes `float`).
+    public var schemes: [QuantScheme]
+    /// Bit widths the search may pick for `uniform` and `pot`.
+    public var bits: [Int]
+    /// Layers held at one choice, e.g. `head: u8`.
+    public var fixed: [String: LayerQuantization]
+
+    public static let defaultBits = [2, 3, 4, 5, 6, 8]
+    /// Widths a packed model can store (2 to 8 bits per code).
+    public static let supportedBits = 2...8
+
+    public init(
+        layers: [String], schemes: [QuantScheme] = [.uniform, .pot], bits: [Int] = defaultBits,
+        fixed: [String: LayerQuantization] = [:]
+    ) {
+        self.layers = layers
+        self.schemes = schemes
+        self.bits = bits.sorted()
+        self.fixed = fixed
+    }
+
+    /// Every choice allowed for `layer`, in a stable order (scheme, then bits).
+    public func choices(for layer: String) -> [LayerQuantization] {
+        if let pinned = fixed[layer] { return [pinned] }
+        var result: [LayerQuantization] = []
+        for scheme in schemes.sorted() {
+            if scheme == .float {
+                result.append(.float)
+            } else {
+                result += bits.map { LayerQuantization(scheme: scheme, bits: $0) }
+            }
+        }
+        return result
+    }
+
+    /// Checks the space itself: known widths, at least one scheme, pins on known layers.
+    public func validate() throws(QuantConfigError) {
+        guard !layers.isEmpty else { throw QuantConfigError(key: "layers", message: "no quantizable layers") }
+        guard !schemes.isEmpty else { throw QuantConfigError(key: "schemes", message: "no schemes allowed") }
+        if schemes.contains(where: { $0 != .float }) && bits.isEmpty {
+            throw QuantConfigError(key: "bits", message: "no bit widths allowed")
+        }
+        for b in bits where !Self.supportedBits.contains(b) {
+            throw QuantConfigError(key: "bits", message: "width \(b) is outside \(Self.supportedBits)")
+        }
+        for (name, choice) in fixed {
+            guard layers.contains(name) else {
+                throw QuantConfigError(key: "fixed.\(name)", layer: name, message: "not a quantizable layer of this model")
+            }
+            try Self.checkWidth(choice, layer: name, key: "fixed.\(name)")
+        }
+    }
+
+    /// Checks that `config` names exactly this space's layers, each with an allowed choice.
+    public func validate(_ config: QuantizationConfig) throws(QuantConfigError) {
+        for name in config.layers.keys.sorted() where !layers.contains(name) {
+            throw QuantConfigError(key: "layers.\(name)", layer: name, message: "unknown layer (expected one of: \(layers.joined(separator: ", ")))")
+        }
+        for name in layers {
+            guard let choice = config.layers[name] else {
+                throw QuantConfigError(key: "layers.\(name)", layer: name, message: "missing")
+            }
+            guard choices(for: name).contains(choice) else {
+                let allowed = choices(for: name).map(\.description).joined(separator: " ")
+                throw QuantConfigError(
+                    key: "layers.\(name)", layer: name, message: "\(choice) is not allowed here (allowed: \(allowed))")
+            }
+        }
+    }
+
+    static func checkWidth(_ choice: LayerQuantization, layer: String, key: String, file: String? = nil) throws(QuantConfigError) {
+        if choice.scheme != .float && !supportedBits.contains(choice.bits) {
+            throw QuantConfigError(
+                file: file, key: key, layer: layer, message: "bits \(choice.bits) is outside \(supportedBits) for scheme \(choice.scheme.rawValue)")
+        }
+    }
+}
+
+/// A configuration problem, naming the file, the key and the layer where known.
+public struct QuantConfigError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var file: String?
+    public var key: String
+    public var layer: String?
+    public var message: String
+
+    public init(file: String? = nil, key: String, layer: String? = nil, message: String) {
+        self.file = file
+        self.key = key
+        self.layer = layer
+        self.message = message
+    }
+
+    public var description: String {
+        var text = ""
+        if let file { text += "\(file): " }
+        text += "\(key): \(message)"
+        return text
+    }
+}

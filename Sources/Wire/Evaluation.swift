@@ -1,0 +1,162 @@
+import QuantConfig
+
+/// What a worker is asked to do for one candidate: fine-tune the base checkpoint with `config`
+/// quantization-aware, then evaluate it. The body of an 18/MDP REQUEST to `spikeq.evaluate`.
+public struct EvaluationRequest: Codable, Hashable, Sendable {
+    /// Body schema; a worker refuses a schema it does not know with a structured error.
+    public static let currentSchema = "spikeq.evaluate/1"
+
+    public var schema: String
+    /// The coordinator's id for this candidate (unique within a run).
+    public var candidateId: Int64
+    /// 1 for the first dispatch, incremented on each re-issue after a lost lease.
+    public var attempt: Int
+    public var config: QuantizationConfig
+    public var budget: FineTuneBudget
+    /// Seed for the fine-tune (data order, augmentation); derived from the run seed, the config
+    /// hash and the attempt, so a re-issued candidate is reproducible.
+    public var seed: UInt64
+    /// The FP32 checkpoint to start from, content-addressed.
+    public var baseCheckpoint: ArtifactReference
+    /// Where and how the worker reads data locally, and the fingerprint its frames must have.
+    public var dataset: DatasetReference
+    /// Energy tables to report (name → YAML text of `configs/energy/<name>.yaml`).
+    public var energyModels: [String: String]
+
+    public init(
+        candidateId: Int64, attempt: Int, config: QuantizationConfig, budget: FineTuneBudget, seed: UInt64,
+        baseCheckpoint: ArtifactReference, dataset: DatasetReference, energyModels: [String: String]
+    ) {
+        self.schema = Self.currentSchema
+        self.candidateId = candidateId
+        self.attempt = attempt
+        self.config = config
+        self.budget = budget
+        self.seed = seed
+        self.baseCheckpoint = baseCheckpoint
+        self.dataset = dataset
+        self.energyModels = energyModels
+    }
+}
+
+/// The quantization-aware fine-tuning recipe and budget for one candidate.
+public struct FineTuneBudget: Codable, Hashable, Sendable {
+    /// Passes over the training split. 0 evaluates the quantized model without fine-tuning
+    /// (post-training quantization with calibrated scales).
+    public var epochs: Int
+    /// If set, stop after this many optimizer steps (whichever of epochs and steps comes first).
+    public var maxSteps: Int?
+    public var learningRate: Double
+    public var weightDecay: Double
+    public var batchSize: Int
+    public var labelSmoothing: Double
+    /// Compute threads the evaluation may use; nil means the worker's `--threads`.
+    public var threads: Int?
+
+    public init(
+        epochs: Int = 1, maxSteps: Int? = nil, learningRate: Double = 1e-4, weightDecay: Double = 0.0,
+        batchSize: Int = 16, labelSmoothing: Double = 0.1, threads: Int? = nil
+    ) {
+        self.epochs = epochs
+        self.maxSteps = maxSteps
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        self.batchSize = batchSize
+        self.labelSmoothing = labelSmoothing
+        self.threads = threads
+    }
+}
+
+/// A content-addressed file (the FP32 base checkpoint): workers without a shared filesystem fetch it
+/// once from the coordinator, verify the hash and cache it.
+public struct ArtifactReference: Codable, Hashable, Sendable {
+    /// Lowercase hex SHA-256 of the file's bytes.
+    public var sha256: String
+    public var bytes: Int
+    /// A human-readable name, e.g. `base.safetensors`.
+    public var name: String
+
+    public init(sha256: String, bytes: Int, name: String) {
+        self.sha256 = sha256
+        self.bytes = bytes
+        self.name = name
+    }
+}
+
+/// The dataset a candidate is evaluated on. Workers read data locally; the fingerprint (a hash of
+/// the source files and the frame settings) must match or the coordinator rejects the result.
+public struct DatasetReference: Codable, Hashable, Sendable {
+    /// The dataset config as YAML (root path, T, input size, split …).
+    public var configYAML: String
+    /// Fingerprint the coordinator computed for this dataset.
+    public var fingerprint: String
+
+    public init(configYAML: String, fingerprint: String) {
+        self.configYAML = configYAML
+        self.fingerprint = fingerprint
+    }
+}
+
+/// Progress of a running evaluation: the body of an 18/MDP PARTIAL.
+public struct EvaluationProgress: Codable, Hashable, Sendable {
+    public var candidateId: Int64
+    public var attempt: Int
+    /// `fetch`, `load`, `reference`, `finetune` or `evaluate`.
+    public var phase: String
+    public var epoch: Int
+    public var epochs: Int
+    public var step: Int
+    public var steps: Int
+    /// Mean training loss so far in this epoch, if fine-tuning.
+    public var loss: Double?
+    /// Training accuracy so far in this epoch, if fine-tuning.
+    public var accuracy: Double?
+
+    public init(
+        candidateId: Int64, attempt: Int, phase: String, epoch: Int = 0, epochs: Int = 0, step: Int = 0, steps: Int = 0,
+        loss: Double? = nil, accuracy: Double? = nil
+    ) {
+        self.candidateId = candidateId
+        self.attempt = attempt
+        self.phase = phase
+        self.epoch = epoch
+        self.epochs = epochs
+        self.step = step
+        self.steps = steps
+        self.loss = loss
+        self.accuracy = accuracy
+    }
+}
+
+/// The end of an evaluation: the body of an 18/MDP FINAL. Exactly one of `result` and `error` is set.
+public struct EvaluationOutcome: Codable, Hashable, Sendable {
+    public var candidateId: Int64
+    public var attempt: Int
+    public var result: EvaluationResult?
+    public var error: EvaluationFailure?
+    /// Which worker produced it (host name and process id), for the run log.
+    public var worker: String
+
+    public init(candidateId: Int64, attempt: Int, result: EvaluationResult?, error: EvaluationFailure?, worker: String) {
+        self.candidateId = candidateId
+        self.attempt = attempt
+        self.result = result
+        self.error = error
+        self.worker = worker
+    }
+}
+
+/// Why an evaluation failed (the evaluation itself raised; distinct from a lost worker).
+public struct EvaluationFailure: Codable, Hashable, Sendable, Error, CustomStringConvertible {
+    /// A stable machine-readable kind: `bad-request`, `schema`, `dataset`, `dataset-mismatch`,
+    /// `checkpoint`, `checkpoint-hash`, `diverged`, `internal`.
+    public var kind: String
+    public var message: String
+
+    public init(kind: String, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind): \(message)" }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import Wire
+
+/// The `spikeq` command line. Each subcommand parses its arguments, loads configs, builds the
+/// services from the library modules and runs them; no logic lives here.
+@main
+struct SpikeQ: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spikeq",
+        abstract: "Compress spiking transformers by heterogeneous quantization search.",
+        discussion: """
+            A coordinator explores per-layer quantization schemes (uniform or power-of-two) and bit widths
+            with a multi-objective evolutionary search; workers fine-tune and evaluate each candidate;
+            the result is the Pareto front of accuracy versus energy and the exported models on it.
+            """,
+        version: SpikeQuantVersion.string,
+        subcommands: []
+    )
+}
