@@ -1,0 +1,89 @@
+import QuantConfig
+import Quantization
+import Testing
+
+struct CodecTests {
+    @Test(arguments: QuantizationSpace.supportedBits)
+    func uniformLevelsAreSymmetricIntegersTimesStep(bits: Int) {
+        let codec = UniformCodec(bits: bits, step: 0.5)
+        let qp = (1 << (bits - 1)) - 1
+        #expect(codec.levels.count == 2 * qp + 1)
+        #expect(codec.levels.first == -Float(qp) * 0.5)
+        #expect(codec.levels.last == Float(qp) * 0.5)
+        #expect(codec.levels.contains(0))
+        for (i, level) in codec.levels.enumerated() {
+            #expect(level == Float(i - qp) * 0.5)
+            #expect(codec.code(of: level) == UInt32(i))
+            #expect(codec.code(of: level) < UInt32(1 << bits))
+        }
+    }
+
+    @Test func uniformRoundsToNearestAndClips() {
+        let codec = UniformCodec(bits: 3, step: 1)  // levels -3 … 3
+        #expect(codec.value(of: codec.code(of: 1.49)) == 1)
+        #expect(codec.value(of: codec.code(of: 1.5)) == 2)  // half away from zero
+        #expect(codec.value(of: codec.code(of: -1.5)) == -2)
+        #expect(codec.value(of: codec.code(of: 9)) == 3)
+        #expect(codec.value(of: codec.code(of: -9)) == -3)
+    }
+
+    @Test func lsqInitialStepIsTwiceMeanAbsOverSqrtQp() {
+        let weights: [Float] = [0.5, -1.5, 1.0, -1.0]  // mean |w| = 1
+        let step = weights.withUnsafeBufferPointer { UniformCodec.initialStep(for: $0, bits: 4) }
+        #expect(isClose(step, 2 / Float(7).squareRoot()))
+    }
+
+    @Test func powerOfTwoLevelSetsAreDocumented() {
+        #expect(PowerOfTwoCodec(bits: 2, alpha: 1).levels == [-1, 0, 1])
+        #expect(PowerOfTwoCodec(bits: 3, alpha: 1).levels == [-1, -0.5, -0.25, 0, 0.25, 0.5, 1])
+        let four = PowerOfTwoCodec(bits: 4, alpha: 2).levels
+        #expect(four == [-2, -1, -0.5, -0.25, -0.125, -0.0625, -0.03125, 0, 0.03125, 0.0625, 0.125, 0.25, 0.5, 1, 2])
+        for bits in QuantizationSpace.supportedBits {
+            let codec = PowerOfTwoCodec(bits: bits, alpha: 1)
+            #expect(codec.levels.count == 2 * ((1 << (bits - 1)) - 1) + 1)
+            #expect(codec.levels.last == 1)
+            // Every non-zero level is an exact power of two.
+            for level in codec.levels where level > 0 { #expect(level.significand == 1) }
+        }
+    }
+
+    @Test func powerOfTwoRoundsToNearestLevelInLinearDomain() {
+        let codec = PowerOfTwoCodec(bits: 3, alpha: 1)  // 0, 0.25, 0.5, 1
+        func q(_ w: Float) -> Float { codec.value(of: codec.code(of: w)) }
+        #expect(q(0.74) == 0.5)
+        #expect(q(0.76) == 1)
+        #expect(q(0.37) == 0.25)
+        #expect(q(0.38) == 0.5)
+        #expect(q(0.124) == 0)
+        #expect(q(0.126) == 0.25)
+        #expect(q(5) == 1)
+        #expect(q(-0.6) == -0.5)
+        #expect(q(-0.01) == 0)
+        #expect(codec.code(of: -0.01) == 0)  // never negative zero
+    }
+
+    @Test func powerOfTwoCodeLayoutIsSignThenMagnitudeIndex() {
+        let codec = PowerOfTwoCodec(bits: 4, alpha: 1)
+        #expect(codec.code(of: 1) == 0b0111)
+        #expect(codec.code(of: -1) == 0b1111)
+        #expect(codec.code(of: 0.5) == 0b0110)
+        #expect(codec.code(of: -1.0 / 64) == 0b1001)
+    }
+
+    @Test func calibratedAlphaNeverWorseThanMaxAbs() {
+        var rng = SeededGeneratorShim(seed: 9)
+        let weights = (0..<2000).map { _ in rng.gaussian() * 0.1 }
+        for bits in [2, 3, 4] {
+            let alpha = weights.withUnsafeBufferPointer { PowerOfTwoCodec.calibratedAlpha(for: $0, bits: bits) }
+            let maxAbs = weights.map(abs).max()!
+            func error(_ a: Float) -> Float {
+                let codec = PowerOfTwoCodec(bits: bits, alpha: a)
+                return weights.reduce(0) { $0 + pow2($1 - codec.value(of: codec.code(of: $1))) }
+            }
+            #expect(error(alpha) <= error(maxAbs))
+            #expect(alpha <= maxAbs)
+        }
+    }
+}
+
+private func pow2(_ x: Float) -> Float { x * x }
