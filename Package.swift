@@ -78,7 +78,7 @@ let package = Package(
             name: "Coordinator",
             dependencies: ["Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", logging, lifecycle, yams, crypto]),
         .target(name: "Worker", dependencies: ["Wire", "Transport", "Evaluation", logging, lifecycle, crypto]),
-        .target(name: "Report", dependencies: ["Search", "RunStore", "Quantization"]),
+        .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig"]),
 
         // The command line.
         .executableTarget(
@@ -101,6 +101,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Wire", "QuantConfig", "TestSupport"]),
         .testTarget(
             name: "SystemTests",
             dependencies: ["Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "TestSupport"]),

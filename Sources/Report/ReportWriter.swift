@@ -1,0 +1,114 @@
+import Foundation
+import QuantConfig
+import Wire
+
+/// Writes a run's report: `index.html` (self-contained: figures inline), `figures/*.svg`, and the
+/// data behind every figure and table as `data/*.csv` and `data/*.json`.
+public enum ReportWriter {
+    /// Writes the report into `directory` (created if needed) and returns the path of `index.html`.
+    @discardableResult
+    public static func write(_ input: ReportInput, to directory: URL) throws -> URL {
+        let fileManager = FileManager.default
+        let figuresDirectory = directory.appendingPathComponent("figures")
+        let dataDirectory = directory.appendingPathComponent("data")
+        for dir in [directory, figuresDirectory, dataDirectory] {
+            try fileManager.createDirectory(at: dir, withIntermediateDirectories: true)
+        }
+        let figures = ReportFigures(input: input).all
+        for figure in figures {
+            try figure.svg.write(to: figuresDirectory.appendingPathComponent("\(figure.name).svg"), atomically: true, encoding: .utf8)
+            try figure.table.csv.write(to: dataDirectory.appendingPathComponent("\(figure.name).csv"), atomically: true, encoding: .utf8)
+            try figure.table.json.write(to: dataDirectory.appendingPathComponent("\(figure.name).json"), atomically: true, encoding: .utf8)
+        }
+        let pareto = paretoTable(input)
+        try pareto.csv.write(to: dataDirectory.appendingPathComponent("pareto.csv"), atomically: true, encoding: .utf8)
+        try pareto.json.write(to: dataDirectory.appendingPathComponent("pareto.json"), atomically: true, encoding: .utf8)
+        let page = html(input, figures: figures, pareto: pareto)
+        let index = directory.appendingPathComponent("index.html")
+        try page.write(to: index, atomically: true, encoding: .utf8)
+        return index
+    }
+
+    /// The table of Pareto models, least energy first.
+    static func paretoTable(_ input: ReportInput) -> DataTable {
+        var columns = ["id", "origin", "\(input.selectionSplit)_accuracy_%", "\(input.reportSplit)_accuracy_%", "\(input.reportSplit)_drop_vs_fp32_pp"]
+        for preset in input.energyPresets { columns += ["energy_uj_\(preset)", "reduction_\(preset)"] }
+        columns += ["average_bits", "compression", "packed_bytes", "config_hash", "layers"]
+        var table = DataTable(columns: columns)
+        let front = input.front.sorted { ($0.result.energy[input.primaryEnergy]?.picojoules ?? 0) < ($1.result.energy[input.primaryEnergy]?.picojoules ?? 0) }
+        for c in front {
+            let r = c.result
+            let selection = (r.accuracy[input.selectionSplit] ?? .nan) * 100
+            let reported = (r.accuracy[input.reportSplit] ?? .nan) * 100
+            let referenceReported = (r.reference.accuracy[input.reportSplit] ?? .nan) * 100
+            var row = ["\(c.id)", c.origin, fmt(selection), fmt(reported), fmt(referenceReported - reported)]
+            for preset in input.energyPresets {
+                row += [fmt((r.energy[preset]?.picojoules ?? .nan) / 1e6), fmt(r.energy[preset]?.reduction ?? .nan)]
+            }
+            row += [fmt(r.averageBits), fmt(r.compression), "\(r.packedBytes)", r.configHash, r.config.summary(order: input.layerOrder)]
+            table.append(row)
+        }
+        return table
+    }
+
+    static func html(_ input: ReportInput, figures: [Figure], pareto: DataTable) -> String {
+        var out = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <title>SpikeQuant report: \(escape(input.runName))</title>
+            <style>
+            body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; line-height: 1.4; }
+            h1 { margin-bottom: 0.1em; } .subtitle { color: #555; margin-top: 0; }
+            table { border-collapse: collapse; font-size: 13px; margin: 1em 0; }
+            th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
+            th { background: #f0f0f0; } td.text { text-align: left; font-family: monospace; }
+            figure { margin: 1.5em 0; } figcaption { color: #444; font-size: 13px; max-width: 900px; }
+            .figure svg { max-width: 100%; height: auto; } .findings li { margin: 0.3em 0; }
+            .links { font-size: 12px; }
+            </style></head><body>
+            <h1>SpikeQuant report: \(escape(input.runName))</h1>
+            <p class="subtitle">\(escape(input.subtitle))</p>
+
+            """
+        if !input.findings.isEmpty {
+            out += "<h2>Findings</h2><ul class=\"findings\">" + input.findings.map { "<li>\(escape($0))</li>" }.joined() + "</ul>\n"
+        }
+        if !input.facts.isEmpty {
+            out += "<h2>Run</h2><table>" + input.facts.map { "<tr><th>\(escape($0.0))</th><td class=\"text\">\(escape($0.1))</td></tr>" }.joined() + "</table>\n"
+        }
+        if let reference = input.reference {
+            out += "<p>FP32 reference: "
+            out += [input.selectionSplit, input.reportSplit].map { split in
+                "\(split) accuracy \(fmt((reference.accuracy[split] ?? .nan) * 100))%"
+            }.joined(separator: ", ")
+            out += input.energyPresets.map { ", energy \(fmt((reference.energy[$0] ?? .nan) / 1e6)) µJ (\($0))" }.joined()
+            out += ", \(reference.bytes) bytes.</p>\n"
+        }
+        out += "<h2>Pareto models</h2>\n"
+        out += "<p>Selected on the \(escape(input.selectionSplit)) split; \(escape(input.reportSplit)) accuracy reported. Drop is in percentage points against the FP32 model. <span class=\"links\">Data: <a href=\"data/pareto.csv\">pareto.csv</a>, <a href=\"data/pareto.json\">pareto.json</a></span></p>\n"
+        out += htmlTable(pareto)
+        for figure in figures {
+            out += "<figure id=\"\(figure.name)\" class=\"figure\">\n"
+            out += figure.svg
+            out += "<figcaption>\(escape(figure.caption)) <span class=\"links\">"
+            out += "<a href=\"figures/\(figure.name).svg\">SVG</a> · <a href=\"data/\(figure.name).csv\">CSV</a> · <a href=\"data/\(figure.name).json\">JSON</a></span></figcaption>\n"
+            out += "</figure>\n"
+        }
+        out += "<p class=\"links\">Generated by spikeq \(SpikeQuantVersion.string).</p>\n</body></html>\n"
+        return out
+    }
+
+    private static func htmlTable(_ table: DataTable) -> String {
+        var out = "<table><tr>" + table.columns.filter { $0 != "layers" }.map { "<th>\(escape($0.replacingOccurrences(of: "_", with: " ")))</th>" }.joined() + "</tr>\n"
+        for row in table.rows {
+            out += "<tr>"
+            for (column, cell) in zip(table.columns, row) where column != "layers" {
+                let isText = column == "origin" || column == "config_hash" || column == "layers"
+                let shown = column == "config_hash" ? String(cell.prefix(12)) : cell
+                out += isText ? "<td class=\"text\">\(escape(shown))</td>" : "<td>\(escape(shown))</td>"
+            }
+            out += "</tr>\n"
+        }
+        return out + "</table>\n"
+    }
+}
