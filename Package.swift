@@ -59,7 +59,7 @@ let package = Package(
 
         // Numerics and the spiking engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Seeding"]),
-        .target(name: "SpikingNN", dependencies: ["Tensor", yams, crypto]),
+        .target(name: "SpikingNN", dependencies: ["Tensor", "Seeding", "QuantConfig", yams, crypto]),
 
         // Data.
         .target(name: "Events", dependencies: ["CLZ4", "Seeding", yams, crypto]),
@@ -91,8 +91,10 @@ let package = Package(
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
         .target(name: "TestSupport", dependencies: ["Seeding"], path: "Tests/TestSupport"),
         .testTarget(name: "SeedingTests", dependencies: ["Seeding", "TestSupport"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
-        .testTarget(name: "SpikingNNTests", dependencies: ["SpikingNN", "Tensor", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Seeding", "TestSupport"]),
+        .testTarget(
+            name: "SpikingNNTests", dependencies: ["SpikingNN", "Tensor", "Seeding", "QuantConfig", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "TestSupport"]),
         .testTarget(name: "QuantConfigTests", dependencies: ["QuantConfig", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "SpikingNN", "Tensor", "TestSupport"]),

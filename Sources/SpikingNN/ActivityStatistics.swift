@@ -1,0 +1,73 @@
+public import Tensor
+
+/// Counts of a layer's input elements seen while activity tracking is on.
+///
+/// The firing rate of a spiking input is `nonZero / total`. `isBinary` stays true while every
+/// input element seen was exactly 0 or 1; the first convolution sees real-valued event counts and
+/// the head sees token means, so they report false (an energy model charges them as MACs).
+public struct InputActivity: Sendable, Hashable, Codable {
+    public var nonZero: Int = 0
+    public var total: Int = 0
+    public var isBinary: Bool = true
+
+    public init(nonZero: Int = 0, total: Int = 0, isBinary: Bool = true) {
+        self.nonZero = nonZero
+        self.total = total
+        self.isBinary = isBinary
+    }
+
+    /// `nonZero / total` (0 when nothing was counted).
+    public var firingRate: Double { total == 0 ? 0 : Double(nonZero) / Double(total) }
+
+    /// Counts `input`'s elements into these statistics.
+    mutating func record(_ input: Tensor) {
+        let grain = 65_536
+        let parts = Compute.partCount(input.count, grain: grain)
+        var counts = [Int](repeating: 0, count: parts)
+        var nonBinary = [Bool](repeating: false, count: parts)
+        input.withUnsafeBufferPointer { buffer in
+            let p = buffer.baseAddress!
+            counts.withUnsafeMutableBufferPointer { countsOut in
+                nonBinary.withUnsafeMutableBufferPointer { flagsOut in
+                    let c = countsOut.baseAddress!
+                    let f = flagsOut.baseAddress!
+                    Compute.parallelParts(buffer.count, grain: grain) { part, range in
+                        var n = 0
+                        var other = false
+                        for i in range {
+                            let x = p[i]
+                            if x != 0 {
+                                n += 1
+                                if x != 1 { other = true }
+                            }
+                        }
+                        c[part] = n
+                        f[part] = other
+                    }
+                }
+            }
+        }
+        nonZero += counts.reduce(0, +)
+        total += input.count
+        if nonBinary.contains(true) { isBinary = false }
+    }
+}
+
+/// Spike counts of one spiking self-attention's Q, K and V while tracking is on.
+///
+/// The attention products cost, per block, T·heads·N·d_h² operations scaled by the operands'
+/// firing rates; the counts here give those rates (`q.firingRate`, …).
+public struct AttentionActivity: Sendable, Hashable, Codable {
+    public var q = InputActivity()
+    public var k = InputActivity()
+    public var v = InputActivity()
+    public var heads: Int
+    public var headDimension: Int
+    public var tokens: Int
+
+    public init(heads: Int, headDimension: Int, tokens: Int) {
+        self.heads = heads
+        self.headDimension = headDimension
+        self.tokens = tokens
+    }
+}

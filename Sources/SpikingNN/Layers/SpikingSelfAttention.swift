@@ -1,0 +1,241 @@
+public import Seeding
+public import Tensor
+
+/// Spiking self-attention (Spikformer's SSA) over channel-major tokens `[D, T·B, N]`.
+///
+///     Q, K, V = LIF(BN(Linear(x)))              (no bias)
+///     y_h     = Q_h · (K_hᵀ · V_h) · scale      (per head, no softmax)
+///     out     = LIF(BN(Linear(LIF_0.5(y)))))    (projection with bias)
+///
+/// Q, K and V are binary, so K_hᵀV_h holds integer counts and the products are exact in Float:
+/// the association order does not change the result.
+public final class SpikingSelfAttention {
+    public let dimension: Int
+    public let heads: Int
+    public let tokens: Int
+    public let timeSteps: Int
+    public let scale: Float
+    public let q: TokenLinear
+    public let k: TokenLinear
+    public let v: TokenLinear
+    public let proj: TokenLinear
+    public let qNorm: BatchNormLIF
+    public let kNorm: BatchNormLIF
+    public let vNorm: BatchNormLIF
+    public let projNorm: BatchNormLIF
+    public let attentionNeuron: LIFNeuron
+    public private(set) var activity: AttentionActivity
+    var tracksActivity = false
+
+    private var savedQ: Tensor?
+    private var savedK: Tensor?
+    private var savedV: Tensor?
+    private var savedProducts: Tensor?  // K_hᵀV_h per frame and head: [F, heads, d, d]
+
+    public init(prefix: String, dimension: Int, heads: Int, tokens: Int, timeSteps: Int,
+                scale: Float = 0.125, attentionThreshold: Float = 0.5, generator: inout SeededGenerator) {
+        precondition(dimension % heads == 0, "\(prefix): dimension \(dimension) is not divisible by \(heads) heads")
+        self.dimension = dimension
+        self.heads = heads
+        self.tokens = tokens
+        self.timeSteps = timeSteps
+        self.scale = scale
+        func linear(_ part: String, bias: Bool) -> TokenLinear {
+            TokenLinear(name: "\(prefix).\(part).linear", inFeatures: dimension, outFeatures: dimension, bias: bias,
+                        tokens: tokens, generator: &generator)
+        }
+        q = linear("q", bias: false)
+        k = linear("k", bias: false)
+        v = linear("v", bias: false)
+        proj = linear("proj", bias: true)
+        qNorm = BatchNormLIF(name: "\(prefix).q.bn", channels: dimension, timeSteps: timeSteps)
+        kNorm = BatchNormLIF(name: "\(prefix).k.bn", channels: dimension, timeSteps: timeSteps)
+        vNorm = BatchNormLIF(name: "\(prefix).v.bn", channels: dimension, timeSteps: timeSteps)
+        projNorm = BatchNormLIF(name: "\(prefix).proj.bn", channels: dimension, timeSteps: timeSteps)
+        attentionNeuron = LIFNeuron(tau: 2, threshold: attentionThreshold)
+        activity = AttentionActivity(heads: heads, headDimension: dimension / heads, tokens: tokens)
+    }
+
+    public var headDimension: Int { dimension / heads }
+
+    func resetActivity() { activity = AttentionActivity(heads: heads, headDimension: headDimension, tokens: tokens) }
+
+    /// `[D, F, N]` → `[D, F, N]`.
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let qs = qNorm.forward(q.forward(x, training: training), training: training)
+        let ks = kNorm.forward(k.forward(x, training: training), training: training)
+        let vs = vNorm.forward(v.forward(x, training: training), training: training)
+        if tracksActivity {
+            activity.q.record(qs)
+            activity.k.record(ks)
+            activity.v.record(vs)
+        }
+        let (y, products) = attend(q: qs, k: ks, v: vs, keepProducts: training)
+        let a = attentionNeuron.forward(y, timeSteps: timeSteps, training: training)
+        let out = projNorm.forward(proj.forward(a, training: training), training: training)
+        if training {
+            savedQ = qs
+            savedK = ks
+            savedV = vs
+            savedProducts = products
+        } else {
+            savedQ = nil
+            savedK = nil
+            savedV = nil
+            savedProducts = nil
+        }
+        return out
+    }
+
+    public func backward(_ dOut: Tensor) -> Tensor {
+        guard let qs = savedQ, let ks = savedK, let vs = savedV, let products = savedProducts else {
+            preconditionFailure("attention: backward without a training forward pass")
+        }
+        let da = proj.backward(projNorm.backward(dOut))!
+        let dy = attentionNeuron.backward(da)
+        let (dq, dk, dv) = attendBackward(dy, q: qs, k: ks, v: vs, products: products)
+        var dx = q.backward(qNorm.backward(dq))!
+        dx.add(k.backward(kNorm.backward(dk))!)
+        dx.add(v.backward(vNorm.backward(dv))!)
+        savedQ = nil
+        savedK = nil
+        savedV = nil
+        savedProducts = nil
+        return dx
+    }
+
+    /// y_h = scale · Q_h(K_hᵀV_h) for every frame and head. In channel-major rows, with
+    /// M[i][j] = Σ_n K[i,n]·V[j,n], the output is Y[j,n] = scale · Σ_i M[i][j]·Q[i,n].
+    package func attend(q: Tensor, k: Tensor, v: Tensor, keepProducts: Bool) -> (Tensor, Tensor?) {
+        let frames = q.shape[1]
+        let n = q.shape[2]
+        let d = headDimension
+        let heads = self.heads
+        let scale = self.scale
+        let row = frames * n
+        var y = Tensor(uninitializedShape: q.shape)
+        var products = Tensor(uninitializedShape: [frames, heads, d, d])
+        q.withUnsafeBufferPointer { pq in
+            k.withUnsafeBufferPointer { pk in
+                v.withUnsafeBufferPointer { pv in
+                    y.withUnsafeMutableBufferPointer { py in
+                        products.withUnsafeMutableBufferPointer { pm in
+                            let (qb, kb, vb, yb, mb) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, py.baseAddress!, pm.baseAddress!)
+                            Compute.parallelFor(frames * heads, grain: 4) { pairs in
+                                for pair in pairs {
+                                    let f = pair / heads
+                                    let h = pair % heads
+                                    let m = mb + pair * d * d
+                                    let base = h * d * row + f * n
+                                    for i in 0..<d {
+                                        let ki = kb + base + i * row
+                                        for j in 0..<d {
+                                            let vj = vb + base + j * row
+                                            var total: Float = 0
+                                            for t in 0..<n { total += ki[t] * vj[t] }
+                                            m[i * d + j] = total
+                                        }
+                                    }
+                                    for j in 0..<d {
+                                        let yj = yb + base + j * row
+                                        yj.update(repeating: 0, count: n)
+                                        for i in 0..<d {
+                                            let coefficient = m[i * d + j] * scale
+                                            if coefficient == 0 { continue }
+                                            let qi = qb + base + i * row
+                                            for t in 0..<n { yj[t] += coefficient * qi[t] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (y, keepProducts ? products : nil)
+    }
+
+    /// Gradients of ``attend(q:k:v:keepProducts:)``:
+    /// dQ = s·M·dY, dM = s·Q·dYᵀ, dK = dM·V, dV = dMᵀ·K (per frame and head).
+    package func attendBackward(_ dy: Tensor, q: Tensor, k: Tensor, v: Tensor, products: Tensor) -> (Tensor, Tensor, Tensor) {
+        let frames = q.shape[1]
+        let n = q.shape[2]
+        let d = headDimension
+        let heads = self.heads
+        let scale = self.scale
+        let row = frames * n
+        var dq = Tensor(uninitializedShape: q.shape)
+        var dk = Tensor(uninitializedShape: q.shape)
+        var dv = Tensor(uninitializedShape: q.shape)
+        q.withUnsafeBufferPointer { pq in
+            k.withUnsafeBufferPointer { pk in
+                v.withUnsafeBufferPointer { pv in
+                    dy.withUnsafeBufferPointer { pdy in
+                        products.withUnsafeBufferPointer { pm in
+                            dq.withUnsafeMutableBufferPointer { pdq in
+                                dk.withUnsafeMutableBufferPointer { pdk in
+                                    dv.withUnsafeMutableBufferPointer { pdv in
+                                        let (qb, kb, vb, gb, mb) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pdy.baseAddress!, pm.baseAddress!)
+                                        let (dqb, dkb, dvb) = (pdq.baseAddress!, pdk.baseAddress!, pdv.baseAddress!)
+                                        Compute.parallelFor(frames * heads, grain: 4) { pairs in
+                                            let dm = UnsafeMutablePointer<Float>.allocate(capacity: d * d)
+                                            defer { dm.deallocate() }
+                                            for pair in pairs {
+                                                let f = pair / heads
+                                                let h = pair % heads
+                                                let m = mb + pair * d * d
+                                                let base = h * d * row + f * n
+                                                // dQ[i,:] = s Σ_j M[i][j] dY[j,:]
+                                                for i in 0..<d {
+                                                    let out = dqb + base + i * row
+                                                    out.update(repeating: 0, count: n)
+                                                    for j in 0..<d {
+                                                        let coefficient = m[i * d + j] * scale
+                                                        if coefficient == 0 { continue }
+                                                        let gj = gb + base + j * row
+                                                        for t in 0..<n { out[t] += coefficient * gj[t] }
+                                                    }
+                                                }
+                                                // dM[i][j] = s Σ_n Q[i,n] dY[j,n]
+                                                for i in 0..<d {
+                                                    let qi = qb + base + i * row
+                                                    for j in 0..<d {
+                                                        let gj = gb + base + j * row
+                                                        var total: Float = 0
+                                                        for t in 0..<n { total += qi[t] * gj[t] }
+                                                        dm[i * d + j] = total * scale
+                                                    }
+                                                }
+                                                // dK[i,:] = Σ_j dM[i][j] V[j,:];  dV[j,:] = Σ_i dM[i][j] K[i,:]
+                                                for i in 0..<d {
+                                                    let out = dkb + base + i * row
+                                                    out.update(repeating: 0, count: n)
+                                                    for j in 0..<d {
+                                                        let coefficient = dm[i * d + j]
+                                                        let vj = vb + base + j * row
+                                                        for t in 0..<n { out[t] += coefficient * vj[t] }
+                                                    }
+                                                }
+                                                for j in 0..<d {
+                                                    let out = dvb + base + j * row
+                                                    out.update(repeating: 0, count: n)
+                                                    for i in 0..<d {
+                                                        let coefficient = dm[i * d + j]
+                                                        let ki = kb + base + i * row
+                                                        for t in 0..<n { out[t] += coefficient * ki[t] }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (dq, dk, dv)
+    }
+}

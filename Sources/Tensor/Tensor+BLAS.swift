@@ -1,0 +1,52 @@
+import COpenBLAS
+
+/// Single-precision GEMM through OpenBLAS: `C = alpha·op(A)·op(B) + beta·C`, row-major.
+///
+/// This is the only place that calls into BLAS. OpenBLAS uses the thread count set by
+/// ``Compute/setThreadCount(_:)``; call it from one thread at a time (not from inside a
+/// ``ThreadPool`` loop).
+public enum BLAS {
+    /// - Parameters:
+    ///   - transposeA: use Aᵀ; A is then stored `k × m` with leading dimension `lda`.
+    ///   - transposeB: use Bᵀ; B is then stored `n × k` with leading dimension `ldb`.
+    ///   - m, n, k: `op(A)` is `m × k`, `op(B)` is `k × n`, `C` is `m × n`.
+    public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "negative GEMM size \(m)×\(n)×\(k)")
+        precondition(lda >= max(1, transposeA ? m : k), "lda \(lda) too small")
+        precondition(ldb >= max(1, transposeB ? k : n), "ldb \(ldb) too small")
+        precondition(ldc >= max(1, n), "ldc \(ldc) too small")
+        guard m > 0 && n > 0 else { return }
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Matrix product of two rank-2 tensors, `op(a)·op(b)`.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(a.shape.count == 2 && b.shape.count == 2, "matmul needs rank-2 tensors, got \(a.shape) and \(b.shape)")
+        let m = transposeA ? a.shape[1] : a.shape[0]
+        let k = transposeA ? a.shape[0] : a.shape[1]
+        let kb = transposeB ? b.shape[1] : b.shape[0]
+        let n = transposeB ? b.shape[0] : b.shape[1]
+        precondition(k == kb, "matmul inner dimensions differ: \(a.shape) and \(b.shape)")
+        var c = Tensor(shape: [m, n])
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    gemm(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                        a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
+                        c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+        return c
+    }
+}

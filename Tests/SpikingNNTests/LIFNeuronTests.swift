@@ -1,0 +1,99 @@
+import Foundation
+import Seeding
+import SpikingNN
+import Tensor
+import TestSupport
+import Testing
+
+struct LIFNeuronTests {
+    @Test func sequenceMatchesHandComputedValues() {
+        // One neuron, T = 5, τ = 2, V_th = 1: H = V/2 + X/2.
+        // X = 1.5: H = 0.75, no spike, V = 0.75
+        // X = 1.5: H = 1.125, spike, V = 0
+        // X = 0.4: H = 0.2, V = 0.2
+        // X = 2.0: H = 1.1, spike, V = 0
+        // X = 1.99: H = 0.995, no spike
+        let lif = LIFNeuron()
+        let x = Tensor(shape: [1, 5, 1], scalars: [1.5, 1.5, 0.4, 2.0, 1.99])
+        let s = lif.forward(x, timeSteps: 5, training: false)
+        #expect(s.scalars == [0, 1, 0, 1, 0])
+        // The attention neuron (V_th = 0.5) fires on the first step already.
+        let attention = LIFNeuron(threshold: 0.5)
+        #expect(attention.forward(x, timeSteps: 5, training: false).scalars == [1, 1, 0, 1, 1])
+    }
+
+    @Test func timeIsOutermostInTheFrameIndex() {
+        // Channel-major [C=1, T·B = 2·2, N=1]: frames (t0,b0), (t0,b1), (t1,b0), (t1,b1).
+        let lif = LIFNeuron()
+        let x = Tensor(shape: [1, 4, 1], scalars: [1.5, 0, 1.5, 0])
+        #expect(lif.forward(x, timeSteps: 2, training: false).scalars == [0, 0, 1, 0])
+    }
+
+    @Test func backwardMatchesSurrogateFormula() {
+        var rng = SeededGenerator(seed: 11)
+        let (channels, t, m) = (3, 6, 7)
+        let x = GradientCheck.random([channels, t * m], &rng, scale: 1.5)
+        let ds = GradientCheck.random([channels, t * m], &rng)
+        let lif = LIFNeuron()
+        let s = lif.forward(x, timeSteps: t, training: true)
+        let dx = lif.backward(ds)
+        // Independent reference in Double.
+        func sg(_ h: Double) -> Double {
+            let sig = 1 / (1 + Foundation.exp(-4 * (h - 1)))
+            return 4 * sig * (1 - sig)
+        }
+        for c in 0..<channels {
+            for i in 0..<m {
+                var h = [Double](repeating: 0, count: t)
+                var spikes = [Double](repeating: 0, count: t)
+                var v = 0.0
+                for step in 0..<t {
+                    let xi = Double(x[flat: c * t * m + step * m + i])
+                    h[step] = v + (xi - v) / 2
+                    spikes[step] = h[step] >= 1 ? 1 : 0
+                    v = h[step] * (1 - spikes[step])
+                    #expect(Double(s[flat: c * t * m + step * m + i]) == spikes[step])
+                }
+                var gv = 0.0
+                for step in stride(from: t - 1, through: 0, by: -1) {
+                    let index = c * t * m + step * m + i
+                    let gh = Double(ds[flat: index]) * sg(h[step]) + gv * (1 - spikes[step])
+                    #expect(isClose(Double(dx[flat: index]), gh / 2, relative: 1e-4, absolute: 1e-6))
+                    gv = gh * 0.5
+                }
+            }
+        }
+    }
+
+    @Test func smoothModeGradientMatchesFiniteDifferences() {
+        var rng = SeededGenerator(seed: 12)
+        let lif = LIFNeuron(detachReset: false)
+        let x = GradientCheck.random([2, 12], &rng, scale: 1.5)
+        let r = GradientCheck.random([2, 12], &rng)
+        lif.makeSmoothForGradientChecks()
+        _ = lif.forward(x, timeSteps: 4, training: true)
+        let dx = lif.backward(r)
+        GradientCheck.expectMatches(dx, at: x, indices: Array(0..<24), eps: 1e-3, relative: 1e-2, absolute: 1e-3, "dx") { xp in
+            GradientCheck.project(lif.forward(xp, timeSteps: 4, training: false), r)
+        }
+    }
+
+    @Test func fusedBatchNormLIFMatchesComposition() {
+        var rng = SeededGenerator(seed: 13)
+        let fused = BatchNormLIF(name: "n", channels: 4, timeSteps: 3)
+        let bn = BatchNorm(name: "n", channels: 4)
+        let lif = LIFNeuron()
+        let gamma = GradientCheck.random([4], &rng)
+        fused.norm.weight.value = gamma
+        bn.weight.value = gamma
+        let x = GradientCheck.random([4, 6, 5], &rng, scale: 2)
+        let ds = GradientCheck.random([4, 6, 5], &rng)
+        let a = fused.forward(x, training: true)
+        let b = lif.forward(bn.forward(x, training: true), timeSteps: 3, training: true)
+        #expect(a == b)
+        let da = fused.backward(ds)
+        let db = bn.backward(lif.backward(ds))
+        #expect(firstMismatch(da.scalars, db.scalars, relative: 1e-5, absolute: 1e-6) == nil)
+        #expect(fused.norm.runningMean.value == bn.runningMean.value)
+    }
+}

@@ -1,0 +1,200 @@
+import Seeding
+import SpikingNN
+import Tensor
+import TestSupport
+import Testing
+
+struct LayerGradientTests {
+    @Test func conv2dForwardMatchesDirectConvolution() {
+        var rng = SeededGenerator(seed: 1)
+        let conv = Conv2d(name: "c", inChannels: 2, outChannels: 3, height: 5, width: 4, generator: &rng)
+        let x = GradientCheck.random([2, 3, 5, 4], &rng)
+        let y = conv.forward(x, training: false)
+        let w = conv.weight.value
+        for o in 0..<3 {
+            for f in 0..<3 {
+                for yy in 0..<5 {
+                    for xx in 0..<4 {
+                        var expected: Float = 0
+                        for c in 0..<2 {
+                            for ky in 0..<3 {
+                                for kx in 0..<3 {
+                                    let sy = yy + ky - 1
+                                    let sx = xx + kx - 1
+                                    guard (0..<5).contains(sy), (0..<4).contains(sx) else { continue }
+                                    expected += w[flat: ((o * 2 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 3 + f) * 5 + sy) * 4 + sx]
+                                }
+                            }
+                        }
+                        #expect(isClose(y[flat: ((o * 3 + f) * 5 + yy) * 4 + xx], expected, relative: 1e-5, absolute: 1e-5))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func conv2dGradients() {
+        var rng = SeededGenerator(seed: 2)
+        let conv = Conv2d(name: "c", inChannels: 2, outChannels: 3, height: 4, width: 5, generator: &rng)
+        let x = GradientCheck.random([2, 2, 4, 5], &rng)
+        let r = GradientCheck.random([3, 2, 4, 5], &rng)
+        _ = conv.forward(x, training: true)
+        let dx = conv.backward(r)!
+        let dw = conv.weight.gradient!
+        GradientCheck.expectMatches(dx, at: x, indices: GradientCheck.sample(x.count, 16, &rng), eps: 1e-2, "dx") { xp in
+            GradientCheck.project(conv.forward(xp, training: false), r)
+        }
+        GradientCheck.expectMatches(dw, at: conv.weight.value, indices: GradientCheck.sample(dw.count, 16, &rng), eps: 1e-2, "dW") { wp in
+            conv.weight.value = wp
+            return GradientCheck.project(conv.forward(x, training: false), r)
+        }
+    }
+
+    @Test func conv2dChunkedIm2colMatchesOneChunk() {
+        // 40 frames of 8×8 with 9 input channels exceed no budget; force chunking through many frames.
+        var rng = SeededGenerator(seed: 3)
+        let conv = Conv2d(name: "c", inChannels: 16, outChannels: 4, height: 64, width: 64, generator: &rng)
+        let x = GradientCheck.binary([16, 5, 64, 64], &rng)  // 16·9·4096 = 589,824 per frame → several chunks
+        let y = conv.forward(x, training: false)
+        let single = conv.forward(x.reshaped([16, 5, 64, 64]), training: false)
+        #expect(y == single)
+        // Spot-check one output against the direct sum.
+        let w = conv.weight.value
+        var expected: Float = 0
+        for c in 0..<16 {
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    expected += w[flat: ((2 * 16 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 5 + 4) * 64 + 10 + ky - 1) * 64 + 20 + kx - 1]
+                }
+            }
+        }
+        #expect(isClose(y[flat: ((2 * 5 + 4) * 64 + 10) * 64 + 20], expected, relative: 1e-5, absolute: 1e-5))
+    }
+
+    @Test func tokenLinearGradients() {
+        var rng = SeededGenerator(seed: 4)
+        let linear = TokenLinear(name: "l", inFeatures: 5, outFeatures: 3, bias: true, tokens: 4, generator: &rng)
+        let x = GradientCheck.random([5, 2, 4], &rng)
+        let r = GradientCheck.random([3, 2, 4], &rng)
+        _ = linear.forward(x, training: true)
+        let dx = linear.backward(r)!
+        GradientCheck.expectMatches(dx, at: x, indices: Array(0..<x.count), eps: 1e-2, "dx") { xp in
+            GradientCheck.project(linear.forward(xp, training: false), r)
+        }
+        GradientCheck.expectMatches(linear.weight.gradient!, at: linear.weight.value, indices: Array(0..<15), eps: 1e-2, "dW") { wp in
+            linear.weight.value = wp
+            return GradientCheck.project(linear.forward(x, training: false), r)
+        }
+        GradientCheck.expectMatches(linear.bias!.gradient!, at: linear.bias!.value, indices: Array(0..<3), eps: 1e-2, "db") { bp in
+            linear.bias!.value = bp
+            return GradientCheck.project(linear.forward(x, training: false), r)
+        }
+    }
+
+    @Test func batchNormGradientsAndStatistics() {
+        var rng = SeededGenerator(seed: 5)
+        let bn = BatchNorm(name: "bn", channels: 3)
+        bn.weight.value = Tensor(shape: [3], scalars: [0.5, 1.5, -1])
+        bn.bias.value = Tensor(shape: [3], scalars: [0.1, 0, 0.3])
+        let x = GradientCheck.random([3, 4, 5], &rng, scale: 2)
+        let r = GradientCheck.random([3, 4, 5], &rng)
+        let y = bn.forward(x, training: true)
+        // Normalised per channel: mean β, std |γ|.
+        for c in 0..<3 {
+            let row = (0..<20).map { Double(y[flat: c * 20 + $0]) }
+            let mean = row.reduce(0, +) / 20
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 20
+            #expect(isClose(mean, Double(bn.bias.value[flat: c]), relative: 1e-4, absolute: 1e-5))
+            #expect(isClose(variance.squareRoot(), Double(abs(bn.weight.value[flat: c])), relative: 1e-3))
+        }
+        // Running statistics: 0.9·init + 0.1·batch (unbiased variance).
+        let row0 = (0..<20).map { Double(x[flat: $0]) }
+        let mean0 = row0.reduce(0, +) / 20
+        let unbiased0 = row0.map { ($0 - mean0) * ($0 - mean0) }.reduce(0, +) / 19
+        #expect(isClose(Double(bn.runningMean.value[flat: 0]), 0.1 * mean0, relative: 1e-4, absolute: 1e-6))
+        #expect(isClose(Double(bn.runningVar.value[flat: 0]), 0.9 + 0.1 * unbiased0, relative: 1e-4))
+
+        let dx = bn.backward(r)
+        let (dGamma, dBeta) = (bn.weight.gradient!, bn.bias.gradient!)
+        let (running, runningVar) = (bn.runningMean.value, bn.runningVar.value)
+        func loss(_ xp: Tensor) -> Double {
+            let out = GradientCheck.project(bn.forward(xp, training: true), r)
+            bn.runningMean.value = running
+            bn.runningVar.value = runningVar
+            return out
+        }
+        GradientCheck.expectMatches(dx, at: x, indices: Array(0..<x.count), eps: 1e-2, relative: 2e-2, absolute: 2e-3, "dx", loss)
+        GradientCheck.expectMatches(dGamma, at: bn.weight.value, indices: [0, 1, 2], eps: 1e-2, "dγ") { g in
+            bn.weight.value = g
+            return loss(x)
+        }
+        GradientCheck.expectMatches(dBeta, at: bn.bias.value, indices: [0, 1, 2], eps: 1e-2, "dβ") { b in
+            bn.bias.value = b
+            return loss(x)
+        }
+        // Evaluation uses the running statistics.
+        let evalOut = bn.forward(x, training: false)
+        let expected = (x[flat: 0] - running[flat: 0]) / (runningVar[flat: 0] + 1e-5).squareRoot() * bn.weight.value[flat: 0] + bn.bias.value[flat: 0]
+        #expect(isClose(evalOut[flat: 0], expected, relative: 1e-5))
+    }
+
+    @Test func maxPoolPicksFirstMaximumAndRoutesGradient() {
+        // One 4×4 plane of binary values; windows 3×3, stride 2, padding 1 → 2×2.
+        let x = Tensor(shape: [1, 1, 4, 4], scalars: [
+            0, 1, 1, 0,
+            0, 0, 0, 1,
+            1, 0, 0, 0,
+            0, 0, 0, 0,
+        ])
+        let pool = MaxPool2d()
+        let y = pool.forward(x, training: true)
+        #expect(y.shape == [1, 1, 2, 2])
+        #expect(y.scalars == [1, 1, 1, 1])
+        let dx = pool.backward(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4]))
+        // Window (0,0): rows 0–1, cols 0–1 → first max at (0,1). (0,1): rows 0–1, cols 1–3 → (0,1).
+        // (1,0): rows 1–3, cols 0–1 → (2,0). (1,1): rows 1–3, cols 1–3 → (1,3).
+        var expected = [Float](repeating: 0, count: 16)
+        expected[1] = 1 + 2
+        expected[8] = 3
+        expected[7] = 4
+        #expect(dx.scalars == expected)
+    }
+
+    @Test func maxPoolGradientOnRealValues() {
+        var rng = SeededGenerator(seed: 6)
+        let pool = MaxPool2d()
+        let x = GradientCheck.random([2, 2, 5, 6], &rng)
+        let y = pool.forward(x, training: true)
+        #expect(y.shape == [2, 2, 3, 3])
+        let r = GradientCheck.random(y.shape, &rng)
+        let dx = pool.backward(r)
+        GradientCheck.expectMatches(dx, at: x, indices: Array(0..<x.count), eps: 1e-3, "dx") { xp in
+            GradientCheck.project(pool.forward(xp, training: false), r)
+        }
+    }
+
+    @Test func attentionProductGradients() {
+        var rng = SeededGenerator(seed: 7)
+        let attention = SpikingSelfAttention(prefix: "a", dimension: 8, heads: 2, tokens: 5, timeSteps: 1, generator: &rng)
+        let shape = [8, 3, 5]
+        let q = GradientCheck.random(shape, &rng)
+        let k = GradientCheck.random(shape, &rng)
+        let v = GradientCheck.random(shape, &rng)
+        let r = GradientCheck.random(shape, &rng)
+        let (y, products) = attention.attend(q: q, k: k, v: v, keepProducts: true)
+        // Direct formula for one frame and head: y[j,n] = 0.125 Σ_i Σ_m K[i,m] V[j,m] Q[i,n].
+        let (f, h, j, n) = (1, 1, 2, 3)
+        var direct: Float = 0
+        for i in 0..<4 {
+            var m: Float = 0
+            for t in 0..<5 { m += k[flat: ((h * 4 + i) * 3 + f) * 5 + t] * v[flat: ((h * 4 + j) * 3 + f) * 5 + t] }
+            direct += m * q[flat: ((h * 4 + i) * 3 + f) * 5 + n]
+        }
+        #expect(isClose(y[flat: ((h * 4 + j) * 3 + f) * 5 + n], direct * 0.125, relative: 1e-5, absolute: 1e-6))
+        let (dq, dk, dv) = attention.attendBackward(r, q: q, k: k, v: v, products: products!)
+        let indices = GradientCheck.sample(q.count, 20, &rng)
+        GradientCheck.expectMatches(dq, at: q, indices: indices, eps: 1e-2, "dQ") { GradientCheck.project(attention.attend(q: $0, k: k, v: v, keepProducts: false).0, r) }
+        GradientCheck.expectMatches(dk, at: k, indices: indices, eps: 1e-2, "dK") { GradientCheck.project(attention.attend(q: q, k: $0, v: v, keepProducts: false).0, r) }
+        GradientCheck.expectMatches(dv, at: v, indices: indices, eps: 1e-2, "dV") { GradientCheck.project(attention.attend(q: q, k: k, v: $0, keepProducts: false).0, r) }
+    }
+}

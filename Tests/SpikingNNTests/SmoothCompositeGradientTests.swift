@@ -1,0 +1,52 @@
+import Seeding
+import SpikingNN
+import Tensor
+import TestSupport
+import Testing
+
+/// Gradient checks of composite modules with smooth spikes (see `LIFNeuron.makeSmoothForGradientChecks`).
+struct SmoothCompositeGradientTests {
+    @Test func batchNormLIF() {
+        var rng = SeededGenerator(seed: 31)
+        let unit = BatchNormLIF(name: "n", channels: 3, timeSteps: 2)
+        unit.neuron.makeSmoothForGradientChecks()
+        let x = GradientCheck.random([3, 4, 5], &rng)
+        let r = GradientCheck.random([3, 4, 5], &rng)
+        _ = unit.forward(x, training: true)
+        let dx = unit.backward(r)
+        GradientCheck.expectMatches(dx, at: x, indices: Array(0..<x.count), eps: 3e-3, relative: 2e-2, absolute: 1e-4, "dx") { xp in
+            GradientCheck.project(unit.forward(xp, training: true), r)
+        }
+    }
+
+    @Test func mlp() {
+        var rng = SeededGenerator(seed: 32)
+        let mlp = SpikingMLP(prefix: "m", dimension: 4, hidden: 6, tokens: 3, timeSteps: 2, generator: &rng)
+        mlp.fc1Norm.neuron.makeSmoothForGradientChecks()
+        mlp.fc2Norm.neuron.makeSmoothForGradientChecks()
+        let x = GradientCheck.random([4, 4, 3], &rng)
+        let r = GradientCheck.random([4, 4, 3], &rng)
+        _ = mlp.forward(x, training: true)
+        let dx = mlp.backward(r)
+        GradientCheck.expectMatches(dx, at: x, indices: Array(0..<x.count), eps: 3e-3, relative: 2e-2, absolute: 1e-4, "dx") { xp in
+            GradientCheck.project(mlp.forward(xp, training: true), r)
+        }
+    }
+
+    @Test func spikingSelfAttention() {
+        var rng = SeededGenerator(seed: 33)
+        let a = SpikingSelfAttention(prefix: "a", dimension: 8, heads: 2, tokens: 3, timeSteps: 2, generator: &rng)
+        for n in [a.qNorm.neuron, a.kNorm.neuron, a.vNorm.neuron, a.attentionNeuron, a.projNorm.neuron] { n.makeSmoothForGradientChecks() }
+        let x = GradientCheck.random([8, 4, 3], &rng)
+        let r = GradientCheck.random([8, 4, 3], &rng)
+        _ = a.forward(x, training: true)
+        let dx = a.backward(r)
+        GradientCheck.expectDirectionalMatch(dx, at: x, eps: 3e-3, "dx", rng: &rng) { xp in
+            GradientCheck.project(a.forward(xp, training: true), r)
+        }
+        GradientCheck.expectMatches(dx, at: x, indices: GradientCheck.sample(x.count, 12, &rng), eps: 1e-2, relative: 5e-2,
+                                    absolute: 3e-4, "dx") { xp in
+            GradientCheck.project(a.forward(xp, training: true), r)
+        }
+    }
+}
