@@ -73,6 +73,11 @@ public struct QuantizationSpace: Codable, Hashable, Sendable {
         }
     }
 
+    /// Checks that a single choice is storable (width 2…8 unless float).
+    public static func checkChoice(_ choice: LayerQuantization, layer: String) throws(QuantConfigError) {
+        try checkWidth(choice, layer: layer, key: "layers.\(layer)")
+    }
+
     static func checkWidth(_ choice: LayerQuantization, layer: String, key: String, file: String? = nil) throws(QuantConfigError) {
         if choice.scheme != .float && !supportedBits.contains(choice.bits) {
             throw QuantConfigError(
