@@ -98,7 +98,9 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events", "TestSupport"]),
         .testTarget(name: "QuantConfigTests", dependencies: ["QuantConfig", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "SpikingNN", "Tensor", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Events", "Quantization", "SpikingNN", "TestSupport"]),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: ["Evaluation", "Events", "Quantization", "QuantConfig", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport"]),

@@ -3,7 +3,7 @@ import QuantConfig
 import Yams
 
 /// What one layer did during inference, as measured by the engine, for the energy model.
-public struct LayerActivity: Hashable, Sendable {
+public struct LayerActivity: Hashable, Sendable, Codable {
     public var name: String
     /// The layer's weight choice; nil for weightless products (the attention matmuls).
     public var quantization: LayerQuantization?
