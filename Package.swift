@@ -76,7 +76,10 @@ let package = Package(
         .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
         .target(
             name: "Coordinator",
-            dependencies: ["Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", logging, lifecycle, yams, crypto]),
+            dependencies: [
+                "Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", "Worker", logging, lifecycle, yams,
+                crypto,
+            ]),
         .target(name: "Worker", dependencies: ["Wire", "Transport", "Evaluation", logging, lifecycle, crypto]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Quantization"]),
 

@@ -33,9 +33,9 @@ public struct ArtifactChunkReply: Codable, Hashable, Sendable {
     /// Size of the whole file.
     public var totalBytes: Int
     /// Set when the request could not be served; no data frame follows.
-    public var error: ArtifactServiceError?
+    public var error: ServiceError?
 
-    public init(sha256: String, offset: Int, length: Int, totalBytes: Int, error: ArtifactServiceError? = nil) {
+    public init(sha256: String, offset: Int, length: Int, totalBytes: Int, error: ServiceError? = nil) {
         self.schema = ArtifactChunkRequest.currentSchema
         self.sha256 = sha256
         self.offset = offset
@@ -45,8 +45,9 @@ public struct ArtifactChunkReply: Codable, Hashable, Sendable {
     }
 }
 
-/// Why the artifact service refused a request.
-public struct ArtifactServiceError: Codable, Hashable, Sendable, Error, CustomStringConvertible {
+/// Why the broker refused an MDP/Client request (for `spikeq.artifact`, or for a service it does not
+/// serve, in which case the FINAL body is one JSON frame ``ServiceErrorReply``).
+public struct ServiceError: Codable, Hashable, Sendable, Error, CustomStringConvertible {
     /// `not-found` (no such hash), `bad-range` (offset past the end, negative length),
     /// `bad-request` (undecodable body, unknown schema), `io` (the broker could not read the file),
     /// `unknown-service` (the REQUEST named a service the broker does not serve).
@@ -59,4 +60,13 @@ public struct ArtifactServiceError: Codable, Hashable, Sendable, Error, CustomSt
     }
 
     public var description: String { "\(kind): \(message)" }
+}
+
+/// The FINAL body the broker sends a client whose REQUEST named a service it does not serve to clients.
+public struct ServiceErrorReply: Codable, Hashable, Sendable {
+    public var error: ServiceError
+
+    public init(error: ServiceError) {
+        self.error = error
+    }
 }
