@@ -102,11 +102,14 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Events", "Quantization", "SpikingNN", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport", logging], exclude: ["Interop"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "TestSupport"]),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "TestSupport"]),
+            dependencies: [
+                "Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "QuantConfig", "TestSupport",
+                logging,
+            ]),
     ]
 )
 

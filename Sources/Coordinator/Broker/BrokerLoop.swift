@@ -368,7 +368,7 @@ final class BrokerLoop {
             }
             // A worker that reconnected mid-evaluation re-attaches its running request.
             let request = ledger.reclaim(dispatchID)
-            workers[entry.id]?.held = HeldRequest(dispatch: dispatchID, request: request, since: now)
+            workers[entry.id]?.held = HeldRequest(dispatch: dispatchID, request: request, since: now, reattached: true)
             logger.info("Worker re-attached a running request", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
         }
         do {
@@ -386,6 +386,7 @@ final class BrokerLoop {
             return protocolViolation(entry, "FINAL with a client address that is not one of ours")
         }
         let heldHere = entry.held?.dispatch == dispatchID
+        let late = !heldHere || entry.held?.reattached == true
         if heldHere {
             workers[entry.id]?.held = nil
             workers[entry.id]?.idleSince = now
@@ -408,14 +409,14 @@ final class BrokerLoop {
         }
         ledger.markFinished(dispatchID)
         stats.finals += 1
-        if !heldHere { stats.lateFinals += 1 }
+        if late { stats.lateFinals += 1 }
         logger.debug(
             "Final received",
             metadata: [
                 "worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)", "candidate.id": "\(outcome.candidateId)",
-                "late": "\(!heldHere)",
+                "late": "\(late)",
             ])
-        emit(.final(outcome, dispatch: dispatchID, worker: entry.id, late: !heldHere))
+        emit(.final(outcome, dispatch: dispatchID, worker: entry.id, late: late))
     }
 
     // MARK: Clients (the artifact service)

@@ -58,6 +58,9 @@ public struct HeldRequest: Sendable, Hashable {
     public var request: EvaluationRequest?
     /// When it was dispatched (or re-attached).
     public var since: ContinuousClock.Instant
+    /// True when the worker re-attached it after reconnecting (a PARTIAL for a dispatch this session
+    /// was not given); its FINAL is then reported as late.
+    public var reattached: Bool = false
 }
 
 /// What the broker reports to its owner (the study), in the order it happened.
@@ -67,8 +70,9 @@ public enum BrokerEvent: Sendable {
     /// A worker reported progress (PARTIAL) on a dispatch.
     case partial(EvaluationProgress, dispatch: DispatchID, worker: WorkerID)
     /// A worker finished a dispatch (FINAL). `late` is true when the dispatch was not held by that
-    /// worker's current session: it had been reported lost, or was dispatched by an earlier broker
-    /// instance. Each dispatch produces at most one `final`; repeats are dropped.
+    /// worker's current session as dispatched by this broker: it had been reported lost, the worker
+    /// re-attached it after reconnecting, or an earlier broker instance dispatched it. Each dispatch
+    /// produces at most one `final`; repeats are dropped.
     case final(EvaluationOutcome, dispatch: DispatchID, worker: WorkerID, late: Bool)
     /// A worker stopped heartbeating for `interval × liveness` and was removed. `held` is the request it
     /// had, which a late FINAL may still complete.
