@@ -107,8 +107,8 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "QuantConfig", "TestSupport",
-                logging,
+                "Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
+                "TestSupport", logging,
             ]),
     ]
 )

@@ -117,6 +117,7 @@ final class BrokerLoop {
             } catch let error as ZMQError where error.code == .terminated {
                 return false
             } catch {
+                stats.messagesReceived += 1
                 stats.malformedDropped += 1
                 warn("Dropped unreadable message", ["error": "\(error)"])
                 continue
