@@ -80,7 +80,12 @@ let package = Package(
                 "Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", "Worker", logging, lifecycle, yams,
                 crypto,
             ]),
-        .target(name: "Worker", dependencies: ["Wire", "Transport", "Evaluation", logging, lifecycle, crypto]),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Wire", "Transport", "Evaluation", logging, lifecycle, crypto,
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Quantization"]),
 
         // The command line.

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import ServiceLifecycle
+import UnixSignals
 public import Transport
 import Wire
 
@@ -120,5 +121,16 @@ public final class WorkerService: Service, Sendable {
 
     deinit {
         stop()
+    }
+}
+
+extension WorkerService {
+    /// Runs the worker in a `ServiceGroup` until SIGTERM or SIGINT, then stops it gracefully
+    /// (cancelling a running evaluation and sending DISCONNECT). What `spikeq worker` does.
+    public func runUntilSignalled() async throws {
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }
