@@ -57,6 +57,8 @@ final class WorkerLoop {
     private var jobCounter = 0
     private var pending: [PendingFinal] = []
     private var stats = WorkerStatistics()
+    /// Runs evaluations one after another; created once, so a request does not pay for a new thread.
+    private let evaluationThread = SerialThread(name: "spikeq-eval")
 
     init(
         context: ZMQContext, configuration: WorkerConfiguration, evaluator: any Evaluator,
@@ -108,6 +110,7 @@ final class WorkerLoop {
             try? link.socket.setLinger(.milliseconds(100))
         }
         link = nil
+        evaluationThread.finish()
         publish()
     }
 
@@ -184,11 +187,13 @@ final class WorkerLoop {
         }
         // A FINAL is confirmed once the link it went out on has carried traffic from the broker an
         // interval later: the broker's loop has read past it by then.
+        // FINALs go out in order, so the confirmed ones are a prefix.
         if let heard = link?.lastHeard {
-            pending.removeAll { final in
+            let confirmed = pending.prefix { final in
                 guard final.sentOnLink == current.generation, let sentAt = final.sentAt else { return false }
                 return heard - sentAt >= configuration.heartbeatInterval
-            }
+            }.count
+            if confirmed > 0 { pending.removeFirst(confirmed) }
         }
     }
 
@@ -333,7 +338,7 @@ final class WorkerLoop {
             doorbell.ring()
         }
         let name = configuration.name
-        _ = OwnerThread(name: "spikeq-eval-\(number)") {
+        evaluationThread.submit {
             let outcome: EvaluationOutcome
             do {
                 let result = try evaluator.evaluate(request, context: context)
