@@ -95,10 +95,11 @@ struct BenchSearchCommand: AsyncParsableCommand {
                      roundTrip.evaluations, roundTrip.wallSeconds, roundTrip.throughput,
                      roundTrip.overheadMillisecondsPerEvaluation, roundTrip.brokerCPUMicrosecondsPerEvaluation))
         print("Scaling (\(evalMs) ms evaluations, \(evaluationsPerWorker) per worker)")
-        print("  workers  evals/s  efficiency  overhead ms/eval  broker CPU µs/eval")
+        print("  workers  evals/s  efficiency  evaluator ms  overhead ms/eval  broker CPU µs/eval")
         for row in scaling {
-            print(String(format: "  %7d  %7.2f  %10.4f  %15.3f  %18.1f", row.workers, row.throughput, row.efficiency ?? 0,
-                         row.overheadMillisecondsPerEvaluation, row.brokerCPUMicrosecondsPerEvaluation))
+            print(String(format: "  %7d  %7.2f  %10.4f  %12.3f  %16.3f  %18.1f", row.workers, row.throughput, row.efficiency ?? 0,
+                         row.evaluatorMillisecondsMean, row.overheadMillisecondsPerEvaluation,
+                         row.brokerCPUMicrosecondsPerEvaluation))
         }
         if let soak {
             print("Heartbeat soak (\(soak.simulatedWorkers) simulated workers, \(Int(soak.heartbeatIntervalMilliseconds)) ms interval, \(String(format: "%.1f", soak.seconds)) s)")

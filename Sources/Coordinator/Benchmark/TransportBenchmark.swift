@@ -31,8 +31,10 @@ public struct TransportBenchmark: Sendable {
         public var throughput: Double
         /// throughput / (workers / evaluationSeconds); 1 is perfect. Nil when evaluations take no time.
         public var efficiency: Double?
-        /// Mean wall time each evaluation spent outside the evaluator: dispatch, framing, result
-        /// handling (workers × wall / evaluations − evaluation time).
+        /// Mean time the evaluator itself took, as it measured (the null evaluator's sleep overshoots a little).
+        public var evaluatorMillisecondsMean: Double
+        /// Mean wall time each evaluation spent outside the evaluator: dispatch, framing, wake-ups,
+        /// result handling (workers × wall / evaluations − evaluator time).
         public var overheadMillisecondsPerEvaluation: Double
         /// Broker-thread CPU per evaluation.
         public var brokerCPUMicrosecondsPerEvaluation: Double
@@ -84,6 +86,7 @@ public struct TransportBenchmark: Sendable {
         var next: Int64 = 0
         var started = ContinuousClock.now
         var cpuStart = 0.0
+        var evaluatorSeconds = 0.0
         for await event in broker.events {
             switch event {
             case .workerReady(let worker):
@@ -98,8 +101,9 @@ public struct TransportBenchmark: Sendable {
                     }
                 }
                 _ = worker
-            case .final(_, _, let worker, _):
+            case .final(let outcome, _, let worker, _):
                 finished += 1
+                evaluatorSeconds += outcome.result?.wallSeconds ?? 0
                 if next < Int64(total) {
                     broker.dispatch(Self.request(next), to: worker)
                     next += 1
@@ -119,7 +123,8 @@ public struct TransportBenchmark: Sendable {
             workers: workers, evaluationSeconds: evaluationSeconds, evaluations: total, wallSeconds: wall,
             throughput: throughput,
             efficiency: evaluationSeconds > 0 ? throughput / (Double(workers) / evaluationSeconds) : nil,
-            overheadMillisecondsPerEvaluation: (Double(workers) * wall / Double(total) - evaluationSeconds) * 1000,
+            evaluatorMillisecondsMean: evaluatorSeconds / Double(total) * 1000,
+            overheadMillisecondsPerEvaluation: (Double(workers) * wall - evaluatorSeconds) / Double(total) * 1000,
             brokerCPUMicrosecondsPerEvaluation: cpu / Double(total) * 1e6)
     }
 
