@@ -96,3 +96,14 @@ enum RawClient {
         return try MDPClientMessage(frames: frames)
     }
 }
+
+struct EndpointScopeTests {
+    @Test(arguments: [
+        ("tcp://127.0.0.1:5555", true), ("tcp://127.0.0.1:*", true), ("tcp://localhost:5555", true),
+        ("tcp://[::1]:5555", true), ("ipc:///tmp/spikeq.sock", true), ("inproc://x", true),
+        ("tcp://*:5555", false), ("tcp://0.0.0.0:5555", false), ("tcp://10.0.0.5:5555", false), ("tcp://eth0:5555", false),
+    ])
+    func plainTCPWarningOnlyForNetworkAddresses(endpoint: String, local: Bool) {
+        #expect(EndpointScope.isLocalOnly(endpoint) == local)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import ServiceLifecycle
 public import Transport
 public import Wire
 
@@ -216,6 +217,20 @@ public final class Broker: Sendable {
     }
 
     deinit {
+        shutdown()
+    }
+}
+
+extension Broker: Service {
+    /// Serves until the task is cancelled or a graceful shutdown is requested (ServiceLifecycle), then
+    /// calls ``shutdown()``. The broker already serves from `init`; `run` only ties its lifetime to a
+    /// `ServiceGroup`.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        } onGracefulShutdown: {}
         shutdown()
     }
 }

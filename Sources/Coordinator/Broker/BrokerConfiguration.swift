@@ -50,8 +50,8 @@ public struct CurveServerSettings: Sendable {
 }
 
 /// Whether a bind endpoint only accepts connections from this machine.
-enum EndpointScope {
-    static func isLocalOnly(_ endpoint: String) -> Bool {
+package enum EndpointScope {
+    package static func isLocalOnly(_ endpoint: String) -> Bool {
         if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
         guard endpoint.hasPrefix("tcp://") else { return false }
         var host = String(endpoint.dropFirst("tcp://".count))
