@@ -14,19 +14,20 @@ enum Net {
         return logger
     }()
 
-    /// Heartbeat settings scaled down so expiry and reconnect happen within a test's time.
+    /// Heartbeat settings scaled down so expiry and reconnect happen within a test's time, yet with a
+    /// 0.5 s expiry so a loaded CI machine (training tests run beside these) does not expire workers.
     static func brokerConfiguration(endpoint: String = "tcp://127.0.0.1:*") -> BrokerConfiguration {
         var configuration = BrokerConfiguration(endpoint: endpoint)
-        configuration.heartbeatInterval = .milliseconds(50)
-        configuration.heartbeatLiveness = 4
+        configuration.heartbeatInterval = .milliseconds(100)
+        configuration.heartbeatLiveness = 5
         return configuration
     }
 
     static func workerConfiguration(endpoint: String, name: String, cache: URL? = nil) -> WorkerConfiguration {
         var configuration = WorkerConfiguration(
             endpoint: endpoint, name: name, cacheDirectory: cache ?? temporaryDirectory("cache"))
-        configuration.heartbeatInterval = .milliseconds(50)
-        configuration.heartbeatLiveness = 4
+        configuration.heartbeatInterval = .milliseconds(100)
+        configuration.heartbeatLiveness = 5
         configuration.reconnectInitial = .milliseconds(50)
         configuration.reconnectMax = .milliseconds(400)
         configuration.progressInterval = .milliseconds(10)

@@ -391,7 +391,9 @@ final class BrokerLoop {
         if heldHere {
             workers[entry.id]?.held = nil
             workers[entry.id]?.idleSince = now
-        } else if ledger.isFinished(dispatchID) {
+        }
+        if ledger.isFinished(dispatchID) {
+            // Already reported (a resent FINAL, or another session finished it first).
             stats.duplicateFinals += 1
             logger.debug("Dropped repeated FINAL", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
             return
