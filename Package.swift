@@ -76,8 +76,16 @@ let package = Package(
         .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
         .target(
             name: "Coordinator",
-            dependencies: ["Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", logging, lifecycle, yams, crypto]),
-        .target(name: "Worker", dependencies: ["Wire", "Transport", "Evaluation", logging, lifecycle, crypto]),
+            dependencies: [
+                "Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", "Worker", logging, lifecycle, yams,
+                crypto,
+            ]),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Wire", "Transport", "Evaluation", logging, lifecycle, crypto,
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig"]),
 
         // The command line.
@@ -103,12 +111,15 @@ let package = Package(
             dependencies: ["Evaluation", "Events", "Quantization", "QuantConfig", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport", logging], exclude: ["Interop"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Wire", "QuantConfig", "TestSupport"]),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "TestSupport"]),
+            dependencies: [
+                "Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
+                "TestSupport", logging,
+            ]),
     ]
 )
 

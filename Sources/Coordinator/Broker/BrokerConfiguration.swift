@@ -1,0 +1,62 @@
+import Foundation
+import Transport
+
+/// Settings of a ``Broker``.
+public struct BrokerConfiguration: Sendable {
+    /// Where to bind, e.g. `tcp://*:5555`, or `tcp://127.0.0.1:*` for a free port.
+    public var endpoint: String
+    /// How often the broker sends HEARTBEAT to a worker it has sent nothing else to, and the unit of
+    /// liveness. Workers must use the same interval (18/MDP requires agreed rates).
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// A worker not heard from for `heartbeatInterval × heartbeatLiveness` is lost.
+    public var heartbeatLiveness: Int = 5
+    /// Largest inbound frame; a peer sending more is disconnected by libzmq (`ZMQ_MAXMSGSIZE`).
+    public var maxMessageBytes: Int = 16 << 20
+    /// Largest chunk the artifact service returns per request.
+    public var artifactChunkBytes: Int = 1 << 20
+    /// CURVE server keys and the allowlist of worker keys; nil for plain TCP.
+    public var curve: CurveServerSettings?
+    /// The ZAP domain the socket authenticates in (with ``curve``).
+    public var zapDomain = "spikeq"
+    /// How many lost dispatches are remembered for late FINALs (oldest forgotten first).
+    public var lostDispatchMemory = 10_000
+    /// How many finished dispatches are remembered to drop repeated FINALs.
+    public var finishedDispatchMemory = 100_000
+    /// Also run ZMTP-level heartbeats (`ZMQ_HEARTBEAT_IVL`/`TIMEOUT`), so dead TCP peers are noticed
+    /// by libzmq itself.
+    public var transportHeartbeats = true
+    /// On shutdown, send DISCONNECT to every worker so they reconnect at once to the next broker.
+    public var disconnectWorkersOnShutdown = true
+
+    public init(endpoint: String) {
+        self.endpoint = endpoint
+    }
+
+    /// The silence after which a peer is considered gone.
+    public var expiry: Duration { heartbeatInterval * heartbeatLiveness }
+}
+
+/// CURVE settings of a server socket (Ironhouse: encryption plus an allowlist of client keys).
+public struct CurveServerSettings: Sendable {
+    /// The server's key pair; the secret key must be present.
+    public var serverKeys: CurveKeyPair
+    /// A directory of public certificates (`NAME.key`) of the workers allowed to connect.
+    public var authorizedKeysDirectory: URL
+
+    public init(serverKeys: CurveKeyPair, authorizedKeysDirectory: URL) {
+        self.serverKeys = serverKeys
+        self.authorizedKeysDirectory = authorizedKeysDirectory
+    }
+}
+
+/// Whether a bind endpoint only accepts connections from this machine.
+package enum EndpointScope {
+    package static func isLocalOnly(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        var host = String(endpoint.dropFirst("tcp://".count))
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.") || host == "lo"
+    }
+}

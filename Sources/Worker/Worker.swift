@@ -1,4 +1,0 @@
-// Worker
-//
-// The compute-node service: connect, heartbeat, fetch the base checkpoint, run the evaluation, report 
-// progress and results, reconnect with back-off.

@@ -1,0 +1,163 @@
+import Coordinator
+import Foundation
+import Testing
+import Transport
+import Wire
+import Worker
+
+@Suite(.serialized)
+struct CurveBrokerTests {
+    @Test func onlyListedWorkerKeysAreAdmitted() async throws {
+        try #require(ZMQLibrary.hasCurve, "libzmq without CURVE")
+        let directory = Net.temporaryDirectory("curve")
+        let authorized = directory.appendingPathComponent("authorized", isDirectory: true)
+        try FileManager.default.createDirectory(at: authorized, withIntermediateDirectories: true)
+        let server = try CurveKeyPair.generate()
+        let listed = try CurveKeyPair.generate()
+        let unlisted = try CurveKeyPair.generate()
+        try CurveCertificate(keys: CurveKeyPair(publicKey: listed.publicKey, secretKey: nil), metadata: [("name", "listed")])
+            .save(to: authorized.appendingPathComponent("listed.key"))
+
+        let context = try ZMQContext()
+        var configuration = Net.brokerConfiguration()
+        configuration.curve = CurveServerSettings(serverKeys: server, authorizedKeysDirectory: authorized)
+        let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
+        defer { broker.shutdown() }
+        let log = EventLog(broker)
+
+        func worker(_ name: String, _ keys: CurveKeyPair) throws -> WorkerService {
+            var settings = Net.workerConfiguration(endpoint: broker.endpoint, name: name)
+            settings.curve = CurveClientSettings(serverKey: server.publicKey, clientKeys: keys)
+            return try WorkerService(
+                context: context, configuration: settings, evaluator: NullEvaluator(sleep: .milliseconds(5), progressReports: 1),
+                logger: Net.logger)
+        }
+        let intruder = try worker("intruder", unlisted)
+        let member = try worker("member", listed)
+        intruder.start()
+        member.start()
+        defer {
+            intruder.stop()
+            member.stop()
+        }
+        let memberID = WorkerID(routingID: Data("member".utf8))
+        #expect(await log.wait { _ in log.readyWorkers.contains(memberID) })
+        let id = broker.dispatch(Net.request(candidate: 3), to: memberID)
+        #expect(await log.wait { _ in log.finals.contains { $0.1 == id } })
+        // Give the intruder several reconnect attempts: it never gets in.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(!log.readyWorkers.contains(WorkerID(routingID: Data("intruder".utf8))))
+        #expect(intruder.statistics.messagesReceived == 0)
+
+        // A plain (non-CURVE) client gets no artifact either.
+        let plain = try RawClient.request(
+            context: context, endpoint: broker.endpoint, service: MDP.artifactService,
+            body: [Data("{}".utf8)], timeout: .milliseconds(300))
+        #expect(plain == nil)
+    }
+
+    @Test func keyAddedToTheDirectoryIsAdmittedWithoutRestart() async throws {
+        try #require(ZMQLibrary.hasCurve, "libzmq without CURVE")
+        let authorized = Net.temporaryDirectory("curve-late")
+        let server = try CurveKeyPair.generate()
+        let late = try CurveKeyPair.generate()
+        let context = try ZMQContext()
+        var configuration = Net.brokerConfiguration()
+        configuration.curve = CurveServerSettings(serverKeys: server, authorizedKeysDirectory: authorized)
+        let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
+        defer { broker.shutdown() }
+        let log = EventLog(broker)
+        var settings = Net.workerConfiguration(endpoint: broker.endpoint, name: "late")
+        settings.curve = CurveClientSettings(serverKey: server.publicKey, clientKeys: late)
+        let worker = try WorkerService(context: context, configuration: settings, evaluator: NullEvaluator(), logger: Net.logger)
+        worker.start()
+        defer { worker.stop() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(log.readyWorkers.isEmpty)
+        try CurveCertificate(keys: CurveKeyPair(publicKey: late.publicKey, secretKey: nil))
+            .save(to: authorized.appendingPathComponent("late.key"))
+        #expect(await log.wait(for: .seconds(5)) { _ in !log.readyWorkers.isEmpty })
+    }
+}
+
+@Suite(.serialized)
+struct ArtifactServiceTests {
+    @Test func checkpointIsFetchedVerifiedCachedAndRefetchedWhenCorrupt() async throws {
+        let directory = Net.temporaryDirectory("artifact")
+        let source = directory.appendingPathComponent("base.safetensors")
+        var bytes = [UInt8](repeating: 0, count: 3 * (1 << 20) + 12345)
+        for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: index &* 2654435761 >> 13) }
+        try Data(bytes).write(to: source)
+
+        let context = try ZMQContext()
+        var configuration = Net.brokerConfiguration()
+        configuration.artifactChunkBytes = 256 << 10
+        let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
+        defer { broker.shutdown() }
+        let reference = try broker.artifacts.add(fileAt: source)
+        #expect(reference.bytes == bytes.count)
+
+        let cache = ArtifactCache(directory: directory.appendingPathComponent("cache"))
+        let fetcher = ArtifactFetcher(context: context, endpoint: broker.endpoint, chunkBytes: 1 << 20, logger: Net.logger)
+        let provider = CheckpointProvider(cache: cache, fetcher: fetcher)
+        let progress = Locked<[Int]>([])
+        let local = try provider.file(for: reference) { done, _ in progress.withLock { $0.append(done) } }
+        #expect(try Data(contentsOf: local) == Data(bytes))
+        #expect(progress.current.last == bytes.count)
+        // Chunks were capped by the broker at 256 KiB.
+        let chunks = broker.statistics.artifactChunksServed
+        #expect(chunks == (bytes.count + (256 << 10) - 1) / (256 << 10))
+
+        // Second use: from the cache, nothing fetched.
+        #expect(try provider.file(for: reference, progress: nil) == local)
+        #expect(broker.statistics.artifactChunksServed == chunks)
+
+        // Corrupt the cached copy: it is detected, deleted and fetched again.
+        let handle = try FileHandle(forWritingTo: local)
+        try handle.seek(toOffset: 1000)
+        try handle.write(contentsOf: Data([0xFF, 0xFE]))
+        try handle.close()
+        let fresh = ArtifactCache(directory: directory.appendingPathComponent("cache"))
+        let again = try CheckpointProvider(cache: fresh, fetcher: fetcher).file(for: reference, progress: nil)
+        #expect(try Data(contentsOf: again) == Data(bytes))
+        #expect(broker.statistics.artifactChunksServed == 2 * chunks)
+
+        // Unknown hash and a size that lies are refused with checkpoint failures.
+        let unknown = ArtifactReference(sha256: String(repeating: "a", count: 64), bytes: 10, name: "missing")
+        #expect(throws: EvaluationFailure.self) { try provider.file(for: unknown, progress: nil) }
+        let lying = ArtifactReference(sha256: reference.sha256, bytes: reference.bytes + 1, name: "lying")
+        #expect {
+            try provider.file(for: lying, progress: nil)
+        } throws: { error in
+            (error as? EvaluationFailure)?.kind == "checkpoint-hash"
+        }
+        // No partial downloads are left behind.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: cache.directory.path).filter { $0.hasSuffix(".partial") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func workerEvaluatorFetchesCheckpointThroughTheWorker() async throws {
+        let directory = Net.temporaryDirectory("artifact-worker")
+        let source = directory.appendingPathComponent("base.safetensors")
+        try Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7) }).write(to: source)
+        let context = try ZMQContext()
+        let broker = try Broker(context: context, configuration: Net.brokerConfiguration(), logger: Net.logger)
+        defer { broker.shutdown() }
+        let reference = try broker.artifacts.add(fileAt: source)
+        let log = EventLog(broker)
+        let worker = try WorkerService(
+            context: context,
+            configuration: Net.workerConfiguration(endpoint: broker.endpoint, name: "fetcher", cache: directory.appendingPathComponent("cache")),
+            evaluator: NullEvaluator(sleep: .milliseconds(5), progressReports: 1, fetchCheckpoint: true), logger: Net.logger)
+        worker.start()
+        defer { worker.stop() }
+        #expect(await log.wait { _ in !log.readyWorkers.isEmpty })
+        var request = Net.request(candidate: 11)
+        request.baseCheckpoint = reference
+        let id = broker.dispatch(request, to: log.readyWorkers[0])
+        #expect(await log.wait { _ in log.finals.contains { $0.1 == id } })
+        #expect(log.finals.first?.0.result?.checkpointHash == reference.sha256)
+        #expect(broker.statistics.artifactChunksServed == 1)
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("cache/artifacts/sha256/\(reference.sha256)").path))
+    }
+}
