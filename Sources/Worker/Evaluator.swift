@@ -8,7 +8,20 @@ public import Wire
 /// Throw an ``EvaluationFailure`` to report a structured failure kind (`dataset`, `checkpoint-hash`,
 /// `diverged` …); any other error is reported as kind `internal` with its text.
 public protocol Evaluator: Sendable {
-    func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationResult
+    func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply
+}
+
+/// What an evaluation produces: the measured result and, optionally, the fine-tuned model in its
+/// packed form, which the FINAL carries as a second body frame so the coordinator can export it
+/// without re-training.
+public struct EvaluationReply: Sendable {
+    public var result: EvaluationResult
+    public var packedModel: Data?
+
+    public init(result: EvaluationResult, packedModel: Data? = nil) {
+        self.result = result
+        self.packedModel = packedModel
+    }
 }
 
 /// What an evaluation may use besides its request: progress reporting, the base checkpoint,

@@ -25,7 +25,7 @@ public struct NullEvaluator: Evaluator {
         self.fetchCheckpoint = fetchCheckpoint
     }
 
-    public func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationResult {
+    public func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
         let started = ContinuousClock.now
         guard request.schema == EvaluationRequest.currentSchema else {
             throw EvaluationFailure(kind: "schema", message: "unknown request schema '\(request.schema)'")
@@ -42,7 +42,7 @@ public struct NullEvaluator: Evaluator {
                     candidateId: request.candidateId, attempt: request.attempt, phase: "finetune", epoch: step,
                     epochs: reports, step: step, steps: reports))
         }
-        return Self.result(for: request, seconds: (ContinuousClock.now - started).seconds)
+        return EvaluationReply(result: Self.result(for: request, seconds: (ContinuousClock.now - started).seconds))
     }
 
     private func wait(_ duration: Duration, context: EvaluationContext) throws {

@@ -6,7 +6,7 @@ import Wire
 /// What the evaluation thread tells the socket thread.
 enum EvaluationEvent: Sendable {
     case progress(job: Int, EvaluationProgress)
-    case finished(job: Int, EvaluationOutcome)
+    case finished(job: Int, EvaluationOutcome, Data?)
 }
 
 /// The worker's socket state machine (Paranoid Pirate with 18/MDP commands). Lives on, and is only
@@ -33,7 +33,8 @@ final class WorkerLoop {
     /// sent again after a reconnect otherwise. The broker drops repeats.
     private struct PendingFinal {
         let client: Data
-        let body: Data
+        /// The outcome's JSON, then the packed model if there is one.
+        let body: [Data]
         let candidateId: Int64
         var sentAt: ContinuousClock.Instant?
         var sentOnLink: Int
@@ -223,23 +224,24 @@ final class WorkerLoop {
     }
 
     private func sendFinal(at index: Int) {
-        if send(.final(client: pending[index].client, body: [pending[index].body])) {
+        if send(.final(client: pending[index].client, body: pending[index].body)) {
             pending[index].sentAt = .now
             pending[index].sentOnLink = generation
             stats.finalsSent += 1
         }
     }
 
-    private func enqueueFinal(_ outcome: EvaluationOutcome, client: Data) {
-        let body: Data
+    private func enqueueFinal(_ outcome: EvaluationOutcome, client: Data, packedModel: Data? = nil) {
+        var body: [Data]
         do {
-            body = try BodyCodec.encode(outcome)
+            body = [try BodyCodec.encode(outcome)]
+            if let packedModel { body.append(packedModel) }
         } catch {
             let failure = EvaluationOutcome(
                 candidateId: outcome.candidateId, attempt: outcome.attempt, result: nil,
                 error: EvaluationFailure(kind: "internal", message: "result cannot be encoded: \(error)"), worker: configuration.name)
             guard let fallback = try? BodyCodec.encode(failure) else { return }
-            body = fallback
+            body = [fallback]
         }
         pending.append(PendingFinal(client: client, body: body, candidateId: outcome.candidateId, sentAt: nil, sentOnLink: 0))
         sendFinal(at: pending.count - 1)
@@ -340,10 +342,12 @@ final class WorkerLoop {
         let name = configuration.name
         evaluationThread.submit {
             let outcome: EvaluationOutcome
+            var packedModel: Data?
             do {
-                let result = try evaluator.evaluate(request, context: context)
+                let reply = try evaluator.evaluate(request, context: context)
+                packedModel = reply.packedModel
                 outcome = EvaluationOutcome(
-                    candidateId: request.candidateId, attempt: request.attempt, result: result, error: nil, worker: name)
+                    candidateId: request.candidateId, attempt: request.attempt, result: reply.result, error: nil, worker: name)
             } catch let failure as EvaluationFailure {
                 outcome = EvaluationOutcome(
                     candidateId: request.candidateId, attempt: request.attempt, result: nil, error: failure, worker: name)
@@ -352,7 +356,7 @@ final class WorkerLoop {
                     candidateId: request.candidateId, attempt: request.attempt, result: nil,
                     error: EvaluationFailure(kind: "internal", message: "\(error)"), worker: name)
             }
-            inbox.withLock { $0.append(.finished(job: number, outcome)) }
+            inbox.withLock { $0.append(.finished(job: number, outcome, packedModel)) }
             doorbell.ring()
         }
     }
@@ -369,7 +373,7 @@ final class WorkerLoop {
                 running.latestProgress = progress
                 running.progressSent = false
                 job = running
-            case .finished(let number, let outcome):
+            case .finished(let number, let outcome, let packedModel):
                 guard let running = job, running.number == number else { continue }
                 job = nil
                 if outcome.error == nil { stats.completed += 1 } else { stats.failed += 1 }
@@ -380,7 +384,7 @@ final class WorkerLoop {
                         "outcome": "\(outcome.error.map { "failed: \($0)" } ?? "ok")",
                         "worker.connected": "\(link != nil)",
                     ]) { $1 })
-                enqueueFinal(outcome, client: running.client)
+                enqueueFinal(outcome, client: running.client, packedModel: packedModel)
             }
         }
     }

@@ -59,6 +59,34 @@ struct BrokerWorkerTests {
         #expect(broker.statistics.malformedDropped == 0)
     }
 
+    @Test func packedModelTravelsAsTheFinalsSecondFrame() async throws {
+        struct Packing: Evaluator {
+            func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
+                let packed = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(request.candidateId)) })
+                return EvaluationReply(result: NullEvaluator.result(for: request, seconds: 0), packedModel: packed)
+            }
+        }
+        let context = try ZMQContext()
+        let broker = try Broker(context: context, configuration: Net.brokerConfiguration(), logger: Net.logger)
+        let log = EventLog(broker)
+        let worker = try WorkerService(
+            context: context, configuration: Net.workerConfiguration(endpoint: broker.endpoint, name: "packing"),
+            evaluator: Packing(), logger: Net.logger)
+        worker.start()
+        defer {
+            worker.stop()
+            broker.shutdown()
+        }
+        #expect(await log.wait { _ in log.readyWorkers.count == 1 })
+        _ = broker.dispatch(Net.request(candidate: 9), to: log.readyWorkers[0])
+        #expect(await log.wait { _ in log.finals.count == 1 })
+        let artifacts = log.all.compactMap { event -> Data? in
+            if case .final(_, let artifact, _, _, _) = event { artifact } else { nil }
+        }
+        #expect(artifacts.count == 1)
+        #expect(artifacts.first == Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 9) }))
+    }
+
     @Test func silentWorkerIsExpiredAndItsLateFinalAcceptedOnce() async throws {
         let context = try ZMQContext()
         let broker = try Broker(context: context, configuration: Net.brokerConfiguration(), logger: Net.logger)
@@ -240,7 +268,7 @@ struct BrokerWorkerTests {
 
     @Test func evaluatorFailureIsReportedAndBusyWorkerRefuses() async throws {
         struct Failing: Evaluator {
-            func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationResult {
+            func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
                 Thread.sleep(forTimeInterval: 0.3)
                 throw EvaluationFailure(kind: "diverged", message: "loss became NaN at step 3")
             }

@@ -91,7 +91,7 @@ final class EventLog: Sendable {
     }
 
     var finals: [(EvaluationOutcome, DispatchID, WorkerID, Bool)] {
-        all.compactMap { if case .final(let o, let d, let w, let late) = $0 { (o, d, w, late) } else { nil } }
+        all.compactMap { if case .final(let o, _, let d, let w, let late) = $0 { (o, d, w, late) } else { nil } }
     }
 
     deinit {

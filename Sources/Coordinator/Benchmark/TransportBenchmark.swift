@@ -101,7 +101,7 @@ public struct TransportBenchmark: Sendable {
                     }
                 }
                 _ = worker
-            case .final(let outcome, _, let worker, _):
+            case .final(let outcome, _, _, let worker, _):
                 finished += 1
                 evaluatorSeconds += outcome.result?.wallSeconds ?? 0
                 if next < Int64(total) {
@@ -181,7 +181,7 @@ public struct TransportBenchmark: Sendable {
             let id = broker.dispatch(Self.request(next), to: realID)
             next += 1
             while let event = await iterator.next() {
-                if case .final(_, let dispatch, _, _) = event, dispatch == id { break }
+                if case .final(_, _, let dispatch, _, _) = event, dispatch == id { break }
                 if case .dispatchFailed(let dispatch, _, _, let reason) = event, dispatch == id {
                     throw BenchmarkError(message: "dispatch failed during soak: \(reason)")
                 }

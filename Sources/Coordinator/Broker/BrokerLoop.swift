@@ -400,7 +400,11 @@ final class BrokerLoop {
         }
         let outcome: EvaluationOutcome
         do {
-            outcome = try BodyCodec.decode(EvaluationOutcome.self, fromBody: body)
+            // Body: the outcome's JSON, optionally followed by the packed model.
+            guard body.count == 1 || body.count == 2 else {
+                throw BodyCodingError(type: "EvaluationOutcome", detail: "expected 1 or 2 body frames, got \(body.count)")
+            }
+            outcome = try BodyCodec.decode(EvaluationOutcome.self, from: body[0])
         } catch {
             stats.malformedDropped += 1
             ledger.markFinished(dispatchID)
@@ -419,7 +423,7 @@ final class BrokerLoop {
                 "worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)", "candidate.id": "\(outcome.candidateId)",
                 "late": "\(late)",
             ])
-        emit(.final(outcome, dispatch: dispatchID, worker: entry.id, late: late))
+        emit(.final(outcome, artifact: body.count == 2 ? body[1] : nil, dispatch: dispatchID, worker: entry.id, late: late))
     }
 
     // MARK: Clients (the artifact service)

@@ -72,8 +72,9 @@ public enum BrokerEvent: Sendable {
     /// A worker finished a dispatch (FINAL). `late` is true when the dispatch was not held by that
     /// worker's current session as dispatched by this broker: it had been reported lost, the worker
     /// re-attached it after reconnecting, or an earlier broker instance dispatched it. Each dispatch
-    /// produces at most one `final`; repeats are dropped.
-    case final(EvaluationOutcome, dispatch: DispatchID, worker: WorkerID, late: Bool)
+    /// produces at most one `final`; repeats are dropped. `artifact` is the packed model when the
+    /// worker sent one (the FINAL's second body frame).
+    case final(EvaluationOutcome, artifact: Data?, dispatch: DispatchID, worker: WorkerID, late: Bool)
     /// A worker stopped heartbeating for `interval × liveness` and was removed. `held` is the request it
     /// had, which a late FINAL may still complete.
     case workerLost(WorkerID, held: HeldRequest?)
