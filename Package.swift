@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport"]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "TestSupport"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", grdb]),
         .testTarget(
             name: "SystemTests",
             dependencies: ["Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "TestSupport"]),
