@@ -16,10 +16,12 @@ public struct RunMetadata: Codable, Hashable, Sendable {
     /// SHA-256 of the FP32 base checkpoint every result must carry.
     public var checkpointHash: String
     public var createdAt: Date
+    /// The coordinator's complete setup as JSON, opaque to RunStore (what `resume` rebuilds from).
+    public var studyJSON: String
 
     public init(
         name: String, configYAML: String, settings: RunSettings, seed: UInt64, toolVersion: String = SpikeQuantVersion.string,
-        datasetFingerprint: String, checkpointHash: String, createdAt: Date
+        datasetFingerprint: String, checkpointHash: String, createdAt: Date, studyJSON: String = "{}"
     ) {
         self.name = name
         self.configYAML = configYAML
@@ -29,6 +31,7 @@ public struct RunMetadata: Codable, Hashable, Sendable {
         self.datasetFingerprint = datasetFingerprint
         self.checkpointHash = checkpointHash
         self.createdAt = createdAt
+        self.studyJSON = studyJSON
     }
 }
 

@@ -18,8 +18,13 @@ extension RunStore {
                 name: row["name"], configYAML: row["config_yaml"],
                 settings: try decode(RunSettings.self, row["settings_json"] as String, at: "run.settings_json"), seed: seed,
                 toolVersion: row["tool_version"], datasetFingerprint: row["dataset_fingerprint"], checkpointHash: row["checkpoint_hash"],
-                createdAt: Date(timeIntervalSince1970: row["created_at"]))
+                createdAt: Date(timeIntervalSince1970: row["created_at"]), studyJSON: row["study_json"])
         }
+    }
+
+    /// Seconds the run's coordinators were active: the sum over sessions of last activity − start.
+    public func activeSeconds() throws -> Double {
+        try read { db in try Double.fetchOne(db, sql: "SELECT total(last_active_at - started_at) FROM session") ?? 0 }
     }
 
     /// Candidates in id order, optionally only those in `status`.

@@ -7,7 +7,8 @@ import GRDB
 /// | table          | one row per                   | key columns                                                       |
 /// |----------------|-------------------------------|-------------------------------------------------------------------|
 /// | `run`          | the run (id = 1)              | name, config_yaml, settings_json, seed, tool_version,             |
-/// |                |                               | dataset_fingerprint, checkpoint_hash, created_at                  |
+/// |                |                               | dataset_fingerprint, checkpoint_hash, created_at, study_json      |
+/// | `session`      | coordinator process lifetime  | started_at, last_active_at (active wall time = Σ of the spans)    |
 /// | `candidate`    | proposed configuration        | id, config_hash UNIQUE, config_json, origin, parents_json (ids),  |
 /// |                |                               | status pending/running/done/failed/stale, attempts, reason        |
 /// | `attempt`      | dispatch of a candidate       | (candidate_id, number), worker, seed, dispatched_at, finished_at, |
@@ -40,7 +41,14 @@ extension RunStore {
                     tool_version TEXT NOT NULL,
                     dataset_fingerprint TEXT NOT NULL,
                     checkpoint_hash TEXT NOT NULL,
-                    created_at REAL NOT NULL
+                    created_at REAL NOT NULL,
+                    study_json TEXT NOT NULL DEFAULT '{}'
+                );
+                CREATE TABLE session (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    started_at REAL NOT NULL,
+                    last_active_at REAL NOT NULL,
+                    tool_version TEXT NOT NULL
                 );
                 CREATE TABLE candidate (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -14,13 +14,27 @@ public struct RunWriter {
     func insertMetadata(_ metadata: RunMetadata) throws {
         try db.execute(
             sql: """
-                INSERT INTO run (id, name, config_yaml, settings_json, seed, tool_version, dataset_fingerprint, checkpoint_hash, created_at)
-                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO run (id, name, config_yaml, settings_json, seed, tool_version, dataset_fingerprint, checkpoint_hash, created_at, study_json)
+                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 metadata.name, metadata.configYAML, try JSONText.encode(metadata.settings), String(metadata.seed), metadata.toolVersion,
-                metadata.datasetFingerprint, metadata.checkpointHash, metadata.createdAt.timeIntervalSince1970,
+                metadata.datasetFingerprint, metadata.checkpointHash, metadata.createdAt.timeIntervalSince1970, metadata.studyJSON,
             ])
+    }
+
+    /// Starts a coordinator session (a process lifetime); returns its id for ``touchSession(_:at:)``.
+    public func beginSession(at time: Date) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO session (started_at, last_active_at, tool_version) VALUES (?, ?, ?)",
+            arguments: [time.timeIntervalSince1970, time.timeIntervalSince1970, SpikeQuantVersion.string])
+        return db.lastInsertedRowID
+    }
+
+    /// Extends a session to `time`; after a crash, the session counts up to its last touch.
+    public func touchSession(_ id: Int64, at time: Date) throws {
+        try db.execute(
+            sql: "UPDATE session SET last_active_at = max(last_active_at, ?) WHERE id = ?", arguments: [time.timeIntervalSince1970, id])
     }
 
     /// Adds a candidate in state `pending`; returns its id.

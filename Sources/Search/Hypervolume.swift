@@ -51,7 +51,7 @@ public enum Hypervolume {
 }
 
 /// The hypervolume after a number of evaluations, for the convergence plot.
-public struct HypervolumePoint: Codable, Hashable, Sendable {
+public struct HypervolumeSample: Codable, Hashable, Sendable {
     public var evaluations: Int
     public var value: Double
 

@@ -158,7 +158,7 @@ public struct SteadyStateNSGA2: Codable, Sendable {
     public private(set) var population: [Member]
     public private(set) var front: [FrontPoint]
     public private(set) var hypervolume: Double
-    public private(set) var history: [HypervolumePoint]
+    public private(set) var history: [HypervolumeSample]
     public private(set) var statistics: SearchStatistics
     private var seen: SortedHashSet
 
@@ -259,7 +259,7 @@ public struct SteadyStateNSGA2: Codable, Sendable {
         rerank()
         let changed = fitness.isFeasible && insertIntoFront(FrontPoint(hash: hash, objectives: fitness.objectives))
         if changed { hypervolume = Hypervolume.of(front.map(\.objectives), reference: parameters.referencePoint) }
-        history.append(HypervolumePoint(evaluations: statistics.evaluations, value: hypervolume))
+        history.append(HypervolumeSample(evaluations: statistics.evaluations, value: hypervolume))
         return TellReport(keptInPopulation: kept, frontChanged: changed, hypervolume: hypervolume)
     }
 
