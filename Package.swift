@@ -102,6 +102,9 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", grdb]),
         .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging, yams]),
+        .testTarget(
             name: "SystemTests",
             dependencies: ["Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "TestSupport"]),
     ]
