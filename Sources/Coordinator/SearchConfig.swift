@@ -40,7 +40,7 @@ import Wire
 ///   max_average_bits: 5
 ///   max_packed_bytes: 200000
 /// budget:                                    # at least one of evaluations and wall_time
-///   evaluations: 48                          # finished candidates (done, failed or given up)
+///   evaluations: 48                          # candidates in all (done, failed or given up); no more start
 ///   wall_time: 2h                            # active coordinator time, summed over resumes
 ///   grace: 10m                               # after the budget, wait at most this for in-flight work
 /// search:
@@ -125,7 +125,8 @@ public struct SpaceSettings: Codable, Hashable, Sendable {
 
 /// When the search stops starting new candidates, and how long it waits for running ones.
 public struct StudyBudget: Codable, Hashable, Sendable {
-    /// Finished candidates (done, failed or given up), if limited.
+    /// Candidates in all (done, failed or given up), if limited: once this many have started, no
+    /// more start, so the run ends with exactly this many finished.
     public var evaluations: Int?
     /// Active coordinator seconds (summed over resumes), if limited.
     public var wallSeconds: Double?

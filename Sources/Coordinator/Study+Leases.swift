@@ -53,6 +53,35 @@ extension Study {
         return try advance(at: now)
     }
 
+    /// A worker (re)connected still working on `request`, e.g. after a coordinator restart or a
+    /// network partition. If the candidate is waiting to re-issue exactly that attempt, the lease is
+    /// bound to the worker again instead of evaluating twice. Otherwise nothing changes: its FINAL will
+    /// be handled as a late one.
+    ///
+    /// - Returns: whether the lease was restored.
+    @discardableResult
+    public func reattached(_ request: EvaluationRequest, worker: String) throws -> Bool {
+        let now = clock.now
+        let key = AttemptKey(candidateId: request.candidateId, attempt: request.attempt)
+        guard quarantined[worker] == nil, var candidate = candidates[key.candidateId], candidate.status == .pending,
+            candidate.dispatched == key.attempt, let position = queue.firstIndex(of: key.candidateId)
+        else { return false }
+        try store.write { w in
+            try w.reopenAttempt(candidateId: key.candidateId, number: key.attempt, worker: worker)
+            try w.beginBusy(worker: worker, candidateId: key.candidateId, attempt: key.attempt, at: now)
+            try w.workerSeen(worker, at: now)
+            try w.appendEvent("reattached", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker)
+        }
+        queue.remove(at: position)
+        candidate.status = .running
+        candidates[key.candidateId] = candidate
+        liveWorkers.insert(worker)
+        idleWorkers.removeAll { $0 == worker }
+        leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now, lastHeartbeat: heartbeats[worker])
+        logger.info("Lease restored", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
+        return true
+    }
+
     /// The broker could not deliver a dispatch. The attempt is `interrupted` (not held against the
     /// candidate) and the candidate re-queued.
     public func dispatchFailed(_ request: EvaluationRequest, worker: String?, reason: String) throws -> [StudyAction] {

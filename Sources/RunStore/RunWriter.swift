@@ -84,6 +84,16 @@ public struct RunWriter {
         try requireChange("attempt \(number) of candidate \(candidateId)")
     }
 
+    /// Makes an ended attempt `running` again on `worker` (the worker turned out to still hold it);
+    /// the candidate becomes `running`.
+    public func reopenAttempt(candidateId: Int64, number: Int, worker: String) throws {
+        try db.execute(
+            sql: "UPDATE attempt SET state = 'running', finished_at = NULL, error = NULL, worker = ? WHERE candidate_id = ? AND number = ?",
+            arguments: [worker, candidateId, number])
+        try requireChange("attempt \(number) of candidate \(candidateId)")
+        try db.execute(sql: "UPDATE candidate SET status = 'running', reason = NULL WHERE id = ?", arguments: [candidateId])
+    }
+
     /// Keeps the latest PARTIAL of a running attempt (for `spikeq status`).
     public func recordProgress(_ progress: EvaluationProgress) throws {
         try db.execute(

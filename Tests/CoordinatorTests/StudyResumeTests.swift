@@ -5,6 +5,7 @@ import RunStore
 import Search
 import Seeding
 import Testing
+import TestSupport
 import Wire
 
 struct StudyResumeTests {
@@ -77,6 +78,31 @@ struct StudyResumeTests {
         #expect(try resumed.store.events(kind: "resumed").count == 1)
         // Active time: 70 s before the crash (the last write), then the resumed session; not the 120 s outage.
         #expect(try resumed.store.activeSeconds() < Double(70 + 10 * turn + 1))
+    }
+
+    @Test func aWorkerStillHoldingItsWorkAfterARestartIsReattached() throws {
+        let directory = StudyFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var study: Study? = try Study.create(at: directory, setup: StudyFixtures.setup(), clock: clock, logger: StudyFixtures.quietLogger)
+        var d = Dispatches()
+        d.apply(try study!.workerReady("w1"))
+        d.apply(try study!.workerReady("w2"))
+        let held1 = d.take("w1")
+        let held2 = d.take("w2")
+        study = nil
+        let resumed = try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger)
+        #expect(try resumed.reattached(held1, worker: "w1"))
+        #expect(try resumed.store.attempts(candidateId: held1.candidateId).map(\.state) == [.running])
+        #expect(resumed.queuedCandidates == [held2.candidateId])
+        // w2 is slower to come back: its candidate is re-issued to w3 first, so w2 cannot reattach.
+        var e = Dispatches()
+        e.apply(try resumed.workerReady("w3"))
+        #expect(e.byWorker["w3"]?.candidateId == held2.candidateId && e.byWorker["w3"]?.attempt == 2)
+        #expect(try !resumed.reattached(held2, worker: "w2"))
+        #expect(try resumed.outcome(StudyFixtures.success(held1), from: "w1").disposition == .accepted(late: false))
+        #expect(try resumed.outcome(StudyFixtures.success(held2), from: "w2").disposition == .accepted(late: true))
+        #expect(try resumed.outcome(StudyFixtures.success(e.take("w3")), from: "w3").disposition == .duplicate)
+        #expect(try resumed.store.results().count == 2)
     }
 
     @Test func resumeCanExtendAFinishedRun() throws {
@@ -192,5 +218,52 @@ struct StudyResumeTests {
         }
         #expect(try store.attempts(state: .running).isEmpty, "a finished run has nothing running")
         #expect(try store.events(kind: "resumed").count == crashes)
+    }
+}
+
+/// Cost of the study per evaluation (dispatch + result, each one SQLite transaction, the result one
+/// with a search snapshot). Prints timings when SPIKEQ_PRINT_TIMINGS=1; asserts only behaviour.
+struct StudyCostTests {
+    @Test func hundredsOfEvaluationsThroughTheStudy() throws {
+        let clock = ManualClock()
+        let directory = StudyFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let space = QuantizationSpace(layers: SpikformerLayers.quantizable(depth: 2), fixed: ["head": .uniform(8)])
+        var setup = StudyFixtures.setup(evaluations: 400, population: 32)
+        setup.space = space
+        let study = try Study.create(at: directory, setup: setup, clock: clock, logger: StudyFixtures.quietLogger)
+        var d = Dispatches()
+        let workers = (0..<8).map { "w\($0)" }
+        let timer = ContinuousClock()
+        let elapsed = try timer.measure {
+            for worker in workers { d.apply(try study.workerReady(worker)) }
+            var turn = 0
+            while d.finished.isEmpty {
+                let worker = workers[turn % workers.count]
+                turn += 1
+                guard let request = d.byWorker.removeValue(forKey: worker) else { continue }
+                clock.advance(1)
+                let outcome = EvaluationOutcome(
+                    candidateId: request.candidateId, attempt: request.attempt, result: Self.result(for: request.config), error: nil, worker: worker)
+                d.apply(try study.outcome(outcome, from: worker).actions)
+                d.apply(try study.workerReady(worker))
+            }
+        }
+        #expect(try study.store.results().count == 400)
+        #expect(Set(d.all.map(\.config.hash)).count == 400)
+        if TestEnvironment.variable("SPIKEQ_PRINT_TIMINGS") == "1" {
+            let size = (try? FileManager.default.attributesOfItem(atPath: study.store.databaseURL.path)[.size] as? Int) ?? 0
+            print("study cost: \(elapsed / 400) per evaluation (dispatch + result + READY, 18 layers, μ = 32, 400 evaluations); database \(size) bytes")
+        }
+    }
+
+    static func result(for config: QuantizationConfig) -> EvaluationResult {
+        var r = StudyFixtures.result(for: QuantizationConfig.uniformChoice(.uniform(8), layers: StudyFixtures.layers))
+        r.config = config
+        r.configHash = config.hash
+        let bits = config.layers.values.map { Double($0.bits) }
+        r.accuracy["validation"] = 0.9 - bits.map { 0.1 / $0 }.reduce(0, +) / Double(bits.count)
+        r.energy["e45"] = EnergyFigure(picojoules: bits.reduce(0, +), reduction: 100 / bits.reduce(0, +))
+        return r
     }
 }

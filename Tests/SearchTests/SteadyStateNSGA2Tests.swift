@@ -216,3 +216,35 @@ struct SteadyStateNSGA2Tests {
         #expect(evolved.hypervolume > randomVolume * 1.02, "NSGA-II \(evolved.hypervolume) vs random \(randomVolume)")
     }
 }
+
+/// Cost of the search itself, without evaluations. Prints timings when SPIKEQ_PRINT_TIMINGS=1
+/// (run it in release); asserts only behaviour, never time.
+struct SearchCostTests {
+    @Test func thousandsOfAsksAndTellsStayDistinct() throws {
+        let space = Fixtures.spikformerSpace()
+        var search = try SteadyStateNSGA2(space: space, parameters: NSGA2Parameters(populationSize: 32), seed: 77)
+        let count = 3000
+        var asked = Set<String>()
+        var askTime = Duration.zero
+        var tellTime = Duration.zero
+        let clock = ContinuousClock()
+        var outstanding: [Proposal] = []
+        for _ in 0..<count {
+            var proposal: Proposal?
+            askTime += clock.measure { proposal = search.ask() }
+            outstanding.append(proposal!)
+            #expect(asked.insert(proposal!.hash).inserted)
+            if outstanding.count >= 8 {
+                let done = outstanding.removeFirst()
+                let fitness = Fixtures.syntheticFitness(done.genome)
+                try tellTime += clock.measure { try search.tell(done.hash, fitness: fitness) }
+            }
+        }
+        #expect(search.statistics.proposals == count)
+        if TestEnvironment.variable("SPIKEQ_PRINT_TIMINGS") == "1" {
+            var encoded = 0
+            let encodeTime = try clock.measure { encoded = try JSONEncoder().encode(search).count }
+            print("search cost: ask \(askTime / count) per call, tell \(tellTime / (count - 7)) per call (μ = 32, 18 layers, \(count) proposals); state \(encoded) bytes encoded in \(encodeTime)")
+        }
+    }
+}
