@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import QuantConfig
 import RunStore
 import Search
 import Wire
@@ -19,10 +20,10 @@ extension Study {
         for lease in leases.values.filter({ $0.worker == worker }).sorted(by: { $0.key < $1.key }) {
             try loseLease(lease, reason: "worker became ready again without finishing attempt \(lease.key.attempt)", at: now)
         }
-        let isNew = !liveWorkers.contains(worker)
-        liveWorkers.insert(worker)
-        try store.write { w in
-            if isNew { try w.workerConnected(worker, at: now) } else { try w.workerSeen(worker, at: now) }
+        // A known worker's READY needs no write of its own: a dispatch records it as seen.
+        if !liveWorkers.contains(worker) {
+            try store.write { w in try w.workerConnected(worker, at: now) }
+            liveWorkers.insert(worker)
         }
         if !idleWorkers.contains(worker) { idleWorkers.append(worker) }
         actions += try advance(at: now)
@@ -59,40 +60,50 @@ extension Study {
             return try dispatch(candidateId: id, to: worker, at: now)
         }
         guard canStartNew, let proposal = search.ask() else { return nil }
-        let id = try store.write { w in
-            let id = try w.insertCandidate(
-                NewCandidate(
-                    config: proposal.config, configHash: proposal.hash, origin: proposal.origin, parents: proposal.parents.compactMap { idByHash[$0] },
-                    createdAt: now))
-            try w.saveSearchState(search, at: now)
-            return id
-        }
-        candidates[id] = CandidateState(id: id, hash: proposal.hash, config: proposal.config, status: .pending, dispatched: 0, lost: 0)
-        idByHash[proposal.hash] = id
-        return try dispatch(candidateId: id, to: worker, at: now)
+        return try dispatch(candidateId: nil, proposal: proposal, to: worker, at: now)
     }
 
-    /// Leases the next attempt of a pending candidate to `worker`.
-    private func dispatch(candidateId id: Int64, to worker: String, at now: Date) throws -> EvaluationRequest {
-        guard var candidate = candidates[id] else { throw StudyError("candidate \(id) is not in this run") }
-        let attempt = candidate.dispatched + 1
-        let seed = Self.candidateSeed(runSeed: setup.seed, configHash: candidate.hash, attempt: attempt)
-        try store.write { w in
+    /// Leases the next attempt of a candidate to `worker`, in one transaction: for a new proposal
+    /// (`candidateId` nil) the candidate row and the search snapshot too.
+    private func dispatch(candidateId existing: Int64?, proposal: Proposal? = nil, to worker: String, at now: Date) throws -> EvaluationRequest {
+        let hash: String
+        let config: QuantizationConfig
+        let attempt: Int
+        if let existing {
+            guard let candidate = candidates[existing] else { throw StudyError("candidate \(existing) is not in this run") }
+            (hash, config, attempt) = (candidate.hash, candidate.config, candidate.dispatched + 1)
+        } else if let proposal {
+            (hash, config, attempt) = (proposal.hash, proposal.config, 1)
+        } else {
+            preconditionFailure("dispatch needs a candidate or a proposal")
+        }
+        let seed = Self.candidateSeed(runSeed: setup.seed, configHash: hash, attempt: attempt)
+        let id = try store.write { w in
+            var id = existing ?? 0
+            if let proposal {
+                id = try w.insertCandidate(
+                    NewCandidate(
+                        config: proposal.config, configHash: proposal.hash, origin: proposal.origin,
+                        parents: proposal.parents.compactMap { idByHash[$0] }, createdAt: now))
+                try w.saveSearchState(search, at: now)
+            }
             try w.insertAttempt(candidateId: id, number: attempt, worker: worker, seed: seed, at: now)
             try w.beginBusy(worker: worker, candidateId: id, attempt: attempt, at: now)
-            try w.appendEvent("dispatch", at: now, candidateId: id, attempt: attempt, worker: worker, payload: ["config": candidate.hash])
+            try w.workerSeen(worker, at: now)
+            try w.appendEvent("dispatch", at: now, candidateId: id, attempt: attempt, worker: worker, payload: ["config": hash])
             try w.touchSession(sessionID, at: now)
+            return id
         }
         lastTouch = now
-        candidate.dispatched = attempt
-        candidate.status = .running
-        candidates[id] = candidate
+        idByHash[hash] = id
+        candidates[id] = CandidateState(
+            id: id, hash: hash, config: config, status: .running, dispatched: attempt, lost: candidates[id]?.lost ?? 0)
         let key = AttemptKey(candidateId: id, attempt: attempt)
         leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now, lastHeartbeat: heartbeats[worker])
         logger.info("Dispatched candidate", metadata: ["candidate.id": "\(id)", "candidate.attempt": "\(attempt)", "worker": "\(worker)"])
         let template = setup.template
         return EvaluationRequest(
-            candidateId: id, attempt: attempt, config: candidate.config, budget: template.fineTune, seed: seed, baseCheckpoint: template.baseCheckpoint,
+            candidateId: id, attempt: attempt, config: config, budget: template.fineTune, seed: seed, baseCheckpoint: template.baseCheckpoint,
             dataset: template.dataset, energyModels: template.energyModels)
     }
 }

@@ -161,7 +161,7 @@ extension Study {
                 try w.appendEvent("requeued", at: now, candidateId: key.candidateId, attempt: key.attempt, payload: ["next": String(key.attempt + 1)])
             }
         }
-        logger.notice(
+        logger.info(
             "Lease lost", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(lease.worker)", "reason": "\(reason)"])
         guard current else { return }
         candidate.status = giveUp ? .stale : .pending

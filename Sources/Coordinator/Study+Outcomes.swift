@@ -17,7 +17,7 @@ extension Study {
                 try w.workerSeen(worker, at: now)
                 try w.appendEvent("unknown-final", at: now, worker: worker, payload: ["candidate": String(key.candidateId), "attempt": String(key.attempt)])
             }
-            logger.warning("FINAL for an unknown attempt", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
+            logger.info("FINAL for an unknown attempt", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
             return OutcomeReport(disposition: .unknown, actions: try advance(at: now))
         }
         let hadLease = leases.removeValue(forKey: key) != nil
@@ -131,7 +131,7 @@ extension Study {
             }
         }
         guard current else { return .failureIgnored }
-        logger.warning("Evaluation failed", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "reason": "\(reason)"])
+        logger.info("Evaluation failed", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "reason": "\(reason)"])
         candidate.status = .failed
         candidates[key.candidateId] = candidate
         queue.removeAll { $0 == key.candidateId }
@@ -165,7 +165,7 @@ extension Study {
                 try w.setCandidateStatus(key.candidateId, .pending, reason: reason)
             }
         }
-        logger.warning("Result rejected", metadata: ["candidate.id": "\(key.candidateId)", "worker": "\(worker)", "reason": "\(reason)"])
+        logger.info("Result rejected", metadata: ["candidate.id": "\(key.candidateId)", "worker": "\(worker)", "reason": "\(reason)"])
         if current {
             candidate.status = giveUp ? .stale : .pending
             if giveUp { queue.removeAll { $0 == key.candidateId } } else if !wasQueued { queue.append(key.candidateId) }

@@ -18,7 +18,7 @@ import GRDB
 /// |                |                               | objectives_json (minimised), violations_json, violation           |
 /// | `event`        | thing that happened           | time, kind, candidate_id, attempt, worker, payload_json           |
 /// | `hypervolume`  | accepted result               | evaluations, wall_seconds, value                                  |
-/// | `search_state` | latest + every 25th snapshot  | evaluations, saved_at, milestone, state_json (incl. RNG state)    |
+/// | `search_state` | latest + every 100th snapshot | evaluations, saved_at, milestone, state_json (incl. RNG state)    |
 /// | `worker`       | worker seen                   | name, first_seen, last_seen, connects, lost, quarantined          |
 /// | `worker_busy`  | attempt on a worker           | worker, candidate_id, attempt, started_at, ended_at               |
 ///

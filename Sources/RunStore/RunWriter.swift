@@ -134,11 +134,11 @@ public struct RunWriter {
     }
 
     /// Saves the whole search state (population, archive, RNG). Keeps the latest snapshot and one
-    /// per 25 evaluations; older non-milestone snapshots are deleted.
+    /// per 100 evaluations; older non-milestone snapshots are deleted.
     public func saveSearchState(_ state: SteadyStateNSGA2, at time: Date) throws {
         let evaluations = state.statistics.evaluations
         let existing = try Int.fetchOne(db, sql: "SELECT count(*) FROM search_state WHERE milestone = 1 AND evaluations = ?", arguments: [evaluations])
-        let milestone = evaluations % 25 == 0 && (existing ?? 0) == 0
+        let milestone = evaluations % 100 == 0 && (existing ?? 0) == 0
         try db.execute(sql: "DELETE FROM search_state WHERE milestone = 0")
         try db.execute(
             sql: "INSERT INTO search_state (evaluations, saved_at, milestone, state_json) VALUES (?, ?, ?, ?)",

@@ -1,3 +1,4 @@
+import Foundation
 import QuantConfig
 import Seeding
 
@@ -158,9 +159,12 @@ public struct SteadyStateNSGA2: Codable, Sendable {
     public private(set) var population: [Member]
     public private(set) var front: [FrontPoint]
     public private(set) var hypervolume: Double
-    public private(set) var history: [HypervolumeSample]
     public private(set) var statistics: SearchStatistics
     private var seen: SortedHashSet
+    private var steps: HypervolumeSteps
+
+    /// The hypervolume after each evaluation (1, 2, …).
+    public var history: [HypervolumeSample] { steps.samples }
 
     /// Starts a search.
     ///
@@ -184,7 +188,7 @@ public struct SteadyStateNSGA2: Codable, Sendable {
         self.population = []
         self.front = []
         self.hypervolume = 0
-        self.history = []
+        self.steps = HypervolumeSteps()
         self.statistics = SearchStatistics()
         self.seen = SortedHashSet()
         self.pendingSeeds = Self.initialSeeds(space: space, sensitivity: sensitivity, budgets: parameters.sensitivityBudgets)
@@ -259,7 +263,7 @@ public struct SteadyStateNSGA2: Codable, Sendable {
         rerank()
         let changed = fitness.isFeasible && insertIntoFront(FrontPoint(hash: hash, objectives: fitness.objectives))
         if changed { hypervolume = Hypervolume.of(front.map(\.objectives), reference: parameters.referencePoint) }
-        history.append(HypervolumeSample(evaluations: statistics.evaluations, value: hypervolume))
+        steps.append(HypervolumeSample(evaluations: statistics.evaluations, value: hypervolume))
         return TellReport(keptInPopulation: kept, frontChanged: changed, hypervolume: hypervolume)
     }
 
@@ -355,7 +359,9 @@ public struct SteadyStateNSGA2: Codable, Sendable {
     }
 }
 
-/// A set of hashes that encodes as a sorted array, so saved states are byte-for-byte reproducible.
+/// The set of proposed hashes. It encodes sorted, so saved states are byte-for-byte reproducible, and
+/// compactly: SHA-256 hex digests as one base64 string of 32-byte digests (43 instead of 67 bytes
+/// per hash, and one JSON string instead of thousands); anything else as an array of strings.
 struct SortedHashSet: Codable, Hashable, Sendable {
     private var hashes: Set<String> = []
 
@@ -366,10 +372,83 @@ struct SortedHashSet: Codable, Hashable, Sendable {
     init() {}
 
     init(from decoder: any Decoder) throws {
-        hashes = Set(try [String](from: decoder))
+        let container = try decoder.singleValueContainer()
+        if let list = try? container.decode([String].self) {
+            hashes = Set(list)
+            return
+        }
+        let text = try container.decode(String.self)
+        guard let data = Data(base64Encoded: text), data.count % 32 == 0 else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a base64 list of 32-byte digests")
+        }
+        let digits = Array("0123456789abcdef".utf8)
+        for start in stride(from: 0, to: data.count, by: 32) {
+            var hex = [UInt8]()
+            hex.reserveCapacity(64)
+            for byte in data[start..<(start + 32)] {
+                hex.append(digits[Int(byte >> 4)])
+                hex.append(digits[Int(byte & 0xF)])
+            }
+            hashes.insert(String(decoding: hex, as: UTF8.self))
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
-        try hashes.sorted().encode(to: encoder)
+        var container = encoder.singleValueContainer()
+        let sorted = hashes.sorted()
+        var data = Data(capacity: sorted.count * 32)
+        for hash in sorted {
+            guard let digest = Self.digestBytes(hash) else {
+                try container.encode(sorted)
+                return
+            }
+            data.append(contentsOf: digest)
+        }
+        try container.encode(data.base64EncodedString())
+    }
+
+    /// The 32 bytes of a lowercase 64-digit hex digest, or nil for anything else.
+    private static func digestBytes(_ hash: String) -> [UInt8]? {
+        let utf8 = Array(hash.utf8)
+        guard utf8.count == 64 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(32)
+        for i in stride(from: 0, to: 64, by: 2) {
+            guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+}
+
+/// The hypervolume history as a step function: only the evaluations where the value changed are
+/// stored (the value is constant in between), so saved states do not grow with every evaluation.
+struct HypervolumeSteps: Codable, Hashable, Sendable {
+    private var changes: [HypervolumeSample] = []
+    private var last = 0
+
+    mutating func append(_ sample: HypervolumeSample) {
+        if changes.last?.value != sample.value { changes.append(sample) }
+        last = sample.evaluations
+    }
+
+    /// One sample per evaluation from the first to the last.
+    var samples: [HypervolumeSample] {
+        guard let first = changes.first else { return [] }
+        var result: [HypervolumeSample] = []
+        result.reserveCapacity(last - first.evaluations + 1)
+        var index = 0
+        for evaluations in first.evaluations...last {
+            while index + 1 < changes.count && changes[index + 1].evaluations <= evaluations { index += 1 }
+            result.append(HypervolumeSample(evaluations: evaluations, value: changes[index].value))
+        }
+        return result
     }
 }

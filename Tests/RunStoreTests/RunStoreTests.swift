@@ -138,7 +138,7 @@ struct RunStoreTests {
         let space = try GenomeSpace(QuantizationSpace(layers: Fixtures.layers))
         var search = try SteadyStateNSGA2(space: space, parameters: NSGA2Parameters(populationSize: 4), seed: 5)
         #expect(try store.latestSearchState() == nil)
-        for _ in 0..<60 {
+        for _ in 0..<210 {
             let proposal = search.ask()!
             try search.tell(proposal.hash, fitness: Fitness(objectives: [Double(proposal.genome.genes[0].bits) / 8, 0.5]))
             try store.write { w in try w.saveSearchState(search, at: Date()) }
@@ -147,7 +147,7 @@ struct RunStoreTests {
         #expect(restored.statistics == search.statistics)
         #expect(restored.rng == search.rng)
         #expect(restored.population == search.population)
-        #expect(try store.searchStateCount() == 3, "latest (60) plus milestones 25 and 50")
+        #expect(try store.searchStateCount() == 3, "latest (210) plus milestones 100 and 200")
     }
 
     @Test func paretoUsesConstrainedDomination() throws {

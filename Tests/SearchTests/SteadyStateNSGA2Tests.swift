@@ -242,8 +242,13 @@ struct SearchCostTests {
         }
         #expect(search.statistics.proposals == count)
         if TestEnvironment.variable("SPIKEQ_PRINT_TIMINGS") == "1" {
+            var rngForTiming = SeededGenerator(seed: 1)
             var encoded = 0
             let encodeTime = try clock.measure { encoded = try JSONEncoder().encode(search).count }
+            let config = space.config(of: space.randomGenome(using: &rngForTiming))
+            var digest = ""
+            let hashTime = clock.measure { for _ in 0..<1000 { digest = config.hash } }
+            print("config.hash: \(hashTime / 1000) per call (\(digest.prefix(8)))")
             print("search cost: ask \(askTime / count) per call, tell \(tellTime / (count - 7)) per call (μ = 32, 18 layers, \(count) proposals); state \(encoded) bytes encoded in \(encodeTime)")
         }
     }
