@@ -17,6 +17,11 @@ extension Study {
     public func progress(_ progress: EvaluationProgress, from worker: String) throws -> [StudyAction] {
         let now = clock.now
         let key = AttemptKey(candidateId: progress.candidateId, attempt: progress.attempt)
+        // Progress from a worker whose lease was given up (a partition, a coordinator restart) while
+        // its candidate still waits for a re-issue: it is alive after all, so it keeps the attempt.
+        if leases[key] == nil, try reattached(key, worker: worker) {
+            logger.info("Lease restored by progress", metadata: ["candidate.id": "\(key.candidateId)", "worker": "\(worker)"])
+        }
         guard var lease = leases[key], lease.worker == worker else {
             logger.debug("Progress for no current lease", metadata: ["candidate.id": "\(key.candidateId)", "worker": "\(worker)"])
             return []
@@ -61,8 +66,11 @@ extension Study {
     /// - Returns: whether the lease was restored.
     @discardableResult
     public func reattached(_ request: EvaluationRequest, worker: String) throws -> Bool {
+        try reattached(AttemptKey(candidateId: request.candidateId, attempt: request.attempt), worker: worker)
+    }
+
+    func reattached(_ key: AttemptKey, worker: String) throws -> Bool {
         let now = clock.now
-        let key = AttemptKey(candidateId: request.candidateId, attempt: request.attempt)
         guard quarantined[worker] == nil, var candidate = candidates[key.candidateId], candidate.status == .pending,
             candidate.dispatched == key.attempt, let position = queue.firstIndex(of: key.candidateId)
         else { return false }

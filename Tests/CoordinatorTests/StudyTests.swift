@@ -167,6 +167,21 @@ struct StudyTests {
         #expect(d.take("w2").candidateId != first.candidateId)
     }
 
+    @Test func progressFromAWorkerThoughtLostRestoresItsLease() throws {
+        let (study, directory) = try makeStudy()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var d = Dispatches()
+        d.apply(try study.workerReady("w1"))
+        let request = d.take("w1")
+        d.apply(try study.workerLost("w1", holding: request, reason: "partition"))
+        #expect(study.queuedCandidates == [request.candidateId])
+        _ = try study.progress(EvaluationProgress(candidateId: request.candidateId, attempt: 1, phase: "evaluate"), from: "w1")
+        #expect(study.queuedCandidates.isEmpty, "not re-issued: the worker is still on it")
+        #expect(study.inFlight.map(\.key) == [AttemptKey(candidateId: request.candidateId, attempt: 1)])
+        #expect(try study.store.attempts(candidateId: request.candidateId).map(\.state) == [.running])
+        #expect(try study.outcome(StudyFixtures.success(request), from: "w1").disposition == .accepted(late: false))
+    }
+
     @Test func mismatchedResultsAreRejectedAndTheWorkerQuarantined() throws {
         let (study, directory) = try makeStudy()
         defer { try? FileManager.default.removeItem(at: directory) }
