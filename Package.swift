@@ -112,8 +112,11 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport", logging], exclude: ["Interop"]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "TestSupport"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", grdb]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Wire", "QuantConfig", "TestSupport"]),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging, yams]),
         .testTarget(
             name: "SystemTests",
             dependencies: [

@@ -1,0 +1,225 @@
+import Foundation
+import QuantConfig
+import RunStore
+import Search
+import Wire
+
+/// One member of a run's Pareto front, flattened for tables and `--json`.
+public struct ParetoRow: Codable, Hashable, Sendable {
+    public var id: Int64
+    public var configHash: String
+    public var origin: String
+    /// Short forms in model order, e.g. `u8 u4 p3 …`.
+    public var summary: String
+    public var validationAccuracy: Double?
+    public var testAccuracy: Double?
+    /// FP32 validation accuracy − validation accuracy (fraction).
+    public var accuracyDrop: Double?
+    /// The energy model of the energy objective (or the first one reported).
+    public var energyModel: String?
+    public var energyPicojoules: Double?
+    public var energyReduction: Double?
+    public var averageBits: Double
+    public var compression: Double
+    public var packedBytes: Int
+    public var feasible: Bool
+    /// The search's internal (minimised) objective values.
+    public var objectives: [Double]
+}
+
+/// What `spikeq pareto` and `spikeq status` show, computed from a run's store.
+public enum RunInspection {
+    /// The run directory for a command-line argument: the path itself if it holds a run, otherwise
+    /// `runs/ARGUMENT` under `workingDirectory`.
+    public static func locate(_ argument: String, workingDirectory: URL) -> URL {
+        let direct = (argument.hasPrefix("/") ? URL(fileURLWithPath: argument) : workingDirectory.appendingPathComponent(argument)).standardizedFileURL
+        if FileManager.default.fileExists(atPath: direct.appendingPathComponent(RunStore.databaseName).path) { return direct }
+        let named = workingDirectory.appendingPathComponent("runs").appendingPathComponent(argument).standardizedFileURL
+        if FileManager.default.fileExists(atPath: named.appendingPathComponent(RunStore.databaseName).path) { return named }
+        return direct
+    }
+
+    /// The energy model a run's tables report: its energy objective's, else its first constraint's,
+    /// else the first one results carry.
+    static func energyModel(_ settings: RunSettings, results: [StoredResult]) -> String? {
+        for case .energy(let model) in settings.objectives { return model }
+        for case .maxEnergy(let model, _) in settings.constraints { return model }
+        return results.first?.result.energy.keys.sorted().first
+    }
+
+    public static func paretoRows(_ store: RunStore) throws -> (rows: [ParetoRow], feasible: Bool, evaluated: Int) {
+        let metadata = try store.metadata()
+        let front = try store.pareto()
+        let model = energyModel(metadata.settings, results: front.members)
+        let rows = front.members.map { member -> ParetoRow in
+            let result = member.result
+            let validation = result.accuracy["validation"]
+            let reference = result.reference.accuracy["validation"]
+            return ParetoRow(
+                id: member.candidateId, configHash: member.configHash, origin: member.origin.rawValue,
+                summary: result.config.summary(order: metadata.settings.layers), validationAccuracy: validation, testAccuracy: result.accuracy["test"],
+                accuracyDrop: validation.flatMap { v in reference.map { $0 - v } }, energyModel: model,
+                energyPicojoules: model.flatMap { result.energy[$0]?.picojoules }, energyReduction: model.flatMap { result.energy[$0]?.reduction },
+                averageBits: result.averageBits, compression: result.compression, packedBytes: result.packedBytes, feasible: member.isFeasible,
+                objectives: member.objectives)
+        }
+        return (rows, front.feasible, front.evaluated)
+    }
+
+    /// The front as a text table.
+    public static func paretoTable(_ store: RunStore) throws -> String {
+        let (rows, feasible, evaluated) = try paretoRows(store)
+        let metadata = try store.metadata()
+        var out = "Pareto front of \(metadata.name): \(rows.count) of \(evaluated) evaluated configurations\n"
+        if !feasible { out += "No configuration meets the constraints; showing the least-violating ones.\n" }
+        guard !rows.isEmpty else { return out + "(no results yet)\n" }
+        let model = rows.first?.energyModel ?? "energy"
+        var table = TextTable(header: ["id", "config", "val acc", "test acc", "drop", "energy (\(model))", "reduction", "avg bits", "compression"])
+        for row in rows {
+            table.add([
+                "\(row.id)", row.summary, percent(row.validationAccuracy), percent(row.testAccuracy),
+                row.accuracyDrop.map(points) ?? "-", row.energyPicojoules.map(energy) ?? "-",
+                row.energyReduction.map { String(format: "%.2f×", $0) } ?? "-", String(format: "%.2f", row.averageBits),
+                String(format: "%.2f×", row.compression),
+            ])
+        }
+        return out + table.rendered
+    }
+
+    public static func paretoJSON(_ store: RunStore) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(try paretoRows(store).rows), as: UTF8.self) + "\n"
+    }
+
+    /// The run at a glance: progress against the budget, in-flight work, failures, hypervolume, the
+    /// best accuracy at each energy, and the workers seen.
+    public static func statusText(_ store: RunStore, now: Date = Date()) throws -> String {
+        let status = try store.status()
+        let settings = status.metadata.settings
+        let active = try store.activeSeconds()
+        let results = try store.results()
+        var out = "Run \(status.metadata.name) (\(store.directory.path))\n"
+        out += "  created \(timestamp(status.metadata.createdAt)), seed \(status.metadata.seed), SpikeQuant \(status.metadata.toolVersion)\n"
+        var progress = "  evaluations: \(status.done) done"
+        if let budget = settings.evaluationBudget { progress += ", \(status.finished) of \(budget) finished" }
+        progress += "; active time \(duration(active))"
+        if let wall = settings.wallTimeBudget { progress += " of \(duration(wall))" }
+        out += progress + "\n"
+        out += "  candidates: " + CandidateStatus.allCases.map { "\($0.rawValue) \(status.candidates[$0, default: 0])" }.joined(separator: ", ") + "\n"
+        out += "  attempts: " + AttemptState.allCases.map { "\($0.rawValue) \(status.attempts[$0, default: 0])" }.joined(separator: ", ") + "\n"
+        if let hv = status.hypervolume {
+            out += String(format: "  hypervolume: %.5f after %d evaluations (reference point %@)\n", hv.value, hv.evaluations, "\(settings.referencePoint)")
+        } else {
+            out += "  hypervolume: no results yet\n"
+        }
+        out += "  in flight: \(status.inFlight.count)\n"
+        for attempt in status.inFlight {
+            var line = "    #\(attempt.candidateId) attempt \(attempt.number) on \(attempt.worker), \(duration(now.timeIntervalSince(attempt.dispatchedAt)))"
+            if let p = attempt.progress {
+                line += " — \(p.phase)"
+                if p.epochs > 0 { line += " epoch \(p.epoch)/\(p.epochs)" }
+                if p.steps > 0 { line += " step \(p.step)/\(p.steps)" }
+                if let loss = p.loss { line += String(format: " loss %.3f", loss) }
+            }
+            out += line + "\n"
+        }
+        out += bestAccuracyByEnergy(results, settings: settings)
+        let busy = try busySeconds(store, now: now)
+        out += "  workers seen: \(status.workers.count)\n"
+        for worker in status.workers {
+            let busySeconds = busy[worker.name, default: 0]
+            var line = "    \(worker.name): connects \(worker.connects), lost \(worker.lost), busy \(duration(busySeconds))"
+            if active > 0 { line += String(format: " (%.0f%% of active time)", min(100, busySeconds / active * 100)) }
+            line += ", last seen \(duration(max(0, now.timeIntervalSince(worker.lastSeen)))) ago"
+            if let reason = worker.quarantined { line += " — QUARANTINED: \(reason)" }
+            out += line + "\n"
+        }
+        if let last = status.lastEvent { out += "  last event \(timestamp(last))\n" }
+        return out
+    }
+
+    /// For the feasible results sorted by energy, each one that beats every cheaper one on accuracy:
+    /// the best accuracy reachable at each energy level.
+    static func bestAccuracyByEnergy(_ results: [StoredResult], settings: RunSettings) -> String {
+        guard let model = energyModel(settings, results: results) else { return "" }
+        let feasible = results.filter(\.isFeasible)
+        let entries = feasible.compactMap { r -> (Double, Double, StoredResult)? in
+            guard let e = r.result.energy[model]?.picojoules, let a = r.result.accuracy["validation"] else { return nil }
+            return (e, a, r)
+        }.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 > $1.1 }
+        var out = "  best validation accuracy at each energy (\(model)):\n"
+        var best = -Double.infinity
+        var lines = 0
+        for (e, a, r) in entries where a > best {
+            best = a
+            lines += 1
+            let drop = r.result.reference.accuracy["validation"].map { " (drop \(points($0 - a)))" } ?? ""
+            let reduction = r.result.energy[model].map { String(format: ", %.2f× less", $0.reduction) } ?? ""
+            out += "    ≤ \(energy(e))\(reduction): \(percent(a))\(drop)  #\(r.candidateId) \(r.result.config.summary(order: settings.layers))\n"
+        }
+        return lines == 0 ? out + "    (no feasible results yet)\n" : out
+    }
+
+    static func busySeconds(_ store: RunStore, now: Date) throws -> [String: Double] {
+        var busy: [String: Double] = [:]
+        for interval in try store.busyIntervals() {
+            busy[interval.worker, default: 0] += max(0, (interval.end ?? now).timeIntervalSince(interval.start))
+        }
+        return busy
+    }
+
+    /// An accuracy difference (fraction) in percentage points; positive is a loss.
+    static func points(_ drop: Double) -> String {
+        let value = drop * 100
+        return abs(value) < 0.005 ? "0.00 pt" : String(format: "%.2f pt", value)
+    }
+
+    static func percent(_ value: Double?) -> String { value.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
+
+    static func energy(_ picojoules: Double) -> String {
+        switch abs(picojoules) {
+        case 1e9...: String(format: "%.3f mJ", picojoules / 1e9)
+        case 1e6...: String(format: "%.3f µJ", picojoules / 1e6)
+        case 1e3...: String(format: "%.3f nJ", picojoules / 1e3)
+        default: String(format: "%.1f pJ", picojoules)
+        }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        if total < 60 { return "\(total)s" }
+        if total < 3600 { return "\(total / 60)m\(String(format: "%02d", total % 60))s" }
+        return "\(total / 3600)h\(String(format: "%02d", total % 3600 / 60))m"
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+/// A plain-text table with left-aligned columns.
+struct TextTable {
+    let header: [String]
+    private(set) var rows: [[String]] = []
+
+    init(header: [String]) { self.header = header }
+
+    mutating func add(_ row: [String]) {
+        precondition(row.count == header.count, "row has \(row.count) cells, header \(header.count)")
+        rows.append(row)
+    }
+
+    var rendered: String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+}

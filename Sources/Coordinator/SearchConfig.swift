@@ -1,0 +1,169 @@
+import Foundation
+import QuantConfig
+import Search
+import Wire
+
+/// A search, as configured in `configs/search/*.yaml`.
+///
+/// Relative paths in the file are resolved against **the directory of the config file** (so a config
+/// can name `../models/…` next to it, wherever the command is run from). `~` is expanded.
+///
+/// ```yaml
+/// name: synthetic-gestures          # default run name (runs/NAME)
+/// seed: 42
+/// model: ../models/spikformer-tiny.yaml
+/// dataset: ../datasets/synthetic-gestures.yaml
+/// checkpoint:
+///   path: ../../runs/base/tiny.safetensors   # used when it exists …
+///   train:                                   # … otherwise trained with this recipe
+///     epochs: 30
+///     learning_rate: 1.0e-3
+///     weight_decay: 0.06
+///     schedule: cosine                       # cosine | constant
+///     warmup_epochs: 2
+///     label_smoothing: 0.1
+///     batch_size: 16
+/// energy:                                    # energy model name → file
+///   spikformer-45nm: ../energy/spikformer-45nm.yaml
+///   horowitz-45nm: ../energy/horowitz-45nm.yaml
+/// space:
+///   schemes: [uniform, pot]                  # uniform | pot | float
+///   bits: [2, 3, 4, 5, 6, 8]
+///   fixed: {head: u8}                        # pinned layers (short forms u<bits>, p<bits>, f32)
+/// objectives:                                # default: accuracy on validation, energy of the first model
+///   - accuracy: validation                   # maximised
+///   - energy: spikformer-45nm                # minimised
+///   - average_bits                           # optional third objective (or packed_bytes)
+/// constraints:                               # all optional
+///   max_accuracy_drop: 0.05                  # vs FP32, fraction (split of the accuracy objective)
+///   max_energy: 2.0e6                        # pJ under the energy objective's model, or {model:, picojoules:}
+///   max_average_bits: 5
+///   max_packed_bytes: 200000
+/// budget:                                    # at least one of evaluations and wall_time
+///   evaluations: 48                          # candidates in all (done, failed or given up); no more start
+///   wall_time: 2h                            # active coordinator time, summed over resumes
+///   grace: 10m                               # after the budget, wait at most this for in-flight work
+/// search:
+///   population: 12                           # μ
+///   crossover_rate: 0.9
+///   mutation_rate: auto                      # per layer; auto = 1 / free layers
+///   mutation_mix: {neighbour: 0.5, flip_scheme: 0.25, resample: 0.25}
+///   remating_attempts: 20
+///   reference_point: [1.0, 1.0]              # hypervolume, in the internal (minimised) units
+///   sensitivity: ../sensitivity/tiny.json    # optional SensitivityTable JSON
+///   sensitivity_budgets: [0.75, 0.5, 0.375]
+///   sensitivity_temperature: 0.02
+/// fine_tune:
+///   epochs: 1
+///   max_steps: 200                           # optional
+///   learning_rate: 1.0e-4
+///   weight_decay: 0.0
+///   batch_size: 16
+///   label_smoothing: 0.1
+///   threads: 1                               # optional; default: the worker's --threads
+/// retry:
+///   max_attempts: 3                          # lost leases / refused results before giving up
+/// lease:
+///   progress_timeout: 15m                    # no PARTIAL/FINAL for this long → the worker is hung
+///   heartbeat_timeout: 30s                   # used when the broker feeds heartbeats to the study
+/// ```
+public struct SearchConfig: Hashable, Sendable {
+    /// The file this was read from.
+    public var file: URL
+    public var name: String?
+    public var seed: UInt64
+    public var model: URL
+    public var dataset: URL
+    public var checkpoint: CheckpointSource
+    /// Energy models by name, in file order.
+    public var energyModels: [NamedFile]
+    public var space: SpaceSettings
+    public var objectives: [ObjectiveSpec]
+    public var constraints: [ConstraintSpec]
+    public var budget: StudyBudget
+    public var search: SearchSettings
+    public var fineTune: FineTuneBudget
+    public var maxAttempts: Int
+    public var lease: LeaseTimings
+
+    /// Energy model `name`'s file, if configured.
+    public func energyModel(_ name: String) -> URL? {
+        energyModels.first { $0.name == name }?.url
+    }
+}
+
+public struct NamedFile: Codable, Hashable, Sendable {
+    public var name: String
+    public var url: URL
+}
+
+/// Where the FP32 base model comes from: an existing checkpoint, a training recipe, or both (the
+/// recipe is used when the file does not exist yet).
+public struct CheckpointSource: Codable, Hashable, Sendable {
+    public var path: URL?
+    public var train: TrainingRecipe?
+}
+
+/// How to train the FP32 base model when there is no checkpoint.
+public struct TrainingRecipe: Codable, Hashable, Sendable {
+    public enum Schedule: String, Codable, Hashable, Sendable, CaseIterable { case cosine, constant }
+    public var epochs: Int
+    public var learningRate: Double = 1e-3
+    public var weightDecay: Double = 0.06
+    public var schedule: Schedule = .cosine
+    public var warmupEpochs: Int = 0
+    public var labelSmoothing: Double = 0.1
+    public var batchSize: Int = 16
+}
+
+/// The `space:` section before the model's layer list is known.
+public struct SpaceSettings: Codable, Hashable, Sendable {
+    public var schemes: [QuantScheme] = [.uniform, .pot]
+    public var bits: [Int] = QuantizationSpace.defaultBits
+    public var fixed: [String: LayerQuantization] = [:]
+}
+
+/// When the search stops starting new candidates, and how long it waits for running ones.
+public struct StudyBudget: Codable, Hashable, Sendable {
+    /// Candidates in all (done, failed or given up), if limited: once this many have started, no
+    /// more start, so the run ends with exactly this many finished.
+    public var evaluations: Int?
+    /// Active coordinator seconds (summed over resumes), if limited.
+    public var wallSeconds: Double?
+    /// After the budget is reached, how long to wait for in-flight work; nil waits for all of it.
+    public var graceSeconds: Double?
+
+    public init(evaluations: Int? = nil, wallSeconds: Double? = nil, graceSeconds: Double? = nil) {
+        self.evaluations = evaluations
+        self.wallSeconds = wallSeconds
+        self.graceSeconds = graceSeconds
+    }
+}
+
+/// The `search:` section.
+public struct SearchSettings: Codable, Hashable, Sendable {
+    public var populationSize: Int = 32
+    public var crossoverRate: Double = 0.9
+    /// nil = 1 / free layers.
+    public var mutationRate: Double?
+    public var mutationMix = MutationMix()
+    public var rematingAttempts = 20
+    /// nil = 1 per objective.
+    public var referencePoint: [Double]?
+    public var sensitivity: URL?
+    public var sensitivityBudgets: [Double] = [0.75, 0.5, 0.375]
+    public var sensitivityTemperature = 0.02
+}
+
+/// How long a lease survives without news from its worker.
+public struct LeaseTimings: Codable, Hashable, Sendable {
+    /// No PARTIAL or FINAL for this long: the evaluation is considered hung.
+    public var progressTimeout: Double
+    /// No heartbeat for this long (only once the broker has fed one for the worker).
+    public var heartbeatTimeout: Double
+
+    public init(progressTimeout: Double = 900, heartbeatTimeout: Double = 30) {
+        self.progressTimeout = progressTimeout
+        self.heartbeatTimeout = heartbeatTimeout
+    }
+}

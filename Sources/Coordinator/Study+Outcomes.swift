@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+import RunStore
+import Search
+import Wire
+
+extension Study {
+    /// Failure kinds that mean the worker's environment is wrong, not the candidate.
+    static let environmentFailures: Set<String> = ["dataset", "dataset-mismatch", "checkpoint", "checkpoint-hash"]
+
+    /// A FINAL from `worker`. See ``OutcomeDisposition`` for what can happen.
+    public func outcome(_ outcome: EvaluationOutcome, from worker: String) throws -> OutcomeReport {
+        let now = clock.now
+        let key = AttemptKey(candidateId: outcome.candidateId, attempt: outcome.attempt)
+        guard let candidate = candidates[key.candidateId], key.attempt >= 1, key.attempt <= candidate.dispatched else {
+            try store.write { w in
+                try w.workerSeen(worker, at: now)
+                try w.appendEvent("unknown-final", at: now, worker: worker, payload: ["candidate": String(key.candidateId), "attempt": String(key.attempt)])
+            }
+            logger.info("FINAL for an unknown attempt", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
+            return OutcomeReport(disposition: .unknown, actions: try advance(at: now))
+        }
+        let hadLease = leases.removeValue(forKey: key) != nil
+        let disposition: OutcomeDisposition
+        if candidate.status == .done {
+            disposition = try recordDuplicate(key, worker: worker, at: now)
+        } else if let failure = outcome.error {
+            if Self.environmentFailures.contains(failure.kind) {
+                disposition = try reject(key, worker: worker, reason: "worker cannot evaluate: \(failure)", at: now)
+            } else {
+                disposition = try fail(key, worker: worker, reason: failure.description, at: now)
+            }
+        } else if let result = outcome.result {
+            if let mismatch = mismatch(in: result, for: candidate) {
+                disposition = try reject(key, worker: worker, reason: mismatch, at: now)
+            } else {
+                disposition = try accept(result, key: key, worker: worker, late: !hadLease || key.attempt != candidate.dispatched, at: now)
+            }
+        } else {
+            disposition = try fail(key, worker: worker, reason: "internal: the FINAL carried neither a result nor an error", at: now)
+        }
+        var actions: [StudyAction] = []
+        if case .rejected(let reason) = disposition {
+            actions.append(.disconnect(worker: worker, reason: reason))
+        }
+        actions += try advance(at: now)
+        return OutcomeReport(disposition: disposition, actions: actions)
+    }
+
+    /// Why `result` cannot belong to this run and candidate, or nil.
+    func mismatch(in result: EvaluationResult, for candidate: CandidateState) -> String? {
+        if result.datasetFingerprint != metadata.datasetFingerprint {
+            return "dataset fingerprint \(result.datasetFingerprint.prefix(16)) differs from the run's \(metadata.datasetFingerprint.prefix(16))"
+        }
+        if result.checkpointHash != metadata.checkpointHash {
+            return "checkpoint hash \(result.checkpointHash.prefix(16)) differs from the run's \(metadata.checkpointHash.prefix(16))"
+        }
+        if result.configHash != candidate.hash {
+            return "result is for configuration \(result.configHash.prefix(12)), not \(candidate.hash.prefix(12))"
+        }
+        return nil
+    }
+
+    private func recordDuplicate(_ key: AttemptKey, worker: String, at now: Date) throws -> OutcomeDisposition {
+        try store.write { w in
+            try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .done, error: "superseded: the candidate already has a result", at: now)
+            try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
+            try w.workerSeen(worker, at: now)
+            try w.appendEvent("duplicate-final", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker)
+        }
+        logger.info("Duplicate FINAL ignored", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)"])
+        return .duplicate
+    }
+
+    private func accept(_ result: EvaluationResult, key: AttemptKey, worker: String, late: Bool, at now: Date) throws -> OutcomeDisposition {
+        var candidate = candidates[key.candidateId]!
+        let objectives: [Double]
+        let violations: [Double]
+        do {
+            objectives = try setup.objectives.map { objective throws(MissingFigure) in try objective.value(in: result) }
+            violations = try setup.constraints.map { constraint throws(MissingFigure) in try constraint.value(in: result) }
+        } catch {
+            return try fail(key, worker: worker, reason: "unusable result: \(error)", at: now)
+        }
+        guard objectives.allSatisfy(\.isFinite), violations.allSatisfy(\.isFinite) else {
+            return try fail(key, worker: worker, reason: "unusable result: objectives \(objectives), constraints \(violations)", at: now)
+        }
+        try search.tell(candidate.hash, fitness: Fitness(objectives: objectives, constraintValues: violations))
+        let evaluations = search.statistics.evaluations
+        let hypervolume = search.hypervolume
+        try store.write { w in
+            try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .done, at: now)
+            try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
+            try w.insertResult(candidateId: key.candidateId, attempt: key.attempt, result: result, objectives: objectives, violations: violations, at: now)
+            try w.setCandidateStatus(key.candidateId, .done, finishedAt: now)
+            try w.appendHypervolume(evaluations: evaluations, wallSeconds: activeSeconds(at: now), value: hypervolume)
+            try w.workerSeen(worker, at: now)
+            try w.appendEvent(
+                "result", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker,
+                payload: ["late": String(late), "hypervolume": String(hypervolume)])
+            try w.saveSearchState(search, at: now)
+            try w.touchSession(sessionID, at: now)
+        }
+        lastTouch = now
+        candidate.status = .done
+        candidates[key.candidateId] = candidate
+        queue.removeAll { $0 == key.candidateId }
+        logger.info(
+            "Accepted result",
+            metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "late": "\(late)", "hypervolume": "\(hypervolume)"])
+        return .accepted(late: late)
+    }
+
+    /// The evaluation raised. From the candidate's current attempt this makes it FAILED; from a
+    /// superseded attempt it is only recorded.
+    private func fail(_ key: AttemptKey, worker: String, reason: String, at now: Date) throws -> OutcomeDisposition {
+        var candidate = candidates[key.candidateId]!
+        let current = key.attempt == candidate.dispatched && candidate.status != .failed
+        let inSearch = search.inFlight.contains { $0.hash == candidate.hash }
+        if current && inSearch { try search.tellFailure(candidate.hash) }
+        try store.write { w in
+            try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .failed, error: reason, at: now)
+            try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
+            try w.workerSeen(worker, at: now)
+            if current {
+                try w.setCandidateStatus(key.candidateId, .failed, reason: reason, finishedAt: now)
+                try w.appendEvent("failed", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker, payload: ["reason": reason])
+                if inSearch { try w.saveSearchState(search, at: now) }
+            } else {
+                try w.appendEvent("late-failure-ignored", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker, payload: ["reason": reason])
+            }
+        }
+        guard current else { return .failureIgnored }
+        logger.info("Evaluation failed", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "reason": "\(reason)"])
+        candidate.status = .failed
+        candidates[key.candidateId] = candidate
+        queue.removeAll { $0 == key.candidateId }
+        return .failed(reason: reason)
+    }
+
+    /// Refuses a result from a misconfigured worker: attempt `rejected`, worker quarantined, and the
+    /// candidate treated as if the lease were lost (re-queued, or given up at the cap).
+    private func reject(_ key: AttemptKey, worker: String, reason: String, at now: Date) throws -> OutcomeDisposition {
+        quarantined[worker] = reason
+        idleWorkers.removeAll { $0 == worker }
+        liveWorkers.remove(worker)
+        var candidate = candidates[key.candidateId]!
+        let current = key.attempt == candidate.dispatched && (candidate.status == .running || candidate.status == .pending)
+        let wasQueued = queue.contains(key.candidateId)
+        if current { candidate.lost += 1 }
+        let giveUp = current && candidate.lost >= setup.maxAttempts
+        if giveUp { try search.tellFailure(candidate.hash) }
+        try store.write { w in
+            try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .rejected, error: reason, at: now)
+            try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
+            try w.quarantineWorker(worker, reason: reason, at: now)
+            try w.appendEvent("rejected", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker, payload: ["reason": reason])
+            guard current else { return }
+            if giveUp {
+                let why = "gave up after \(candidate.lost) lost or refused attempts; last: \(reason)"
+                try w.setCandidateStatus(key.candidateId, .stale, reason: why, finishedAt: now)
+                try w.appendEvent("gave-up", at: now, candidateId: key.candidateId, attempt: key.attempt, payload: ["reason": why])
+                try w.saveSearchState(search, at: now)
+            } else {
+                try w.setCandidateStatus(key.candidateId, .pending, reason: reason)
+            }
+        }
+        logger.info("Result rejected", metadata: ["candidate.id": "\(key.candidateId)", "worker": "\(worker)", "reason": "\(reason)"])
+        if current {
+            candidate.status = giveUp ? .stale : .pending
+            if giveUp { queue.removeAll { $0 == key.candidateId } } else if !wasQueued { queue.append(key.candidateId) }
+        }
+        candidates[key.candidateId] = candidate
+        return .rejected(reason: reason)
+    }
+}

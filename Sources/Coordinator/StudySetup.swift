@@ -1,0 +1,78 @@
+import Foundation
+import QuantConfig
+import RunStore
+import Search
+import Wire
+
+/// Everything a study needs, resolved: stored whole in the run database so `resume` needs nothing else.
+public struct StudySetup: Codable, Hashable, Sendable {
+    public var name: String
+    /// The resolved search config as YAML (for `search.yaml` and the record).
+    public var configYAML: String
+    public var space: QuantizationSpace
+    public var objectives: [ObjectiveSpec]
+    public var constraints: [ConstraintSpec]
+    public var parameters: NSGA2Parameters
+    public var sensitivity: SensitivityTable?
+    public var seed: UInt64
+    public var budget: StudyBudget
+    /// Lost leases or refused results a candidate may suffer before it is given up as stale.
+    public var maxAttempts: Int
+    public var lease: LeaseTimings
+    public var template: RequestTemplate
+
+    public init(
+        name: String, configYAML: String, space: QuantizationSpace, objectives: [ObjectiveSpec], constraints: [ConstraintSpec] = [],
+        parameters: NSGA2Parameters, sensitivity: SensitivityTable? = nil, seed: UInt64, budget: StudyBudget, maxAttempts: Int = 3,
+        lease: LeaseTimings = LeaseTimings(), template: RequestTemplate
+    ) {
+        self.name = name
+        self.configYAML = configYAML
+        self.space = space
+        self.objectives = objectives
+        self.constraints = constraints
+        self.parameters = parameters
+        self.sensitivity = sensitivity
+        self.seed = seed
+        self.budget = budget
+        self.maxAttempts = maxAttempts
+        self.lease = lease
+        self.template = template
+    }
+
+    /// The summary RunStore keeps for readers.
+    var runSettings: RunSettings {
+        RunSettings(
+            layers: space.layers, objectives: objectives, constraints: constraints, evaluationBudget: budget.evaluations, wallTimeBudget: budget.wallSeconds,
+            referencePoint: parameters.referencePoint, populationSize: parameters.populationSize, maxAttempts: maxAttempts)
+    }
+}
+
+/// The parts of every request that do not depend on the candidate.
+public struct RequestTemplate: Codable, Hashable, Sendable {
+    public var fineTune: FineTuneBudget
+    /// The FP32 checkpoint; its hash is the one every result must carry.
+    public var baseCheckpoint: ArtifactReference
+    /// The dataset; its fingerprint is the one every result must carry.
+    public var dataset: DatasetReference
+    /// Energy model name → YAML text.
+    public var energyModels: [String: String]
+
+    public init(fineTune: FineTuneBudget, baseCheckpoint: ArtifactReference, dataset: DatasetReference, energyModels: [String: String]) {
+        self.fineTune = fineTune
+        self.baseCheckpoint = baseCheckpoint
+        self.dataset = dataset
+        self.energyModels = energyModels
+    }
+}
+
+/// Where the study reads the time. Injected so that tests control it.
+public protocol StudyClock: Sendable {
+    var now: Date { get }
+}
+
+/// The system's wall clock.
+public struct SystemClock: StudyClock {
+    public init() {}
+    public var now: Date { Date() }
+}

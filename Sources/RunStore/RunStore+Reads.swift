@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+import QuantConfig
+import Search
+import Wire
+
+extension RunStore {
+    public func metadata() throws -> RunMetadata {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = 1") else {
+                throw RunStoreError(.corrupt, path: databaseURL.path, "the run table is empty")
+            }
+            let seedText: String = row["seed"]
+            guard let seed = UInt64(seedText) else {
+                throw RunStoreError(.corrupt, path: databaseURL.path, "run.seed `\(seedText)` is not an unsigned integer")
+            }
+            return RunMetadata(
+                name: row["name"], configYAML: row["config_yaml"],
+                settings: try decode(RunSettings.self, row["settings_json"] as String, at: "run.settings_json"), seed: seed,
+                toolVersion: row["tool_version"], datasetFingerprint: row["dataset_fingerprint"], checkpointHash: row["checkpoint_hash"],
+                createdAt: Date(timeIntervalSince1970: row["created_at"]), studyJSON: row["study_json"])
+        }
+    }
+
+    /// Seconds the run's coordinators were active: the sum over sessions of last activity − start.
+    public func activeSeconds() throws -> Double {
+        try read { db in try Double.fetchOne(db, sql: "SELECT total(last_active_at - started_at) FROM session") ?? 0 }
+    }
+
+    /// Candidates in id order, optionally only those in `status`.
+    public func candidates(status: CandidateStatus? = nil) throws -> [CandidateRecord] {
+        try read { db in
+            let rows =
+                if let status {
+                    try Row.fetchAll(db, sql: "SELECT * FROM candidate WHERE status = ? ORDER BY id", arguments: [status.rawValue])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT * FROM candidate ORDER BY id")
+                }
+            return try rows.map(candidate(from:))
+        }
+    }
+
+    public func candidate(id: Int64) throws -> CandidateRecord? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM candidate WHERE id = ?", arguments: [id]).map(candidate(from:)) }
+    }
+
+    public func candidate(hash: String) throws -> CandidateRecord? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM candidate WHERE config_hash = ?", arguments: [hash]).map(candidate(from:)) }
+    }
+
+    /// Attempts in (candidate, number) order, optionally of one candidate or in one state.
+    public func attempts(candidateId: Int64? = nil, state: AttemptState? = nil) throws -> [AttemptRecord] {
+        try read { db in
+            var sql = "SELECT * FROM attempt"
+            var conditions: [String] = []
+            var arguments = StatementArguments()
+            if let candidateId {
+                conditions.append("candidate_id = ?")
+                arguments += [candidateId]
+            }
+            if let state {
+                conditions.append("state = ?")
+                arguments += [state.rawValue]
+            }
+            if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY candidate_id, number", arguments: arguments).map(attempt(from:))
+        }
+    }
+
+    /// Accepted results in candidate id order.
+    public func results() throws -> [StoredResult] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT r.*, c.config_hash, c.origin FROM result r JOIN candidate c ON c.id = r.candidate_id ORDER BY r.candidate_id"
+            ).map(result(from:))
+        }
+    }
+
+    public func result(candidateId: Int64) throws -> StoredResult? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT r.*, c.config_hash, c.origin FROM result r JOIN candidate c ON c.id = r.candidate_id WHERE r.candidate_id = ?",
+                arguments: [candidateId]
+            ).map(result(from:))
+        }
+    }
+
+    /// The event journal in order, optionally of one kind.
+    public func events(kind: String? = nil) throws -> [RunEvent] {
+        try read { db in
+            let rows =
+                if let kind {
+                    try Row.fetchAll(db, sql: "SELECT * FROM event WHERE kind = ? ORDER BY id", arguments: [kind])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY id")
+                }
+            return rows.map { row in
+                RunEvent(
+                    id: row["id"], time: Date(timeIntervalSince1970: row["time"]), kind: row["kind"], candidateId: row["candidate_id"],
+                    attempt: row["attempt"], worker: row["worker"], payload: row["payload_json"])
+            }
+        }
+    }
+
+    public func hypervolumeHistory() throws -> [HypervolumeRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM hypervolume ORDER BY evaluations").map { row in
+                HypervolumeRecord(evaluations: row["evaluations"], wallSeconds: row["wall_seconds"], value: row["value"])
+            }
+        }
+    }
+
+    /// The most recent search snapshot, or nil before the first one.
+    public func latestSearchState() throws -> SteadyStateNSGA2? {
+        try read { db in
+            guard let data = try Data.fetchOne(db, sql: "SELECT state_json FROM search_state ORDER BY id DESC LIMIT 1") else { return nil }
+            return try decode(SteadyStateNSGA2.self, data: data, at: "search_state.state_json")
+        }
+    }
+
+    /// Number of stored search snapshots (the latest plus milestones).
+    public func searchStateCount() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM search_state") ?? 0 }
+    }
+
+    public func workers() throws -> [WorkerRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM worker ORDER BY name").map { row in
+                WorkerRecord(
+                    name: row["name"], firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]),
+                    connects: row["connects"], lost: row["lost"], quarantined: row["quarantined"])
+            }
+        }
+    }
+
+    public func busyIntervals() throws -> [BusyInterval] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM worker_busy ORDER BY id").map { row in
+                BusyInterval(
+                    worker: row["worker"], candidateId: row["candidate_id"], attempt: row["attempt"],
+                    start: Date(timeIntervalSince1970: row["started_at"]), end: (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    // MARK: - Row decoding
+
+    private func candidate(from row: Row) throws -> CandidateRecord {
+        let id: Int64 = row["id"]
+        let originText: String = row["origin"]
+        let statusText: String = row["status"]
+        guard let origin = CandidateOrigin(rawValue: originText), let status = CandidateStatus(rawValue: statusText) else {
+            throw RunStoreError(.corrupt, path: databaseURL.path, "candidate \(id): unknown origin `\(originText)` or status `\(statusText)`")
+        }
+        return CandidateRecord(
+            id: id, configHash: row["config_hash"], config: try decode(QuantizationConfig.self, row["config_json"] as String, at: "candidate \(id) config_json"),
+            origin: origin, parents: try decode([Int64].self, row["parents_json"] as String, at: "candidate \(id) parents_json"), status: status,
+            attempts: row["attempts"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), reason: row["reason"])
+    }
+
+    private func attempt(from row: Row) throws -> AttemptRecord {
+        let candidateId: Int64 = row["candidate_id"]
+        let number: Int = row["number"]
+        let where_ = "attempt \(number) of candidate \(candidateId)"
+        let stateText: String = row["state"]
+        let seedText: String = row["seed"]
+        guard let state = AttemptState(rawValue: stateText), let seed = UInt64(seedText) else {
+            throw RunStoreError(.corrupt, path: databaseURL.path, "\(where_): bad state `\(stateText)` or seed `\(seedText)`")
+        }
+        let progressText: String? = row["progress_json"]
+        return AttemptRecord(
+            candidateId: candidateId, number: number, worker: row["worker"], seed: seed, dispatchedAt: Date(timeIntervalSince1970: row["dispatched_at"]),
+            finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), state: state, error: row["error"],
+            progress: try progressText.map { try decode(EvaluationProgress.self, $0, at: "\(where_) progress_json") })
+    }
+
+    private func result(from row: Row) throws -> StoredResult {
+        let candidateId: Int64 = row["candidate_id"]
+        let originText: String = row["origin"]
+        guard let origin = CandidateOrigin(rawValue: originText) else {
+            throw RunStoreError(.corrupt, path: databaseURL.path, "candidate \(candidateId): unknown origin `\(originText)`")
+        }
+        return StoredResult(
+            candidateId: candidateId, attempt: row["attempt"], configHash: row["config_hash"], origin: origin,
+            result: try decode(EvaluationResult.self, row["result_json"] as String, at: "result \(candidateId) result_json"),
+            objectives: try decode([Double].self, row["objectives_json"] as String, at: "result \(candidateId) objectives_json"),
+            violations: try decode([Double].self, row["violations_json"] as String, at: "result \(candidateId) violations_json"), violation: row["violation"],
+            receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ text: String, at location: String) throws -> T {
+        try decode(type, data: Data(text.utf8), at: location)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, data: Data, at location: String) throws -> T {
+        do {
+            return try JSONText.decode(type, from: data)
+        } catch {
+            throw RunStoreError(.corrupt, path: databaseURL.path, "\(location) does not decode: \(error)")
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Coordinator
+import Foundation
+import Logging
+import QuantConfig
+import RunStore
+import Search
+import Synchronization
+import Wire
+
+/// A clock the test moves by hand.
+final class ManualClock: StudyClock {
+    private let time: Mutex<Date>
+
+    init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) { time = Mutex(start) }
+
+    var now: Date { time.withLock { $0 } }
+    func advance(_ seconds: Double) { time.withLock { $0 += seconds } }
+}
+
+enum StudyFixtures {
+    static let layers = ["sps.conv", "attn.q", "attn.k", "mlp.fc1", "head"]
+    static let fingerprint = "dataset-fingerprint-0001"
+    static let checkpoint = "checkpoint-sha256-0001"
+
+    static func temporaryDirectory() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("spikeq-study-\(UUID().uuidString)")
+    }
+
+    static func setup(
+        evaluations: Int? = 12, wallSeconds: Double? = nil, grace: Double? = nil, population: Int = 4, maxAttempts: Int = 3,
+        constraints: [ConstraintSpec] = [], lease: LeaseTimings = LeaseTimings(progressTimeout: 900, heartbeatTimeout: 30)
+    ) -> StudySetup {
+        let space = QuantizationSpace(layers: layers, schemes: [.uniform, .pot], bits: [2, 4, 8], fixed: ["head": .uniform(8)])
+        return StudySetup(
+            name: "test", configYAML: "name: test\n", space: space, objectives: ObjectiveSpec.defaults(energyModel: "e45"), constraints: constraints,
+            parameters: NSGA2Parameters(populationSize: population), seed: 7,
+            budget: StudyBudget(evaluations: evaluations, wallSeconds: wallSeconds, graceSeconds: grace), maxAttempts: maxAttempts, lease: lease,
+            template: RequestTemplate(
+                fineTune: FineTuneBudget(epochs: 1), baseCheckpoint: ArtifactReference(sha256: checkpoint, bytes: 1000, name: "base.safetensors"),
+                dataset: DatasetReference(configYAML: "name: synthetic\n", fingerprint: fingerprint), energyModels: ["e45": "name: e45\n"]))
+    }
+
+    /// A deterministic measurement of a configuration: narrower layers lose accuracy and save energy.
+    static func result(for config: QuantizationConfig, fingerprint: String = fingerprint, checkpoint: String = checkpoint) -> EvaluationResult {
+        var accuracy = 0.9
+        var energy = 0.0
+        for (index, name) in layers.enumerated() {
+            let choice = config.layers[name]!
+            let sensitivity = 0.01 + 0.02 * Double(index % 3)
+            accuracy -= sensitivity * Double(8 - choice.bits) / 6 * (choice.scheme == .pot ? 1.2 : 1)
+            energy += 20 * Double(choice.bits) / 32 * (choice.scheme == .pot ? 0.8 : 1)
+        }
+        return EvaluationResult(
+            configHash: config.hash, config: config, accuracy: ["validation": accuracy, "test": accuracy - 0.005], averageBits: 4, compression: 8,
+            packedBytes: 5000, energy: ["e45": EnergyFigure(picojoules: energy, reduction: 100 / energy)], layers: [],
+            reference: ReferenceFigures(accuracy: ["validation": 0.9, "test": 0.895], energy: ["e45": 100], bytes: 40000),
+            fineTune: FineTuneSummary(epochs: 1, steps: 5, finalLoss: 0.5, seconds: 1), wallSeconds: 1, datasetFingerprint: fingerprint,
+            checkpointHash: checkpoint)
+    }
+
+    static func success(_ request: EvaluationRequest, worker: String = "w") -> EvaluationOutcome {
+        EvaluationOutcome(candidateId: request.candidateId, attempt: request.attempt, result: result(for: request.config), error: nil, worker: worker)
+    }
+
+    static func failure(_ request: EvaluationRequest, kind: String = "diverged") -> EvaluationOutcome {
+        EvaluationOutcome(
+            candidateId: request.candidateId, attempt: request.attempt, result: nil, error: EvaluationFailure(kind: kind, message: "loss became NaN"), worker: "w")
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "test.study")
+        logger.logLevel = .critical
+        return logger
+    }
+}
+
+/// What the event loop would do with the study's actions, recorded for assertions.
+struct Dispatches {
+    var byWorker: [String: EvaluationRequest] = [:]
+    var disconnected: [String] = []
+    var finished: [StudySummary] = []
+    var all: [EvaluationRequest] = []
+
+    mutating func apply(_ actions: [StudyAction]) {
+        for action in actions {
+            switch action {
+            case .dispatch(let request, let worker):
+                precondition(byWorker[worker] == nil, "dispatched to a busy worker \(worker)")
+                byWorker[worker] = request
+                all.append(request)
+            case .disconnect(let worker, _):
+                disconnected.append(worker)
+            case .finished(let summary):
+                finished.append(summary)
+            }
+        }
+    }
+
+    /// Takes the request `worker` holds.
+    mutating func take(_ worker: String) -> EvaluationRequest {
+        byWorker.removeValue(forKey: worker)!
+    }
+}
