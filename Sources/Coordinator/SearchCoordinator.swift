@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import RunStore
+import Wire
+
+/// A snapshot for the live status line.
+public struct CoordinatorStatus: Sendable {
+    public var done: Int
+    public var failed: Int
+    public var stale: Int
+    public var budget: Int?
+    public var inFlight: Int
+    public var workers: Int
+    public var hypervolume: Double
+    /// The front as (energy reduction or objective, accuracy) pairs, least energy first.
+    public var front: [(accuracy: Double, energyPicojoules: Double)]
+    public var activeSeconds: Double
+}
+
+/// Runs a study over a broker: the coordinator's event loop.
+///
+/// Every broker event goes to the ``Study``; every action the study returns goes back to the
+/// broker. A successful FINAL's packed model is written to `artifacts/<config hash>.safetensors`
+/// (atomically) *before* the study records the result, so an accepted result always has its model
+/// on disk, even across a crash. The loop also ticks the study every second (lease timeouts,
+/// wall-time budget) and reports a status snapshot every `statusInterval`.
+public final class SearchCoordinator {
+    public let study: Study
+    public let broker: Broker
+    public let artifactsDirectory: URL
+    private let logger: Logger
+    private var workersByName: [String: WorkerID] = [:]
+
+    public init(study: Study, broker: Broker, artifactsDirectory: URL, logger: Logger) throws {
+        self.study = study
+        self.broker = broker
+        self.artifactsDirectory = artifactsDirectory
+        self.logger = logger
+        try FileManager.default.createDirectory(at: artifactsDirectory, withIntermediateDirectories: true)
+    }
+
+    private enum Input {
+        case broker(BrokerEvent)
+        case tick
+    }
+
+    /// Runs until the study finishes or the task is cancelled (then the run is stopped cleanly and
+    /// can be resumed).
+    ///
+    /// - Parameter status: called on the loop every `statusInterval` and once at the end.
+    public func run(
+        statusInterval: Duration = .seconds(2), status: (CoordinatorStatus) -> Void = { _ in }
+    ) async throws -> StudySummary {
+        let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
+        let forward = Task { [broker] in
+            for await event in broker.events { continuation.yield(.broker(event)) }
+            continuation.finish()
+        }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                continuation.yield(.tick)
+            }
+        }
+        defer {
+            forward.cancel()
+            ticker.cancel()
+        }
+        let clock = ContinuousClock()
+        var lastStatus = clock.now
+        try perform(try study.tick())
+        for await input in inputs {
+            if Task.isCancelled { break }
+            var actions: [StudyAction]
+            switch input {
+            case .tick:
+                actions = try study.tick()
+            case .broker(let event):
+                actions = try handle(event)
+            }
+            if let summary = try perform(actions) {
+                status(try snapshot())
+                return summary
+            }
+            if clock.now - lastStatus >= statusInterval {
+                lastStatus = clock.now
+                status(try snapshot())
+            }
+        }
+        try study.stop(reason: "interrupted")
+        logger.notice("Search stopped; resume it with --resume", metadata: ["run.directory": "\(study.store.directory.path)"])
+        return study.summary
+    }
+
+    private func handle(_ event: BrokerEvent) throws -> [StudyAction] {
+        switch event {
+        case .workerReady(let id):
+            workersByName[id.description] = id
+            return try study.workerReady(id.description)
+        case .partial(let progress, _, let id):
+            workersByName[id.description] = id
+            return try study.progress(progress, from: id.description)
+        case .final(let outcome, let artifact, _, let id, _):
+            if let artifact, let result = outcome.result { saveArtifact(artifact, configHash: result.configHash) }
+            return try study.outcome(outcome, from: id.description).actions
+        case .workerLost(let id, let held):
+            workersByName[id.description] = nil
+            return try study.workerLost(id.description, holding: held?.request, reason: "no heartbeat for \(broker.configuration.expiry)")
+        case .workerDisconnected(let id, let held, let reason):
+            workersByName[id.description] = nil
+            return try study.workerLost(id.description, holding: held?.request, reason: reason)
+        case .dispatchFailed(_, let request, let id, let reason):
+            return try study.dispatchFailed(request, worker: id?.description, reason: reason)
+        }
+    }
+
+    /// Carries out the study's actions; returns the summary when the run is over.
+    @discardableResult
+    private func perform(_ actions: [StudyAction]) throws -> StudySummary? {
+        for action in actions {
+            switch action {
+            case .dispatch(let request, let worker):
+                guard let id = workersByName[worker] else {
+                    _ = try perform(try study.dispatchFailed(request, worker: worker, reason: "unknown worker"))
+                    continue
+                }
+                broker.dispatch(request, to: id)
+            case .disconnect(let worker, let reason):
+                logger.warning("Disconnecting worker", metadata: ["worker.id": "\(worker)", "reason": "\(reason)"])
+                if let id = workersByName[worker] { broker.disconnect(id) }
+            case .finished(let summary):
+                return summary
+            }
+        }
+        return nil
+    }
+
+    /// The packed model of a candidate, by config hash (content-defined, so a re-evaluation writes
+    /// the same name).
+    public static func artifactURL(in directory: URL, configHash: String) -> URL {
+        directory.appendingPathComponent("\(configHash).safetensors")
+    }
+
+    private func saveArtifact(_ data: Data, configHash: String) {
+        let url = Self.artifactURL(in: artifactsDirectory, configHash: configHash)
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            logger.error("Cannot save packed model", metadata: ["file": "\(url.path)", "error": "\(error)"])
+        }
+    }
+
+    private func snapshot() throws -> CoordinatorStatus {
+        let summary = study.summary
+        let energyModel = study.setup.objectives.lazy.compactMap { spec -> String? in
+            if case .energy(let model) = spec { model } else { nil }
+        }.first
+        let accuracySplit = study.setup.objectives.lazy.compactMap { spec -> String? in
+            if case .accuracy(let split) = spec { split } else { nil }
+        }.first ?? "validation"
+        let front = try study.store.pareto().members.map { member in
+            (
+                accuracy: member.result.accuracy[accuracySplit] ?? 0,
+                energyPicojoules: energyModel.flatMap { member.result.energy[$0]?.picojoules } ?? 0
+            )
+        }
+        return CoordinatorStatus(
+            done: summary.done, failed: summary.failed, stale: summary.stale, budget: study.setup.budget.evaluations,
+            inFlight: study.inFlight.count, workers: workersByName.count,
+            hypervolume: summary.hypervolume, front: front, activeSeconds: summary.activeSeconds)
+    }
+}
