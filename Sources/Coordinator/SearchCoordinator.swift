@@ -153,10 +153,10 @@ public final class SearchCoordinator {
     private func snapshot() throws -> CoordinatorStatus {
         let summary = study.summary
         let energyModel = study.setup.objectives.lazy.compactMap { spec -> String? in
-            if case .energy(let model) = spec { model } else { nil }
+            if case .energy(model: let model) = spec { model } else { nil }
         }.first
         let accuracySplit = study.setup.objectives.lazy.compactMap { spec -> String? in
-            if case .accuracy(let split) = spec { split } else { nil }
+            if case .accuracy(split: let split) = spec { split } else { nil }
         }.first ?? "validation"
         let front = try study.store.pareto().members.map { member in
             (
