@@ -152,12 +152,15 @@ public final class SearchCoordinator {
 
     private func snapshot() throws -> CoordinatorStatus {
         let summary = study.summary
-        let energyModel = study.setup.objectives.lazy.compactMap { spec -> String? in
-            if case .energy(model: let model) = spec { model } else { nil }
-        }.first
-        let accuracySplit = study.setup.objectives.lazy.compactMap { spec -> String? in
-            if case .accuracy(split: let split) = spec { split } else { nil }
-        }.first ?? "validation"
+        var energyModel: String?
+        var accuracySplit = "validation"
+        for objective in study.setup.objectives.reversed() {
+            switch objective {
+            case .energy(let model): energyModel = model
+            case .accuracy(let split): accuracySplit = split
+            case .averageBits, .packedBytes: break
+            }
+        }
         let front = try study.store.pareto().members.map { member in
             (
                 accuracy: member.result.accuracy[accuracySplit] ?? 0,
