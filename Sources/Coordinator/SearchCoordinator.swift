@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RunStore
+import Search
 import Wire
 
 /// A snapshot for the live status line.
