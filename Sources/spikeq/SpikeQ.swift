@@ -14,6 +14,8 @@ struct SpikeQ: AsyncParsableCommand {
             the result is the Pareto front of accuracy versus energy and the exported models on it.
             """,
         version: SpikeQuantVersion.string,
-        subcommands: [KeysCommand.self, WorkerCommand.self, ParetoCommand.self, StatusCommand.self, BenchCommand.self]
+        subcommands: [
+            KeysCommand.self, WorkerCommand.self, ParetoCommand.self, StatusCommand.self, ReportCommand.self, BenchCommand.self,
+        ]
     )
 }
