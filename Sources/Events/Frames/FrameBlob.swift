@@ -1,0 +1,155 @@
+/// The compact encoding of one sample's frame counts in the cache.
+///
+/// Each sample picks the smallest of: dense `u8` (every count ≤ 255), dense `u16` (≤ 65535), sparse
+/// (`u32` flat index array then `u16` count array, for mostly empty frames), and the fallbacks dense
+/// `u32` and sparse `u32`. A 32×32, T = 8 synthetic gesture sample is typically a few KB; a 128×128,
+/// T = 16 CIFAR10-DVS sample stays well under the 1 MB of dense floats.
+public enum FrameEncoding: UInt8, CaseIterable, Hashable, Sendable {
+    case dense8 = 0
+    case dense16 = 1
+    case sparse16 = 2
+    case dense32 = 3
+    case sparse32 = 4
+}
+
+/// Augmentation applied while a sample is decoded: a horizontal flip, then a shift by `(dx, dy)` input
+/// pixels with zero fill (what torchvision's affine translate with `fill=0` does to a frame).
+public struct FrameTransform: Hashable, Sendable {
+    public var flip: Bool
+    public var dx: Int
+    public var dy: Int
+
+    public init(flip: Bool = false, dx: Int = 0, dy: Int = 0) {
+        self.flip = flip
+        self.dx = dx
+        self.dy = dy
+    }
+
+    public static let identity = FrameTransform()
+    public var isIdentity: Bool { !flip && dx == 0 && dy == 0 }
+}
+
+enum FrameBlob {
+    /// Encodes `counts` in the smallest encoding.
+    static func encode(_ counts: [UInt32]) -> (encoding: FrameEncoding, bytes: [UInt8]) {
+        var maximum: UInt32 = 0
+        var nonZero = 0
+        for value in counts {
+            maximum = max(maximum, value)
+            nonZero &+= value != 0 ? 1 : 0
+        }
+        let n = counts.count
+        var options: [(FrameEncoding, Int)] = []
+        if maximum <= 0xFF { options.append((.dense8, n)) }
+        if maximum <= 0xFFFF {
+            options.append((.dense16, 2 * n))
+            options.append((.sparse16, 6 * nonZero))
+        }
+        options.append((.dense32, 4 * n))
+        options.append((.sparse32, 8 * nonZero))
+        let encoding = options.min { $0.1 < $1.1 }!.0
+        var out = [UInt8]()
+        switch encoding {
+        case .dense8:
+            out = counts.map { UInt8($0) }
+        case .dense16:
+            out.reserveCapacity(2 * n)
+            for value in counts { appendLE(&out, UInt16(value)) }
+        case .dense32:
+            out.reserveCapacity(4 * n)
+            for value in counts { appendLE(&out, value) }
+        case .sparse16, .sparse32:
+            out.reserveCapacity(nonZero * (encoding == .sparse16 ? 6 : 8))
+            for (i, value) in counts.enumerated() where value != 0 { appendLE(&out, UInt32(i)) }
+            for value in counts where value != 0 {
+                if encoding == .sparse16 { appendLE(&out, UInt16(value)) } else { appendLE(&out, value) }
+            }
+        }
+        return (encoding, out)
+    }
+
+    /// Checks that `bytes` can be decoded as `encoding` into `values` floats; returns a reason if not.
+    static func validate(_ bytes: UnsafeRawBufferPointer, encoding: FrameEncoding, values: Int) -> String? {
+        switch encoding {
+        case .dense8: return bytes.count == values ? nil : "dense u8 blob of \(bytes.count) bytes for \(values) values"
+        case .dense16: return bytes.count == 2 * values ? nil : "dense u16 blob of \(bytes.count) bytes for \(values) values"
+        case .dense32: return bytes.count == 4 * values ? nil : "dense u32 blob of \(bytes.count) bytes for \(values) values"
+        case .sparse16, .sparse32:
+            let entry = encoding == .sparse16 ? 6 : 8
+            guard bytes.count % entry == 0 else { return "sparse blob of \(bytes.count) bytes is not whole entries" }
+            let entries = bytes.count / entry
+            for k in 0..<entries where Int(bytes.le32(4 * k)) >= values {
+                return "sparse index \(bytes.le32(4 * k)) ≥ \(values)"
+            }
+            return nil
+        }
+    }
+
+    /// Decodes into `output` (`T·2·H·W` floats), applying `transform` per `H × W` plane.
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, encoding: FrameEncoding, height: Int, width: Int,
+        transform: FrameTransform, into output: UnsafeMutableBufferPointer<Float>
+    ) {
+        let plane = height * width
+        let n = output.count
+        if transform.isIdentity {
+            switch encoding {
+            case .dense8: for i in 0..<n { output[i] = Float(bytes[i]) }
+            case .dense16: for i in 0..<n { output[i] = Float(bytes.le16(2 * i)) }
+            case .dense32: for i in 0..<n { output[i] = Float(bytes.le32(4 * i)) }
+            case .sparse16, .sparse32:
+                output.update(repeating: 0)
+                let wide = encoding == .sparse32
+                let entries = bytes.count / (wide ? 8 : 6)
+                let valuesAt = 4 * entries
+                for k in 0..<entries {
+                    let value = wide ? Float(bytes.le32(valuesAt + 4 * k)) : Float(bytes.le16(valuesAt + 2 * k))
+                    output[Int(bytes.le32(4 * k))] = value
+                }
+            }
+            return
+        }
+        output.update(repeating: 0)
+        let (flip, dx, dy) = (transform.flip, transform.dx, transform.dy)
+        @inline(__always) func place(_ index: Int, _ value: Float) {
+            let p = index / plane
+            let r = index - p * plane
+            let y = r / width + dy
+            let x = (flip ? width - 1 - r % width : r % width) + dx
+            if y >= 0, y < height, x >= 0, x < width { output[p * plane + y * width + x] = value }
+        }
+        switch encoding {
+        case .dense8, .dense16, .dense32:
+            // Row by row: the valid source columns shift as a block.
+            let lowX = max(0, -dx)
+            let highX = min(width, width - dx)
+            guard lowX < highX else { return }
+            for p in 0..<(n / plane) {
+                for y in 0..<height {
+                    let ty = y + dy
+                    guard ty >= 0, ty < height else { continue }
+                    let out = p * plane + ty * width
+                    for tx in lowX..<highX {
+                        let target = tx + dx
+                        let source = p * plane + y * width + (flip ? width - 1 - tx : tx)
+                        let value: Float
+                        switch encoding {
+                        case .dense8: value = Float(bytes[source])
+                        case .dense16: value = Float(bytes.le16(2 * source))
+                        default: value = Float(bytes.le32(4 * source))
+                        }
+                        output[out + target] = value
+                    }
+                }
+            }
+        case .sparse16, .sparse32:
+            let wide = encoding == .sparse32
+            let entries = bytes.count / (wide ? 8 : 6)
+            let valuesAt = 4 * entries
+            for k in 0..<entries {
+                let value = wide ? Float(bytes.le32(valuesAt + 4 * k)) : Float(bytes.le16(valuesAt + 2 * k))
+                place(Int(bytes.le32(4 * k)), value)
+            }
+        }
+    }
+}
