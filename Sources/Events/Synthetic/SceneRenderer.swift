@@ -20,6 +20,69 @@ struct ScenePrimitive: Equatable, Sendable {
             stripeFrequency: look.stripeFrequency, isRectangle: false)
     }
 
+    /// The pixel columns `x0..<x1` of row `y` that the shape can touch (empty when none): the row
+    /// section of the capsule grown by 1.5 pixels, which is one interval because a capsule is convex.
+    func span(row y: Int, width: Int) -> Range<Int> {
+        let yc = Float(y) + 0.5
+        var low = Float.infinity
+        var high = -Float.infinity
+        if isRectangle {
+            guard yc >= a.y - 1.5, yc <= b.y + 1.5 else { return 0..<0 }
+            low = a.x - 1.5
+            high = b.x + 1.5
+        } else {
+            let grown = radius + 1.5
+            @inline(__always) func cap(_ c: SIMD2<Float>) {
+                let dy = yc - c.y
+                if Swift.abs(dy) <= grown {
+                    let dx = (grown * grown - dy * dy).squareRoot()
+                    low = min(low, c.x - dx)
+                    high = max(high, c.x + dx)
+                }
+            }
+            cap(a)
+            cap(b)
+            let ab = b - a
+            let length = (ab * ab).sum().squareRoot()
+            if length > 1e-4 {
+                // The band between the end caps: 0 <= (p − a)·u <= length and |(p − a)·n| <= grown.
+                let u = ab / length
+                let n = SIMD2(-u.y, u.x)
+                var bandLow = -Float.infinity
+                var bandHigh = Float.infinity
+                @inline(__always) func clip(_ axis: SIMD2<Float>, _ lower: Float, _ upper: Float) {
+                    let offset = (yc - a.y) * axis.y - a.x * axis.x
+                    if Swift.abs(axis.x) < 1e-6 {
+                        if offset < lower || offset > upper { bandLow = .infinity }
+                    } else {
+                        let x1 = (lower - offset) / axis.x
+                        let x2 = (upper - offset) / axis.x
+                        bandLow = max(bandLow, min(x1, x2))
+                        bandHigh = min(bandHigh, max(x1, x2))
+                    }
+                }
+                clip(u, 0, length)
+                clip(n, -grown, grown)
+                if bandLow <= bandHigh {
+                    low = min(low, bandLow)
+                    high = max(high, bandHigh)
+                }
+            }
+        }
+        guard low <= high else { return 0..<0 }
+        let x0 = max(0, Int((low - 0.5).rounded(.down)))
+        let x1 = min(width, Int((high - 0.5).rounded(.up)) + 1)
+        return x0 < x1 ? x0..<x1 : 0..<0
+    }
+
+    /// Whether the shape moved by more than `tolerance` pixels (or changed size) relative to `other`.
+    func differs(from other: ScenePrimitive, tolerance: Float) -> Bool {
+        let da = a - other.a
+        let db = b - other.b
+        let moved = max(max(Swift.abs(da.x), Swift.abs(da.y)), max(Swift.abs(db.x), Swift.abs(db.y)))
+        return moved > tolerance || radius != other.radius
+    }
+
     struct Look: Equatable, Sendable {
         var intensity: Float
         var stripeAmplitude: Float
@@ -54,6 +117,61 @@ struct ScenePrimitive: Equatable, Sendable {
             let distance = (d * d).sum().squareRoot()
             coverage = min(max(radius + 0.5 - distance, 0), 1)
             along = length2 > 1e-6 ? (ap * ab).sum() / length2.squareRoot() : ap.x
+        }
+        guard coverage > 0 else { return under }
+        let phase = Int(along * stripeFrequency) & (SceneTables.stripeSize - 1)
+        let value = intensity * (1 + stripeAmplitude * stripes[phase])
+        return under + coverage * (value - under)
+    }
+}
+
+/// A shape with its per-step constants precomputed, for the per-pixel loop.
+struct PreparedShape {
+    let a: SIMD2<Float>
+    let b: SIMD2<Float>
+    let ab: SIMD2<Float>
+    let inverseLength2: Float
+    let inverseLength: Float
+    let edge: Float
+    let intensity: Float
+    let stripeAmplitude: Float
+    let stripeFrequency: Float
+    let isRectangle: Bool
+    let box: PixelRect
+
+    init(_ shape: ScenePrimitive, width: Int, height: Int) {
+        a = shape.a
+        b = shape.b
+        ab = shape.b - shape.a
+        let length2 = (ab * ab).sum()
+        inverseLength2 = length2 > 1e-6 ? 1 / length2 : 0
+        inverseLength = length2 > 1e-6 ? 1 / length2.squareRoot() : 0
+        edge = shape.radius + 0.5
+        intensity = shape.intensity
+        stripeAmplitude = shape.stripeAmplitude
+        stripeFrequency = shape.stripeFrequency
+        isRectangle = shape.isRectangle
+        box = shape.bounds(width: width, height: height)
+    }
+
+    /// Same as ``ScenePrimitive/shade(_:over:stripes:)``.
+    @inline(__always)
+    func shade(_ p: SIMD2<Float>, over under: Float, stripes: UnsafePointer<Float>) -> Float {
+        let coverage: Float
+        let along: Float
+        if isRectangle {
+            let inside = min(min(p.x - a.x, b.x - p.x), min(p.y - a.y, b.y - p.y))
+            coverage = min(max(inside + 0.5, 0), 1)
+            along = p.x - a.x
+        } else {
+            let ap = p - a
+            let projection = (ap * ab).sum()
+            let h = min(max(projection * inverseLength2, 0), 1)
+            let d = ap - ab * h
+            let distance2 = (d * d).sum()
+            if distance2 >= edge * edge { return under }
+            coverage = min(edge - distance2.squareRoot(), 1)
+            along = inverseLength > 0 ? projection * inverseLength : ap.x
         }
         guard coverage > 0 else { return under }
         let phase = Int(along * stripeFrequency) & (SceneTables.stripeSize - 1)

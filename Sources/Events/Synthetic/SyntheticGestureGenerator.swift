@@ -150,6 +150,9 @@ private struct Clip {
     }
 
     /// Renders the clip and returns its events in time order.
+    ///
+    /// The per-pixel state lives in raw buffers rather than arrays captured by closures, so the hot loop
+    /// pays no bounds or exclusivity checks.
     mutating func run(rng: inout SeededGenerator) -> EventStream {
         let pixels = width * height
         let stepMicroseconds = Int64(settings.timeStepMicroseconds)
@@ -157,100 +160,128 @@ private struct Clip {
         let firstDynamic = sways ? 0 : 2
         let baseThreshold = Float(settings.contrastThreshold)
         let sigma = Float(settings.thresholdSigma)
-        let threshold = (0..<pixels).map { _ in baseThreshold * max(0.3, 1 + sigma * rng.nextGaussian()) }
         let refractory = Int64(settings.refractoryMicroseconds)
         let noisePerStep = settings.noiseRateHz * Double(pixels) * Double(stepMicroseconds) / 1e6
         let hotPerStep = settings.hotPixelRateHz * Double(stepMicroseconds) / 1e6
+        // Arms are re-rendered after 0.1 px of motion; the slowly swaying torso, head and occluder after 0.25 px.
+        let tolerance = (0..<(firstDynamic == 0 ? 2 : 0)).map { _ in Float(0.25) } + [Float](repeating: 0.1, count: 6) + [0.25]
 
-        var previous = primitives(at: 0)
+        let stripes = UnsafeMutablePointer<Float>.allocate(capacity: SceneTables.stripeSize)
+        let logTable = UnsafeMutablePointer<Float>.allocate(capacity: SceneTables.log.count)
+        let staticLayer = UnsafeMutablePointer<Float>.allocate(capacity: pixels)
+        let reference = UnsafeMutablePointer<Float>.allocate(capacity: pixels)
+        let threshold = UnsafeMutablePointer<Float>.allocate(capacity: pixels)
+        let lastFire = UnsafeMutablePointer<Int64>.allocate(capacity: pixels)
+        let stamp = UnsafeMutablePointer<Int32>.allocate(capacity: pixels)
+        defer {
+            stripes.deallocate()
+            logTable.deallocate()
+            staticLayer.deallocate()
+            reference.deallocate()
+            threshold.deallocate()
+            lastFire.deallocate()
+            stamp.deallocate()
+        }
+        stripes.initialize(from: SceneTables.stripes, count: SceneTables.stripeSize)
+        logTable.initialize(from: SceneTables.log, count: SceneTables.log.count)
+        staticLayer.initialize(from: background, count: pixels)
+        lastFire.initialize(repeating: Int64.min / 2, count: pixels)
+        stamp.initialize(repeating: -1, count: pixels)
+        for i in 0..<pixels { threshold[i] = baseThreshold * max(0.3, 1 + sigma * rng.nextGaussian()) }
+
+        let initial = primitives(at: 0)
         // The static layer: background plus the shapes that never move.
-        var staticLayer = background
-        var reference = [Float](repeating: 0, count: pixels)
-        var lastFire = [Int64](repeating: Int64.min / 2, count: pixels)
-        var stamp = [Int32](repeating: -1, count: pixels)
+        for shape in initial[0..<firstDynamic] {
+            let box = shape.bounds(width: width, height: height)
+            for y in box.y0..<box.y1 {
+                for x in box.x0..<box.x1 {
+                    let p = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
+                    staticLayer[y * width + x] = shape.shade(p, over: staticLayer[y * width + x], stripes: stripes)
+                }
+            }
+        }
+        // Initial reference levels, each a random fraction of a threshold away from the scene.
+        for y in 0..<height {
+            for x in 0..<width {
+                let i = y * width + x
+                var value = staticLayer[i]
+                let p = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
+                for shape in initial[firstDynamic...] { value = shape.shade(p, over: value, stripes: stripes) }
+                reference[i] = SceneTables.logIntensity(value, logTable) + threshold[i] * rng.uniform(-0.5, 0.5)
+            }
+        }
+
+        // What each pixel last showed is the scene with the shapes as last rendered; a shape is
+        // re-rendered once it has moved more than `tolerance` pixels since (sub-pixel sway accumulates
+        // instead of costing a redraw every step).
+        var rendered = initial
+        var prepared = initial[firstDynamic...].map { PreparedShape($0, width: width, height: height) }
+        var dirty: [(before: ScenePrimitive, after: ScenePrimitive)] = []
         var keys: [UInt64] = []
         var columns = EventColumns(capacity: 1 << 15)
-
-        SceneTables.stripes.withUnsafeBufferPointer { stripeBuffer in
-            SceneTables.log.withUnsafeBufferPointer { logBuffer in
-                let stripes = stripeBuffer.baseAddress!
-                let logTable = logBuffer.baseAddress!
-                for shape in previous[0..<firstDynamic] {
-                    let box = shape.bounds(width: width, height: height)
-                    for y in box.y0..<box.y1 {
-                        for x in box.x0..<box.x1 {
+        for step in 1...steps {
+            let tEnd = Int64(step) * stepMicroseconds
+            let tStart = tEnd - stepMicroseconds
+            let current = primitives(at: Float(tEnd) / 1e6)
+            keys.removeAll(keepingCapacity: true)
+            dirty.removeAll(keepingCapacity: true)
+            for k in firstDynamic..<current.count where current[k].differs(from: rendered[k], tolerance: tolerance[k - firstDynamic]) {
+                dirty.append((rendered[k], current[k]))
+                rendered[k] = current[k]
+                prepared[k - firstDynamic] = PreparedShape(current[k], width: width, height: height)
+            }
+            let stepStamp = Int32(step)
+            prepared.withUnsafeBufferPointer { shapes in
+                for (before, after) in dirty {
+                    let rows = before.bounds(width: width, height: height).union(after.bounds(width: width, height: height))
+                    for y in rows.y0..<rows.y1 {
+                        let old = before.span(row: y, width: width)
+                        let new = after.span(row: y, width: width)
+                        let span =
+                            old.isEmpty ? new : new.isEmpty ? old : min(old.lowerBound, new.lowerBound)..<max(old.upperBound, new.upperBound)
+                        for x in span {
+                            let i = y &* width &+ x
+                            if stamp[i] == stepStamp { continue }
+                            stamp[i] = stepStamp
                             let p = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
-                            staticLayer[y * width + x] = shape.shade(p, over: staticLayer[y * width + x], stripes: stripes)
-                        }
-                    }
-                }
-                // Initial reference levels, each a random fraction of a threshold away from the scene.
-                for y in 0..<height {
-                    for x in 0..<width {
-                        let i = y * width + x
-                        var value = staticLayer[i]
-                        let p = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
-                        for shape in previous[firstDynamic...] { value = shape.shade(p, over: value, stripes: stripes) }
-                        reference[i] = SceneTables.logIntensity(value, logTable) + threshold[i] * rng.uniform(-0.5, 0.5)
-                    }
-                }
-                for step in 1...steps {
-                    let tEnd = Int64(step) * stepMicroseconds
-                    let tStart = tEnd - stepMicroseconds
-                    let current = primitives(at: Float(tEnd) / 1e6)
-                    let dynamic = Array(current[firstDynamic...])
-                    let boxes = dynamic.map { $0.bounds(width: width, height: height) }
-                    keys.removeAll(keepingCapacity: true)
-                    for k in firstDynamic..<current.count where current[k] != previous[k] {
-                        let dirty = current[k].bounds(width: width, height: height).union(previous[k].bounds(width: width, height: height))
-                        for y in dirty.y0..<dirty.y1 {
-                            for x in dirty.x0..<dirty.x1 {
-                                let i = y * width + x
-                                if stamp[i] == Int32(step) { continue }
-                                stamp[i] = Int32(step)
-                                let p = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
-                                var value = staticLayer[i]
-                                for (shape, box) in zip(dynamic, boxes) where box.contains(x: x, y: y) {
-                                    value = shape.shade(p, over: value, stripes: stripes)
-                                }
-                                let level = SceneTables.logIntensity(value, logTable)
-                                let change = level - reference[i]
-                                let c = threshold[i]
-                                let magnitude = abs(change)
-                                guard magnitude >= c else { continue }
-                                let crossings = min(Int(magnitude / c), 10)
-                                let polarity: UInt64 = change > 0 ? 1 : 0
-                                for j in 1...crossings {
-                                    let t = tStart + Int64(Float(stepMicroseconds) * Float(j) * c / magnitude)
-                                    if t - lastFire[i] >= refractory {
-                                        lastFire[i] = t
-                                        keys.append(UInt64(t) << 15 | UInt64(y) << 8 | UInt64(x) << 1 | polarity)
-                                    }
-                                }
-                                reference[i] += (change > 0 ? c : -c) * Float(crossings)
+                            var value = staticLayer[i]
+                            for shape in shapes where shape.box.contains(x: x, y: y) {
+                                value = shape.shade(p, over: value, stripes: stripes)
                             }
+                            let change = SceneTables.logIntensity(value, logTable) - reference[i]
+                            let c = threshold[i]
+                            let magnitude = Swift.abs(change)
+                            guard magnitude >= c else { continue }
+                            let crossings = min(Int(magnitude / c), 10)
+                            let polarity: UInt64 = change > 0 ? 1 : 0
+                            for j in 1...crossings {
+                                let t = tStart + Int64(Float(stepMicroseconds) * Float(j) * c / magnitude)
+                                if t - lastFire[i] >= refractory {
+                                    lastFire[i] = t
+                                    keys.append(UInt64(t) << 15 | UInt64(y) << 8 | UInt64(x) << 1 | polarity)
+                                }
+                            }
+                            reference[i] += (change > 0 ? c : -c) * Float(crossings)
                         }
                     }
-                    // Background activity and hot pixels.
-                    for _ in 0..<rng.poisson(noisePerStep) {
-                        let i = rng.below(pixels)
-                        let t = tStart + Int64(rng.below(Int(stepMicroseconds)))
-                        keys.append(UInt64(t) << 15 | UInt64(i / width) << 8 | UInt64(i % width) << 1 | UInt64(rng.below(2)))
-                    }
-                    for hot in hotPixels {
-                        for _ in 0..<rng.poisson(hotPerStep) {
-                            let t = tStart + Int64(rng.below(Int(stepMicroseconds)))
-                            keys.append(UInt64(t) << 15 | UInt64(hot.index / width) << 8 | UInt64(hot.index % width) << 1 | UInt64(hot.polarity))
-                        }
-                    }
-                    keys.sort()
-                    columns.reserve(keys.count)
-                    for key in keys {
-                        columns.appendReserved(
-                            x: UInt16((key >> 1) & 0x7F), y: UInt16((key >> 8) & 0x7F), t: Int64(key >> 15), p: UInt8(key & 1))
-                    }
-                    previous = current
                 }
+            }
+            // Background activity and hot pixels.
+            for _ in 0..<rng.poisson(noisePerStep) {
+                let i = rng.below(pixels)
+                let t = tStart + Int64(rng.below(Int(stepMicroseconds)))
+                keys.append(UInt64(t) << 15 | UInt64(i / width) << 8 | UInt64(i % width) << 1 | UInt64(rng.below(2)))
+            }
+            for hot in hotPixels {
+                for _ in 0..<rng.poisson(hotPerStep) {
+                    let t = tStart + Int64(rng.below(Int(stepMicroseconds)))
+                    keys.append(UInt64(t) << 15 | UInt64(hot.index / width) << 8 | UInt64(hot.index % width) << 1 | UInt64(hot.polarity))
+                }
+            }
+            keys.sort()
+            columns.reserve(keys.count)
+            for key in keys {
+                columns.appendReserved(x: UInt16((key >> 1) & 0x7F), y: UInt16((key >> 8) & 0x7F), t: Int64(key >> 15), p: UInt8(key & 1))
             }
         }
         return columns.stream(sensor: SyntheticGestureGenerator.sensor)

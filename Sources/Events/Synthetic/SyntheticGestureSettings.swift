@@ -14,7 +14,7 @@ public struct SyntheticGestureSettings: Hashable, Sendable, Codable {
     /// Length of one gesture clip.
     public var durationMilliseconds = 1500
     /// Rendering step of the scene; events inside a step get interpolated timestamps.
-    public var timeStepMicroseconds = 4000
+    public var timeStepMicroseconds = 5000
 
     // The simulated DVS.
     /// Log-intensity change that fires an event (per pixel, with mismatch `thresholdSigma`).
