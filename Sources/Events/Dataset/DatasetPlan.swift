@@ -4,7 +4,7 @@ import Seeding
 /// What preparing a dataset will do: the classes, the units of work (one recording or one generated
 /// sample each) and every input file that goes into the fingerprint. Building a plan lists
 /// directories and reads only the small split lists, never an event file.
-struct DatasetPlan: Sendable {
+package struct DatasetPlan: Sendable {
     enum Work: Hashable, Sendable {
         /// A DVS128 Gesture recording cut by its labels CSV; all its samples go to `split`.
         case gestureRecording(recording: String, labels: String, split: DatasetSplit)
@@ -115,7 +115,7 @@ struct DatasetPlan: Sendable {
     }
 
     /// Train or test for each of a class's files (sorted byte-wise), by the split mode.
-    static func assignSplits(_ files: [String], label: String, folder: String, split: SplitSettings) throws -> [DatasetSplit] {
+    package static func assignSplits(_ files: [String], label: String, folder: String, split: SplitSettings) throws -> [DatasetSplit] {
         switch split.mode {
         case .firstFraction:
             // SpikingJelly split_to_train_test_set: the first ceil(n · ratio) of the class are train.

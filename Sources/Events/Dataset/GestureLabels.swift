@@ -34,7 +34,7 @@ public enum GestureLabels {
     ///   class outside 1…`classCount`, or `end <= start`.
     public static func parse(_ text: String, file: String, classCount: Int = 11) throws -> [GestureSegment] {
         var segments: [GestureSegment] = []
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (offset, rawLine) in lines(text).enumerated() {
             let line = offset + 1
             let content = String(rawLine).trimmingSpaces()
             if content.isEmpty { continue }
@@ -69,7 +69,7 @@ public enum GestureLabels {
     ///   not an `.aedat` file or contains a path separator.
     public static func trials(path: String) throws -> [String] {
         var names: [String] = []
-        for (offset, rawLine) in try readText(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (offset, rawLine) in lines(try readText(path)).enumerated() {
             let name = String(rawLine).trimmingSpaces()
             if name.isEmpty { continue }
             guard name.hasSuffix(".aedat"), !name.contains("/"), !name.contains("\\") else {
@@ -88,6 +88,11 @@ public enum GestureLabels {
     /// Cuts one sample per segment, in segment order.
     public static func cut(_ stream: EventStream, by segments: [GestureSegment]) -> [EventStream] {
         segments.map { stream.window(from: $0.start, to: $0.end) }
+    }
+
+    /// Lines of `text`; `\r\n` is one Character in Swift, so both endings are separators here.
+    static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
     }
 
     static func readText(_ path: String) throws -> String {

@@ -29,9 +29,9 @@ public struct FrameTransform: Hashable, Sendable {
     public var isIdentity: Bool { !flip && dx == 0 && dy == 0 }
 }
 
-enum FrameBlob {
+package enum FrameBlob {
     /// Encodes `counts` in the smallest encoding.
-    static func encode(_ counts: [UInt32]) -> (encoding: FrameEncoding, bytes: [UInt8]) {
+    package static func encode(_ counts: [UInt32]) -> (encoding: FrameEncoding, bytes: [UInt8]) {
         var maximum: UInt32 = 0
         var nonZero = 0
         for value in counts {
@@ -86,7 +86,7 @@ enum FrameBlob {
     }
 
     /// Decodes into `output` (`T·2·H·W` floats), applying `transform` per `H × W` plane.
-    static func decode(
+    package static func decode(
         _ bytes: UnsafeRawBufferPointer, encoding: FrameEncoding, height: Int, width: Int,
         transform: FrameTransform, into output: UnsafeMutableBufferPointer<Float>
     ) {
