@@ -9,7 +9,7 @@ public enum DatasetKind: String, CaseIterable, Hashable, Sendable, Codable {
     case dvs128Gesture = "dvs128-gesture"
     /// CIFAR10-DVS: `<class>/cifar10_<class>_<i>.aedat` (AEDAT 2.0), 10 classes.
     case cifar10DVS = "cifar10-dvs"
-    /// N-Caltech101: `<category>/image_XXXX.bin` (ATIS), categories enumerated from the folders.
+    /// N-Caltech101: `<category>/image_NNNN.bin` (ATIS), categories enumerated from the folders.
     case nCaltech101 = "n-caltech101"
     /// N-MNIST: `Train/<digit>/*.bin` and `Test/<digit>/*.bin`.
     case nMNIST = "n-mnist"

@@ -119,29 +119,9 @@ package enum FrameBlob {
             if y >= 0, y < height, x >= 0, x < width { output[p * plane + y * width + x] = value }
         }
         switch encoding {
-        case .dense8, .dense16, .dense32:
-            // Row by row: the valid source columns shift as a block.
-            let lowX = max(0, -dx)
-            let highX = min(width, width - dx)
-            guard lowX < highX else { return }
-            for p in 0..<(n / plane) {
-                for y in 0..<height {
-                    let ty = y + dy
-                    guard ty >= 0, ty < height else { continue }
-                    let out = p * plane + ty * width
-                    for tx in lowX..<highX {
-                        let target = tx + dx
-                        let source = p * plane + y * width + (flip ? width - 1 - tx : tx)
-                        let value: Float
-                        switch encoding {
-                        case .dense8: value = Float(bytes[source])
-                        case .dense16: value = Float(bytes.le16(2 * source))
-                        default: value = Float(bytes.le32(4 * source))
-                        }
-                        output[out + target] = value
-                    }
-                }
-            }
+        case .dense8: shiftDense(bytes, UInt8.self, height: height, width: width, transform: transform, into: output)
+        case .dense16: shiftDense(bytes, UInt16.self, height: height, width: width, transform: transform, into: output)
+        case .dense32: shiftDense(bytes, UInt32.self, height: height, width: width, transform: transform, into: output)
         case .sparse16, .sparse32:
             let wide = encoding == .sparse32
             let entries = bytes.count / (wide ? 8 : 6)
@@ -149,6 +129,37 @@ package enum FrameBlob {
             for k in 0..<entries {
                 let value = wide ? Float(bytes.le32(valuesAt + 4 * k)) : Float(bytes.le16(valuesAt + 2 * k))
                 place(Int(bytes.le32(4 * k)), value)
+            }
+        }
+    }
+
+    /// Dense decode with a flip and shift: row by row, the valid source columns move as a block.
+    @inline(__always)
+    private static func shiftDense<T: FixedWidthInteger>(
+        _ bytes: UnsafeRawBufferPointer, _: T.Type, height: Int, width: Int, transform: FrameTransform,
+        into output: UnsafeMutableBufferPointer<Float>
+    ) {
+        let plane = height * width
+        let size = MemoryLayout<T>.size
+        let (flip, dx, dy) = (transform.flip, transform.dx, transform.dy)
+        let low = max(0, -dx)
+        let high = min(width, width - dx)
+        guard low < high else { return }
+        for p in 0..<(output.count / plane) {
+            for y in max(0, -dy)..<min(height, height - dy) {
+                let source = p * plane + y * width
+                let target = p * plane + (y + dy) * width + dx
+                if flip {
+                    for f in low..<high {
+                        let value = T(littleEndian: bytes.loadUnaligned(fromByteOffset: (source + width - 1 - f) * size, as: T.self))
+                        output[target + f] = Float(value)
+                    }
+                } else {
+                    for f in low..<high {
+                        let value = T(littleEndian: bytes.loadUnaligned(fromByteOffset: (source + f) * size, as: T.self))
+                        output[target + f] = Float(value)
+                    }
+                }
             }
         }
     }

@@ -101,7 +101,8 @@ public enum AEDAT4Reader {
         }
         let sensor = options.sensor ?? stream.sensor
         let decoder = header.compression == 0 ? nil : try LZ4FrameDecoder()
-        var columns = EventColumns(capacity: 1 << 16)
+        // LZ4 packs events about 2×; reserving for that avoids regrowing (untouched capacity costs nothing).
+        var columns = EventColumns(capacity: bytes.count / 8 + 1024)
         var position = header.dataOffset
         let end = header.fileDataPosition >= 0 ? min(Int(header.fileDataPosition), bytes.count) : bytes.count
         while position < end {

@@ -44,24 +44,36 @@ public enum ATISBinReader {
             sink in
             var k = 0
             var base: Int64 = 0
-            for i in 0..<records {
-                let offset = i &* 5
-                let y = bytes[offset + 1]
-                if y == overflowMarker {
+            var highX: UInt64 = 0
+            var highY: UInt64 = 0
+            // One big-endian 8-byte load per record (bytes 0–4 are the event); the last record, whose
+            // 8 bytes would run past the end, goes through the same code on a padded copy.
+            @inline(__always) func record(_ v: UInt64) {
+                let y = (v >> 48) & 0xFF
+                if y == UInt64(overflowMarker) {
                     base += increment
-                    continue
+                    return
                 }
-                let x = UInt16(bytes[offset])
-                let b2 = bytes[offset + 2]
-                let stamp = (Int64(b2 & 0x7F) << 16) | (Int64(bytes[offset + 3]) << 8) | Int64(bytes[offset + 4])
-                sink.x[k] = x
-                sink.y[k] = UInt16(y)
-                sink.p[k] = b2 >> 7
-                sink.t[k] = base + stamp
-                maxX = max(maxX, x)
-                maxY = max(maxY, UInt16(y))
+                let x = v >> 56
+                sink.x[k] = UInt16(truncatingIfNeeded: x)
+                sink.y[k] = UInt16(truncatingIfNeeded: y)
+                sink.p[k] = UInt8(truncatingIfNeeded: (v >> 47) & 1)
+                sink.t[k] = base + Int64((v >> 24) & 0x7F_FFFF)
+                highX = max(highX, x)
+                highY = max(highY, y)
                 k &+= 1
             }
+            let direct = max(0, records - 1)
+            for i in 0..<direct {
+                record(UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: i &* 5, as: UInt64.self)))
+            }
+            if records > 0 {
+                var tail: UInt64 = 0
+                for j in 0..<5 { tail |= UInt64(bytes[(records - 1) * 5 + j]) << (56 - 8 * UInt64(j)) }
+                record(tail)
+            }
+            maxX = UInt16(highX)
+            maxY = UInt16(highY)
             return k
         }
         if let sensor = options.sensor {

@@ -187,7 +187,7 @@ private struct Clip {
         staticLayer.initialize(from: background, count: pixels)
         lastFire.initialize(repeating: Int64.min / 2, count: pixels)
         stamp.initialize(repeating: -1, count: pixels)
-        for i in 0..<pixels { threshold[i] = baseThreshold * max(0.3, 1 + sigma * rng.nextGaussian()) }
+        for i in 0..<pixels { threshold[i] = baseThreshold * max(0.3, 1 + sigma * rng.approximateGaussian()) }
 
         let initial = primitives(at: 0)
         // The static layer: background plus the shapes that never move.
@@ -200,15 +200,20 @@ private struct Clip {
                 }
             }
         }
-        // Initial reference levels, each a random fraction of a threshold away from the scene.
-        for y in 0..<height {
-            for x in 0..<width {
-                let i = y * width + x
-                var value = staticLayer[i]
-                let p = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
-                for shape in initial[firstDynamic...] { value = shape.shade(p, over: value, stripes: stripes) }
-                reference[i] = SceneTables.logIntensity(value, logTable) + threshold[i] * rng.uniform(-0.5, 0.5)
+        // Initial reference levels, each a random fraction of a threshold away from the scene; the
+        // moving shapes are painted back to front over their own bounds only.
+        reference.initialize(from: staticLayer, count: pixels)
+        for shape in initial[firstDynamic...] {
+            let box = shape.bounds(width: width, height: height)
+            for y in box.y0..<box.y1 {
+                for x in box.x0..<box.x1 {
+                    let p = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
+                    reference[y * width + x] = shape.shade(p, over: reference[y * width + x], stripes: stripes)
+                }
             }
+        }
+        for i in 0..<pixels {
+            reference[i] = SceneTables.logIntensity(reference[i], logTable) + threshold[i] * rng.uniform(-0.5, 0.5)
         }
 
         // What each pixel last showed is the scene with the shapes as last rendered; a shape is

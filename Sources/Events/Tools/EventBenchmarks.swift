@@ -1,7 +1,14 @@
 import Foundation
 import Seeding
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Throughput measurements behind `spikeq bench data`.
+///
+/// Single-thread rates use the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so they measure the code
+/// and not how busy a shared machine is; the all-threads generation rate uses wall-clock time.
 public enum EventBenchmarks {
     public struct Decode: Codable, Sendable {
         public var format: String
@@ -44,10 +51,9 @@ public enum EventBenchmarks {
             let file = try MappedFile(path: path)
             var best = Double.infinity
             for _ in 0..<repeats {
-                let clock = ContinuousClock()
-                let start = clock.now
+                let start = threadCPUSeconds()
                 let decoded = try EventFile.read(path: path, format: format, options: .init(sensor: sensor))
-                let elapsed = (clock.now - start).seconds
+                let elapsed = threadCPUSeconds() - start
                 precondition(decoded.count == stream.count, "benchmark decode lost events")
                 best = min(best, elapsed)
             }
@@ -58,10 +64,9 @@ public enum EventBenchmarks {
         let integrator = FrameIntegrator(settings: FrameSettings(timeSteps: 8, height: 32, width: 32), sensor: .dvs128)
         var integration = Double.infinity
         for _ in 0..<repeats {
-            let clock = ContinuousClock()
-            let start = clock.now
+            let start = threadCPUSeconds()
             let counts = integrator.integrate(sample)
-            integration = min(integration, (clock.now - start).seconds)
+            integration = min(integration, threadCPUSeconds() - start)
             precondition(counts.reduce(0, +) == UInt32(sample.count))
         }
 
@@ -71,10 +76,11 @@ public enum EventBenchmarks {
         settings.testPerClass = 3
         let generator = SyntheticGestureGenerator(settings: settings)
         let singleCount = 22
+        let cpuStart = threadCPUSeconds()
+        for i in 0..<singleCount { _ = generator.sample(split: .train, index: i, gesture: SyntheticGestureClass(rawValue: i % 11)!) }
+        let single = Double(singleCount) / (threadCPUSeconds() - cpuStart)
         let clock = ContinuousClock()
         var start = clock.now
-        for i in 0..<singleCount { _ = generator.sample(split: .train, index: i, gesture: SyntheticGestureClass(rawValue: i % 11)!) }
-        let single = Double(singleCount) / (clock.now - start).seconds
 
         let config = DatasetConfig(
             kind: .syntheticGestures, frames: FrameSettings(timeSteps: 8, height: 32, width: 32),
@@ -92,11 +98,11 @@ public enum EventBenchmarks {
         var plain = 0.0
         var augmented = 0.0
         for augment in [false, true] {
-            start = clock.now
+            let readStart = threadCPUSeconds()
             buffer.withUnsafeMutableBufferPointer { out in
                 for i in 0..<reads { train.writeSample(i % train.count, into: out, augment: augment, using: &rng) }
             }
-            let rate = Double(reads) / (clock.now - start).seconds
+            let rate = Double(reads) / (threadCPUSeconds() - readStart)
             if augment { augmented = rate } else { plain = rate }
         }
         return Report(
@@ -121,6 +127,13 @@ public enum EventBenchmarks {
             return count
         }
     }
+}
+
+/// CPU time consumed by the calling thread.
+func threadCPUSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
 }
 
 extension Duration {
