@@ -93,13 +93,16 @@ final class TemporaryFileWriter {
 final class FileLock {
     private var fd: Int32
 
-    init(path: String) throws {
+    /// Takes the lock, calling `waiting` first if another process holds it.
+    init(path: String, waiting: () -> Void = {}) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw EventDataError(.unreadable, file: path, message: "cannot open lock file: \(String(cString: strerror(errno)))")
         }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return }
+        waiting()
         while flock(fd, LOCK_EX) != 0 {
             if errno == EINTR { continue }
             let reason = String(cString: strerror(errno))

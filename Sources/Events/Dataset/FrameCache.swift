@@ -51,8 +51,9 @@ public enum FrameCache {
         if let cache = try? FrameCacheFile(path: path), cache.metadata.fingerprint == fingerprint {
             return try opened(config, path: path, cache: cache, built: false)
         }
-        progress(PrepareProgress(stage: .waiting, completed: 0, total: plan.units.count))
-        let lock = try FileLock(path: "\(directory)/\(fingerprint).lock")
+        let lock = try FileLock(path: "\(directory)/\(fingerprint).lock") {
+            progress(PrepareProgress(stage: .waiting, completed: 0, total: plan.units.count))
+        }
         defer { lock.unlock() }
         if let cache = try? FrameCacheFile(path: path), cache.metadata.fingerprint == fingerprint {
             return try opened(config, path: path, cache: cache, built: false)
