@@ -54,6 +54,16 @@ struct EventColumns: ~Copyable {
         appendReserved(x: ex, y: ey, t: et, p: ep)
     }
 
+    /// Reserves room for `extra` events and lets `fill` write them through plain pointers (kept in
+    /// registers, unlike per-event appends through `inout`); `fill` returns how many it wrote.
+    mutating func append(upTo extra: Int, _ fill: (EventSink) throws -> Int) rethrows {
+        reserve(extra)
+        let sink = EventSink(x: x + count, y: y + count, t: t + count, p: p + count, capacity: extra)
+        let written = try fill(sink)
+        precondition(written >= 0 && written <= extra, "wrote past the reserved room")
+        count += written
+    }
+
     /// Forgets all events but keeps the storage.
     mutating func removeAll() { count = 0 }
 

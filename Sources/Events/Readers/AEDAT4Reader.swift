@@ -171,20 +171,23 @@ public enum AEDAT4Reader {
         }
         let limitX = sensor?.width ?? Int(Int16.max) + 1
         let limitY = sensor?.height ?? Int(Int16.max) + 1
-        columns.reserve(count)
         let bytes = view.bytes
-        for i in 0..<count {
-            let e = first &+ i &* eventSize
-            let t = Int64(bitPattern: bytes.le64(e))
-            let x = Int(Int16(bitPattern: bytes.le16(e + 8)))
-            let y = Int(Int16(bitPattern: bytes.le16(e + 10)))
-            if x < 0 || y < 0 || x >= limitX || y >= limitY {
-                throw EventDataError(
-                    .coordinateOutOfRange, file: file, byteOffset: fileOffset,
-                    message: "event \(i) of the packet at (\(x), \(y)) is outside the \(sensor?.description ?? "") sensor")
+        try columns.append(upTo: count) { sink in
+            for i in 0..<count {
+                let e = first &+ i &* eventSize
+                let x = Int(Int16(bitPattern: bytes.le16(e + 8)))
+                let y = Int(Int16(bitPattern: bytes.le16(e + 10)))
+                if x < 0 || y < 0 || x >= limitX || y >= limitY {
+                    throw EventDataError(
+                        .coordinateOutOfRange, file: file, byteOffset: fileOffset,
+                        message: "event \(i) of the packet at (\(x), \(y)) is outside the \(sensor?.description ?? "") sensor")
+                }
+                sink.t[i] = Int64(bitPattern: bytes.le64(e))
+                sink.x[i] = UInt16(truncatingIfNeeded: x)
+                sink.y[i] = UInt16(truncatingIfNeeded: y)
+                sink.p[i] = bytes[e + 12] != 0 ? 1 : 0
             }
-            columns.appendReserved(
-                x: UInt16(truncatingIfNeeded: x), y: UInt16(truncatingIfNeeded: y), t: t, p: bytes[e + 12] != 0 ? 1 : 0)
+            return count
         }
     }
 }
