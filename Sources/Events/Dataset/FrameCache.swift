@@ -169,10 +169,8 @@ public enum FrameCache {
             fingerprint: fingerprint, kind: config.kind, name: config.name, classNames: plan.classNames, frames: config.frames,
             sensor: plan.sensor, key: keyText, origins: origins, eventCounts: eventCounts, skipped: skipped,
             toolVersion: "spikeq-events/\(SyntheticGestureGenerator.version)")
-        let fingerprintBytes = stride(from: 0, to: 64, by: 2).map { i -> UInt8 in
-            let start = fingerprint.utf8.index(fingerprint.utf8.startIndex, offsetBy: i)
-            return UInt8(String(fingerprint[start..<fingerprint.index(start, offsetBy: 2)]), radix: 16)!
-        }
+        let digits = Array(fingerprint.utf8).map { UInt8(ascii: "0") <= $0 && $0 <= UInt8(ascii: "9") ? $0 - 48 : $0 - 87 }
+        let fingerprintBytes = stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
         try writer.commit(splits: splits, metadata: metadata, fingerprintBytes: fingerprintBytes)
     }
 
