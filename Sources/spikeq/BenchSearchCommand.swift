@@ -3,12 +3,6 @@ import Coordinator
 import Foundation
 import Logging
 
-/// `spikeq bench …`: performance measurements.
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure performance.", subcommands: [BenchSearchCommand.self])
-}
-
 /// `spikeq bench search`: the distributed machinery with null workers (no training).
 struct BenchSearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

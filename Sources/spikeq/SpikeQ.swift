@@ -15,7 +15,8 @@ struct SpikeQ: AsyncParsableCommand {
             """,
         version: SpikeQuantVersion.string,
         subcommands: [
-            KeysCommand.self, WorkerCommand.self, ParetoCommand.self, StatusCommand.self, ReportCommand.self, BenchCommand.self,
+            DatasetCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self, StatusCommand.self, ReportCommand.self,
+            BenchCommand.self,
         ]
     )
 }

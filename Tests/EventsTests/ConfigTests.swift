@@ -1,0 +1,73 @@
+import Events
+import Foundation
+import Testing
+
+struct DatasetConfigTests {
+    static var configsDirectory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("configs/datasets").path
+    }
+
+    @Test(arguments: ["synthetic-gestures", "dvs128-gesture", "cifar10-dvs", "n-caltech101", "n-mnist"])
+    func shippedConfigsParse(name: String) throws {
+        let config = try DatasetConfig.load(path: "\(Self.configsDirectory)/\(name).yaml")
+        #expect(config.kind.rawValue == name)
+        #expect(config.sourceFile?.hasSuffix("\(name).yaml") == true)
+    }
+
+    @Test func syntheticDefaultsMatchTheTinyModel() throws {
+        let config = try DatasetConfig.load(path: "\(Self.configsDirectory)/synthetic-gestures.yaml")
+        #expect(config.frames == FrameSettings(timeSteps: 8, splitBy: .number, height: 32, width: 32, resize: .sum))
+        #expect(config.synthetic == SyntheticGestureSettings())
+        #expect(config.augmentation == AugmentationSettings(translate: 2, horizontalFlip: false))
+    }
+
+    @Test func defaultsPerKind() throws {
+        let cifar = try DatasetConfig.parse("kind: cifar10-dvs\nroot: data/c\n")
+        #expect(cifar.split.mode == .firstFraction)
+        #expect(cifar.frames.timeSteps == 16 && cifar.frames.height == 128)
+        #expect(cifar.orientation == .spikingjelly)
+        #expect(cifar.resolvedRoot == FileManager.default.currentDirectoryPath + "/data/c")
+        let caltech = try DatasetConfig.parse("kind: n-caltech101\nroot: /d\nframes: {size: [45, 60]}\n")
+        #expect(caltech.effectiveSensor == .nCaltech101)
+        #expect(caltech.frames.height == 45 && caltech.frames.width == 60)
+    }
+
+    @Test(arguments: [
+        ("kind: cifar10-dvs\nroot: x\nframez: {}\n", "framez"),
+        ("kind: cifar10-dvs\nroot: x\nframes: {stepz: 3}\n", "frames.stepz"),
+        ("kind: cifar10-dvs\nroot: x\nframes: {steps: 0}\n", "frames.steps"),
+        ("kind: cifar10-dvs\nroot: x\nframes: {steps: eight}\n", "frames.steps"),
+        ("kind: cifar10-dvs\nroot: x\nframes: {split_by: size}\n", "frames.split_by"),
+        ("kind: cifar10-dvs\nroot: x\nframes: {size: [32]}\n", "frames.size"),
+        ("kind: cifar10-dvs\nroot: x\nsplit: {mode: official}\n", "split.mode"),
+        ("kind: cifar10-dvs\nroot: x\nsplit: {validation_fraction: 1.5}\n", "split.validation_fraction"),
+        ("kind: cifar10-dvs\nroot: x\norientation: sideways\n", "orientation"),
+        ("kind: cifar10-dvs\nroot: x\naugmentation: {translate: 100}\n", "augmentation.translate"),
+        ("kind: cifar10-dvs\nroot: x\nstrict: maybe\n", "strict"),
+        ("kind: dvs128-gesture\nroot: x\naugmentation: {hflip: true}\n", "augmentation.hflip"),
+        ("kind: dvs128-gesture\nroot: x\norientation: jaer\n", "orientation"),
+        ("kind: dvs128-gesture\n", "root"),
+        ("kind: synthetic-gestures\nroot: x\n", "root"),
+        ("kind: synthetic-gestures\naugmentation: {hflip: true}\n", "augmentation.hflip"),
+        ("kind: synthetic-gestures\nsynthetic: {noise_rate_hz: -1}\n", "synthetic.noise_rate_hz"),
+        ("kind: synthetic-gestures\nsynthetic: {speed: [2, 1]}\n", "synthetic.speed[1]"),
+        ("kind: synthetic-gestures\nsynthetic: {bogus: 1}\n", "synthetic.bogus"),
+        ("kind: event-folders\nroot: x\n", "sensor"),
+        ("kind: mnist\n", "kind"),
+        ("root: x\n", "kind"),
+        ("- just\n- a list\n", "(document)"),
+        ("kind: [unclosed\n", "(document)"),
+    ])
+    func badValuesNameFileAndKey(text: String, key: String) throws {
+        let error = try #require(throws: DatasetConfigError.self) { try DatasetConfig.parse(text, file: "configs/datasets/bad.yaml") }
+        #expect(error.key == key)
+        #expect(error.file == "configs/datasets/bad.yaml")
+        #expect(error.description.hasPrefix("configs/datasets/bad.yaml: \(key):"))
+    }
+
+    @Test func missingConfigFileIsReported() throws {
+        let error = try #require(throws: DatasetConfigError.self) { try DatasetConfig.load(path: "/nonexistent/data.yaml") }
+        #expect(error.file == "/nonexistent/data.yaml")
+    }
+}
