@@ -15,7 +15,7 @@ struct SpikeQ: AsyncParsableCommand {
             """,
         version: SpikeQuantVersion.string,
         subcommands: [
-            DatasetCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self, StatusCommand.self, ReportCommand.self,
+            DatasetCommand.self, TrainCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self, StatusCommand.self, ReportCommand.self,
             BenchCommand.self,
         ]
     )
