@@ -9,7 +9,7 @@ public import Tensor
 public final class BatchNorm {
     public let name: String
     public let channels: Int
-    public let momentum: Float
+    public internal(set) var momentum: Float
     public let epsilon: Float
     public let weight: Parameter
     public let bias: Parameter
