@@ -14,6 +14,6 @@ struct SpikeQ: AsyncParsableCommand {
             the result is the Pareto front of accuracy versus energy and the exported models on it.
             """,
         version: SpikeQuantVersion.string,
-        subcommands: []
+        subcommands: [ModelCommand.self, BenchCommand.self]
     )
 }
