@@ -198,3 +198,38 @@ struct LayerGradientTests {
         GradientCheck.expectMatches(dv, at: v, indices: indices, eps: 1e-2, "dV") { GradientCheck.project(attention.attend(q: q, k: k, v: $0, keepProducts: false).0, r) }
     }
 }
+
+extension LayerGradientTests {
+    /// The separable pool against a direct window scan (first maximum in row-major order), on
+    /// binary input full of ties and odd sizes.
+    @Test(arguments: [(7, 9), (8, 8), (5, 6)])
+    func maxPoolMatchesDirectWindowScan(height: Int, width: Int) {
+        var rng = SeededGenerator(seed: 61)
+        let x = GradientCheck.binary([2, 3, height, width], &rng, rate: 0.3)
+        let pool = MaxPool2d()
+        let y = pool.forward(x, training: true)
+        let (oh, ow) = (MaxPool2d.outputSize(height), MaxPool2d.outputSize(width))
+        var expectedGradient = [Float](repeating: 0, count: x.count)
+        let dy = GradientCheck.random(y.shape, &rng)
+        for plane in 0..<6 {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var best = -Float.infinity
+                    var bestIndex = 0
+                    for yy in max(0, 2 * oy - 1)..<min(height, 2 * oy + 2) {
+                        for xx in max(0, 2 * ox - 1)..<min(width, 2 * ox + 2) where x[flat: plane * height * width + yy * width + xx] > best {
+                            best = x[flat: plane * height * width + yy * width + xx]
+                            bestIndex = yy * width + xx
+                        }
+                    }
+                    let o = plane * oh * ow + oy * ow + ox
+                    #expect(y[flat: o] == best)
+                    expectedGradient[plane * height * width + bestIndex] += dy[flat: o]
+                }
+            }
+        }
+        let dx = pool.backward(dy)
+        #expect(firstMismatch(dx.scalars, expectedGradient, relative: 1e-6, absolute: 1e-7) == nil)
+        #expect(pool.forward(x, training: false) == y)
+    }
+}
