@@ -12,13 +12,16 @@ public enum BLAS {
     ///   - transposeA: use Aᵀ; A is then stored `k × m` with leading dimension `lda`.
     ///   - transposeB: use Bᵀ; B is then stored `n × k` with leading dimension `ldb`.
     ///   - m, n, k: `op(A)` is `m × k`, `op(B)` is `k × n`, `C` is `m × n`.
+    ///   - threaded: split large products over the compute pool; pass false from inside a pool
+    ///     loop, where each thread already multiplies its own block.
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        threaded: Bool = true
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "negative GEMM size \(m)×\(n)×\(k)")
         precondition(lda >= max(1, transposeA ? m : k), "lda \(lda) too small")
@@ -26,7 +29,7 @@ public enum BLAS {
         precondition(ldc >= max(1, n), "ldc \(ldc) too small")
         guard m > 0 && n > 0 else { return }
         let parts = Compute.partCount(max(m, n), grain: 32)
-        if parts > 1 && Double(m) * Double(n) * Double(k) >= 2e6 {
+        if threaded && parts > 1 && Double(m) * Double(n) * Double(k) >= 2e6 {
             let a = UnsafeMutablePointer(mutating: a)
             let b = UnsafeMutablePointer(mutating: b)
             if n >= m {
