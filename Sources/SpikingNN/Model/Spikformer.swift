@@ -53,7 +53,10 @@ public final class Spikformer {
     public func discardSavedActivations() {
         // An evaluation-mode pass on a one-sample zero input replaces every saved tensor by nothing.
         let c = config
+        let tracking = tracksActivity
+        tracksActivity = false
         _ = forward(Tensor(shape: [c.inputChannels, c.timeSteps, c.inputHeight, c.inputWidth]), training: false)
+        tracksActivity = tracking
     }
 
     /// Reorders samples `[B, T, C, H, W]` to the model's input layout `[C, T·B, H, W]`.
