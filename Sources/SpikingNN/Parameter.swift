@@ -58,7 +58,7 @@ public final class Parameter {
         if gradient != nil { gradient!.fill(0) }
     }
 
-    /// Marks the value changed after an in-place update made through `updateInPlace`.
+    /// Updates the value in place (no copy when the storage is not shared) and bumps ``version``.
     public func updateInPlace<R>(_ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
         defer { version &+= 1 }
         return value.withUnsafeMutableBufferPointer(body)

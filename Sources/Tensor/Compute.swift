@@ -9,7 +9,9 @@ public enum Compute {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var currentPool: ThreadPool?
 
-    /// Sets the number of threads used by kernels and by OpenBLAS in this process.
+    /// Sets the number of threads used by kernels and GEMMs in this process.
+    ///
+    /// GEMMs are split over the same pool (OpenBLAS is set to one thread per call, see ``BLAS``).
     ///
     /// The default is the number of active processors. Changing the count replaces the pool;
     /// call it before starting work, not while kernels run.
@@ -20,7 +22,7 @@ public enum Compute {
         currentPool = ThreadPool(threadCount: count)
         lock.unlock()
         old?.shutdown()
-        openblas_set_num_threads(Int32(count))
+        openblas_set_num_threads(1)
     }
 
     /// The number of threads kernels use.
@@ -34,7 +36,7 @@ public enum Compute {
         let count = ProcessInfo.processInfo.activeProcessorCount
         let pool = ThreadPool(threadCount: max(1, count))
         currentPool = pool
-        openblas_set_num_threads(Int32(max(1, count)))
+        openblas_set_num_threads(1)
         return pool
     }
 

@@ -2,27 +2,60 @@ import COpenBLAS
 
 /// Single-precision GEMM through OpenBLAS: `C = alpha·op(A)·op(B) + beta·C`, row-major.
 ///
-/// This is the only place that calls into BLAS. OpenBLAS uses the thread count set by
-/// ``Compute/setThreadCount(_:)``; call it from one thread at a time (not from inside a
-/// ``ThreadPool`` loop).
+/// This is the only place that calls into BLAS. OpenBLAS itself runs single-threaded: large
+/// products are split into ``Compute/threadCount`` fixed column (or row) blocks that the compute
+/// pool's threads multiply concurrently. So only one set of threads exists (OpenBLAS's own
+/// threads would spin in `sched_yield` between calls, stealing the cores from the element-wise
+/// kernels), and results are deterministic for a given thread count.
 public enum BLAS {
     /// - Parameters:
     ///   - transposeA: use Aᵀ; A is then stored `k × m` with leading dimension `lda`.
     ///   - transposeB: use Bᵀ; B is then stored `n × k` with leading dimension `ldb`.
     ///   - m, n, k: `op(A)` is `m × k`, `op(B)` is `k × n`, `C` is `m × n`.
+    ///   - threaded: split large products over the compute pool; pass false from inside a pool
+    ///     loop, where each thread already multiplies its own block.
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        threaded: Bool = true
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "negative GEMM size \(m)×\(n)×\(k)")
         precondition(lda >= max(1, transposeA ? m : k), "lda \(lda) too small")
         precondition(ldb >= max(1, transposeB ? k : n), "ldb \(ldb) too small")
         precondition(ldc >= max(1, n), "ldc \(ldc) too small")
         guard m > 0 && n > 0 else { return }
+        let parts = Compute.partCount(max(m, n), grain: 32)
+        if threaded && parts > 1 && Double(m) * Double(n) * Double(k) >= 2e6 {
+            let a = UnsafeMutablePointer(mutating: a)
+            let b = UnsafeMutablePointer(mutating: b)
+            if n >= m {
+                // Column blocks: C[:, j0..<j1] = op(A) · op(B)[:, j0..<j1].
+                Compute.parallelParts(n, grain: 32) { _, columns in
+                    let bBlock = transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+                    multiply(transposeA, transposeB, m, columns.count, k, alpha, a, lda, bBlock, ldb, beta, c + columns.lowerBound, ldc)
+                }
+            } else {
+                // Row blocks: C[i0..<i1, :] = op(A)[i0..<i1, :] · op(B).
+                Compute.parallelParts(m, grain: 32) { _, rows in
+                    let aBlock = transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda
+                    multiply(transposeA, transposeB, rows.count, n, k, alpha, aBlock, lda, b, ldb, beta, c + rows.lowerBound * ldc, ldc)
+                }
+            }
+            return
+        }
+        multiply(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    @inline(__always)
+    private static func multiply(
+        _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

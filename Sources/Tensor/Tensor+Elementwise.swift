@@ -52,10 +52,21 @@ extension Tensor {
         }
     }
 
-    /// `a + b`, element-wise.
+    /// `a + b`, element-wise, into a new tensor (one pass; neither operand is copied first).
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        var result = a
-        result.add(b)
+        precondition(a.count == b.count, "+: \(a.shape) vs \(b.shape)")
+        var result = Tensor(uninitializedShape: a.shape)
+        let count = a.count
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                result.withUnsafeMutableBufferPointer { pr in
+                    let (x, y, z) = (pa.baseAddress!, pb.baseAddress!, pr.baseAddress!)
+                    Compute.parallelFor(count, grain: 32_768) { range in
+                        for i in range { z[i] = x[i] + y[i] }
+                    }
+                }
+            }
+        }
         return result
     }
 

@@ -15,8 +15,8 @@ struct SpikeQ: AsyncParsableCommand {
             """,
         version: SpikeQuantVersion.string,
         subcommands: [
-            DatasetCommand.self, TrainCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self, StatusCommand.self, ReportCommand.self,
-            BenchCommand.self,
+            ModelCommand.self, DatasetCommand.self, TrainCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self,
+            StatusCommand.self, ReportCommand.self, BenchCommand.self,
         ]
     )
 }

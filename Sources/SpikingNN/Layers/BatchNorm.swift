@@ -9,7 +9,7 @@ public import Tensor
 public final class BatchNorm {
     public let name: String
     public let channels: Int
-    public let momentum: Float
+    public internal(set) var momentum: Float
     public let epsilon: Float
     public let weight: Parameter
     public let bias: Parameter
@@ -55,16 +55,9 @@ public final class BatchNorm {
                         Compute.parallelFor(channels, grain: 1) { range in
                             for c in range {
                                 let row = p + c * length
-                                var sum = 0.0
-                                for i in 0..<length { sum += Double(row[i]) }
-                                let mu = sum / Double(length)
-                                var squares = 0.0
-                                for i in 0..<length {
-                                    let d = Double(row[i]) - mu
-                                    squares += d * d
-                                }
-                                m[c] = Float(mu)
-                                v[c] = Float(squares / Double(length))
+                                let mu = Float(RowKernels.sum(row, count: length) / Double(length))
+                                m[c] = mu
+                                v[c] = Float(RowKernels.sumOfSquaredDeviations(row, count: length, mean: mu) / Double(length))
                             }
                         }
                     }
@@ -149,13 +142,7 @@ public final class BatchNorm {
                                     let gr = gs + c * length
                                     let mu = mean[c]
                                     let inv = inverseStd[c]
-                                    var sumG = 0.0
-                                    var sumGX = 0.0
-                                    for i in 0..<length {
-                                        let g = Double(gr[i])
-                                        sumG += g
-                                        sumGX += g * Double((xr[i] - mu) * inv)
-                                    }
+                                    let (sumG, sumGX) = RowKernels.gradientSums(gr, xr, count: length, mean: mu, inverseStd: inv)
                                     dgp[c] = Float(sumGX)
                                     dbp[c] = Float(sumG)
                                     let k = gamma[c] * inv

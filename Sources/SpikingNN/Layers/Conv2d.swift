@@ -4,9 +4,8 @@ public import Tensor
 /// 3×3 convolution, stride 1, padding 1, no bias, over a batch of frames.
 ///
 /// Activations are channel-major, `[C, F, H, W]` with F = T·B frames: each channel's values are one
-/// contiguous row, so the convolution of all frames is one GEMM per chunk,
-/// `Y[Cout, f·H·W] = W[Cout, Cin·9] · cols[Cin·9, f·H·W]`, where `cols` is the im2col of a chunk
-/// of `f` frames (chunks bound the scratch memory). The weight is stored PyTorch-style
+/// contiguous row, and a block of output columns is one GEMM,
+/// `Y[Cout, n] = W[Cout, Cin·9] · cols[Cin·9, n]`, where `cols` is the im2col of those columns. The weight is stored PyTorch-style
 /// `[out, in, 3, 3]`.
 public final class Conv2d: QuantizableLayer {
     public let name: String
@@ -22,9 +21,6 @@ public final class Conv2d: QuantizableLayer {
 
     private var savedInput: Tensor?
     private var savedWeight: Tensor?
-
-    /// Upper bound on im2col scratch, in elements.
-    static let columnBudget = 1 << 22
 
     public init(name: String, inChannels: Int, outChannels: Int, height: Int, width: Int, generator: inout SeededGenerator) {
         self.name = name
@@ -53,7 +49,55 @@ public final class Conv2d: QuantizableLayer {
 
     func resetActivity() { inputActivity = InputActivity() }
 
+    /// A block of output columns computed by one GEMM: frames `frames`, and within each of them
+    /// image rows `rows` (a band of one frame, or whole frames).
+    package struct Tile {
+        package var frames: Range<Int>
+        package var rows: Range<Int>
+    }
+
+    /// Splits the frames of this part into tiles of about `max(512, 2¹⁸/k)` columns: small enough
+    /// that a tile's im2col stays in the core's L2 cache, large enough that OpenBLAS's packing of
+    /// the weight is amortised.
+    package func tiles(frames: Range<Int>) -> [Tile] {
+        let k = inChannels * 9
+        let target = max(512, (1 << 18) / k)
+        let plane = height * width
+        var result: [Tile] = []
+        if plane >= target {
+            let band = max(1, target / width)
+            for f in frames {
+                var y = 0
+                while y < height {
+                    result.append(Tile(frames: f..<(f + 1), rows: y..<min(height, y + band)))
+                    y += band
+                }
+            }
+        } else {
+            let group = max(1, target / plane)
+            var f = frames.lowerBound
+            while f < frames.upperBound {
+                result.append(Tile(frames: f..<min(frames.upperBound, f + group), rows: 0..<height))
+                f += group
+            }
+        }
+        return result
+    }
+
+    /// Columns of a tile in the output row `[F·H·W]`: they are contiguous.
+    func columns(of tile: Tile) -> (start: Int, count: Int) {
+        let plane = height * width
+        if tile.frames.count == 1 {
+            return (tile.frames.lowerBound * plane + tile.rows.lowerBound * width, tile.rows.count * width)
+        }
+        return (tile.frames.lowerBound * plane, tile.frames.count * plane)
+    }
+
     /// `x`: `[Cin, F, H, W]` → `[Cout, F, H, W]`.
+    ///
+    /// Each thread takes a fixed range of frames and, tile by tile, writes the im2col of the tile
+    /// into its own scratch and multiplies it with a single-threaded GEMM, so the patches are
+    /// consumed from cache right after they are written.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[0] == inChannels && x.shape[2] == height && x.shape[3] == width,
                      "\(name): expected [\(inChannels), F, \(height), \(width)], got \(x.shape)")
@@ -61,23 +105,22 @@ public final class Conv2d: QuantizableLayer {
         let w = effective.value(training: training)
         let frames = x.shape[1]
         let plane = height * width
-        var y = Tensor(uninitializedShape: [outChannels, frames, height, width])
         let k = inChannels * 9
-        let chunk = max(1, min(frames, Self.columnBudget / max(1, k * plane)))
-        var cols = Tensor(uninitializedShape: [k, chunk * plane])
+        var y = Tensor(uninitializedShape: [outChannels, frames, height, width])
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
-                    cols.withUnsafeMutableBufferPointer { pc in
-                        var start = 0
-                        while start < frames {
-                            let count = min(chunk, frames - start)
-                            Self.im2col(px.baseAddress!, channels: inChannels, frames: frames, height: height, width: width,
-                                        firstFrame: start, frameCount: count, into: pc.baseAddress!)
-                            BLAS.gemm(m: outChannels, n: count * plane, k: k,
-                                      a: pw.baseAddress!, lda: k, b: pc.baseAddress!, ldb: count * plane,
-                                      c: py.baseAddress! + start * plane, ldc: frames * plane)
-                            start += count
+                    let (input, weights, output) = (px.baseAddress!, pw.baseAddress!, py.baseAddress!)
+                    Compute.parallelParts(frames, grain: 1) { _, frameRange in
+                        let tiles = self.tiles(frames: frameRange)
+                        let capacity = tiles.map { self.columns(of: $0).count }.max() ?? 0
+                        let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * capacity)
+                        defer { cols.deallocate() }
+                        for tile in tiles {
+                            let (start, count) = self.columns(of: tile)
+                            self.im2col(input, frames: frames, tile: tile, into: cols)
+                            BLAS.gemm(m: outChannels, n: count, k: k, a: weights, lda: k, b: cols, ldb: count,
+                                      c: output + start, ldc: frames * plane, threaded: false)
                         }
                     }
                 }
@@ -94,6 +137,9 @@ public final class Conv2d: QuantizableLayer {
     }
 
     /// Accumulates dL/dW and returns dL/dx (nil when `needsInputGradient` is false).
+    ///
+    /// Threads own fixed frame ranges (so their dx writes never overlap) and their own partial
+    /// dW, which are added in part order: deterministic for a given thread count.
     public func backward(_ dy: Tensor, needsInputGradient: Bool = true) -> Tensor? {
         guard let x = savedInput, let w = savedWeight else {
             preconditionFailure("\(name): backward without a training forward pass")
@@ -101,41 +147,52 @@ public final class Conv2d: QuantizableLayer {
         let frames = x.shape[1]
         let plane = height * width
         let k = inChannels * 9
-        let chunk = max(1, min(frames, Self.columnBudget / max(1, k * plane)))
-        var cols = Tensor(uninitializedShape: [k, chunk * plane])
-        var dw = Tensor(shape: [outChannels, k])
+        let parts = Compute.partCount(frames, grain: 1)
+        var partials = Tensor(shape: [parts, outChannels * k])
         var dx: Tensor? = needsInputGradient ? Tensor(shape: x.shape) : nil
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
-                cols.withUnsafeMutableBufferPointer { pc in
-                    dw.withUnsafeMutableBufferPointer { pdw in
-                        var start = 0
-                        while start < frames {
-                            let count = min(chunk, frames - start)
-                            Self.im2col(px.baseAddress!, channels: inChannels, frames: frames, height: height, width: width,
-                                        firstFrame: start, frameCount: count, into: pc.baseAddress!)
-                            // dW += dY_chunk · colsᵀ
-                            BLAS.gemm(transposeB: true, m: outChannels, n: k, k: count * plane,
-                                      a: pdy.baseAddress! + start * plane, lda: frames * plane,
-                                      b: pc.baseAddress!, ldb: count * plane, beta: 1,
-                                      c: pdw.baseAddress!, ldc: k)
-                            if dx != nil {
-                                // dcols = Wᵀ · dY_chunk, then scatter back (col2im).
-                                w.withUnsafeBufferPointer { pw in
-                                    BLAS.gemm(transposeA: true, m: k, n: count * plane, k: outChannels,
-                                              a: pw.baseAddress!, lda: k,
-                                              b: pdy.baseAddress! + start * plane, ldb: frames * plane,
-                                              c: pc.baseAddress!, ldc: count * plane)
-                                }
-                                dx!.withUnsafeMutableBufferPointer { pdx in
-                                    Self.col2imAccumulate(pc.baseAddress!, channels: inChannels, frames: frames,
-                                                          height: height, width: width, firstFrame: start,
-                                                          frameCount: count, into: pdx.baseAddress!)
+                w.withUnsafeBufferPointer { pw in
+                    partials.withUnsafeMutableBufferPointer { pp in
+                        let (input, gradient, weights, partial) = (px.baseAddress!, pdy.baseAddress!, pw.baseAddress!, pp.baseAddress!)
+                        let body = { (dxBase: UnsafeMutablePointer<Float>?) in
+                            Compute.parallelParts(frames, grain: 1) { part, frameRange in
+                                let tiles = self.tiles(frames: frameRange)
+                                let capacity = tiles.map { self.columns(of: $0).count }.max() ?? 0
+                                let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * capacity)
+                                defer { cols.deallocate() }
+                                let dw = partial + part * self.outChannels * k
+                                for tile in tiles {
+                                    let (start, count) = self.columns(of: tile)
+                                    self.im2col(input, frames: frames, tile: tile, into: cols)
+                                    // dW += dY_tile · colsᵀ
+                                    BLAS.gemm(transposeB: true, m: self.outChannels, n: k, k: count,
+                                              a: gradient + start, lda: frames * plane, b: cols, ldb: count, beta: 1,
+                                              c: dw, ldc: k, threaded: false)
+                                    if let dxBase {
+                                        // dcols = Wᵀ · dY_tile, scattered back onto dx (col2im).
+                                        BLAS.gemm(transposeA: true, m: k, n: count, k: self.outChannels, a: weights, lda: k,
+                                                  b: gradient + start, ldb: frames * plane, c: cols, ldc: count, threaded: false)
+                                        self.col2imAccumulate(cols, frames: frames, tile: tile, into: dxBase)
+                                    }
                                 }
                             }
-                            start += count
+                        }
+                        if dx != nil {
+                            dx!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+                        } else {
+                            body(nil)
                         }
                     }
+                }
+            }
+        }
+        var dw = Tensor(shape: [outChannels, k])
+        partials.withUnsafeBufferPointer { pp in
+            dw.withUnsafeMutableBufferPointer { pdw in
+                for part in 0..<parts {
+                    let source = pp.baseAddress! + part * outChannels * k
+                    for i in 0..<(outChannels * k) { pdw[i] += source[i] }
                 }
             }
         }
@@ -145,72 +202,68 @@ public final class Conv2d: QuantizableLayer {
         return dx
     }
 
-    /// Writes the 3×3 patches of frames `firstFrame..<firstFrame+frameCount` of `x` (`[C, F, H, W]`)
-    /// into `cols` (`[C·9, frameCount·H·W]`), zero outside the image.
-    static func im2col(_ x: UnsafePointer<Float>, channels: Int, frames: Int, height: Int, width: Int,
-                       firstFrame: Int, frameCount: Int, into cols: UnsafeMutablePointer<Float>) {
+    /// Writes the 3×3 patches of `tile` of `x` (`[C, F, H, W]`) into `cols`
+    /// (`[C·9, tile columns]`), zero outside the image.
+    func im2col(_ x: UnsafePointer<Float>, frames: Int, tile: Tile, into cols: UnsafeMutablePointer<Float>) {
         let plane = height * width
-        let rowLength = frameCount * plane
-        Compute.parallelFor(channels * 9, grain: 1) { rows in
-            for row in rows {
-                let c = row / 9
-                let ky = (row % 9) / 3 - 1
-                let kx = row % 3 - 1
-                let destinationRow = cols + row * rowLength
-                for f in 0..<frameCount {
-                    let source = x + (c * frames + firstFrame + f) * plane
-                    let destination = destinationRow + f * plane
-                    for y in 0..<height {
-                        let out = destination + y * width
-                        let sy = y + ky
-                        if sy < 0 || sy >= height {
-                            out.update(repeating: 0, count: width)
-                            continue
-                        }
-                        let src = source + sy * width
-                        switch kx {
-                        case -1:
-                            out[0] = 0
-                            out.advanced(by: 1).update(from: src, count: width - 1)
-                        case 1:
-                            out.update(from: src + 1, count: width - 1)
-                            out[width - 1] = 0
-                        default:
-                            out.update(from: src, count: width)
-                        }
+        let rowLength = columns(of: tile).count
+        let tileRows = tile.rows.count
+        for row in 0..<(inChannels * 9) {
+            let c = row / 9
+            let ky = (row % 9) / 3 - 1
+            let kx = row % 3 - 1
+            let destinationRow = cols + row * rowLength
+            for (slot, f) in tile.frames.enumerated() {
+                let source = x + (c * frames + f) * plane
+                let destination = destinationRow + slot * tileRows * width
+                for (r, yy) in tile.rows.enumerated() {
+                    let out = destination + r * width
+                    let sy = yy + ky
+                    if sy < 0 || sy >= height {
+                        out.update(repeating: 0, count: width)
+                        continue
+                    }
+                    let src = source + sy * width
+                    switch kx {
+                    case -1:
+                        out[0] = 0
+                        out.advanced(by: 1).update(from: src, count: width - 1)
+                    case 1:
+                        out.update(from: src + 1, count: width - 1)
+                        out[width - 1] = 0
+                    default:
+                        out.update(from: src, count: width)
                     }
                 }
             }
         }
     }
 
-    /// Adds the patch gradients `cols` (`[C·9, frameCount·H·W]`) back onto `dx` (`[C, F, H, W]`).
-    static func col2imAccumulate(_ cols: UnsafePointer<Float>, channels: Int, frames: Int, height: Int, width: Int,
-                                 firstFrame: Int, frameCount: Int, into dx: UnsafeMutablePointer<Float>) {
+    /// Adds the patch gradients `cols` of `tile` back onto `dx` (`[C, F, H, W]`).
+    func col2imAccumulate(_ cols: UnsafePointer<Float>, frames: Int, tile: Tile, into dx: UnsafeMutablePointer<Float>) {
         let plane = height * width
-        let rowLength = frameCount * plane
-        Compute.parallelFor(channels, grain: 1) { channelRange in
-            for c in channelRange {
-                for tap in 0..<9 {
-                    let ky = tap / 3 - 1
-                    let kx = tap % 3 - 1
-                    let sourceRow = cols + (c * 9 + tap) * rowLength
-                    for f in 0..<frameCount {
-                        let target = dx + (c * frames + firstFrame + f) * plane
-                        let source = sourceRow + f * plane
-                        for y in 0..<height {
-                            let sy = y + ky
-                            if sy < 0 || sy >= height { continue }
-                            let t = target + sy * width
-                            let s = source + y * width
-                            switch kx {
-                            case -1:
-                                for x in 1..<width { t[x - 1] += s[x] }
-                            case 1:
-                                for x in 0..<(width - 1) { t[x + 1] += s[x] }
-                            default:
-                                for x in 0..<width { t[x] += s[x] }
-                            }
+        let rowLength = columns(of: tile).count
+        let tileRows = tile.rows.count
+        for c in 0..<inChannels {
+            for tap in 0..<9 {
+                let ky = tap / 3 - 1
+                let kx = tap % 3 - 1
+                let sourceRow = cols + (c * 9 + tap) * rowLength
+                for (slot, f) in tile.frames.enumerated() {
+                    let target = dx + (c * frames + f) * plane
+                    let source = sourceRow + slot * tileRows * width
+                    for (r, yy) in tile.rows.enumerated() {
+                        let sy = yy + ky
+                        if sy < 0 || sy >= height { continue }
+                        let t = target + sy * width
+                        let s = source + r * width
+                        switch kx {
+                        case -1:
+                            for x in 1..<width { t[x - 1] += s[x] }
+                        case 1:
+                            for x in 0..<(width - 1) { t[x + 1] += s[x] }
+                        default:
+                            for x in 0..<width { t[x] += s[x] }
                         }
                     }
                 }

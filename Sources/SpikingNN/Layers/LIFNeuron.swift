@@ -58,10 +58,12 @@ public final class LIFNeuron {
     }
 
     /// The surrogate derivative dS/dH at `h`.
+    /// dS/dH used by the backward pass at membrane value `h`: α·σ(αx)(1 − σ(αx)), x = h − V_th.
+    public func surrogateDerivative(at h: Float) -> Float { surrogate(h) }
+
     @inline(__always)
     func surrogate(_ h: Float) -> Float {
-        let s = 1 / (1 + Foundation.exp(-alpha * (h - threshold)))
-        return alpha * s * (1 - s)
+        RowKernels.sigmoidSurrogate(h - threshold, alpha: alpha)
     }
 
     @inline(__always)
@@ -95,7 +97,7 @@ public final class LIFNeuron {
                 h.withUnsafeMutableBufferPointer { ph in
                     let input = px.baseAddress!
                     let spikes = ps.baseAddress!
-                    let hOut = ph.baseAddress
+                    let hOut = training ? ph.baseAddress : nil
                     Compute.parallelFor(channels, grain: 1) { range in
                         let v = UnsafeMutablePointer<Float>.allocate(capacity: block)
                         defer { v.deallocate() }
@@ -107,21 +109,31 @@ public final class LIFNeuron {
                                 let offset = c * row + t * block
                                 let xi = input + offset
                                 let si = spikes + offset
-                                if training, let hOut {
-                                    let hi = hOut + offset
+                                let smooth = spikeFunction != .heaviside
+                                let threshold = self.threshold
+                                if smooth {
                                     for i in 0..<block {
                                         let hv = decay * v[i] + gain * (a * xi[i] + b)
                                         let sv = spike(hv)
-                                        hi[i] = hv
+                                        if let hOut { hOut[offset + i] = hv }
                                         si[i] = sv
                                         v[i] = hv * (1 - sv)
+                                    }
+                                } else if let hOut {
+                                    let hi = hOut + offset
+                                    for i in 0..<block {
+                                        let hv = decay * v[i] + gain * (a * xi[i] + b)
+                                        let fired = hv >= threshold
+                                        hi[i] = hv
+                                        si[i] = fired ? 1 : 0
+                                        v[i] = fired ? 0 : hv
                                     }
                                 } else {
                                     for i in 0..<block {
                                         let hv = decay * v[i] + gain * (a * xi[i] + b)
-                                        let sv = spike(hv)
-                                        si[i] = sv
-                                        v[i] = hv * (1 - sv)
+                                        let fired = hv >= threshold
+                                        si[i] = fired ? 1 : 0
+                                        v[i] = fired ? 0 : hv
                                     }
                                 }
                             }
@@ -166,14 +178,27 @@ public final class LIFNeuron {
                                 let hi = hs + offset
                                 let gi = gs + offset
                                 let oi = out + offset
-                                for i in 0..<block {
-                                    let hv = hi[i]
-                                    let sv = spike(hv)
-                                    let sg = surrogate(hv)
-                                    var gh = gi[i] * sg + gv[i] * (1 - sv)
-                                    if !detachReset { gh -= gv[i] * hv * sg }
-                                    oi[i] = gh * gain
-                                    gv[i] = gh * decay
+                                if spikeFunction == .heaviside && detachReset {
+                                    let threshold = self.threshold
+                                    let alpha = self.alpha
+                                    for i in 0..<block {
+                                        let hv = hi[i]
+                                        let x = hv - threshold
+                                        let keep: Float = x >= 0 ? 0 : 1
+                                        let gh = gi[i] * RowKernels.sigmoidSurrogate(x, alpha: alpha) + gv[i] * keep
+                                        oi[i] = gh * gain
+                                        gv[i] = gh * decay
+                                    }
+                                } else {
+                                    for i in 0..<block {
+                                        let hv = hi[i]
+                                        let sv = spike(hv)
+                                        let sg = surrogate(hv)
+                                        var gh = gi[i] * sg + gv[i] * (1 - sv)
+                                        if !detachReset { gh -= gv[i] * hv * sg }
+                                        oi[i] = gh * gain
+                                        gv[i] = gh * decay
+                                    }
                                 }
                             }
                         }

@@ -27,28 +27,43 @@ public final class MaxPool2d {
                     let output = py.baseAddress!
                     let indices = training ? pa.baseAddress : nil
                     Compute.parallelFor(channels * frames, grain: 1) { planes in
+                        // Separable: the max over 3 columns (stride 2) of every row, then over 3 of
+                        // those rows. Taking the first maximum in each pass gives the first maximum
+                        // of the window in row-major order.
+                        let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: height * ow)
+                        let rowArg = UnsafeMutablePointer<Int32>.allocate(capacity: height * ow)
+                        defer {
+                            rowMax.deallocate()
+                            rowArg.deallocate()
+                        }
                         for plane in planes {
                             let src = input + plane * height * width
+                            for yy in 0..<height {
+                                Self.horizontalMax(src + yy * width, width: width, outputWidth: ow,
+                                                   into: rowMax + yy * ow, arguments: rowArg + yy * ow)
+                            }
                             let dst = output + plane * oh * ow
                             for oy in 0..<oh {
                                 let y0 = max(0, 2 * oy - 1)
                                 let y1 = min(height, 2 * oy + 2)
-                                for ox in 0..<ow {
-                                    let x0 = max(0, 2 * ox - 1)
-                                    let x1 = min(width, 2 * ox + 2)
-                                    var best = -Float.infinity
-                                    var bestIndex = 0
-                                    for yy in y0..<y1 {
-                                        for xx in x0..<x1 {
-                                            let value = src[yy * width + xx]
-                                            if value > best {
-                                                best = value
-                                                bestIndex = yy * width + xx
-                                            }
+                                let out = dst + oy * ow
+                                (out).update(from: rowMax + y0 * ow, count: ow)
+                                if let indices {
+                                    let index = indices + plane * oh * ow + oy * ow
+                                    for ox in 0..<ow { index[ox] = Int32(y0 * width) + rowArg[y0 * ow + ox] }
+                                    for yy in (y0 + 1)..<y1 {
+                                        let row = rowMax + yy * ow
+                                        let arg = rowArg + yy * ow
+                                        for ox in 0..<ow where row[ox] > out[ox] {
+                                            out[ox] = row[ox]
+                                            index[ox] = Int32(yy * width) + arg[ox]
                                         }
                                     }
-                                    dst[oy * ow + ox] = best
-                                    if let indices { indices[plane * oh * ow + oy * ow + ox] = Int32(bestIndex) }
+                                } else {
+                                    for yy in (y0 + 1)..<y1 {
+                                        let row = rowMax + yy * ow
+                                        for ox in 0..<ow { out[ox] = max(out[ox], row[ox]) }
+                                    }
                                 }
                             }
                         }
@@ -63,6 +78,28 @@ public final class MaxPool2d {
             savedArgmax = []
         }
         return y
+    }
+
+    /// `out[ox]` = max of `row[2·ox − 1 ... 2·ox + 1]` (within the row), `arguments[ox]` = the column
+    /// of its first occurrence.
+    @inline(__always)
+    static func horizontalMax(_ row: UnsafePointer<Float>, width: Int, outputWidth ow: Int,
+                              into out: UnsafeMutablePointer<Float>, arguments: UnsafeMutablePointer<Int32>) {
+        for ox in 0..<ow {
+            let center = 2 * ox
+            var best = row[center]
+            var argument = center
+            if center > 0, row[center - 1] >= best {
+                best = row[center - 1]
+                argument = center - 1
+            }
+            if center + 1 < width, row[center + 1] > best {
+                best = row[center + 1]
+                argument = center + 1
+            }
+            out[ox] = best
+            arguments[ox] = Int32(argument)
+        }
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

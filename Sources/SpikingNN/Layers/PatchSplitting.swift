@@ -62,15 +62,14 @@ public final class SpikingPatchSplitting {
     func forward(_ x: Tensor, training: Bool) -> Tensor {
         var h = x
         for stage in stages { h = stage.forward(h, training: training) }
-        var out = h
-        out.add(rpeNorm.forward(rpeConv.forward(h, training: training), training: training))
+        let out = h + rpeNorm.forward(rpeConv.forward(h, training: training), training: training)
         return out.reshaped([out.shape[0], out.shape[1], outputHeight * outputWidth])
     }
 
     func backward(_ dTokens: Tensor) {
         let d = dTokens.shape[0]
-        var dh = dTokens.reshaped([d, dTokens.shape[1], outputHeight, outputWidth])
-        dh.add(rpeConv.backward(rpeNorm.backward(dh))!)
+        let dOut = dTokens.reshaped([d, dTokens.shape[1], outputHeight, outputWidth])
+        var dh = dOut + rpeConv.backward(rpeNorm.backward(dOut))!
         for (index, stage) in stages.enumerated().reversed() {
             guard let next = stage.backward(dh, needsInputGradient: index > 0) else { break }
             dh = next

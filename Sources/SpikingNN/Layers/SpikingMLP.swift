@@ -43,18 +43,12 @@ public final class SpikformerBlock {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        var h = x
-        h.add(attention.forward(x, training: training))
-        var out = h
-        out.add(mlp.forward(h, training: training))
-        return out
+        let h = x + attention.forward(x, training: training)
+        return h + mlp.forward(h, training: training)
     }
 
     public func backward(_ dOut: Tensor) -> Tensor {
-        var dh = dOut
-        dh.add(mlp.backward(dOut))
-        var dx = dh
-        dx.add(attention.backward(dh))
-        return dx
+        let dh = dOut + mlp.backward(dOut)
+        return dh + attention.backward(dh)
     }
 }

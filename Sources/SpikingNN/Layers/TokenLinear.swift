@@ -115,10 +115,7 @@ public final class TokenLinear: QuantizableLayer {
                     let o = out.baseAddress!
                     Compute.parallelFor(outFeatures, grain: 1) { range in
                         for r in range {
-                            var total = 0.0
-                            let row = g + r * length
-                            for i in 0..<length { total += Double(row[i]) }
-                            o[r] = Float(total)
+                            o[r] = Float(RowKernels.sum(g + r * length, count: length))
                         }
                     }
                 }

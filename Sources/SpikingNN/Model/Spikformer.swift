@@ -49,6 +49,16 @@ public final class Spikformer {
         patchSplitting.backward(g)
     }
 
+    /// Frees the activations a training forward pass kept for ``backward(_:)``.
+    public func discardSavedActivations() {
+        // An evaluation-mode pass on a one-sample zero input replaces every saved tensor by nothing.
+        let c = config
+        let tracking = tracksActivity
+        tracksActivity = false
+        _ = forward(Tensor(shape: [c.inputChannels, c.timeSteps, c.inputHeight, c.inputWidth]), training: false)
+        tracksActivity = tracking
+    }
+
     /// Reorders samples `[B, T, C, H, W]` to the model's input layout `[C, T·B, H, W]`.
     public static func packInput(_ samples: Tensor) -> Tensor {
         precondition(samples.shape.count == 5, "expected samples [B, T, C, H, W], got \(samples.shape)")

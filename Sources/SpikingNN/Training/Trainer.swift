@@ -148,6 +148,34 @@ public enum Trainer {
                                  labels: labels, samplesPerSecond: Double(labels.count) / max((clock.now - start).seconds, 1e-9))
     }
 
+    /// Re-estimates every BatchNorm's running statistics as the exact average of the batch
+    /// statistics over `batches` batches (all samples if nil), with the weights fixed.
+    ///
+    /// After a short fine-tune the exponential running averages still mix in statistics of
+    /// earlier weights, and spiking layers are sensitive to that; re-estimating them before
+    /// evaluation (as is common after quantization-aware training) removes the lag. No gradients
+    /// are computed.
+    public static func recalibrateBatchNorm(_ model: Spikformer, on source: any FrameSource, batchSize: Int,
+                                            batches: Int? = nil, seed: UInt64 = 0) throws {
+        try checkShape(model, source)
+        var shuffler = SeededGenerator(seed: seed, stream: "trainer.recalibrate")
+        var order = Array(0..<source.count)
+        order.shuffle(using: &shuffler)
+        if let batches { order = Array(order.prefix(batches * batchSize)) }
+        let loader = BatchLoader(source: source, order: order, batchSize: batchSize, augment: false, seed: seed)
+        defer { loader.cancel() }
+        let norms = model.batchNorms
+        let saved = norms.map(\.momentum)
+        defer { for (norm, momentum) in zip(norms, saved) { norm.momentum = momentum } }
+        var count = 0
+        while let batch = try loader.next() {
+            count += 1
+            for norm in norms { norm.momentum = 1 / Float(count) }
+            _ = model.forward(batch.input, training: true)
+        }
+        model.discardSavedActivations()
+    }
+
     static func argmaxRows(_ logits: Tensor) -> [Int] {
         let (rows, columns) = (logits.shape[0], logits.shape[1])
         let values = logits.scalars

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import SpikingNN
+import Tensor
+
+/// `spikeq bench …`: engine throughput on this machine.
+/// `spikeq bench train|infer`: engine throughput (samples/s, GFLOP/s) against this machine's sgemm.
+enum EngineBench {
+
+    struct Options: ParsableArguments {
+        @Option(help: ArgumentHelp("Model configuration (YAML) or checkpoint (.safetensors).", valueName: "file"))
+        var model: String
+
+        @Option(help: "Samples per batch.")
+        var batch: Int = 16
+
+        @Option(help: "Compute threads (kernels and OpenBLAS) for this process.")
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: "Measured steps (the median is reported).")
+        var steps: Int = 5
+
+        @Option(help: "Unmeasured warm-up steps.")
+        var warmup: Int = 1
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func validate() throws {
+            guard batch > 0 else { throw ValidationError("--batch must be at least 1.") }
+            guard threads > 0 else { throw ValidationError("--threads must be at least 1.") }
+            guard steps > 0 else { throw ValidationError("--steps must be at least 1.") }
+            guard warmup >= 0 else { throw ValidationError("--warmup must not be negative.") }
+        }
+    }
+
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Training steps (forward, backward, AdamW) per second.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var options: Options
+        func run() throws {
+            global.bootstrapLogging()
+            try EngineBench.run(options, mode: .train)
+        }
+    }
+
+    struct Infer: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Inference (evaluation-mode forward) samples per second.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var options: Options
+        func run() throws {
+            global.bootstrapLogging()
+            try EngineBench.run(options, mode: .infer)
+        }
+    }
+
+    static func run(_ options: Options, mode: EngineBenchmark.Mode) throws {
+        Compute.reexecuteWithBetterBLASKernelsIfNeeded()
+        Compute.setThreadCount(options.threads)
+        let model = try ModelLoader.load(options.model)
+        let c = model.config
+        // Sparse event counts in moving blobs; a pool of 2 batches is generated once so that the
+        // benchmark measures the engine, not the generator.
+        let frames = try SyntheticEventFrames(count: 2 * options.batch, timeSteps: c.timeSteps, channels: c.inputChannels,
+                                              height: c.inputHeight, width: c.inputWidth, classCount: c.classes, seed: 1)
+            .materialized(count: 2 * options.batch)
+        let density = Double(frames.samples.lazy.filter { $0 != 0 }.count) / Double(frames.samples.count)
+        let sgemm = BLAS.measureGFLOPS()
+        let result = try EngineBenchmark.run(model, on: frames, mode: mode, batchSize: options.batch, steps: options.steps,
+                                             warmup: options.warmup)
+        let utilisation = result.achievedGFLOPS / sgemm
+        if options.json {
+            let object: [String: Any] = [
+                "mode": result.mode, "model": c.name ?? options.model, "batch": result.batchSize, "threads": result.threads,
+                "samples_per_second": result.samplesPerSecond, "achieved_gflops": result.achievedGFLOPS,
+                "sgemm_gflops": sgemm, "flop_utilisation": utilisation, "step_seconds": result.stepSeconds,
+                "input_density": density, "blas_core": Compute.blasCoreName, "dense_macs_per_sample": model.denseMACsPerTimeStep * c.timeSteps,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("\(mode.rawValue) \(c.name ?? options.model): batch \(result.batchSize), \(result.threads) threads, input density \(String(format: "%.1f", density * 100)) %")
+            print("  samples/s        \(String(format: "%.2f", result.samplesPerSecond))   (median of \(result.stepSeconds.count) steps)")
+            print("  achieved GFLOP/s \(String(format: "%.1f", result.achievedGFLOPS))   (dense-equivalent)")
+            print("  sgemm GFLOP/s    \(String(format: "%.1f", sgemm))   (1024³, this run)")
+            print("  utilisation      \(String(format: "%.1f", utilisation * 100)) %   (OpenBLAS kernels: \(Compute.blasCoreName))")
+        }
+    }
+}
