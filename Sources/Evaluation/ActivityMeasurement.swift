@@ -17,6 +17,8 @@ extension Spikformer {
     /// Energy conventions (see docs/energy.md): the first convolution sees real-valued event
     /// counts and is charged as multiply-accumulates; every later layer is charged as synaptic
     /// operations, `SOPs = firing rate of its input × dense MACs`, with T folded into the MACs.
+    /// The firing rate is spikes per input element (`InputActivity.meanValue`): a residual sum of
+    /// two spikes counts twice, as an accumulate-only datapath adds the weight twice.
     /// The attention products of block b appear as `blocks.b.attn.matmul` with
     /// `MACs = 2·T·heads·N·d_h²` (Kᵀ·V, then Q·(Kᵀ·V)) and firing rate
     /// `(min(fr_K, fr_V) + fr_Q) / 2`, i.e. `SOPs = T·heads·N·d_h²·(min(fr_K, fr_V) + fr_Q)`:
@@ -36,7 +38,7 @@ extension Spikformer {
                 LayerActivity(
                     name: layer.name, quantization: choices[layer.name], parameters: layer.weightCount,
                     fanIn: layer.weightCount / max(outputs, 1), macs: Double(layer.denseMACsPerTimeStep) * timeSteps,
-                    inputFiringRate: activity[layer.name]?.firingRate ?? 0, spikingInput: index > 0))
+                    inputFiringRate: activity[layer.name]?.meanValue ?? 0, spikingInput: index > 0))
         }
         for (block, attention) in attentionActivity.enumerated() {
             let d = Double(attention.headDimension)

@@ -148,7 +148,7 @@ public final class CandidateEvaluator: @unchecked Sendable {
         let training = TrainingConfig(
             epochs: budget.epochs, batchSize: budget.batchSize, learningRate: Float(budget.learningRate),
             minimumLearningRate: Float(budget.learningRate) * 0.01, weightDecay: Float(budget.weightDecay), warmupEpochs: 0,
-            labelSmoothing: Float(budget.labelSmoothing), augment: true, seed: seed)
+            labelSmoothing: Float(budget.labelSmoothing), augment: true, seed: seed, maxSteps: budget.maxSteps)
         var runningLoss = 0.0
         var runningCorrect = 0.0
         var seen = 0
@@ -166,7 +166,15 @@ public final class CandidateEvaluator: @unchecked Sendable {
                     candidateId: candidateId, attempt: attempt, phase: "finetune", epoch: step.epoch + 1, epochs: budget.epochs,
                     step: step.step + 1, steps: step.stepsPerEpoch, loss: runningLoss / Double(seen), accuracy: runningCorrect / Double(seen)))
         }
-        return FineTuneSummary(epochs: budget.epochs, steps: summary.steps, finalLoss: summary.finalLoss, seconds: summary.seconds)
+        // The running statistics lag weights that moved fast under quantization; re-estimate them
+        // on training batches (no augmentation) before measuring.
+        try Trainer.recalibrateBatchNorm(model, on: data.train, batchSize: budget.batchSize, batches: 16, seed: seed)
+        let epochsRun = (summary.steps + stepsPerEpoch(budget) - 1) / stepsPerEpoch(budget)
+        return FineTuneSummary(epochs: epochsRun, steps: summary.steps, finalLoss: summary.finalLoss, seconds: summary.seconds)
+    }
+
+    private func stepsPerEpoch(_ budget: FineTuneBudget) -> Int {
+        max(1, (data.train.count + budget.batchSize - 1) / budget.batchSize)
     }
 }
 

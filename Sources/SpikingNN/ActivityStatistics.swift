@@ -9,45 +9,61 @@ public struct InputActivity: Sendable, Hashable, Codable {
     public var nonZero: Int = 0
     public var total: Int = 0
     public var isBinary: Bool = true
+    /// Sum of the input values. Residual connections add spike tensors, so an input element can
+    /// be 2 (two spikes to accumulate); the head sees token means of spikes.
+    public var sum: Double = 0
 
-    public init(nonZero: Int = 0, total: Int = 0, isBinary: Bool = true) {
+    public init(nonZero: Int = 0, total: Int = 0, isBinary: Bool = true, sum: Double = 0) {
         self.nonZero = nonZero
         self.total = total
         self.isBinary = isBinary
+        self.sum = sum
     }
 
     /// `nonZero / total` (0 when nothing was counted).
     public var firingRate: Double { total == 0 ? 0 : Double(nonZero) / Double(total) }
+
+    /// `sum / total`: spikes per input element. Equals ``firingRate`` for binary input; for summed
+    /// spikes it counts every spike, which is what accumulate-only hardware does.
+    public var meanValue: Double { total == 0 ? 0 : sum / Double(total) }
 
     /// Counts `input`'s elements into these statistics.
     mutating func record(_ input: Tensor) {
         let grain = 65_536
         let parts = Compute.partCount(input.count, grain: grain)
         var counts = [Int](repeating: 0, count: parts)
+        var sums = [Double](repeating: 0, count: parts)
         var nonBinary = [Bool](repeating: false, count: parts)
         input.withUnsafeBufferPointer { buffer in
             let p = buffer.baseAddress!
             counts.withUnsafeMutableBufferPointer { countsOut in
                 nonBinary.withUnsafeMutableBufferPointer { flagsOut in
-                    let c = countsOut.baseAddress!
-                    let f = flagsOut.baseAddress!
-                    Compute.parallelParts(buffer.count, grain: grain) { part, range in
-                        var n = 0
-                        var other = false
-                        for i in range {
-                            let x = p[i]
-                            if x != 0 {
-                                n += 1
-                                if x != 1 { other = true }
+                    sums.withUnsafeMutableBufferPointer { sumsOut in
+                        let c = countsOut.baseAddress!
+                        let f = flagsOut.baseAddress!
+                        let s = sumsOut.baseAddress!
+                        Compute.parallelParts(buffer.count, grain: grain) { part, range in
+                            var n = 0
+                            var total = 0.0
+                            var other = false
+                            for i in range {
+                                let x = p[i]
+                                if x != 0 {
+                                    n += 1
+                                    total += Double(x)
+                                    if x != 1 { other = true }
+                                }
                             }
+                            c[part] = n
+                            s[part] = total
+                            f[part] = other
                         }
-                        c[part] = n
-                        f[part] = other
                     }
                 }
             }
         }
         nonZero += counts.reduce(0, +)
+        sum += sums.reduce(0, +)
         total += input.count
         if nonBinary.contains(true) { isBinary = false }
     }

@@ -71,7 +71,8 @@ public struct LayerMeasurement: Codable, Hashable, Sendable {
     public var quantization: LayerQuantization?
     /// Weight elements (0 for weightless products).
     public var parameters: Int
-    /// Fraction of non-zero input elements; 1 when the input is real-valued.
+    /// Spikes per input element (the fraction of ones for binary spikes; residual sums of spikes
+    /// count every spike). For the first layer, the mean event count per input element.
     public var inputFiringRate: Double
     /// Whether the input is binary spikes (accumulate-only) or real-valued (multiply-accumulate).
     public var spikingInput: Bool

@@ -55,7 +55,6 @@ enum EngineBench {
     }
 
     static func run(_ options: Options, mode: EngineBenchmark.Mode) throws {
-        Compute.reexecuteWithBetterBLASKernelsIfNeeded()
         Compute.setThreadCount(options.threads)
         let model = try ModelLoader.load(options.model)
         let c = model.config

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Tensor
 import Wire
 
 /// The `spikeq` command line. Each subcommand parses its arguments, loads configs, builds the
@@ -19,4 +20,20 @@ struct SpikeQ: AsyncParsableCommand {
             StatusCommand.self, ReportCommand.self, BenchCommand.self,
         ]
     )
+
+    /// Restarts with better OpenBLAS kernels when the library does not know this CPU (a 4× sgemm
+    /// difference on recent Xeons), then runs the command.
+    static func main() async {
+        Compute.reexecuteWithBetterBLASKernelsIfNeeded()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

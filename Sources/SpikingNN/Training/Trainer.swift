@@ -13,10 +13,14 @@ public struct TrainingConfig: Sendable, Hashable, Codable {
     public var labelSmoothing: Float
     public var augment: Bool
     public var seed: UInt64
+    /// Stop after this many optimizer steps, whichever of `epochs` and `maxSteps` comes first (the
+    /// cosine schedule spans the steps actually taken).
+    public var maxSteps: Int?
 
     public init(epochs: Int, batchSize: Int = 16, learningRate: Float = 1e-3, minimumLearningRate: Float = 1e-5,
                 weightDecay: Float = 0.06, warmupEpochs: Double = 0, labelSmoothing: Float = 0.1, augment: Bool = true,
-                seed: UInt64 = 0) {
+                seed: UInt64 = 0, maxSteps: Int? = nil) {
+        self.maxSteps = maxSteps
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -79,7 +83,7 @@ public enum Trainer {
         let stepsPerEpoch = (source.count + config.batchSize - 1) / config.batchSize
         let schedule = CosineSchedule(baseLearningRate: config.learningRate, minimumLearningRate: config.minimumLearningRate,
                                       warmupSteps: Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()),
-                                      totalSteps: stepsPerEpoch * config.epochs)
+                                      totalSteps: min(stepsPerEpoch * config.epochs, config.maxSteps ?? .max))
         let optimizer = AdamW(learningRate: config.learningRate, weightDecay: config.weightDecay)
         var shuffler = SeededGenerator(seed: config.seed, stream: "trainer.shuffle")
         let clock = ContinuousClock()
@@ -89,7 +93,8 @@ public enum Trainer {
         var epochLoss = 0.0
         var epochCorrect = 0
         var epochSamples = 0
-        for epoch in 0..<config.epochs {
+        let stepLimit = config.maxSteps ?? .max
+        for epoch in 0..<config.epochs where globalStep < stepLimit {
             var order = Array(0..<source.count)
             order.shuffle(using: &shuffler)
             let loader = BatchLoader(source: source, order: order, batchSize: config.batchSize, augment: config.augment,
@@ -99,7 +104,7 @@ public enum Trainer {
             epochCorrect = 0
             epochSamples = 0
             var step = 0
-            while let batch = try loader.next() {
+            while globalStep < stepLimit, let batch = try loader.next() {
                 let stepStart = clock.now
                 let lr = schedule.learningRate(atStep: globalStep)
                 optimizer.learningRate = lr
