@@ -67,7 +67,7 @@ let package = Package(
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
         .target(name: "QuantConfig", dependencies: [yams, crypto]),
         .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", yams, crypto]),
-        .target(name: "Evaluation", dependencies: ["SpikingNN", "Events", "Quantization", "Tensor", yams, crypto]),
+        .target(name: "Evaluation", dependencies: ["SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Wire", "Tensor", yams, crypto]),
 
         // The distributed search.
         .target(name: "Search", dependencies: ["Seeding", "QuantConfig"]),
@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Wire", "Transport", "Evaluation", logging, lifecycle, crypto,
+                "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig"]),

@@ -111,7 +111,7 @@ public enum RunInspection {
         out += "  candidates: " + CandidateStatus.allCases.map { "\($0.rawValue) \(status.candidates[$0, default: 0])" }.joined(separator: ", ") + "\n"
         out += "  attempts: " + AttemptState.allCases.map { "\($0.rawValue) \(status.attempts[$0, default: 0])" }.joined(separator: ", ") + "\n"
         if let hv = status.hypervolume {
-            out += String(format: "  hypervolume: %.5f after %d evaluations (reference point %@)\n", hv.value, hv.evaluations, "\(settings.referencePoint)")
+            out += String(format: "  hypervolume: %.5f after %d evaluations", hv.value, hv.evaluations) + " (reference point \(settings.referencePoint))\n"
         } else {
             out += "  hypervolume: no results yet\n"
         }

@@ -74,10 +74,10 @@ extension ReportInput {
             let selection = (r.accuracy[input.selectionSplit] ?? .nan) * 100
             let report = (r.accuracy[input.reportSplit] ?? .nan) * 100
             let reduction = r.energy[input.primaryEnergy]?.reduction ?? .nan
-            return String(
-                format: "#%lld at %.2f average bits (%.2f× compression): %@ %.2f%% (FP32 %.2f%%), %@ %.2f%% (FP32 %.2f%%, drop %.2f pp), %.2f× less energy (%@)",
-                c.id, r.averageBits, r.compression, input.selectionSplit, selection, fp32Selection * 100, input.reportSplit, report,
-                fp32Report * 100, fp32Report * 100 - report, reduction, input.primaryEnergy)
+            return "#\(c.id) at " + String(format: "%.2f average bits (%.2f× compression): ", r.averageBits, r.compression)
+                + "\(input.selectionSplit) " + String(format: "%.2f%% (FP32 %.2f%%), ", selection, fp32Selection * 100)
+                + "\(input.reportSplit) " + String(format: "%.2f%% (FP32 %.2f%%, drop %.2f pp), ", report, fp32Report * 100, fp32Report * 100 - report)
+                + String(format: "%.2f× less energy", reduction) + " (\(input.primaryEnergy))"
         }
         let qualifying = input.candidates.filter {
             ($0.result.accuracy[input.selectionSplit] ?? 0) >= fp32Selection - claimAccuracyDrop && $0.result.averageBits <= claimAverageBits

@@ -17,7 +17,8 @@ struct SpikeQ: AsyncParsableCommand {
         version: SpikeQuantVersion.string,
         subcommands: [
             ModelCommand.self, DatasetCommand.self, TrainCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self,
-            StatusCommand.self, ReportCommand.self, BenchCommand.self,
+            StatusCommand.self, ReportCommand.self, EvaluateCommand.self, SensitivityCommand.self, ExportCommand.self,
+            InferCommand.self, BenchCommand.self,
         ]
     )
 

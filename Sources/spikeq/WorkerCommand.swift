@@ -17,7 +17,10 @@ struct WorkerCommand: AsyncParsableCommand {
 
     /// Which evaluator answers requests. Each kind is one case in ``makeEvaluator()``.
     enum EvaluatorKind: String, CaseIterable, ExpressibleByArgument {
-        /// Sleeps `--null-sleep-ms` and returns a fake result derived from the config (labelled).
+        /// Fine-tunes and measures each candidate (the real thing).
+        case spikeq
+        /// Sleeps `--null-sleep-ms` and returns a fake result derived from the config (labelled);
+        /// for benchmarks and tests of the distributed machinery.
         case null
     }
 
@@ -39,7 +42,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var cacheDir: String?
 
     @Option(help: "The evaluator to run.")
-    var evaluator: EvaluatorKind
+    var evaluator: EvaluatorKind = .spikeq
 
     @Option(help: "For --evaluator null: milliseconds each evaluation takes.")
     var nullSleepMs: Int = 1000
@@ -66,8 +69,9 @@ struct WorkerCommand: AsyncParsableCommand {
         guard heartbeatLiveness >= 2 else { throw ValidationError("--heartbeat-liveness must be at least 2.") }
     }
 
-    func makeEvaluator() throws -> any Evaluator {
+    func makeEvaluator(cacheDirectory: URL, logger: Logger) -> any Evaluator {
         switch evaluator {
+        case .spikeq: SpikeQuantEvaluator(cacheDirectory: cacheDirectory.appendingPathComponent("reference"), logger: logger)
         case .null: NullEvaluator(sleep: .milliseconds(nullSleepMs))
         }
     }
@@ -93,7 +97,7 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration.curve = CurveClientSettings(serverKey: server.keys.publicKey, clientKeys: own.keys)
         }
         let service = try WorkerService(
-            context: try ZMQContext(), configuration: configuration, evaluator: try makeEvaluator(), logger: logger)
+            context: try ZMQContext(), configuration: configuration, evaluator: makeEvaluator(cacheDirectory: configuration.cacheDirectory, logger: logger), logger: logger)
         logger.info(
             "Worker starting",
             metadata: [

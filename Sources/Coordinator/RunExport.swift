@@ -1,0 +1,148 @@
+import Crypto
+import Foundation
+import QuantConfig
+import RunStore
+import Search
+import Wire
+
+/// Which Pareto models to export.
+public enum ExportSelection: String, CaseIterable, Sendable {
+    /// Every member of the front.
+    case pareto
+    /// The front member farthest from the line joining the front's two extremes (normalised
+    /// accuracy and energy): the best trade-off when neither objective dominates the choice.
+    case knee
+    case maxAccuracy = "max-accuracy"
+    case minEnergy = "min-energy"
+}
+
+/// One exported model, as listed in `manifest.json`.
+public struct ExportedModel: Codable, Hashable, Sendable {
+    public var file: String
+    public var sha256: String
+    public var candidateId: Int64
+    public var configHash: String
+    public var config: QuantizationConfig
+    public var accuracy: [String: Double]
+    public var energy: [String: EnergyFigure]
+    public var averageBits: Double
+    public var compression: Double
+    public var packedBytes: Int
+}
+
+/// `manifest.json` of an export directory.
+public struct ExportManifest: Codable, Hashable, Sendable {
+    public var tool: String
+    public var toolVersion: String
+    public var run: String
+    public var selection: String
+    public var datasetFingerprint: String
+    public var checkpointSha256: String
+    public var layers: [String]
+    public var reference: ReferenceFigures?
+    public var models: [ExportedModel]
+}
+
+/// Copies a run's selected Pareto models (packed safetensors) with a manifest and a README.
+public enum RunExport {
+    /// The selected front members, least energy first.
+    public static func select(_ selection: ExportSelection, from store: RunStore) throws -> [StoredResult] {
+        let front = try store.pareto().members
+        guard !front.isEmpty else { return [] }
+        let settings = try store.metadata().settings
+        let accuracyIndex = settings.objectives.firstIndex { if case .accuracy = $0 { true } else { false } } ?? 0
+        let costIndex = settings.objectives.indices.first { $0 != accuracyIndex } ?? accuracyIndex
+        // Minimised objectives: 1 − accuracy, energy / FP32 energy.
+        let sorted = front.sorted { $0.objectives[costIndex] < $1.objectives[costIndex] }
+        switch selection {
+        case .pareto:
+            return sorted
+        case .maxAccuracy:
+            return [sorted.min { $0.objectives[accuracyIndex] < $1.objectives[accuracyIndex] }!]
+        case .minEnergy:
+            return [sorted.first!]
+        case .knee:
+            guard sorted.count > 2 else { return [sorted.min { $0.objectives[accuracyIndex] < $1.objectives[accuracyIndex] }!] }
+            let xs = sorted.map { $0.objectives[costIndex] }, ys = sorted.map { $0.objectives[accuracyIndex] }
+            let (x0, x1) = (xs.min()!, xs.max()!), (y0, y1) = (ys.min()!, ys.max()!)
+            let points = zip(xs, ys).map { (($0 - x0) / max(x1 - x0, 1e-12), ($1 - y0) / max(y1 - y0, 1e-12)) }
+            let (a, b) = (points.first!, points.last!)
+            func distance(_ p: (Double, Double)) -> Double {
+                abs((b.1 - a.1) * p.0 - (b.0 - a.0) * p.1 + b.0 * a.1 - b.1 * a.0) / max(hypot(b.0 - a.0, b.1 - a.1), 1e-12)
+            }
+            let best = points.indices.max { distance(points[$0]) < distance(points[$1]) }!
+            return [sorted[best]]
+        }
+    }
+
+    /// Writes the selected models, `manifest.json` and `README.md` into `directory`.
+    @discardableResult
+    public static func write(run directory: URL, selection: ExportSelection, to output: URL) throws -> ExportManifest {
+        let store = try RunStore.open(at: directory, readOnly: true)
+        let metadata = try store.metadata()
+        let chosen = try select(selection, from: store)
+        guard !chosen.isEmpty else { throw StudyError("\(directory.path): the run has no results to export yet") }
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let artifacts = directory.appendingPathComponent("artifacts")
+        var models: [ExportedModel] = []
+        for member in chosen {
+            let source = SearchCoordinator.artifactURL(in: artifacts, configHash: member.configHash)
+            guard let data = FileManager.default.contents(atPath: source.path) else {
+                throw StudyError("candidate \(member.candidateId): its packed model \(source.path) is missing (was the result recorded by an older coordinator?)")
+            }
+            let name = "candidate-\(member.candidateId)-\(member.configHash.prefix(12)).safetensors"
+            try data.write(to: output.appendingPathComponent(name), options: .atomic)
+            let r = member.result
+            models.append(
+                ExportedModel(
+                    file: name, sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(), candidateId: member.candidateId,
+                    configHash: member.configHash, config: r.config, accuracy: r.accuracy, energy: r.energy, averageBits: r.averageBits,
+                    compression: r.compression, packedBytes: r.packedBytes))
+        }
+        let manifest = ExportManifest(
+            tool: "spikeq", toolVersion: SpikeQuantVersion.string, run: metadata.name, selection: selection.rawValue,
+            datasetFingerprint: metadata.datasetFingerprint, checkpointSha256: metadata.checkpointHash, layers: metadata.settings.layers,
+            reference: chosen.first?.result.reference, models: models)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try encoder.encode(manifest).write(to: output.appendingPathComponent("manifest.json"), options: .atomic)
+        try readme(manifest).write(to: output.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+        return manifest
+    }
+
+    static func readme(_ manifest: ExportManifest) -> String {
+        var text = """
+            # Exported models of run `\(manifest.run)`
+
+            Selected: **\(manifest.selection)** (from the Pareto front of accuracy versus energy). Each file is a packed
+            SpikeQuant model (safetensors): per quantized layer the integer codes bit-packed at the layer's width
+            (`<layer>.weight.codes`, U8) and its scale (`<layer>.weight.scale`), float tensors for BatchNorm and
+            biases, and the model and quantization configs in `__metadata__` (format `spikeq.packed.v1`; see
+            docs/quantization.md in the SpikeQuant repository).
+
+            Dataset fingerprint `\(manifest.datasetFingerprint)`; FP32 checkpoint sha256 `\(manifest.checkpointSha256)`;
+            spikeq \(manifest.toolVersion).
+
+            | file | validation | test | average bits | compression | packed bytes | energy reduction |
+            |---|---|---|---|---|---|---|
+
+            """
+        for m in manifest.models {
+            let reductions = m.energy.sorted { $0.key < $1.key }.map { String(format: "%.2f× ", $0.value.reduction) + "(\($0.key))" }
+            text += "| `\(m.file)` | " + String(format: "%.2f%% | %.2f%% | %.2f | %.2f× | ", (m.accuracy["validation"] ?? .nan) * 100, (m.accuracy["test"] ?? .nan) * 100, m.averageBits, m.compression)
+                + "\(m.packedBytes) | \(reductions.joined(separator: ", ")) |\n"
+        }
+        if let reference = manifest.reference {
+            text += String(format: "\nFP32 reference: validation %.2f%%, test %.2f%%, %d bytes.\n", (reference.accuracy["validation"] ?? .nan) * 100, (reference.accuracy["test"] ?? .nan) * 100, reference.bytes)
+        }
+        text += """
+
+            Check a model reproduces its recorded accuracy (run from the SpikeQuant repository):
+
+                spikeq infer --manifest manifest.json --data configs/datasets/<dataset>.yaml
+
+            """
+        return text
+    }
+}

@@ -1,0 +1,106 @@
+import Evaluation
+import Events
+import Foundation
+import Logging
+import Quantization
+import Tensor
+public import Wire
+
+/// The real evaluator: fine-tunes and measures a candidate on this machine (what `spikeq worker`
+/// runs by default).
+///
+/// The dataset is read locally: the request's dataset config is prepared into the frame cache
+/// (generated, for the synthetic set), and its fingerprint must equal the coordinator's or the
+/// evaluation is refused (`dataset-mismatch`). The base checkpoint comes from the worker's cache
+/// or the coordinator's artifact service, verified by hash. Both, and the FP32 reference
+/// measurement, are reused across requests.
+public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
+    // @unchecked: the worker runs one evaluation at a time on its evaluation thread; `state` is
+    // only touched there, and guarded by `lock` anyway.
+    private let cacheDirectory: URL
+    private let logger: Logger
+    private let lock = NSLock()
+    private var evaluators: [String: CandidateEvaluator] = [:]
+    private var datasets: [String: EvaluationData] = [:]
+
+    /// - Parameter cacheDirectory: where the FP32 reference measurements are cached.
+    public init(cacheDirectory: URL, logger: Logger) {
+        self.cacheDirectory = cacheDirectory
+        self.logger = logger
+    }
+
+    public func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
+        lock.lock()
+        defer { lock.unlock() }
+        guard request.schema == EvaluationRequest.currentSchema else {
+            throw EvaluationFailure(kind: "schema", message: "unknown request schema `\(request.schema)`; this worker speaks \(EvaluationRequest.currentSchema)")
+        }
+        if Compute.threadCount != context.threads { Compute.setThreadCount(context.threads) }
+        let report = { (phase: String) in
+            context.report(EvaluationProgress(candidateId: request.candidateId, attempt: request.attempt, phase: phase))
+        }
+        let data = try dataset(for: request.dataset, report: report)
+        report("fetch")
+        let checkpoint = try context.checkpoint(for: request.baseCheckpoint)
+        let evaluator = try candidateEvaluator(checkpoint: checkpoint, reference: request.baseCheckpoint, data: data, energyTexts: request.energyModels)
+        let outcome = try evaluator.evaluate(
+            request.config, budget: request.budget, seed: request.seed, candidateId: request.candidateId, attempt: request.attempt,
+            progress: { context.report($0) }, isCancelled: { context.isCancelled })
+        return EvaluationReply(result: outcome.result, packedModel: Data(outcome.packedModel))
+    }
+
+    private func dataset(for reference: DatasetReference, report: (String) -> Void) throws -> EvaluationData {
+        if let cached = datasets[reference.configYAML] { return try checked(cached, reference) }
+        report("load")
+        let config: DatasetConfig
+        do {
+            config = try DatasetConfig.parse(reference.configYAML, file: "request.dataset.configYAML")
+        } catch {
+            throw EvaluationFailure(kind: "dataset", message: "\(error)")
+        }
+        let data: EvaluationData
+        do {
+            data = try EvaluationData.prepare(config, threads: Compute.threadCount)
+        } catch {
+            throw EvaluationFailure(kind: "dataset", message: "\(error)")
+        }
+        datasets[reference.configYAML] = data
+        return try checked(data, reference)
+    }
+
+    private func checked(_ data: EvaluationData, _ reference: DatasetReference) throws -> EvaluationData {
+        guard data.fingerprint == reference.fingerprint else {
+            throw EvaluationFailure(
+                kind: "dataset-mismatch",
+                message: "local dataset fingerprint \(data.fingerprint) differs from the coordinator's \(reference.fingerprint) (different files or frame settings)")
+        }
+        return data
+    }
+
+    private func candidateEvaluator(
+        checkpoint: URL, reference: ArtifactReference, data: EvaluationData, energyTexts: [String: String]
+    ) throws -> CandidateEvaluator {
+        let key = "\(reference.sha256)|\(data.fingerprint)|\(energyTexts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";"))"
+        if let cached = evaluators[key] { return cached }
+        var models: [EnergyModel] = []
+        for (name, text) in energyTexts.sorted(by: { $0.key < $1.key }) {
+            do {
+                models.append(try EnergyModel.parse(text, file: "request.energyModels.\(name)"))
+            } catch {
+                throw EvaluationFailure(kind: "bad-request", message: "\(error)")
+            }
+        }
+        let evaluator: CandidateEvaluator
+        do {
+            evaluator = try CandidateEvaluator(checkpoint: checkpoint, data: data, energyModels: models, cacheDirectory: cacheDirectory)
+        } catch {
+            throw EvaluationFailure(kind: "checkpoint", message: "\(error)")
+        }
+        guard evaluator.checkpointHash == reference.sha256 else {
+            throw EvaluationFailure(kind: "checkpoint-hash", message: "\(checkpoint.path) hashes to \(evaluator.checkpointHash), expected \(reference.sha256)")
+        }
+        evaluators = [key: evaluator]
+        logger.info("Evaluator ready", metadata: ["checkpoint.sha256": "\(reference.sha256)", "dataset.fingerprint": "\(data.fingerprint)"])
+        return evaluator
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Coordinator
+import Evaluation
+import Foundation
+import QuantConfig
+import Quantization
+import SpikingNN
+import Tensor
+
+extension ExportSelection: ExpressibleByArgument {}
+
+/// `spikeq export RUN --out DIR`: the chosen Pareto models, packed, with a manifest and README.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export a run's Pareto-optimal models (packed safetensors), manifest.json and README.md.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The run directory or name.", valueName: "RUN")) var runName: String
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Which front members: pareto (all), knee, max-accuracy, min-energy.") var select: ExportSelection = .pareto
+
+    func run() throws {
+        global.bootstrapLogging()
+        let directory = RunInspection.locate(runName, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        let manifest = try RunExport.write(run: directory, selection: select, to: URL(fileURLWithPath: out))
+        for model in manifest.models {
+            print(model.file + String(format: "  test %.2f%%  %.2f bits", (model.accuracy["test"] ?? .nan) * 100, model.averageBits))
+        }
+        print("\(manifest.models.count) model(s), manifest: \(URL(fileURLWithPath: out).appendingPathComponent("manifest.json").path)")
+    }
+}
+
+/// `spikeq infer`: runs packed models and checks them against their recorded accuracy.
+struct InferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "infer",
+        abstract: "Run packed models on a dataset split (and check them against an export's manifest).",
+        discussion: """
+            With --model, prints the accuracy of one packed model. With --manifest, runs every model an export \
+            lists and fails (exit 1) unless each reproduces exactly the validation and test accuracy the search \
+            recorded for it.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "A packed model (.safetensors from spikeq export).") var model: String?
+    @Option(help: "An export's manifest.json: check every model in it.") var manifest: String?
+    @Option(help: "Dataset config (configs/datasets/*.yaml).") var data: String
+    @Option(help: "The split to run with --model: train, validation or test.") var split: String = "test"
+    @Option(help: "Compute threads (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        guard (model == nil) != (manifest == nil) else { throw ValidationError("Pass exactly one of --model and --manifest.") }
+        guard ["train", "validation", "test"].contains(split) else { throw ValidationError("--split must be train, validation or test.") }
+    }
+
+    func run() async throws {
+        global.bootstrapLogging()
+        Compute.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let data = try prepareData(path: self.data)
+        let sources: [String: any FrameSource] = ["train": data.train, "validation": data.validation, "test": data.test]
+        if let model {
+            let (network, quantization, _) = try PackedModel.load(contentsOf: URL(fileURLWithPath: model))
+            let summary = try Trainer.evaluate(network, on: sources[split]!, batchSize: 32)
+            print("\(URL(fileURLWithPath: model).lastPathComponent): \(split) accuracy " + String(format: "%.2f%%", summary.accuracy * 100)
+                + String(format: " (%.2f average bits)", quantization.averageBits(parameterCounts: network.quantizableWeightCounts)))
+            return
+        }
+        let manifestURL = URL(fileURLWithPath: manifest!)
+        let exported = try JSONDecoder().decode(ExportManifest.self, from: Data(contentsOf: manifestURL))
+        guard exported.datasetFingerprint == data.fingerprint else {
+            throw ValidationError("\(manifestURL.path): models were measured on dataset \(exported.datasetFingerprint), but \(self.data) is \(data.fingerprint).")
+        }
+        var mismatches = 0
+        for entry in exported.models {
+            let (network, _, _) = try PackedModel.load(contentsOf: manifestURL.deletingLastPathComponent().appendingPathComponent(entry.file))
+            var line = entry.file
+            for name in ["validation", "test"] {
+                let measured = try Trainer.evaluate(network, on: sources[name]!, batchSize: 32).accuracy
+                let recorded = entry.accuracy[name] ?? .nan
+                let same = measured == recorded
+                if !same { mismatches += 1 }
+                line += "  \(name) " + String(format: "%.2f%%", measured * 100) + (same ? " (= recorded)" : String(format: " (recorded %.2f%%: MISMATCH)", recorded * 100))
+            }
+            print(line)
+        }
+        guard mismatches == 0 else { throw ExitCode.failure }
+        print("All \(exported.models.count) exported model(s) reproduce their recorded accuracy.")
+    }
+}
