@@ -18,7 +18,7 @@ struct SpikeQ: AsyncParsableCommand {
         subcommands: [
             ModelCommand.self, DatasetCommand.self, TrainCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self,
             StatusCommand.self, ReportCommand.self, EvaluateCommand.self, SensitivityCommand.self, ExportCommand.self,
-            InferCommand.self, BenchCommand.self,
+            InferCommand.self, SearchCommand.self, BenchCommand.self,
         ]
     )
 
