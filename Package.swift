@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto,
+                "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig"]),

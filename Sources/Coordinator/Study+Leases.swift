@@ -93,8 +93,13 @@ extension Study {
     /// The broker could not deliver a dispatch. The attempt is `interrupted` (not held against the
     /// candidate) and the candidate re-queued.
     public func dispatchFailed(_ request: EvaluationRequest, worker: String?, reason: String) throws -> [StudyAction] {
+        try interruptDispatch(AttemptKey(candidateId: request.candidateId, attempt: request.attempt), worker: worker, reason: reason)
+    }
+
+    /// Ends an attempt that never ran (undeliverable, or refused by a busy worker) without holding
+    /// it against the candidate, and re-queues the candidate first.
+    func interruptDispatch(_ key: AttemptKey, worker: String?, reason: String) throws -> [StudyAction] {
         let now = clock.now
-        let key = AttemptKey(candidateId: request.candidateId, attempt: request.attempt)
         if let worker { idleWorkers.removeAll { $0 == worker } }
         guard let lease = leases.removeValue(forKey: key), var candidate = candidates[key.candidateId] else { return try advance(at: now) }
         let current = candidate.status == .running && candidate.dispatched == key.attempt

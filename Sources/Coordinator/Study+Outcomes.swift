@@ -20,6 +20,12 @@ extension Study {
             logger.info("FINAL for an unknown attempt", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
             return OutcomeReport(disposition: .unknown, actions: try advance(at: now))
         }
+        if outcome.error?.kind == "busy" {
+            // The worker was still evaluating something else (its earlier FINAL is on the way): the
+            // request never ran, so it goes back to the queue, and the worker is not idle.
+            return OutcomeReport(
+                disposition: .failureIgnored, actions: try interruptDispatch(key, worker: worker, reason: "worker busy: \(outcome.error!.message)"))
+        }
         let hadLease = leases.removeValue(forKey: key) != nil
         let disposition: OutcomeDisposition
         if candidate.status == .done {
@@ -42,6 +48,11 @@ extension Study {
         var actions: [StudyAction] = []
         if case .rejected(let reason) = disposition {
             actions.append(.disconnect(worker: worker, reason: reason))
+        } else if liveWorkers.contains(worker), quarantined[worker] == nil, !leases.values.contains(where: { $0.worker == worker }),
+            !idleWorkers.contains(worker)
+        {
+            // After a FINAL an 18/MDP worker waits for the next REQUEST without saying READY again.
+            idleWorkers.append(worker)
         }
         actions += try advance(at: now)
         return OutcomeReport(disposition: disposition, actions: actions)

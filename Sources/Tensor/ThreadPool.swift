@@ -32,7 +32,9 @@ public final class ThreadPool: @unchecked Sendable {
         precondition(threadCount >= 1, "a thread pool needs at least one thread")
         self.threadCount = threadCount
         for index in 1..<max(threadCount, 1) {
-            let thread = Thread { [unowned self] in self.workerLoop(index: index) }
+            // Strong capture: a pool replaced by `Compute.setThreadCount` must outlive its threads,
+            // which leave `workerLoop` only after `shutdown()`; then the pool is freed.
+            let thread = Thread { [self] in self.workerLoop(index: index) }
             thread.name = "spikeq.compute.\(index)"
             thread.stackSize = 1 << 20
             threads.append(thread)
