@@ -10,15 +10,16 @@ struct SpikeQ: AsyncParsableCommand {
         commandName: "spikeq",
         abstract: "Compress spiking transformers by heterogeneous quantization search.",
         discussion: """
-            A coordinator explores per-layer quantization schemes (uniform or power-of-two) and bit widths
-            with a multi-objective evolutionary search; workers fine-tune and evaluate each candidate;
-            the result is the Pareto front of accuracy versus energy and the exported models on it.
+            A coordinator explores per-layer quantization schemes (uniform or power-of-two) and bit widths \
+            with a multi-objective evolutionary search; workers fine-tune and evaluate each candidate; \
+            the result is the Pareto front of accuracy versus energy and the exported models on it. \
+            Typical order: dataset prepare, train, search (+ worker on other machines), status, report, export, infer.
             """,
         version: SpikeQuantVersion.string,
         subcommands: [
-            ModelCommand.self, DatasetCommand.self, TrainCommand.self, KeysCommand.self, WorkerCommand.self, ParetoCommand.self,
-            StatusCommand.self, ReportCommand.self, EvaluateCommand.self, SensitivityCommand.self, ExportCommand.self,
-            InferCommand.self, SearchCommand.self, BenchCommand.self,
+            SearchCommand.self, WorkerCommand.self, StatusCommand.self, ParetoCommand.self, ReportCommand.self, ExportCommand.self,
+            InferCommand.self, EvaluateCommand.self, SensitivityCommand.self, TrainCommand.self, DatasetCommand.self, ModelCommand.self,
+            KeysCommand.self, BenchCommand.self,
         ]
     )
 
