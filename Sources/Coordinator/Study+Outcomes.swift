@@ -18,6 +18,8 @@ extension Study {
                 try w.appendEvent("unknown-final", at: now, worker: worker, payload: ["candidate": String(key.candidateId), "attempt": String(key.attempt)])
             }
             logger.info("FINAL for an unknown attempt", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
+            // Whatever it was, the worker finished it; only a busy refusal says it is still working.
+            if outcome.error?.kind != "busy" { markIdleAfterFinal(worker) }
             return OutcomeReport(disposition: .unknown, actions: try advance(at: now))
         }
         if outcome.error?.kind == "busy" {
@@ -48,14 +50,20 @@ extension Study {
         var actions: [StudyAction] = []
         if case .rejected(let reason) = disposition {
             actions.append(.disconnect(worker: worker, reason: reason))
-        } else if liveWorkers.contains(worker), quarantined[worker] == nil, !leases.values.contains(where: { $0.worker == worker }),
-            !idleWorkers.contains(worker)
-        {
-            // After a FINAL an 18/MDP worker waits for the next REQUEST without saying READY again.
-            idleWorkers.append(worker)
+        } else {
+            markIdleAfterFinal(worker)
         }
         actions += try advance(at: now)
         return OutcomeReport(disposition: disposition, actions: actions)
+    }
+
+    /// After a FINAL an 18/MDP worker waits for the next REQUEST without saying READY again, so a
+    /// connected, trusted worker that holds no other lease is idle from now on.
+    private func markIdleAfterFinal(_ worker: String) {
+        guard liveWorkers.contains(worker), quarantined[worker] == nil, !idleWorkers.contains(worker),
+            !leases.values.contains(where: { $0.worker == worker })
+        else { return }
+        idleWorkers.append(worker)
     }
 
     /// Why `result` cannot belong to this run and candidate, or nil.

@@ -11,6 +11,10 @@ import Wire
 /// the run database. It owns no sockets; the broker's event loop calls it.
 ///
 /// Candidate life: pending → running (leased to one worker) → done | failed | stale.
+/// - A worker is idle after its READY and after each of its FINALs (18/MDP workers say READY only
+///   when they connect), so the actions of a FINAL usually dispatch that worker's next candidate.
+/// - A `busy` refusal (the worker was still evaluating something else) or an undeliverable dispatch
+///   ends the attempt as `interrupted`, not held against the candidate, and re-queues it first.
 /// - A lost worker (``workerLost(_:holding:reason:)``) or an expired lease (``tick()``) ends the
 ///   attempt as STALE and re-queues the candidate with attempt + 1, up to ``StudySetup/maxAttempts``
 ///   lost attempts; then the candidate is STALE for good, with the reason.
@@ -43,7 +47,8 @@ public final class Study {
     /// Candidates waiting to be re-issued, in order.
     var queue: [Int64] = []
     var leases: [AttemptKey: Lease] = [:]
-    /// Workers that said READY and got nothing yet, in order.
+    /// Workers waiting for work, in order: after READY, or after a FINAL (18/MDP workers do not say
+    /// READY again after one).
     var idleWorkers: [String] = []
     var liveWorkers: Set<String> = []
     var heartbeats: [String: Date] = [:]

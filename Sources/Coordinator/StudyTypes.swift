@@ -20,7 +20,8 @@ public enum OutcomeDisposition: Hashable, Sendable {
     case duplicate
     /// The evaluation raised (or its result was unusable); the candidate is FAILED.
     case failed(reason: String)
-    /// A failure from an attempt that was already superseded; recorded, the candidate carries on.
+    /// A failure from an attempt that was already superseded, or a `busy` refusal (the attempt is
+    /// `interrupted` and the candidate re-queued); recorded, the candidate carries on.
     case failureIgnored
     /// Refused (wrong dataset fingerprint or checkpoint hash, wrong config, or the worker could not
     /// load data/checkpoint); the candidate is re-queued (or given up as stale) and the worker

@@ -27,7 +27,6 @@ struct RunInspectionTests {
             clock.advance(30)
             let outcome = round == 4 ? StudyFixtures.failure(request) : StudyFixtures.success(request)
             d.apply(try study.outcome(outcome, from: worker).actions)
-            d.apply(try study.workerReady(worker))
         }
         let running = d.byWorker["node-a/101"]!
         _ = try study.progress(

@@ -5,6 +5,7 @@ import QuantConfig
 import RunStore
 import Search
 import Synchronization
+import Testing
 import Wire
 
 /// A clock the test moves by hand.
@@ -62,9 +63,17 @@ enum StudyFixtures {
         EvaluationOutcome(candidateId: request.candidateId, attempt: request.attempt, result: result(for: request.config), error: nil, worker: worker)
     }
 
-    static func failure(_ request: EvaluationRequest, kind: String = "diverged") -> EvaluationOutcome {
+    static func failure(_ request: EvaluationRequest, kind: String = "diverged", worker: String = "w") -> EvaluationOutcome {
         EvaluationOutcome(
-            candidateId: request.candidateId, attempt: request.attempt, result: nil, error: EvaluationFailure(kind: kind, message: "loss became NaN"), worker: "w")
+            candidateId: request.candidateId, attempt: request.attempt, result: nil, error: EvaluationFailure(kind: kind, message: "loss became NaN"),
+            worker: worker)
+    }
+
+    /// The refusal a worker sends for a REQUEST that reached it while it was still evaluating another.
+    static func busy(_ request: EvaluationRequest, worker: String) -> EvaluationOutcome {
+        EvaluationOutcome(
+            candidateId: request.candidateId, attempt: request.attempt, result: nil,
+            error: EvaluationFailure(kind: "busy", message: "worker \(worker) is still evaluating another candidate"), worker: worker)
     }
 
     static var quietLogger: Logger {
@@ -74,18 +83,23 @@ enum StudyFixtures {
     }
 }
 
-/// What the event loop would do with the study's actions, recorded for assertions.
+/// What the event loop would do with the study's actions, recorded for assertions: the request each
+/// worker is working on, as the worker sees it.
 struct Dispatches {
     var byWorker: [String: EvaluationRequest] = [:]
     var disconnected: [String] = []
     var finished: [StudySummary] = []
     var all: [EvaluationRequest] = []
 
-    mutating func apply(_ actions: [StudyAction]) {
+    /// Records `actions`. A dispatch to a worker that still holds a request is a study bug (the
+    /// worker would refuse it as busy): it is reported as a test issue and replaces the old request.
+    mutating func apply(_ actions: [StudyAction], sourceLocation: SourceLocation = #_sourceLocation) {
         for action in actions {
             switch action {
             case .dispatch(let request, let worker):
-                precondition(byWorker[worker] == nil, "dispatched to a busy worker \(worker)")
+                if let held = byWorker[worker] {
+                    Issue.record("dispatched \(request.candidateId)#\(request.attempt) to \(worker), which still holds \(held.candidateId)#\(held.attempt)", sourceLocation: sourceLocation)
+                }
                 byWorker[worker] = request
                 all.append(request)
             case .disconnect(let worker, _):
@@ -99,5 +113,38 @@ struct Dispatches {
     /// Takes the request `worker` holds.
     mutating func take(_ worker: String) -> EvaluationRequest {
         byWorker.removeValue(forKey: worker)!
+    }
+
+    /// `worker` sends its FINAL for the request it holds (a success unless `outcome` says otherwise).
+    /// The request leaves the record before the study answers, since the answer may already give
+    /// the same worker its next request.
+    @discardableResult
+    mutating func finish(
+        _ worker: String, in study: Study, sourceLocation: SourceLocation = #_sourceLocation,
+        _ outcome: (EvaluationRequest) -> EvaluationOutcome = { StudyFixtures.success($0) }
+    ) throws -> (request: EvaluationRequest, report: OutcomeReport) {
+        let held = byWorker.removeValue(forKey: worker)
+        let request = try #require(held, "\(worker) holds no request", sourceLocation: sourceLocation)
+        let report = try study.outcome(outcome(request), from: worker)
+        apply(report.actions, sourceLocation: sourceLocation)
+        return (request, report)
+    }
+}
+
+extension [StudyAction] {
+    /// The requests these actions send to `worker`.
+    func requests(to worker: String) -> [EvaluationRequest] {
+        compactMap { action in
+            guard case .dispatch(let request, let target) = action, target == worker else { return nil }
+            return request
+        }
+    }
+
+    /// The workers these actions send requests to, in order.
+    var dispatchedWorkers: [String] {
+        compactMap { action in
+            guard case .dispatch(_, let worker) = action else { return nil }
+            return worker
+        }
     }
 }

@@ -18,10 +18,8 @@ struct StudyResumeTests {
         var d = Dispatches()
         for worker in ["w1", "w2", "w3"] { d.apply(try study!.workerReady(worker)) }
         for round in 0..<7 {
-            let worker = ["w1", "w2", "w3"][round % 3]
             clock.advance(10)
-            d.apply(try study!.outcome(StudyFixtures.success(d.take(worker)), from: worker).actions)
-            d.apply(try study!.workerReady(worker))
+            try d.finish(["w1", "w2", "w3"][round % 3], in: study!)
         }
         let before = study!.search
         var predicted = before
@@ -53,18 +51,19 @@ struct StudyResumeTests {
 
         // The old worker w1 survived the coordinator crash and still delivers attempt 1.
         let zombie = inFlight["w1"]!
-        #expect(try resumed.outcome(StudyFixtures.success(zombie), from: "w1").disposition == .accepted(late: true))
+        let zombieReport = try resumed.outcome(StudyFixtures.success(zombie), from: "w1")
+        #expect(zombieReport.disposition == .accepted(late: true))
+        #expect(zombieReport.actions.isEmpty, "w1 has not said READY to this coordinator")
         let reissued = after.all.first { $0.candidateId == zombie.candidateId }!
         var turn = 0
         while after.finished.isEmpty {
-            let worker = after.byWorker.keys.sorted()[turn % after.byWorker.count]
+            let busy = after.byWorker.keys.sorted()
+            try #require(!busy.isEmpty, "the resumed run stalled")
+            let worker = busy[turn % busy.count]
             turn += 1
-            let request = after.take(worker)
             clock.advance(10)
-            let report = try resumed.outcome(StudyFixtures.success(request), from: worker)
+            let (request, report) = try after.finish(worker, in: resumed)
             #expect(report.disposition == (request == reissued ? .duplicate : .accepted(late: false)))
-            after.apply(report.actions)
-            after.apply(try resumed.workerReady(worker))
         }
         let results = try resumed.store.results()
         #expect(results.count == 20)
@@ -99,10 +98,17 @@ struct StudyResumeTests {
         e.apply(try resumed.workerReady("w3"))
         #expect(e.byWorker["w3"]?.candidateId == held2.candidateId && e.byWorker["w3"]?.attempt == 2)
         #expect(try !resumed.reattached(held2, worker: "w2"))
-        #expect(try resumed.outcome(StudyFixtures.success(held1), from: "w1").disposition == .accepted(late: false))
-        #expect(try resumed.outcome(StudyFixtures.success(held2), from: "w2").disposition == .accepted(late: true))
-        #expect(try resumed.outcome(StudyFixtures.success(e.take("w3")), from: "w3").disposition == .duplicate)
+        let first = try resumed.outcome(StudyFixtures.success(held1), from: "w1")
+        #expect(first.disposition == .accepted(late: false))
+        #expect(first.actions.dispatchedWorkers == ["w1"], "the re-attached worker is idle after its FINAL")
+        e.apply(first.actions)
+        let second = try resumed.outcome(StudyFixtures.success(held2), from: "w2")
+        #expect(second.disposition == .accepted(late: true))
+        #expect(second.actions.isEmpty, "w2 has not said READY to the resumed coordinator")
+        let (_, third) = try e.finish("w3", in: resumed)
+        #expect(third.disposition == .duplicate && third.actions.dispatchedWorkers == ["w3"])
         #expect(try resumed.store.results().count == 2)
+        #expect(Set(e.byWorker.values.map(\.candidateId)).isDisjoint(with: [held1.candidateId, held2.candidateId]))
     }
 
     @Test func resumeCanExtendAFinishedRun() throws {
@@ -110,24 +116,16 @@ struct StudyResumeTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var study: Study? = try Study.create(at: directory, setup: StudyFixtures.setup(evaluations: 3), clock: clock, logger: StudyFixtures.quietLogger)
         var d = Dispatches()
-        while d.finished.isEmpty {
-            d.apply(try study!.workerReady("w"))
-            if let request = d.byWorker["w"] {
-                _ = d.take("w")
-                d.apply(try study!.outcome(StudyFixtures.success(request), from: "w").actions)
-            }
-        }
+        d.apply(try study!.workerReady("w"))
+        while d.finished.isEmpty { try d.finish("w", in: study!) }
+        #expect(d.all.count == 3)
         try study!.stop(reason: "test")
         study = nil
         let resumed = try Study.resume(at: directory, budget: StudyBudget(evaluations: 6), clock: clock, logger: StudyFixtures.quietLogger)
         var e = Dispatches()
-        while e.finished.isEmpty {
-            e.apply(try resumed.workerReady("w"))
-            if let request = e.byWorker["w"] {
-                _ = e.take("w")
-                e.apply(try resumed.outcome(StudyFixtures.success(request), from: "w").actions)
-            }
-        }
+        e.apply(try resumed.workerReady("w"))
+        while e.finished.isEmpty { try e.finish("w", in: resumed) }
+        #expect(e.all.count == 3 && e.all.allSatisfy { $0.attempt == 1 })
         #expect(try resumed.store.results().count == 6)
         #expect(e.finished[0].done == 6)
     }
@@ -141,9 +139,11 @@ struct StudyResumeTests {
         #expect(throws: RunStoreError.self) { try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger) }
     }
 
-    /// Random interleavings of results, failures, lost workers, hangs, late FINALs and coordinator
-    /// crashes: whatever happens, each configuration is evaluated under one candidate, each candidate
-    /// has at most one accepted result, and the search, the store and the study agree.
+    /// Random interleavings of results, failures, lost workers, hangs, late FINALs, busy refusals and
+    /// coordinator crashes, with 18/MDP workers (READY only when they connect): whatever happens, each
+    /// configuration is evaluated under one candidate, each candidate has at most one accepted
+    /// result, the search, the store and the study agree, no worker is ever given a second request
+    /// or work it refused, and while the run is open no connected worker is left without work.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func randomEventsKeepTheBooksStraight(seed: UInt64) throws {
         let directory = StudyFixtures.temporaryDirectory()
@@ -153,36 +153,71 @@ struct StudyResumeTests {
         var study = try Study.create(at: directory, setup: setup, clock: clock, logger: StudyFixtures.quietLogger)
         let workers = (0..<4).map { "w\($0)" }
         var d = Dispatches()
+        /// Workers registered with the current coordinator; the others say READY at the next step.
+        var connected: Set<String> = []
+        /// Work a worker goes on with that the study no longer leases to it (the worker was lost, or
+        /// the coordinator crashed). Until it delivers that FINAL, it refuses requests as busy.
+        var evaluating: [String: EvaluationRequest] = [:]
+        /// Workers that refused a request as busy and have neither delivered nor reconnected since.
+        var refused: Set<String> = []
+        /// Results delivered later over a connection the study does not know.
         var zombies: [EvaluationRequest] = []
         var candidateOfHash: [String: Int64] = [:]
         var crashes = 0
+        var busyRefusals = 0
         var steps = 0
 
         func record(_ actions: [StudyAction]) {
+            for worker in actions.dispatchedWorkers where refused.contains(worker) {
+                Issue.record("\(worker) was given work before the FINAL of the evaluation it is busy with")
+            }
             d.apply(actions)
             for worker in d.disconnected {
-                if let held = d.byWorker.removeValue(forKey: worker) { zombies.append(held) }
+                connected.remove(worker)
+                // A hung evaluation may still finish after the lease expired.
+                if let held = d.byWorker.removeValue(forKey: worker), evaluating[worker] == nil { evaluating[worker] = held }
             }
             d.disconnected.removeAll()
         }
 
         while d.finished.isEmpty && steps < 2000 {
             steps += 1
-            for worker in workers where d.byWorker[worker] == nil { record(try study.workerReady(worker)) }
+            for worker in workers where !connected.contains(worker) {
+                connected.insert(worker)
+                refused.remove(worker)
+                record(try study.workerReady(worker))
+            }
             for request in d.all {
                 #expect(candidateOfHash[request.config.hash, default: request.candidateId] == request.candidateId)
                 candidateOfHash[request.config.hash] = request.candidateId
             }
             let roll = rng.nextUnitDouble()
-            let busy = d.byWorker.keys.sorted()
-            if roll < 0.6, let worker = busy.randomElement(using: &rng) {
+            let active = workers.filter { d.byWorker[$0] != nil || evaluating[$0] != nil }
+            if roll < 0.6, let worker = active.randomElement(using: &rng) {
                 clock.advance(Double.random(in: 1...20, using: &rng))
+                if evaluating[worker] != nil, let request = d.byWorker.removeValue(forKey: worker) {
+                    busyRefusals += 1
+                    refused.insert(worker)
+                    let report = try study.outcome(StudyFixtures.busy(request, worker: worker), from: worker)
+                    #expect(report.disposition == .failureIgnored)
+                    record(report.actions)
+                } else if let old = evaluating.removeValue(forKey: worker) {
+                    refused.remove(worker)
+                    record(try study.outcome(StudyFixtures.success(old, worker: worker), from: worker).actions)
+                } else {
+                    let request = d.take(worker)
+                    let failed = rng.nextUnitDouble() < 0.1
+                    let outcome = failed ? StudyFixtures.failure(request, worker: worker) : StudyFixtures.success(request, worker: worker)
+                    record(try study.outcome(outcome, from: worker).actions)
+                }
+            } else if roll < 0.7, let worker = d.byWorker.keys.sorted().randomElement(using: &rng) {
                 let request = d.take(worker)
-                let outcome = rng.nextUnitDouble() < 0.1 ? StudyFixtures.failure(request) : StudyFixtures.success(request)
-                record(try study.outcome(outcome, from: worker).actions)
-            } else if roll < 0.7, let worker = busy.randomElement(using: &rng) {
-                let request = d.take(worker)
-                if rng.next() & 1 == 0 { zombies.append(request) }
+                connected.remove(worker)
+                switch rng.next() % 3 {
+                case 0 where evaluating[worker] == nil: evaluating[worker] = request
+                case 1: zombies.append(request)
+                default: break
+                }
                 record(try study.workerLost(worker, holding: request, reason: "random loss"))
             } else if roll < 0.8, !zombies.isEmpty {
                 let late = zombies.remove(at: Int.random(in: 0..<zombies.count, using: &rng))
@@ -191,12 +226,18 @@ struct StudyResumeTests {
                 clock.advance(Double.random(in: 1...150, using: &rng))
                 record(try study.tick())
             } else if roll < 0.95 {
-                // Coordinator crash: workers keep their work and may deliver it later.
+                // Coordinator crash: every worker reconnects, still evaluating what it held.
                 crashes += 1
-                zombies += d.byWorker.values
+                for (worker, request) in d.byWorker where evaluating[worker] == nil { evaluating[worker] = request }
                 d.byWorker.removeAll()
+                connected.removeAll()
                 clock.advance(30)
                 study = try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger)
+            }
+            if case .running = study.phase {
+                for worker in connected.sorted() where d.byWorker[worker] == nil && !refused.contains(worker) {
+                    Issue.record("seed \(seed), step \(steps): \(worker) is connected and free but was given nothing")
+                }
             }
         }
         #expect(!d.finished.isEmpty, "the run ends (steps \(steps))")
@@ -218,6 +259,9 @@ struct StudyResumeTests {
         }
         #expect(try store.attempts(state: .running).isEmpty, "a finished run has nothing running")
         #expect(try store.events(kind: "resumed").count == crashes)
+        // Every busy refusal ended a leased attempt as interrupted, never as failed or stale.
+        #expect(try store.events(kind: "dispatch-failed").count == busyRefusals)
+        #expect(try store.events(kind: "dispatch-failed").allSatisfy { $0.payload.contains("worker busy") })
     }
 }
 
@@ -239,6 +283,7 @@ struct StudyCostTests {
             for worker in workers { d.apply(try study.workerReady(worker)) }
             var turn = 0
             while d.finished.isEmpty {
+                try #require(!d.byWorker.isEmpty, "the run stalled")
                 let worker = workers[turn % workers.count]
                 turn += 1
                 guard let request = d.byWorker.removeValue(forKey: worker) else { continue }
@@ -246,14 +291,13 @@ struct StudyCostTests {
                 let outcome = EvaluationOutcome(
                     candidateId: request.candidateId, attempt: request.attempt, result: Self.result(for: request.config), error: nil, worker: worker)
                 d.apply(try study.outcome(outcome, from: worker).actions)
-                d.apply(try study.workerReady(worker))
             }
         }
         #expect(try study.store.results().count == 400)
         #expect(Set(d.all.map(\.config.hash)).count == 400)
         if TestEnvironment.variable("SPIKEQ_PRINT_TIMINGS") == "1" {
             let size = (try? FileManager.default.attributesOfItem(atPath: study.store.databaseURL.path)[.size] as? Int) ?? 0
-            print("study cost: \(elapsed / 400) per evaluation (dispatch + result + READY, 18 layers, μ = 32, 400 evaluations); database \(size) bytes")
+            print("study cost: \(elapsed / 400) per evaluation (dispatch + result, 18 layers, μ = 32, 400 evaluations); database \(size) bytes")
         }
     }
 

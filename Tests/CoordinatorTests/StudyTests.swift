@@ -22,12 +22,15 @@ struct StudyTests {
         #expect(d.byWorker.count == 3)
         var turn = 0
         while d.finished.isEmpty {
-            let worker = d.byWorker.keys.sorted()[turn % d.byWorker.count]
+            let busy = d.byWorker.keys.sorted()
+            try #require(!busy.isEmpty, "the run stalled with \(d.all.count) dispatches")
+            let worker = busy[turn % busy.count]
             turn += 1
-            let request = d.take(worker)
             clock.advance(5)
-            d.apply(try study.outcome(StudyFixtures.success(request), from: worker).actions)
-            d.apply(try study.workerReady(worker))
+            let started = d.all.count
+            let (_, report) = try d.finish(worker, in: study)
+            // Each worker said READY once; its later requests come with its own FINALs.
+            #expect(report.actions.dispatchedWorkers == (started < 12 ? [worker] : []))
         }
         #expect(d.all.count == 12, "no dispatch beyond the budget")
         #expect(Set(d.all.map(\.config.hash)).count == 12, "no configuration evaluated twice")
@@ -118,8 +121,10 @@ struct StudyTests {
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
         let request = d.take("w1")
-        let report = try study.outcome(StudyFixtures.failure(request), from: "w1")
+        let report = try study.outcome(StudyFixtures.failure(request, worker: "w1"), from: "w1")
         #expect(report.disposition == .failed(reason: "diverged: loss became NaN"))
+        let next = try #require(report.actions.requests(to: "w1").first, "the worker is free again after a failure")
+        #expect(next.candidateId != request.candidateId && next.attempt == 1)
         let candidate = try #require(try study.store.candidate(id: request.candidateId))
         #expect(candidate.status == .failed && candidate.reason == "diverged: loss became NaN")
         #expect(try study.store.attempts(candidateId: request.candidateId).map(\.state) == [.failed])
@@ -141,10 +146,14 @@ struct StudyTests {
         // The partitioned worker comes back with its result for attempt 1: the first result wins.
         let late = try study.outcome(StudyFixtures.success(first), from: "w1")
         #expect(late.disposition == .accepted(late: true))
-        // The re-issued attempt finishes too: recorded, not counted.
+        #expect(late.actions.isEmpty, "w1 was lost: it gets work once it says READY again")
+        // The re-issued attempt finishes too: recorded, not counted; w2 moves on to a new candidate.
         let duplicate = try study.outcome(StudyFixtures.success(second), from: "w2")
         #expect(duplicate.disposition == .duplicate)
-        #expect(try study.outcome(StudyFixtures.success(first), from: "w1").disposition == .duplicate)
+        let next = try #require(duplicate.actions.requests(to: "w2").first)
+        #expect(duplicate.actions.dispatchedWorkers == ["w2"] && next.candidateId != first.candidateId)
+        let again = try study.outcome(StudyFixtures.success(first), from: "w1")
+        #expect(again.disposition == .duplicate && again.actions.isEmpty)
         #expect(try study.store.results().count == 1)
         #expect(try study.store.result(candidateId: first.candidateId)?.attempt == 1)
         #expect(study.search.statistics.evaluations == 1)
@@ -161,7 +170,9 @@ struct StudyTests {
         let first = d.take("w1")
         d.apply(try study.workerLost("w1", holding: first, reason: "lost"))
         #expect(study.queuedCandidates == [first.candidateId])
-        #expect(try study.outcome(StudyFixtures.success(first), from: "w1").disposition == .accepted(late: true))
+        let late = try study.outcome(StudyFixtures.success(first), from: "w1")
+        #expect(late.disposition == .accepted(late: true))
+        #expect(late.actions.isEmpty, "the lost worker is not idle")
         #expect(study.queuedCandidates.isEmpty)
         d.apply(try study.workerReady("w2"))
         #expect(d.take("w2").candidateId != first.candidateId)
@@ -179,7 +190,9 @@ struct StudyTests {
         #expect(study.queuedCandidates.isEmpty, "not re-issued: the worker is still on it")
         #expect(study.inFlight.map(\.key) == [AttemptKey(candidateId: request.candidateId, attempt: 1)])
         #expect(try study.store.attempts(candidateId: request.candidateId).map(\.state) == [.running])
-        #expect(try study.outcome(StudyFixtures.success(request), from: "w1").disposition == .accepted(late: false))
+        let report = try study.outcome(StudyFixtures.success(request), from: "w1")
+        #expect(report.disposition == .accepted(late: false))
+        #expect(report.actions.requests(to: "w1").count == 1, "a re-attached worker is idle after its FINAL")
     }
 
     @Test func mismatchedResultsAreRejectedAndTheWorkerQuarantined() throws {
@@ -197,7 +210,7 @@ struct StudyTests {
             return
         }
         #expect(reason.contains("dataset fingerprint"))
-        #expect(report.actions.contains(.disconnect(worker: "bad", reason: reason)))
+        #expect(report.actions == [.disconnect(worker: "bad", reason: reason)], "the candidate waits; the quarantined worker gets nothing")
         #expect(try study.workerReady("bad") == [.disconnect(worker: "bad", reason: reason)], "never gets work again")
         #expect(try study.store.workers().first { $0.name == "bad" }?.quarantined == reason)
         d.apply(try study.workerReady("good"))
@@ -212,7 +225,7 @@ struct StudyTests {
         #expect(second.contains("checkpoint hash"))
         d.apply(try study.workerReady("third"))
         let third = d.take("third")
-        let cannotLoad = try study.outcome(StudyFixtures.failure(third, kind: "dataset-mismatch"), from: "third")
+        let cannotLoad = try study.outcome(StudyFixtures.failure(third, kind: "dataset-mismatch", worker: "third"), from: "third")
         guard case .rejected = cannotLoad.disposition else {
             Issue.record("a worker that cannot load the dataset is not the candidate's fault")
             return
@@ -254,9 +267,8 @@ struct StudyTests {
         d.apply(try study.workerReady("w1"))
         d.apply(try study.workerReady("w2"))
         clock.advance(50)
-        let done = d.take("w1")
-        d.apply(try study.outcome(StudyFixtures.success(done), from: "w1").actions)
-        d.apply(try study.workerReady("w1"))
+        let (_, first) = try d.finish("w1", in: study)
+        #expect(first.actions.dispatchedWorkers == ["w1"])
         #expect(d.byWorker.count == 2)
         clock.advance(60)
         d.apply(try study.tick())
@@ -265,8 +277,8 @@ struct StudyTests {
             return
         }
         // In-flight work may still finish during the grace period; no new work starts.
-        let finishing = d.take("w2")
-        d.apply(try study.outcome(StudyFixtures.success(finishing), from: "w2").actions)
+        let (_, finishing) = try d.finish("w2", in: study)
+        #expect(finishing.disposition == .accepted(late: false) && finishing.actions.isEmpty)
         #expect(try study.workerReady("w2").isEmpty)
         clock.advance(31)
         d.apply(try study.tick())
@@ -281,10 +293,8 @@ struct StudyTests {
         let (study, directory) = try makeStudy(StudyFixtures.setup(constraints: [.maxAccuracyDrop(split: "validation", limit: 0.02)]))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
-        for _ in 0..<3 {
-            d.apply(try study.workerReady("w"))
-            _ = try study.outcome(StudyFixtures.success(d.take("w")), from: "w")
-        }
+        d.apply(try study.workerReady("w"))
+        for _ in 0..<3 { try d.finish("w", in: study) }
         let results = try study.store.results()
         // all-u8 loses nothing (feasible); all-u4 and all-p4 lose more than 2 points.
         #expect(results.map(\.isFeasible) == [true, false, false])
