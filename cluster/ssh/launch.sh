@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Start a SpikeQuant coordinator on this machine and workers on other machines over SSH.
+#
+#   cluster/ssh/launch.sh --hosts hosts.txt --config configs/search/dvs128-gesture.yaml \
+#       [--run runs/NAME | --resume runs/NAME] [--port 5555] [--threads 8] [--keys DIR] [--advertise HOST]
+#
+# hosts.txt: one host per line (`user@host` works; `host:N` starts N workers there; # comments).
+# Each host needs the spikeq binary (SPIKEQ_REMOTE_BIN, default `spikeq` on its PATH) and the
+# dataset at the path the dataset config names. With --keys DIR (made by `spikeq keys generate`:
+# coordinator.key(_secret), worker.key(_secret), authorized/), the link is CURVE-encrypted and the
+# worker key files are copied to each host (~/.spikeq-keys) first.
+#
+# Workers run detached (nohup) and reconnect on their own if the coordinator restarts; Ctrl-C here
+# stops the coordinator and then the workers. SSH defaults to `ssh -o BatchMode=yes`; override it
+# with SPIKEQ_SSH (the multi-host tests use `ip netns exec` to reach network namespaces).
+set -euo pipefail
+
+hosts_file= config= run= resume= port=5555 threads=1 keys= advertise=$(hostname -f 2>/dev/null || hostname)
+while (($#)); do
+    case $1 in
+        --hosts) hosts_file=$2; shift 2 ;;
+        --config) config=$2; shift 2 ;;
+        --run) run=$2; shift 2 ;;
+        --resume) resume=$2; shift 2 ;;
+        --port) port=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        --keys) keys=$2; shift 2 ;;
+        --advertise) advertise=$2; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "launch.sh: unknown option $1" >&2; exit 64 ;;
+    esac
+done
+[[ -n $hosts_file && -r $hosts_file ]] || { echo "launch.sh: --hosts FILE is required" >&2; exit 64; }
+[[ -n $config || -n $resume ]] || { echo "launch.sh: --config or --resume is required" >&2; exit 64; }
+
+bin=${SPIKEQ_BIN:-$(command -v spikeq || echo .build/release/spikeq)}
+remote_bin=${SPIKEQ_REMOTE_BIN:-spikeq}
+read -r -a ssh <<< "${SPIKEQ_SSH:-ssh -o BatchMode=yes}"
+endpoint="tcp://${advertise}:${port}"
+
+search=("$bin" search --bind "tcp://*:${port}")
+if [[ -n $resume ]]; then search+=(--resume "$resume"); else search+=(--config "$config"); [[ -n $run ]] && search+=(--run "$run"); fi
+worker_keys=()
+if [[ -n $keys ]]; then
+    search+=(--curve-secret "$keys/coordinator.key_secret" --authorized-keys "$keys/authorized")
+    worker_keys=(--curve-server-key '~/.spikeq-keys/coordinator.key' --curve-keys '~/.spikeq-keys/worker.key_secret')
+fi
+
+"${search[@]}" &
+coordinator=$!
+started=()
+stop_workers() {
+    for entry in "${started[@]}"; do
+        "${ssh[@]}" "${entry%%|*}" "pkill -f -- '--name ${entry#*|}' || true" </dev/null || true
+    done
+}
+trap 'kill -TERM $coordinator 2>/dev/null || true; wait $coordinator || true; stop_workers' INT TERM
+
+while read -r line; do
+    line=${line%%#*}; line=${line//[[:space:]]/}
+    [[ -z $line ]] && continue
+    host=${line%%:*}; count=1
+    [[ $line == *:* ]] && count=${line##*:}
+    if [[ -n $keys ]]; then
+        "${ssh[@]}" "$host" 'mkdir -p ~/.spikeq-keys && chmod 700 ~/.spikeq-keys' </dev/null
+        for file in coordinator.key worker.key worker.key_secret; do
+            "${ssh[@]}" "$host" "cat > ~/.spikeq-keys/$file && chmod 600 ~/.spikeq-keys/$file" < "$keys/$file"
+        done
+    fi
+    for ((i = 0; i < count; i++)); do
+        name="ssh-${host##*@}-$i"
+        "${ssh[@]}" "$host" "nohup $remote_bin worker --connect $endpoint --threads $threads --name $name ${worker_keys[*]} > /tmp/spikeq-$name.log 2>&1 &" </dev/null
+        started+=("$host|$name")
+        echo "launch.sh: worker $name on $host -> $endpoint"
+    done
+done < "$hosts_file"
+
+status=0
+wait "$coordinator" || status=$?
+stop_workers
+exit "$status"
