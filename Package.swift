@@ -19,7 +19,22 @@
 //   Coordinator, Worker        the two services of a distributed search
 //   Report                     HTML + SVG report, CSV/JSON figure data
 //   spikeq                     the command line: parses, wires, no logic of its own
+import Foundation
 import PackageDescription
+
+/// Code generation for the numeric engine (Tensor, SpikingNN), whose element-wise kernels (LIF,
+/// BatchNorm, pooling, attention, im2col) are written to vectorise. On x86-64 they are compiled
+/// for AVX2 + FMA (`-target-cpu haswell`: Intel since 2013, AMD since 2015), which makes them 2–4×
+/// faster than the SSE2 baseline. Set `SPIKEQ_PORTABLE=1` when building (or `make PORTABLE=1`)
+/// for a binary that runs on any x86-64 CPU; see BENCHMARKS.md, "Engine".
+let engineSettings: [SwiftSetting] = {
+    #if arch(x86_64)
+    if ProcessInfo.processInfo.environment["SPIKEQ_PORTABLE"] == nil {
+        return [.unsafeFlags(["-target-cpu", "haswell"])]
+    }
+    #endif
+    return []
+}()
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
@@ -58,8 +73,9 @@ let package = Package(
         .target(name: "Seeding"),
 
         // Numerics and the spiking engine.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "Seeding"]),
-        .target(name: "SpikingNN", dependencies: ["Tensor", "Seeding", "QuantConfig", yams, crypto]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Seeding"], swiftSettings: engineSettings),
+        .target(
+            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "QuantConfig", yams, crypto], swiftSettings: engineSettings),
 
         // Data.
         .target(name: "Events", dependencies: ["CLZ4", "Seeding", yams, crypto]),

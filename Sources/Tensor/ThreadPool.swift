@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A fixed-size pool of threads that runs data-parallel loops.
 ///
@@ -12,19 +13,29 @@ import Foundation
 ///   thread, or from another thread) runs all its parts serially on the calling thread instead of
 ///   waiting, so nesting cannot deadlock and the result is unchanged.
 public final class ThreadPool: @unchecked Sendable {
-    // @unchecked: `task`, `generation`, `pending` and `stopping` are only touched with `condition`
-    // locked; `busy` is a try-lock that admits one loop at a time. `task` points to a closure that
-    // lives on the stack of `run`, which does not return before every part has finished with it.
+    // @unchecked: `task` is written only by the thread that holds `busy`, before it publishes a new
+    // `generation` (a sequentially consistent store the workers acquire), and read by workers only
+    // after they have seen that generation and before they decrement `pending`; `run` does not
+    // return (or touch `task` again) before `pending` is 0. `stopping`, `workersAsleep` and
+    // `callerAsleep` are atomics; the condition only serves to park threads. `task` points to a
+    // closure that lives on the stack of `run`.
 
     /// Number of parts (threads including the caller).
     public let threadCount: Int
 
+    /// How long a thread polls for the next loop (workers) or for the last part to finish (the
+    /// caller) before it parks on the condition. Kernels of the tiny model follow each other
+    /// within microseconds, and parking and waking a thread costs 5–20 µs each.
+    private static let spinDuration: Duration = .microseconds(50)
+
     private let condition = NSCondition()
     private let busy = NSLock()
     private var task: ((Int) -> Void)?
-    private var generation = 0
-    private var pending = 0
-    private var stopping = false
+    private let generation = Atomic<Int>(0)
+    private let pending = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let workersAsleep = Atomic<Int>(0)
+    private let callerAsleep = Atomic<Bool>(false)
     private var threads: [Thread] = []
 
     /// Starts `threadCount - 1` threads.
@@ -42,17 +53,12 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    deinit {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-    }
+    deinit { shutdown() }
 
     /// Stops the pool's threads; the pool then runs everything on the calling thread.
     public func shutdown() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
         condition.lock()
-        stopping = true
         condition.broadcast()
         condition.unlock()
     }
@@ -64,46 +70,70 @@ public final class ThreadPool: @unchecked Sendable {
             return
         }
         defer { busy.unlock() }
+        if stopping.load(ordering: .sequentiallyConsistent) {
+            for part in 0..<threadCount { body(part) }
+            return
+        }
         withoutActuallyEscaping(body) { body in
-            condition.lock()
-            if stopping {
-                condition.unlock()
-                for part in 0..<threadCount { body(part) }
-                return
-            }
             task = body
-            pending = threadCount - 1
-            generation &+= 1
-            condition.broadcast()
-            condition.unlock()
+            pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            // A worker that found no new generation before parking has counted itself asleep
+            // first (Dekker-style with the store above), so either it sees the new generation or
+            // we see it asleep and wake it.
+            if workersAsleep.load(ordering: .sequentiallyConsistent) > 0 {
+                condition.lock()
+                condition.broadcast()
+                condition.unlock()
+            }
 
             body(0)
 
-            condition.lock()
-            while pending > 0 { condition.wait() }
+            if !Self.poll({ self.pending.load(ordering: .acquiring) == 0 }) {
+                condition.lock()
+                callerAsleep.store(true, ordering: .sequentiallyConsistent)
+                while pending.load(ordering: .sequentiallyConsistent) > 0 { condition.wait() }
+                callerAsleep.store(false, ordering: .sequentiallyConsistent)
+                condition.unlock()
+            }
             task = nil
-            condition.unlock()
         }
     }
 
     private func workerLoop(index: Int) {
-        // Generations start at 0 and `run` cannot start a second one before this thread has
-        // finished the first, so starting from 0 never misses a loop.
         var seen = 0
-        condition.lock()
         while true {
-            while generation == seen && !stopping { condition.wait() }
-            if stopping {
+            let isNew = { self.generation.load(ordering: .acquiring) != seen || self.stopping.load(ordering: .relaxed) }
+            if !Self.poll(isNew) {
+                condition.lock()
+                workersAsleep.add(1, ordering: .sequentiallyConsistent)
+                while generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .sequentiallyConsistent) {
+                    condition.wait()
+                }
+                workersAsleep.subtract(1, ordering: .sequentiallyConsistent)
                 condition.unlock()
-                return
             }
-            seen = generation
-            let body = task!
-            condition.unlock()
-            body(index)
-            condition.lock()
-            pending -= 1
-            if pending == 0 { condition.broadcast() }
+            if stopping.load(ordering: .sequentiallyConsistent) { return }
+            seen = generation.load(ordering: .acquiring)
+            task!(index)
+            if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+                && callerAsleep.load(ordering: .sequentiallyConsistent) {
+                condition.lock()
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+    }
+
+    /// Polls `done` for up to ``spinDuration``; whether it became true.
+    @inline(__always)
+    private static func poll(_ done: () -> Bool) -> Bool {
+        if done() { return true }
+        let clock = ContinuousClock()
+        let deadline = clock.now + spinDuration
+        while true {
+            for _ in 0..<64 where done() { return true }
+            if clock.now >= deadline { return done() }
         }
     }
 

@@ -38,56 +38,79 @@ public final class BatchNorm {
     /// training after computing (and recording) the batch statistics of `x`.
     func affine(for x: Tensor, training: Bool) -> (scale: [Float], shift: [Float]) {
         precondition(x.shape.first == channels, "\(name): expected \(channels) channels, got shape \(x.shape)")
+        guard training else { return evaluationAffine() }
         let length = x.count / channels
-        var scale = [Float](repeating: 0, count: channels)
-        var shift = [Float](repeating: 0, count: channels)
-        let gamma = weight.value.scalars
-        let beta = bias.value.scalars
-        if training {
-            var mean = [Float](repeating: 0, count: channels)
-            var variance = [Float](repeating: 0, count: channels)
-            x.withUnsafeBufferPointer { px in
-                let p = px.baseAddress!
-                mean.withUnsafeMutableBufferPointer { meanOut in
-                    variance.withUnsafeMutableBufferPointer { varOut in
-                        let m = meanOut.baseAddress!
-                        let v = varOut.baseAddress!
-                        Compute.parallelFor(channels, grain: 1) { range in
-                            for c in range {
-                                let row = p + c * length
-                                let mu = Float(RowKernels.sum(row, count: length) / Double(length))
-                                m[c] = mu
-                                v[c] = Float(RowKernels.sumOfSquaredDeviations(row, count: length, mean: mu) / Double(length))
-                            }
-                        }
+        var mean = [Float](repeating: 0, count: channels)
+        var variance = [Float](repeating: 0, count: channels)
+        x.withUnsafeBufferPointer { px in
+            let p = px.baseAddress!
+            mean.withUnsafeMutableBufferPointer { meanOut in
+                variance.withUnsafeMutableBufferPointer { varOut in
+                    let m = meanOut.baseAddress!
+                    let v = varOut.baseAddress!
+                    Compute.parallelFor(channels, grain: 1) { range in
+                        for c in range { (m[c], v[c]) = Self.rowStatistics(p + c * length, count: length) }
                     }
                 }
             }
-            var inverseStd = [Float](repeating: 0, count: channels)
-            for c in 0..<channels {
-                inverseStd[c] = 1 / (variance[c] + epsilon).squareRoot()
-                scale[c] = gamma[c] * inverseStd[c]
-                shift[c] = beta[c] - mean[c] * scale[c]
-            }
-            let unbiasing = length > 1 ? Float(length) / Float(length - 1) : 1
-            runningMean.updateInPlace { rm in
-                for c in 0..<channels { rm[c] = (1 - momentum) * rm[c] + momentum * mean[c] }
-            }
-            runningVar.updateInPlace { rv in
-                for c in 0..<channels { rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * unbiasing }
-            }
-            savedInput = x
-            savedMean = mean
-            savedInverseStd = inverseStd
-        } else {
-            let rm = runningMean.value.scalars
-            let rv = runningVar.value.scalars
-            for c in 0..<channels {
-                scale[c] = gamma[c] / (rv[c] + epsilon).squareRoot()
-                shift[c] = beta[c] - rm[c] * scale[c]
-            }
-            savedInput = nil
         }
+        return recordBatchStatistics(of: x, mean: mean, variance: variance)
+    }
+
+    /// The affine map of evaluation mode, from the running statistics.
+    func evaluationAffine() -> (scale: [Float], shift: [Float]) {
+        let gamma = weight.value.scalars
+        let beta = bias.value.scalars
+        let rm = runningMean.value.scalars
+        let rv = runningVar.value.scalars
+        var scale = [Float](repeating: 0, count: channels)
+        var shift = [Float](repeating: 0, count: channels)
+        for c in 0..<channels {
+            scale[c] = gamma[c] / (rv[c] + epsilon).squareRoot()
+            shift[c] = beta[c] - rm[c] * scale[c]
+        }
+        savedInput = nil
+        return (scale, shift)
+    }
+
+    /// Batch mean and biased variance of one channel's row (sums in Double, fixed order).
+    static func rowStatistics(_ row: UnsafePointer<Float>, count: Int) -> (mean: Float, variance: Float) {
+        let mu = Float(RowKernels.sum(row, count: count) / Double(count))
+        return (mu, Float(RowKernels.sumOfSquaredDeviations(row, count: count, mean: mu) / Double(count)))
+    }
+
+    /// `(σ⁻¹, γ·σ⁻¹, β − μ·γ·σ⁻¹)` of one channel in training, σ² the biased batch variance.
+    @inline(__always)
+    static func trainingAffine(mean: Float, variance: Float, gamma: Float, beta: Float, epsilon: Float)
+        -> (inverseStd: Float, scale: Float, shift: Float) {
+        let inverseStd = 1 / (variance + epsilon).squareRoot()
+        let scale = gamma * inverseStd
+        return (inverseStd, scale, beta - mean * scale)
+    }
+
+    /// Updates the running statistics with a batch's, keeps what ``backward(_:)`` needs, and
+    /// returns the batch's affine map.
+    func recordBatchStatistics(of x: Tensor, mean: [Float], variance: [Float]) -> (scale: [Float], shift: [Float]) {
+        let length = x.count / channels
+        let gamma = weight.value.scalars
+        let beta = bias.value.scalars
+        var scale = [Float](repeating: 0, count: channels)
+        var shift = [Float](repeating: 0, count: channels)
+        var inverseStd = [Float](repeating: 0, count: channels)
+        for c in 0..<channels {
+            (inverseStd[c], scale[c], shift[c]) = Self.trainingAffine(
+                mean: mean[c], variance: variance[c], gamma: gamma[c], beta: beta[c], epsilon: epsilon)
+        }
+        let unbiasing = length > 1 ? Float(length) / Float(length - 1) : 1
+        runningMean.updateInPlace { rm in
+            for c in 0..<channels { rm[c] = (1 - momentum) * rm[c] + momentum * mean[c] }
+        }
+        runningVar.updateInPlace { rv in
+            for c in 0..<channels { rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * unbiasing }
+        }
+        savedInput = x
+        savedMean = mean
+        savedInverseStd = inverseStd
         return (scale, shift)
     }
 
@@ -117,42 +140,23 @@ public final class BatchNorm {
     /// Accumulates dL/dγ, dL/dβ and returns dL/dx for the last training forward pass:
     /// `dx = γ·σ⁻¹/L · (L·dy − Σdy − x̂·Σ(dy·x̂))`.
     public func backward(_ dy: Tensor) -> Tensor {
-        guard let x = savedInput else { preconditionFailure("\(name): backward without a training forward pass") }
-        precondition(dy.shape == x.shape, "\(name): gradient shape \(dy.shape) vs input \(x.shape)")
-        let length = x.count / channels
-        let gamma = weight.value.scalars
-        let mean = savedMean
-        let inverseStd = savedInverseStd
+        let state = takeBackwardState()
+        precondition(dy.shape == state.input.shape, "\(name): gradient shape \(dy.shape) vs input \(state.input.shape)")
+        let length = state.input.count / channels
         var dGamma = [Float](repeating: 0, count: channels)
         var dBeta = [Float](repeating: 0, count: channels)
-        var dx = Tensor(uninitializedShape: x.shape)
-        x.withUnsafeBufferPointer { px in
+        var dx = Tensor(uninitializedShape: state.input.shape)
+        state.input.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
                 dx.withUnsafeMutableBufferPointer { pdx in
                     dGamma.withUnsafeMutableBufferPointer { dg in
                         dBeta.withUnsafeMutableBufferPointer { db in
-                            let xs = px.baseAddress!
-                            let gs = pdy.baseAddress!
-                            let out = pdx.baseAddress!
-                            let dgp = dg.baseAddress!
-                            let dbp = db.baseAddress!
+                            let (xs, gs, out, dgp, dbp) = (px.baseAddress!, pdy.baseAddress!, pdx.baseAddress!, dg.baseAddress!, db.baseAddress!)
                             Compute.parallelFor(channels, grain: 1) { range in
                                 for c in range {
-                                    let xr = xs + c * length
-                                    let gr = gs + c * length
-                                    let mu = mean[c]
-                                    let inv = inverseStd[c]
-                                    let (sumG, sumGX) = RowKernels.gradientSums(gr, xr, count: length, mean: mu, inverseStd: inv)
-                                    dgp[c] = Float(sumGX)
-                                    dbp[c] = Float(sumG)
-                                    let k = gamma[c] * inv
-                                    let meanG = Float(sumG / Double(length))
-                                    let meanGX = Float(sumGX / Double(length))
-                                    let o = out + c * length
-                                    for i in 0..<length {
-                                        let xhat = (xr[i] - mu) * inv
-                                        o[i] = k * (gr[i] - meanG - xhat * meanGX)
-                                    }
+                                    (dgp[c], dbp[c]) = Self.backwardRow(
+                                        gs + c * length, input: xs + c * length, count: length, gamma: state.gamma[c],
+                                        mean: state.mean[c], inverseStd: state.inverseStd[c], into: out + c * length)
                                 }
                             }
                         }
@@ -160,9 +164,44 @@ public final class BatchNorm {
                 }
             }
         }
+        accumulateAffineGradients(dGamma: dGamma, dBeta: dBeta)
+        return dx
+    }
+
+    /// What the backward pass needs from the last training forward pass (dropped from the layer).
+    func takeBackwardState() -> (input: Tensor, mean: [Float], inverseStd: [Float], gamma: [Float]) {
+        guard let x = savedInput else { preconditionFailure("\(name): backward without a training forward pass") }
+        savedInput = nil
+        return (x, savedMean, savedInverseStd, weight.value.scalars)
+    }
+
+    func accumulateAffineGradients(dGamma: [Float], dBeta: [Float]) {
         weight.accumulateGradient(Tensor(shape: [channels], scalars: dGamma))
         bias.accumulateGradient(Tensor(shape: [channels], scalars: dBeta))
-        savedInput = nil
-        return dx
+    }
+
+    /// One channel's row of the backward pass; returns (dL/dγ, dL/dβ). `out` may be `dy` itself.
+    @inline(__always)
+    static func backwardRow(_ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, count length: Int, gamma: Float,
+                            mean mu: Float, inverseStd inv: Float, into out: UnsafeMutablePointer<Float>) -> (Float, Float) {
+        let (sumG, sumGX) = RowKernels.gradientSums(dy, x, count: length, mean: mu, inverseStd: inv)
+        let k = gamma * inv
+        let meanG = Float(sumG / Double(length))
+        let meanGX = Float(sumGX / Double(length))
+        // Lane-wise in the scalar tail's operation order (explicit, since `out` may alias `dy`).
+        let (mu8, inv8, k8, meanG8, meanGX8) = (SIMD8(repeating: mu), SIMD8(repeating: inv), SIMD8(repeating: k),
+                                                SIMD8(repeating: meanG), SIMD8(repeating: meanGX))
+        var i = 0
+        while i + 8 <= length {
+            let xhat = (HeadKernels.load(x + i) - mu8) * inv8
+            HeadKernels.store(k8 * (HeadKernels.load(dy + i) - meanG8 - xhat * meanGX8), out + i)
+            i += 8
+        }
+        while i < length {
+            let xhat = (x[i] - mu) * inv
+            out[i] = k * (dy[i] - meanG - xhat * meanGX)
+            i += 1
+        }
+        return (Float(sumGX), Float(sumG))
     }
 }

@@ -1,7 +1,10 @@
 public import Tensor
 
-/// BatchNorm followed by LIF neurons, fused: the normalisation is applied inside the LIF time loop,
-/// so the normalised currents are never stored.
+/// BatchNorm followed by LIF neurons, fused channel by channel: one parallel pass takes a
+/// channel's batch statistics and runs the LIF time loop over the same row while it is still in
+/// cache, so neither the normalised currents nor the membrane potentials are stored; the backward
+/// pass recomputes H from the BatchNorm input and runs the LIF BPTT and the BatchNorm gradient of
+/// a channel back to back, in place.
 ///
 /// Equivalent to `lif.forward(bn.forward(x))` (the unfused composition is the reference the tests
 /// compare against).
@@ -17,11 +20,86 @@ public final class BatchNormLIF {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let affine = norm.affine(for: x, training: training)
-        return neuron.forward(x, timeSteps: timeSteps, training: training, affine: affine)
+        let channels = norm.channels
+        precondition(x.shape.first == channels, "\(norm.name): expected \(channels) channels, got shape \(x.shape)")
+        guard training else {
+            return neuron.forward(x, timeSteps: timeSteps, training: false, affine: norm.evaluationAffine())
+        }
+        let row = x.count / channels
+        precondition(row % timeSteps == 0, "\(norm.name): \(row) values per channel do not split into \(timeSteps) time steps")
+        let block = row / timeSteps
+        let gamma = norm.weight.value.scalars
+        let beta = norm.bias.value.scalars
+        let epsilon = norm.epsilon
+        let neuron = self.neuron
+        let timeSteps = self.timeSteps
+        var mean = [Float](repeating: 0, count: channels)
+        var variance = [Float](repeating: 0, count: channels)
+        var s = Tensor(uninitializedShape: x.shape)
+        x.withUnsafeBufferPointer { px in
+            s.withUnsafeMutableBufferPointer { ps in
+                mean.withUnsafeMutableBufferPointer { pm in
+                    variance.withUnsafeMutableBufferPointer { pv in
+                        let (input, spikes, m, v) = (px.baseAddress!, ps.baseAddress!, pm.baseAddress!, pv.baseAddress!)
+                        Compute.parallelFor(channels, grain: 1) { range in
+                            for c in range {
+                                let xr = input + c * row
+                                (m[c], v[c]) = BatchNorm.rowStatistics(xr, count: row)
+                                let affine = BatchNorm.trainingAffine(mean: m[c], variance: v[c], gamma: gamma[c], beta: beta[c],
+                                                                      epsilon: epsilon)
+                                neuron.forwardRow(xr, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps, block: block,
+                                                  spikes: spikes + c * row)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        _ = norm.recordBatchStatistics(of: x, mean: mean, variance: variance)
+        return s
     }
 
     public func backward(_ ds: Tensor) -> Tensor {
-        norm.backward(neuron.backward(ds))
+        let state = norm.takeBackwardState()
+        let x = state.input
+        precondition(ds.shape == x.shape, "\(norm.name): gradient shape \(ds.shape) vs \(x.shape)")
+        let channels = norm.channels
+        let row = x.count / channels
+        let block = row / timeSteps
+        let neuron = self.neuron
+        let timeSteps = self.timeSteps
+        let beta = norm.bias.value.scalars
+        var dGamma = [Float](repeating: 0, count: channels)
+        var dBeta = [Float](repeating: 0, count: channels)
+        var dx = Tensor(uninitializedShape: x.shape)
+        ds.withUnsafeBufferPointer { pds in
+            x.withUnsafeBufferPointer { px in
+                dx.withUnsafeMutableBufferPointer { pdx in
+                    dGamma.withUnsafeMutableBufferPointer { dg in
+                        dBeta.withUnsafeMutableBufferPointer { db in
+                            let (gs, xs, out, dgp, dbp) = (pds.baseAddress!, px.baseAddress!, pdx.baseAddress!, dg.baseAddress!, db.baseAddress!)
+                            Compute.parallelFor(channels, grain: 1) { range in
+                                let scratch = LIFNeuron.BackwardScratch(timeSteps: timeSteps)
+                                defer { scratch.deallocate() }
+                                for c in range {
+                                    let (o, xr) = (out + c * row, xs + c * row)
+                                    // The forward pass's map, from the kept statistics (as `BatchNorm.trainingAffine`).
+                                    let scale = state.gamma[c] * state.inverseStd[c]
+                                    let shift = beta[c] - state.mean[c] * scale
+                                    // dL/d(normalised input) into the output row, then BatchNorm's gradient in place.
+                                    neuron.backwardRow(input: xr, scale: scale, shift: shift, spikeGradient: gs + c * row,
+                                                       timeSteps: timeSteps, block: block, into: o, scratch: scratch)
+                                    (dgp[c], dbp[c]) = BatchNorm.backwardRow(
+                                        o, input: xr, count: row, gamma: state.gamma[c], mean: state.mean[c],
+                                        inverseStd: state.inverseStd[c], into: o)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        norm.accumulateAffineGradients(dGamma: dGamma, dBeta: dBeta)
+        return dx
     }
 }

@@ -204,68 +204,77 @@ public final class Conv2d: QuantizableLayer {
 
     /// Writes the 3×3 patches of `tile` of `x` (`[C, F, H, W]`) into `cols`
     /// (`[C·9, tile columns]`), zero outside the image.
+    ///
+    /// The tile's columns are contiguous in the flat `[F, H, W]` index and tap (ky, kx) reads the
+    /// input at a fixed offset `ky·W + kx` from its output position, so each row of `cols` is one
+    /// shifted copy of the tile's span; the positions whose tap falls into the padding (which the
+    /// copy filled from a neighbouring row or frame) are then zeroed.
     func im2col(_ x: UnsafePointer<Float>, frames: Int, tile: Tile, into cols: UnsafeMutablePointer<Float>) {
-        let plane = height * width
-        let rowLength = columns(of: tile).count
-        let tileRows = tile.rows.count
+        let (start, length) = columns(of: tile)
+        let total = frames * height * width
         for row in 0..<(inChannels * 9) {
-            let c = row / 9
-            let ky = (row % 9) / 3 - 1
-            let kx = row % 3 - 1
-            let destinationRow = cols + row * rowLength
-            for (slot, f) in tile.frames.enumerated() {
-                let source = x + (c * frames + f) * plane
-                let destination = destinationRow + slot * tileRows * width
-                for (r, yy) in tile.rows.enumerated() {
-                    let out = destination + r * width
-                    let sy = yy + ky
-                    if sy < 0 || sy >= height {
-                        out.update(repeating: 0, count: width)
-                        continue
-                    }
-                    let src = source + sy * width
-                    switch kx {
-                    case -1:
-                        out[0] = 0
-                        out.advanced(by: 1).update(from: src, count: width - 1)
-                    case 1:
-                        out.update(from: src + 1, count: width - 1)
-                        out[width - 1] = 0
-                    default:
-                        out.update(from: src, count: width)
-                    }
+            let (c, ky, kx) = (row / 9, (row % 9) / 3 - 1, row % 3 - 1)
+            let destination = cols + row * length
+            let span = shiftedSpan(start: start, length: length, offset: ky * width + kx, within: 0..<total)
+            destination.update(repeating: 0, count: span.lowerBound)
+            (destination + span.lowerBound).update(from: x + c * total + start + ky * width + kx + span.lowerBound,
+                                                   count: span.count)
+            (destination + span.upperBound).update(repeating: 0, count: length - span.upperBound)
+            zeroPadding(destination, tile: tile, ky: ky, kx: kx)
+        }
+    }
+
+    /// The positions `j < length` whose source `start + j + offset` lies in `bounds`.
+    @inline(__always)
+    func shiftedSpan(start: Int, length: Int, offset: Int, within bounds: Range<Int>) -> Range<Int> {
+        let lower = min(length, max(0, bounds.lowerBound - start - offset))
+        let upper = max(lower, min(length, bounds.upperBound - start - offset))
+        return lower..<upper
+    }
+
+    /// Zeroes the positions of a tile's `cols` row whose tap (ky, kx) falls outside the image.
+    func zeroPadding(_ row: UnsafeMutablePointer<Float>, tile: Tile, ky: Int, kx: Int) {
+        let tileRows = tile.rows.count
+        for slot in 0..<tile.frames.count {
+            for (r, y) in tile.rows.enumerated() {
+                let line = row + (slot * tileRows + r) * width
+                if (ky < 0 && y == 0) || (ky > 0 && y == height - 1) {
+                    line.update(repeating: 0, count: width)
+                } else if kx < 0 {
+                    line[0] = 0
+                } else if kx > 0 {
+                    line[width - 1] = 0
                 }
             }
         }
     }
 
-    /// Adds the patch gradients `cols` of `tile` back onto `dx` (`[C, F, H, W]`).
-    func col2imAccumulate(_ cols: UnsafePointer<Float>, frames: Int, tile: Tile, into dx: UnsafeMutablePointer<Float>) {
+    /// Adds the patch gradients `cols` of `tile` back onto `dx` (`[C, F, H, W]`); zeroes the
+    /// padding positions of `cols` on the way.
+    ///
+    /// The mirror image of ``im2col(_:frames:tile:into:)``: each row of `cols`, its padding
+    /// zeroed, is added at a fixed offset. The span is clipped to the tile's own frames (the
+    /// positions cut off are padding), so threads working on other frames are never touched.
+    func col2imAccumulate(_ cols: UnsafeMutablePointer<Float>, frames: Int, tile: Tile, into dx: UnsafeMutablePointer<Float>) {
         let plane = height * width
-        let rowLength = columns(of: tile).count
-        let tileRows = tile.rows.count
+        let (start, length) = columns(of: tile)
+        let total = frames * plane
+        let owned = (tile.frames.lowerBound * plane)..<(tile.frames.upperBound * plane)
         for c in 0..<inChannels {
             for tap in 0..<9 {
-                let ky = tap / 3 - 1
-                let kx = tap % 3 - 1
-                let sourceRow = cols + (c * 9 + tap) * rowLength
-                for (slot, f) in tile.frames.enumerated() {
-                    let target = dx + (c * frames + f) * plane
-                    let source = sourceRow + slot * tileRows * width
-                    for (r, yy) in tile.rows.enumerated() {
-                        let sy = yy + ky
-                        if sy < 0 || sy >= height { continue }
-                        let t = target + sy * width
-                        let s = source + r * width
-                        switch kx {
-                        case -1:
-                            for x in 1..<width { t[x - 1] += s[x] }
-                        case 1:
-                            for x in 0..<(width - 1) { t[x + 1] += s[x] }
-                        default:
-                            for x in 0..<width { t[x] += s[x] }
-                        }
-                    }
+                let (ky, kx) = (tap / 3 - 1, tap % 3 - 1)
+                let source = cols + (c * 9 + tap) * length
+                zeroPadding(source, tile: tile, ky: ky, kx: kx)
+                let span = shiftedSpan(start: start, length: length, offset: ky * width + kx, within: owned)
+                let target = dx + c * total + start + ky * width + kx
+                var j = span.lowerBound
+                while j + 8 <= span.upperBound {
+                    HeadKernels.store(HeadKernels.load(target + j) + HeadKernels.load(source + j), target + j)
+                    j += 8
+                }
+                while j < span.upperBound {
+                    target[j] += source[j]
+                    j += 1
                 }
             }
         }

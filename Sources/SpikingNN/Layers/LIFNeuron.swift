@@ -17,6 +17,10 @@ public import Tensor
 ///     dL/dX[t]   = dL/dH[t] / τ
 ///     dL/dV[t−1] = dL/dH[t]·(1 − 1/τ)
 ///
+/// H is not stored: the backward pass recomputes it from the kept input, a group of neurons at a
+/// time into a T-long scratch that stays in L1, which costs less than writing H to memory in the
+/// forward pass and reading it back (both passes are memory-bound).
+///
 /// Activations are channel-major `[C, T·B, …]` with time outermost in the frame index, so each
 /// channel is a row of T contiguous blocks of B·(spatial) neurons.
 public final class LIFNeuron {
@@ -33,8 +37,8 @@ public final class LIFNeuron {
     public package(set) var detachReset: Bool
     package var spikeFunction: SpikeFunction = .heaviside
 
-    private var savedH: Tensor?
-    private var savedTimeSteps = 0
+    /// The last training forward pass's input and per-channel input map, for ``backward(_:)``.
+    private var saved: (input: Tensor, scale: [Float], shift: [Float], timeSteps: Int)?
 
     public init(tau: Float = 2, threshold: Float = 1, alpha: Float = 4, detachReset: Bool = true) {
         self.tau = tau
@@ -86,128 +90,166 @@ public final class LIFNeuron {
         precondition(row % timeSteps == 0, "LIF: \(row) values per channel do not split into \(timeSteps) time steps")
         let block = row / timeSteps
         var s = Tensor(uninitializedShape: x.shape)
-        var h = Tensor(uninitializedShape: training ? x.shape : [0])
-        let decay = 1 - 1 / tau
-        let gain = 1 / tau
-        let scales = affine?.scale ?? []
-        let shifts = affine?.shift ?? []
-        let hasAffine = affine != nil
+        let scales = affine?.scale ?? [Float](repeating: 1, count: channels)
+        let shifts = affine?.shift ?? [Float](repeating: 0, count: channels)
         x.withUnsafeBufferPointer { px in
             s.withUnsafeMutableBufferPointer { ps in
-                h.withUnsafeMutableBufferPointer { ph in
-                    let input = px.baseAddress!
-                    let spikes = ps.baseAddress!
-                    let hOut = training ? ph.baseAddress : nil
-                    Compute.parallelFor(channels, grain: 1) { range in
-                        let v = UnsafeMutablePointer<Float>.allocate(capacity: block)
-                        defer { v.deallocate() }
-                        for c in range {
-                            let a: Float = hasAffine ? scales[c] : 1
-                            let b: Float = hasAffine ? shifts[c] : 0
-                            v.update(repeating: 0, count: block)
-                            for t in 0..<timeSteps {
-                                let offset = c * row + t * block
-                                let xi = input + offset
-                                let si = spikes + offset
-                                let smooth = spikeFunction != .heaviside
-                                let threshold = self.threshold
-                                if smooth {
-                                    for i in 0..<block {
-                                        let hv = decay * v[i] + gain * (a * xi[i] + b)
-                                        let sv = spike(hv)
-                                        if let hOut { hOut[offset + i] = hv }
-                                        si[i] = sv
-                                        v[i] = hv * (1 - sv)
-                                    }
-                                } else if let hOut {
-                                    let hi = hOut + offset
-                                    for i in 0..<block {
-                                        let hv = decay * v[i] + gain * (a * xi[i] + b)
-                                        let fired = hv >= threshold
-                                        hi[i] = hv
-                                        si[i] = fired ? 1 : 0
-                                        v[i] = fired ? 0 : hv
-                                    }
-                                } else {
-                                    for i in 0..<block {
-                                        let hv = decay * v[i] + gain * (a * xi[i] + b)
-                                        let fired = hv >= threshold
-                                        si[i] = fired ? 1 : 0
-                                        v[i] = fired ? 0 : hv
-                                    }
-                                }
-                            }
-                        }
+                let (input, spikes) = (px.baseAddress!, ps.baseAddress!)
+                Compute.parallelFor(channels, grain: 1) { range in
+                    for c in range {
+                        forwardRow(input + c * row, scale: scales[c], shift: shifts[c], timeSteps: timeSteps, block: block,
+                                   spikes: spikes + c * row)
                     }
                 }
             }
         }
-        if training {
-            savedH = h
-            savedTimeSteps = timeSteps
-        } else {
-            savedH = nil
-        }
+        saved = training ? (x, scales, shifts, timeSteps) : nil
         return s
+    }
+
+    /// One channel's row (T blocks of `block` neurons): spikes for inputs `scale·x + shift`.
+    ///
+    /// Neurons are taken 16 at a time through all T steps, so V stays in registers.
+    func forwardRow(_ x: UnsafePointer<Float>, scale a: Float, shift b: Float, timeSteps: Int, block: Int,
+                    spikes: UnsafeMutablePointer<Float>) {
+        let decay = 1 - 1 / tau
+        let gain = 1 / tau
+        let threshold = self.threshold
+        var i = 0
+        if spikeFunction == .heaviside {
+            // H = decay·V + gain·(a·x + b), lane-wise in the same operation order as the scalar
+            // tail, so every neuron is computed identically.
+            while i + 16 <= block {
+                var v = SIMD16<Float>()
+                for t in 0..<timeSteps {
+                    let offset = t * block + i
+                    let h = decay * v + gain * (a * UnsafeRawPointer(x + offset).loadUnaligned(as: SIMD16<Float>.self) + b)
+                    let fired = h .>= threshold
+                    UnsafeMutableRawPointer(spikes + offset).storeBytes(
+                        of: SIMD16<Float>().replacing(with: 1, where: fired), as: SIMD16<Float>.self)
+                    v = h.replacing(with: 0, where: fired)
+                }
+                i += 16
+            }
+        }
+        while i < block {
+            var v: Float = 0
+            for t in 0..<timeSteps {
+                let offset = t * block + i
+                let h = decay * v + gain * (a * x[offset] + b)
+                let s = spike(h)
+                spikes[offset] = s
+                v = spikeFunction == .heaviside ? (s != 0 ? 0 : h) : h * (1 - s)
+            }
+            i += 1
+        }
     }
 
     /// dL/dX for dL/dS of the last training forward pass (BPTT over T).
     public func backward(_ ds: Tensor) -> Tensor {
-        guard let h = savedH else { preconditionFailure("LIF: backward without a training forward pass") }
-        precondition(ds.shape == h.shape, "LIF: gradient shape \(ds.shape) vs \(h.shape)")
-        let timeSteps = savedTimeSteps
-        let channels = h.shape[0]
-        let row = h.count / channels
+        guard let (x, scales, shifts, timeSteps) = saved else { preconditionFailure("LIF: backward without a training forward pass") }
+        saved = nil
+        precondition(ds.shape == x.shape, "LIF: gradient shape \(ds.shape) vs \(x.shape)")
+        let channels = x.shape[0]
+        let row = x.count / channels
         let block = row / timeSteps
-        var dx = Tensor(uninitializedShape: h.shape)
-        let decay = 1 - 1 / tau
-        let gain = 1 / tau
-        h.withUnsafeBufferPointer { ph in
+        var dx = Tensor(uninitializedShape: x.shape)
+        x.withUnsafeBufferPointer { px in
             ds.withUnsafeBufferPointer { pds in
                 dx.withUnsafeMutableBufferPointer { pdx in
-                    let hs = ph.baseAddress!
-                    let gs = pds.baseAddress!
-                    let out = pdx.baseAddress!
+                    let (input, gs, out) = (px.baseAddress!, pds.baseAddress!, pdx.baseAddress!)
                     Compute.parallelFor(channels, grain: 1) { range in
-                        let gv = UnsafeMutablePointer<Float>.allocate(capacity: block)
-                        defer { gv.deallocate() }
+                        let scratch = BackwardScratch(timeSteps: timeSteps)
+                        defer { scratch.deallocate() }
                         for c in range {
-                            gv.update(repeating: 0, count: block)
-                            for t in stride(from: timeSteps - 1, through: 0, by: -1) {
-                                let offset = c * row + t * block
-                                let hi = hs + offset
-                                let gi = gs + offset
-                                let oi = out + offset
-                                if spikeFunction == .heaviside && detachReset {
-                                    let threshold = self.threshold
-                                    let alpha = self.alpha
-                                    for i in 0..<block {
-                                        let hv = hi[i]
-                                        let x = hv - threshold
-                                        let keep: Float = x >= 0 ? 0 : 1
-                                        let gh = gi[i] * RowKernels.sigmoidSurrogate(x, alpha: alpha) + gv[i] * keep
-                                        oi[i] = gh * gain
-                                        gv[i] = gh * decay
-                                    }
-                                } else {
-                                    for i in 0..<block {
-                                        let hv = hi[i]
-                                        let sv = spike(hv)
-                                        let sg = surrogate(hv)
-                                        var gh = gi[i] * sg + gv[i] * (1 - sv)
-                                        if !detachReset { gh -= gv[i] * hv * sg }
-                                        oi[i] = gh * gain
-                                        gv[i] = gh * decay
-                                    }
-                                }
-                            }
+                            backwardRow(input: input + c * row, scale: scales[c], shift: shifts[c], spikeGradient: gs + c * row,
+                                        timeSteps: timeSteps, block: block, into: out + c * row, scratch: scratch)
                         }
                     }
                 }
             }
         }
-        savedH = nil
         return dx
     }
-}
 
+    /// Per-thread scratch of ``backwardRow(input:scale:shift:spikeGradient:timeSteps:block:into:scratch:)``:
+    /// the recomputed H of one group of neurons over T.
+    struct BackwardScratch {
+        let lanes: UnsafeMutablePointer<SIMD8<Float>>
+        let scalars: UnsafeMutablePointer<Float>
+
+        init(timeSteps: Int) {
+            lanes = .allocate(capacity: timeSteps)
+            scalars = .allocate(capacity: timeSteps)
+        }
+
+        func deallocate() {
+            lanes.deallocate()
+            scalars.deallocate()
+        }
+    }
+
+    /// One channel's row of the backward pass: dL/dX from the forward input (`scale·x + shift`)
+    /// and dL/dS. H is recomputed exactly as the forward pass computed it.
+    func backwardRow(input x: UnsafePointer<Float>, scale a: Float, shift b: Float, spikeGradient g: UnsafePointer<Float>,
+                     timeSteps: Int, block: Int, into out: UnsafeMutablePointer<Float>, scratch: BackwardScratch) {
+        let decay = 1 - 1 / tau
+        let gain = 1 / tau
+        let threshold = self.threshold
+        var i = 0
+        if spikeFunction == .heaviside && detachReset {
+            let hs = scratch.lanes
+            while i + 8 <= block {
+                var v = SIMD8<Float>()
+                for t in 0..<timeSteps {
+                    let h = decay * v + gain * (a * HeadKernels.load(x + t * block + i) + b)
+                    hs[t] = h
+                    v = h.replacing(with: 0, where: h .>= threshold)
+                }
+                var gv = SIMD8<Float>()
+                var t = timeSteps
+                while t > 0 {  // not `stride(from:through:by:)`, whose iterator is not inlined here
+                    t -= 1
+                    let offset = t * block + i
+                    let gh = RowKernels.lifGradient(membrane: hs[t], spikeGradient: HeadKernels.load(g + offset),
+                                                    carried: gv, threshold: threshold, alpha: alpha)
+                    HeadKernels.store(gh * gain, out + offset)
+                    gv = gh * decay
+                }
+                i += 8
+            }
+        }
+        let hs = scratch.scalars
+        while i < block {
+            var v: Float = 0
+            for t in 0..<timeSteps {
+                let h = decay * v + gain * (a * x[t * block + i] + b)
+                hs[t] = h
+                let s = spike(h)
+                v = spikeFunction == .heaviside ? (s != 0 ? 0 : h) : h * (1 - s)
+            }
+            var gv: Float = 0
+            var t = timeSteps
+            while t > 0 {
+                t -= 1
+                let offset = t * block + i
+                let hv = hs[t]
+                let gh: Float
+                if spikeFunction == .heaviside && detachReset {
+                    let xm = hv - threshold
+                    let keep: Float = xm >= 0 ? 0 : 1
+                    gh = g[offset] * RowKernels.sigmoidSurrogate(xm, alpha: alpha) + gv * keep
+                } else {
+                    let sv = spike(hv)
+                    let sg = surrogate(hv)
+                    var value = g[offset] * sg + gv * (1 - sv)
+                    if !detachReset { value -= gv * hv * sg }
+                    gh = value
+                }
+                out[offset] = gh * gain
+                gv = gh * decay
+            }
+            i += 1
+        }
+    }
+}

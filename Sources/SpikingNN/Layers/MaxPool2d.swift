@@ -37,33 +37,18 @@ public final class MaxPool2d {
                             rowArg.deallocate()
                         }
                         for plane in planes {
-                            let src = input + plane * height * width
-                            for yy in 0..<height {
-                                Self.horizontalMax(src + yy * width, width: width, outputWidth: ow,
-                                                   into: rowMax + yy * ow, arguments: rowArg + yy * ow)
-                            }
+                            Self.horizontalMax(plane: input + plane * height * width, height: height, width: width,
+                                               outputWidth: ow, into: rowMax, arguments: rowArg)
                             let dst = output + plane * oh * ow
                             for oy in 0..<oh {
                                 let y0 = max(0, 2 * oy - 1)
                                 let y1 = min(height, 2 * oy + 2)
                                 let out = dst + oy * ow
-                                (out).update(from: rowMax + y0 * ow, count: ow)
-                                if let indices {
-                                    let index = indices + plane * oh * ow + oy * ow
-                                    for ox in 0..<ow { index[ox] = Int32(y0 * width) + rowArg[y0 * ow + ox] }
-                                    for yy in (y0 + 1)..<y1 {
-                                        let row = rowMax + yy * ow
-                                        let arg = rowArg + yy * ow
-                                        for ox in 0..<ow where row[ox] > out[ox] {
-                                            out[ox] = row[ox]
-                                            index[ox] = Int32(yy * width) + arg[ox]
-                                        }
-                                    }
-                                } else {
-                                    for yy in (y0 + 1)..<y1 {
-                                        let row = rowMax + yy * ow
-                                        for ox in 0..<ow { out[ox] = max(out[ox], row[ox]) }
-                                    }
+                                out.update(from: rowMax + y0 * ow, count: ow)
+                                let index = indices.map { $0 + plane * oh * ow + oy * ow }
+                                index?.update(from: rowArg + y0 * ow, count: ow)
+                                for yy in (y0 + 1)..<y1 {
+                                    Self.verticalMax(rowMax + yy * ow, arguments: rowArg + yy * ow, count: ow, into: out, indices: index)
                                 }
                             }
                         }
@@ -80,12 +65,55 @@ public final class MaxPool2d {
         return y
     }
 
-    /// `out[ox]` = max of `row[2·ox − 1 ... 2·ox + 1]` (within the row), `arguments[ox]` = the column
-    /// of its first occurrence.
-    @inline(__always)
-    static func horizontalMax(_ row: UnsafePointer<Float>, width: Int, outputWidth ow: Int,
+    /// For every row of a plane, `out[y·ow + ox]` = max of `row_y[2·ox − 1 ... 2·ox + 1]` (within
+    /// the row) and `arguments[…]` = the plane index `y·W + column` of its first occurrence.
+    ///
+    /// For even widths output o's centre is plane element 2·o, so the whole plane is one strided
+    /// sequence: eight outputs at a time come from two 16-wide loads split into even and odd
+    /// lanes (left, centre and right neighbours). Outputs at the start of a row, whose left
+    /// neighbour belongs to the previous row, are then recomputed by the scalar path.
+    static func horizontalMax(plane: UnsafePointer<Float>, height: Int, width: Int, outputWidth ow: Int,
                               into out: UnsafeMutablePointer<Float>, arguments: UnsafeMutablePointer<Int32>) {
-        for ox in 0..<ow {
+        guard width % 2 == 0 else {
+            for y in 0..<height {
+                scalarHorizontalMax(plane, width: width, row: y, outputs: 0..<ow, into: out + y * ow, arguments: arguments + y * ow)
+            }
+            return
+        }
+        let count = height * ow
+        let total = height * width
+        var o = 1
+        while 2 * o + 16 <= total && o + 8 <= count {
+            let base = plane + 2 * o - 1
+            let first = UnsafeRawPointer(base).loadUnaligned(as: SIMD16<Float>.self)
+            let second = UnsafeRawPointer(base + 1).loadUnaligned(as: SIMD16<Float>.self)
+            let (left, center, right) = (first.evenHalf, first.oddHalf, second.oddHalf)
+            let columns = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14) &+ Int32(2 * o)
+            // First maximum in window order: the left neighbour wins ties with the centre, the
+            // right one only a strict comparison.
+            let leftWins = left .>= center
+            var best = center.replacing(with: left, where: leftWins)
+            var argument = columns.replacing(with: columns &- 1, where: leftWins)
+            let rightWins = right .> best
+            best = best.replacing(with: right, where: rightWins)
+            argument = argument.replacing(with: columns &+ 1, where: rightWins)
+            UnsafeMutableRawPointer(out + o).storeBytes(of: best, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(arguments + o).storeBytes(of: argument, as: SIMD8<Int32>.self)
+            o += 8
+        }
+        for y in 0..<height {
+            let rowStart = y * ow
+            let done = min(max(o - rowStart, 1), ow)  // outputs of this row the vector loop got right
+            scalarHorizontalMax(plane, width: width, row: y, outputs: 0..<1, into: out + rowStart, arguments: arguments + rowStart)
+            scalarHorizontalMax(plane, width: width, row: y, outputs: done..<ow, into: out + rowStart, arguments: arguments + rowStart)
+        }
+    }
+
+    @inline(__always)
+    static func scalarHorizontalMax(_ plane: UnsafePointer<Float>, width: Int, row y: Int, outputs: Range<Int>,
+                                    into out: UnsafeMutablePointer<Float>, arguments: UnsafeMutablePointer<Int32>) {
+        let row = plane + y * width
+        for ox in outputs {
             let center = 2 * ox
             var best = row[center]
             var argument = center
@@ -98,7 +126,33 @@ public final class MaxPool2d {
                 argument = center + 1
             }
             out[ox] = best
-            arguments[ox] = Int32(argument)
+            arguments[ox] = Int32(y * width + argument)
+        }
+    }
+
+    /// `out = max(out, row)` element-wise; where `row` is strictly larger, `indices` takes `arguments`.
+    @inline(__always)
+    static func verticalMax(_ row: UnsafePointer<Float>, arguments: UnsafePointer<Int32>, count: Int,
+                            into out: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
+        var i = 0
+        while i + 8 <= count {
+            let candidate = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+            let current = UnsafeRawPointer(out + i).loadUnaligned(as: SIMD8<Float>.self)
+            let wins = candidate .> current
+            UnsafeMutableRawPointer(out + i).storeBytes(of: current.replacing(with: candidate, where: wins), as: SIMD8<Float>.self)
+            if let indices {
+                let index = UnsafeRawPointer(indices + i).loadUnaligned(as: SIMD8<Int32>.self)
+                let argument = UnsafeRawPointer(arguments + i).loadUnaligned(as: SIMD8<Int32>.self)
+                UnsafeMutableRawPointer(indices + i).storeBytes(of: index.replacing(with: argument, where: wins), as: SIMD8<Int32>.self)
+            }
+            i += 8
+        }
+        while i < count {
+            if row[i] > out[i] {
+                out[i] = row[i]
+                indices?[i] = arguments[i]
+            }
+            i += 1
         }
     }
 

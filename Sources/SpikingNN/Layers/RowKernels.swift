@@ -119,4 +119,37 @@ enum RowKernels {
         let d = 1 + e
         return alpha * e / (d * d)
     }
+
+    /// `expNonPositive` on 8 lanes, operation for operation (so lanes equal the scalar result).
+    @inline(__always)
+    static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let clamped = x.replacing(with: -87, where: x .< -87)
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        let r = clamped - n * 0.693_147_18
+        var p = SIMD8<Float>(repeating: 1.0 / 720)
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let k = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- magic[0].bitPattern
+        return p * unsafeBitCast((k &+ 127) &<< 23, to: SIMD8<Float>.self)
+    }
+
+    /// dL/dH of one time step for 8 neurons, Heaviside spike with detached reset:
+    /// gh = g·sg(H) + gV·[H < V_th], lane-wise in the scalar path's operation order.
+    @inline(__always)
+    static func lifGradient(membrane h: SIMD8<Float>, spikeGradient g: SIMD8<Float>, carried gv: SIMD8<Float>,
+                            threshold: Float, alpha: Float) -> SIMD8<Float> {
+        let x = h - threshold
+        let magnitude = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+        let e = expNonPositive(-alpha * magnitude)
+        let d = 1 + e
+        let surrogate = alpha * e / (d * d)
+        let keep = SIMD8<Float>(repeating: 1).replacing(with: 0, where: x .>= 0)
+        return g * surrogate + gv * keep
+    }
 }

@@ -122,30 +122,19 @@ public final class SpikingSelfAttention {
                         products.withUnsafeMutableBufferPointer { pm in
                             let (qb, kb, vb, yb, mb) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, py.baseAddress!, pm.baseAddress!)
                             Compute.parallelFor(frames * heads, grain: 4) { pairs in
+                                let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: d * d + n * d)
+                                defer { coefficients.deallocate() }
+                                let transposed = coefficients + d * d
                                 for pair in pairs {
                                     let f = pair / heads
                                     let h = pair % heads
                                     let m = mb + pair * d * d
                                     let base = h * d * row + f * n
-                                    for i in 0..<d {
-                                        let ki = kb + base + i * row
-                                        for j in 0..<d {
-                                            let vj = vb + base + j * row
-                                            var total: Float = 0
-                                            for t in 0..<n { total += ki[t] * vj[t] }
-                                            m[i * d + j] = total
-                                        }
-                                    }
-                                    for j in 0..<d {
-                                        let yj = yb + base + j * row
-                                        yj.update(repeating: 0, count: n)
-                                        for i in 0..<d {
-                                            let coefficient = m[i * d + j] * scale
-                                            if coefficient == 0 { continue }
-                                            let qi = qb + base + i * row
-                                            for t in 0..<n { yj[t] += coefficient * qi[t] }
-                                        }
-                                    }
+                                    HeadKernels.products(kb + base, vb + base, stride: row, rows: d, length: n, scale: 1,
+                                                         scratch: transposed, into: m)
+                                    HeadKernels.transpose(m, rows: d, scale: scale, into: coefficients)
+                                    HeadKernels.combine(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
+                                                        into: yb + base)
                                 }
                             }
                         }
@@ -179,53 +168,28 @@ public final class SpikingSelfAttention {
                                         let (qb, kb, vb, gb, mb) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pdy.baseAddress!, pm.baseAddress!)
                                         let (dqb, dkb, dvb) = (pdq.baseAddress!, pdk.baseAddress!, pdv.baseAddress!)
                                         Compute.parallelFor(frames * heads, grain: 4) { pairs in
-                                            let dm = UnsafeMutablePointer<Float>.allocate(capacity: d * d)
+                                            let dm = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d * d + n * d)
                                             defer { dm.deallocate() }
+                                            let coefficients = dm + d * d
+                                            let transposed = coefficients + d * d
                                             for pair in pairs {
                                                 let f = pair / heads
                                                 let h = pair % heads
                                                 let m = mb + pair * d * d
                                                 let base = h * d * row + f * n
                                                 // dQ[i,:] = s Σ_j M[i][j] dY[j,:]
-                                                for i in 0..<d {
-                                                    let out = dqb + base + i * row
-                                                    out.update(repeating: 0, count: n)
-                                                    for j in 0..<d {
-                                                        let coefficient = m[i * d + j] * scale
-                                                        if coefficient == 0 { continue }
-                                                        let gj = gb + base + j * row
-                                                        for t in 0..<n { out[t] += coefficient * gj[t] }
-                                                    }
-                                                }
+                                                for i in 0..<(d * d) { coefficients[i] = scale * m[i] }
+                                                HeadKernels.combine(gb + base, coefficients: coefficients, stride: row, rows: d,
+                                                                    length: n, into: dqb + base)
                                                 // dM[i][j] = s Σ_n Q[i,n] dY[j,n]
-                                                for i in 0..<d {
-                                                    let qi = qb + base + i * row
-                                                    for j in 0..<d {
-                                                        let gj = gb + base + j * row
-                                                        var total: Float = 0
-                                                        for t in 0..<n { total += qi[t] * gj[t] }
-                                                        dm[i * d + j] = total * scale
-                                                    }
-                                                }
+                                                HeadKernels.products(qb + base, gb + base, stride: row, rows: d, length: n,
+                                                                     scale: scale, scratch: transposed, into: dm)
                                                 // dK[i,:] = Σ_j dM[i][j] V[j,:];  dV[j,:] = Σ_i dM[i][j] K[i,:]
-                                                for i in 0..<d {
-                                                    let out = dkb + base + i * row
-                                                    out.update(repeating: 0, count: n)
-                                                    for j in 0..<d {
-                                                        let coefficient = dm[i * d + j]
-                                                        let vj = vb + base + j * row
-                                                        for t in 0..<n { out[t] += coefficient * vj[t] }
-                                                    }
-                                                }
-                                                for j in 0..<d {
-                                                    let out = dvb + base + j * row
-                                                    out.update(repeating: 0, count: n)
-                                                    for i in 0..<d {
-                                                        let coefficient = dm[i * d + j]
-                                                        let ki = kb + base + i * row
-                                                        for t in 0..<n { out[t] += coefficient * ki[t] }
-                                                    }
-                                                }
+                                                HeadKernels.combine(vb + base, coefficients: dm, stride: row, rows: d, length: n,
+                                                                    into: dkb + base)
+                                                HeadKernels.transpose(dm, rows: d, scale: 1, into: coefficients)
+                                                HeadKernels.combine(kb + base, coefficients: coefficients, stride: row, rows: d,
+                                                                    length: n, into: dvb + base)
                                             }
                                         }
                                     }
