@@ -1,7 +1,11 @@
 # SpikeQuant: the two commands are `make demo` and `make test`.
 SWIFT      ?= swift
 BIN        := .build/release/spikeq
-RUN        ?= runs/demo
+
+# `make PORTABLE=1 …` builds the engine for any x86-64 CPU instead of AVX2 + FMA (see Package.swift).
+ifdef PORTABLE
+export SPIKEQ_PORTABLE := 1
+endif
 
 .PHONY: all build test demo demo-quick bench clean slurm-test netns-test
 
@@ -14,6 +18,30 @@ build:
 test:
 	$(SWIFT) build -c release --product spikeq
 	$(SWIFT) test -c release
+
+# The main job on the embedded default: synthetic gestures, the tiny Spikformer, two local workers.
+demo:
+	scripts/demo.sh
+
+# The same pipeline with a smaller base training and search budget (a few minutes).
+demo-quick:
+	QUICK=1 scripts/demo.sh
+
+# Speed figures for BENCHMARKS.md (engine, data, search transport); several minutes.
+bench: build
+	$(BIN) bench train --model configs/models/spikformer-tiny.yaml --batch 16
+	$(BIN) bench infer --model configs/models/spikformer-tiny.yaml --batch 16
+	$(BIN) bench data
+	$(BIN) bench search
+
+# A real one-node Slurm cluster on loopback (installs slurm-wlm and munge; needs root).
+slurm-test: build
+	bash cluster/slurm/test.sh
+
+# Four network namespaces on a bridge: CURVE, a dropped worker link, coordinator kill -9 + resume
+# (needs root).
+netns-test: build
+	bash cluster/netns/test.sh
 
 clean:
 	rm -rf .build
