@@ -1,0 +1,102 @@
+import Foundation
+import RunStore
+import Testing
+
+/// Faults injected into real `spikeq` processes (`kill -9`), checked against the run database:
+/// nothing lost, nothing evaluated twice as two candidates, the budget met.
+@Suite(.serialized, .timeLimit(.minutes(10)))
+struct ProcessFaultTests {
+    let directory = Net.temporaryDirectory("faults")
+    var cache: URL { directory.appendingPathComponent("frames") }
+    var environment: [String: String] { ["SPIKEQ_CACHE_DIR": cache.path] }
+
+    func worker(_ name: String, endpoint: String, sleepMs: Int) throws -> SpikeqProcess {
+        try SpikeqProcess(
+            ["worker", "--connect", endpoint, "--name", name, "--evaluator", "null", "--null-sleep-ms", "\(sleepMs)",
+             "--heartbeat-ms", "200", "--threads", "1", "--cache-dir", directory.appendingPathComponent("cache-\(name)").path],
+            log: directory.appendingPathComponent("\(name).log"), environment: environment)
+    }
+
+    func coordinator(_ arguments: [String], log: String) throws -> SpikeqProcess {
+        try SpikeqProcess(["search"] + arguments + ["--heartbeat-ms", "200", "--threads", "1"],
+                          log: directory.appendingPathComponent(log), environment: environment)
+    }
+
+    @Test func killingAWorkerMidEvaluationLosesNothing() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try MiniRun.write(into: directory, evaluations: 8, nullEvaluator: true, heartbeatTimeout: "3s")
+        let run = directory.appendingPathComponent("run")
+        let search = try coordinator(["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*"], log: "coordinator.log")
+        let endpoint = try #require(await search.listeningEndpoint(within: .seconds(180)), "no endpoint: \(search.output)")
+        let doomed = try worker("doomed", endpoint: endpoint, sleepMs: 60_000)
+        let steady = try worker("steady", endpoint: endpoint, sleepMs: 300)
+
+        // Kill the slow worker while it holds a lease.
+        let store = try RunStore.open(at: run, readOnly: true)
+        let held = await poll(within: .seconds(60)) { try store.attempts(state: .running).first { $0.worker == "doomed" } }
+        let lease = try #require(held, "the doomed worker never got work")
+        doomed.kill9()
+
+        #expect(await search.exitStatus(within: .seconds(240)) == 0, "\(search.output)")
+        _ = await steady.exitStatus(within: .milliseconds(1))
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 8) == [])
+        let attempts = try store.attempts(candidateId: lease.candidateId)
+        #expect(attempts.first?.state == .stale && attempts.first?.worker == "doomed")
+        #expect(attempts.last?.state == .done && attempts.last?.worker == "steady")
+        #expect(try store.workers().first { $0.name == "doomed" }?.lost == 1)
+    }
+
+    @Test func killingTheCoordinatorAndResumingLosesNothing() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try MiniRun.write(into: directory, evaluations: 10, nullEvaluator: true)
+        let run = directory.appendingPathComponent("run")
+        let first = try coordinator(["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*"], log: "first.log")
+        let endpoint = try #require(await first.listeningEndpoint(within: .seconds(180)), "no endpoint: \(first.output)")
+        let workers = try ["w1", "w2"].map { try worker($0, endpoint: endpoint, sleepMs: 400) }
+        defer { workers.forEach { $0.kill9() } }
+
+        // kill -9 after some results, while both workers are evaluating.
+        let store = try RunStore.open(at: run, readOnly: true)
+        let reached = await poll(within: .seconds(60)) { try store.results().count >= 3 ? true : nil }
+        #expect(reached == true)
+        first.kill9()
+        let beforeCrash = try store.results().count
+        #expect(beforeCrash < 10)
+
+        // The same endpoint, so the workers (which never stopped) reconnect by themselves.
+        let resumed = try coordinator(["--resume", run.path, "--bind", endpoint], log: "resumed.log")
+        #expect(await resumed.exitStatus(within: .seconds(240)) == 0, "\(resumed.output)")
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 10) == [])
+        #expect(try store.results().count > beforeCrash)
+        // Both sessions are in the database; the interrupted attempts were settled, none is left running.
+        #expect(try store.attempts(state: .running).isEmpty)
+        #expect(Set(try store.attempts().map(\.worker)) == ["w1", "w2"])
+    }
+
+    @Test func realSearchReportExportAndInferAgree() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try MiniRun.write(into: directory, evaluations: 3, nullEvaluator: false)
+        let run = directory.appendingPathComponent("run")
+        let search = try coordinator(
+            ["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*", "--local-workers", "1"], log: "search.log")
+        #expect(await search.exitStatus(within: .seconds(420)) == 0, "\(search.output)")
+        let store = try RunStore.open(at: run, readOnly: true)
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 3) == [])
+
+        let report = try SpikeqProcess(["report", run.path], log: directory.appendingPathComponent("report.log"), environment: environment)
+        #expect(await report.exitStatus(within: .seconds(60)) == 0, "\(report.output)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("report/index.html").path))
+
+        let export = directory.appendingPathComponent("export")
+        let exporter = try SpikeqProcess(
+            ["export", run.path, "--out", export.path, "--select", "pareto"], log: directory.appendingPathComponent("export.log"),
+            environment: environment)
+        #expect(await exporter.exitStatus(within: .seconds(60)) == 0, "\(exporter.output)")
+
+        // `infer --manifest` re-evaluates every exported model and fails if one disagrees with the search.
+        let infer = try SpikeqProcess(
+            ["infer", "--manifest", export.appendingPathComponent("manifest.json").path, "--data", directory.appendingPathComponent("data.yaml").path],
+            log: directory.appendingPathComponent("infer.log"), environment: environment)
+        #expect(await infer.exitStatus(within: .seconds(120)) == 0, "\(infer.output)")
+    }
+}
