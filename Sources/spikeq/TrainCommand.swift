@@ -81,6 +81,15 @@ func trainFP32(_ config: SpikformerConfig, on data: EvaluationData, training: Tr
             detail: String(
                 format: "loss %.3f acc %.1f%% %.0f samples/s", lossSum / Double(steps), accuracySum / Double(steps) * 100,
                 p.samplesPerSecond))
+        // The end of an epoch: a validation pass (evaluation mode, running statistics untouched),
+        // so a user sees the curve rather than one figure after the last epoch.
+        if p.step == p.stepsPerEpoch - 1, data.validation.count > 0 {
+            let validation = try Trainer.evaluate(network, on: data.validation, batchSize: 32)
+            bar.finish()
+            FileHandle.standardError.write(Data(String(
+                format: "epoch %d/%d: train loss %.3f, train accuracy %.1f%%, validation accuracy %.2f%%\n", p.epoch + 1, training.epochs,
+                lossSum / Double(steps), accuracySum / Double(steps) * 100, validation.accuracy * 100).utf8))
+        }
     }
     bar.finish()
     return network

@@ -47,6 +47,19 @@ struct SearchConfigTests {
         }
     }
 
+    @Test(arguments: ["synthetic-gestures", "synthetic-gestures-quick", "dvs128-gesture", "cifar10-dvs", "n-caltech101"])
+    func everyShippedSearchConfigParsesAndNamesItsModelAndData(name: String) throws {
+        let config = try SearchConfig.load(from: Self.repoRoot.appendingPathComponent("configs/search/\(name).yaml"))
+        let configs = Self.repoRoot.appendingPathComponent("configs").standardizedFileURL
+        #expect(config.name == name)
+        for path in [config.model, config.dataset] + config.energyModels.map(\.url) {
+            #expect(path.path.hasPrefix(configs.path + "/"), "\(path.path)")
+            #expect(FileManager.default.fileExists(atPath: path.path), "\(path.path)")
+        }
+        #expect(config.energyModels.map(\.name).sorted() == ["horowitz-45nm", "spikformer-45nm"])
+        #expect(config.checkpoint.train != nil && config.budget.evaluations != nil)
+    }
+
     @Test func defaultsAndPathResolution() throws {
         let config = try SearchConfig.parse(minimal, file: file)
         #expect(config.model.path == "/work/configs/models/tiny.yaml")

@@ -12,7 +12,8 @@
 #
 # Workers run detached (nohup) and reconnect on their own if the coordinator restarts; Ctrl-C here
 # stops the coordinator and then the workers. SSH defaults to `ssh -o BatchMode=yes`; override it
-# with SPIKEQ_SSH (the multi-host tests use `ip netns exec` to reach network namespaces).
+# with SPIKEQ_SSH (cluster/netns/test.sh uses a wrapper around `ip netns exec`). Extra arguments:
+# SPIKEQ_SEARCH_ARGS for the coordinator, SPIKEQ_WORKER_ARGS for every worker (e.g. --heartbeat-ms).
 set -euo pipefail
 
 hosts_file= config= run= resume= port=5555 threads=1 keys= advertise=$(hostname -f 2>/dev/null || hostname)
@@ -38,7 +39,9 @@ remote_bin=${SPIKEQ_REMOTE_BIN:-spikeq}
 read -r -a ssh <<< "${SPIKEQ_SSH:-ssh -o BatchMode=yes}"
 endpoint="tcp://${advertise}:${port}"
 
-search=("$bin" search --bind "tcp://*:${port}")
+read -r -a search_extra <<< "${SPIKEQ_SEARCH_ARGS:-}"
+worker_extra=${SPIKEQ_WORKER_ARGS:-}
+search=("$bin" search --bind "tcp://*:${port}" "${search_extra[@]}")
 if [[ -n $resume ]]; then search+=(--resume "$resume"); else search+=(--config "$config"); [[ -n $run ]] && search+=(--run "$run"); fi
 worker_keys=()
 if [[ -n $keys ]]; then
@@ -69,7 +72,7 @@ while read -r line; do
     fi
     for ((i = 0; i < count; i++)); do
         name="ssh-${host##*@}-$i"
-        "${ssh[@]}" "$host" "nohup $remote_bin worker --connect $endpoint --threads $threads --name $name ${worker_keys[*]} > /tmp/spikeq-$name.log 2>&1 &" </dev/null
+        "${ssh[@]}" "$host" "nohup $remote_bin worker --connect $endpoint --threads $threads --name $name ${worker_keys[*]} $worker_extra > /tmp/spikeq-$name.log 2>&1 &" </dev/null
         started+=("$host|$name")
         echo "launch.sh: worker $name on $host -> $endpoint"
     done
