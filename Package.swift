@@ -137,7 +137,7 @@ let package = Package(
             name: "SystemTests",
             dependencies: [
                 "Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
-                "TestSupport", logging,
+                "TestSupport", logging, yams,
             ]),
     ]
 )

@@ -40,6 +40,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("CURVE: directory of the public keys (NAME.key) of the workers allowed in.", valueName: "dir"))
     var authorizedKeys: String?
     @Option(help: "On --resume: a new evaluation budget (e.g. to extend a finished run).") var evaluations: Int?
+    @Flag(help: "With --config: if --run already holds a run of this config, resume it (restarted pods, requeued jobs).")
+    var resumeExisting = false
     @Option(help: "Heartbeat interval in milliseconds (workers must use the same).") var heartbeatMs: Int = 1000
     @Option(help: "Compute threads for preparing data and training the base model (default: all cores).") var threads: Int?
 
@@ -48,6 +50,7 @@ struct SearchCommand: AsyncParsableCommand {
         guard (curveSecret == nil) == (authorizedKeys == nil) else {
             throw ValidationError("--curve-secret and --authorized-keys go together.")
         }
+        guard !resumeExisting || (config != nil && run != nil) else { throw ValidationError("--resume-existing needs --config and --run.") }
         guard localWorkers >= 0, workerThreads >= 1 else { throw ValidationError("--local-workers ≥ 0 and --worker-threads ≥ 1.") }
     }
 
@@ -56,7 +59,7 @@ struct SearchCommand: AsyncParsableCommand {
         let logger = Logger(label: "spikeq.coordinator")
         Compute.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        let (directory, study) = try resume.map { name in
+        let (directory, study) = try (resume ?? existingRunToResume(cwd: cwd)).map { name in
             let directory = RunInspection.locate(name, workingDirectory: cwd)
             return (directory, try Study.resume(at: directory, budget: try resumedBudget(directory), logger: logger))
         } ?? createRun(logger: logger, cwd: cwd)
@@ -105,6 +108,20 @@ struct SearchCommand: AsyncParsableCommand {
             + String(format: "hypervolume %.4f; %.1f min active", summary.hypervolume, summary.activeSeconds / 60))
         print(try RunInspection.paretoTable(try RunStore.open(at: directory, readOnly: true)), terminator: "")
         print("next: spikeq report \(directory.path) && spikeq export \(directory.path) --out \(directory.path)/export")
+    }
+
+    /// With `--resume-existing`: the `--run` directory if it holds a run of the same config name.
+    private func existingRunToResume(cwd: URL) throws -> String? {
+        guard resumeExisting, let run, let config else { return nil }
+        let directory = URL(fileURLWithPath: run, relativeTo: cwd).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.sqlite").path) else { return nil }
+        let searchConfig = try SearchConfig.load(from: URL(fileURLWithPath: config, relativeTo: cwd))
+        let name = searchConfig.name ?? URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+        let stored = try RunStore.open(at: directory, readOnly: true).metadata().name
+        guard stored == name else {
+            throw ValidationError("\(directory.path) holds run '\(stored)', not '\(name)' from \(config); pick another --run.")
+        }
+        return directory.path
     }
 
     private func resumedBudget(_ directory: URL) throws -> StudyBudget? {

@@ -63,8 +63,11 @@ struct ProcessFaultTests {
         let beforeCrash = try store.results().count
         #expect(beforeCrash < 10)
 
-        // The same endpoint, so the workers (which never stopped) reconnect by themselves.
-        let resumed = try coordinator(["--resume", run.path, "--bind", endpoint], log: "resumed.log")
+        // The same endpoint, so the workers (which never stopped) reconnect by themselves. Restarted
+        // the way a Kubernetes pod or a requeued job restarts it: the original command line plus
+        // --resume-existing.
+        let resumed = try coordinator(
+            ["--config", config.path, "--run", run.path, "--resume-existing", "--bind", endpoint], log: "resumed.log")
         #expect(await resumed.exitStatus(within: .seconds(240)) == 0, "\(resumed.output)")
         #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 10) == [])
         #expect(try store.results().count > beforeCrash)
