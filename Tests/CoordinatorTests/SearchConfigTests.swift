@@ -38,7 +38,7 @@ struct SearchConfigTests {
         #expect(config.energyModel("spikformer-45nm") == configs.appendingPathComponent("energy/spikformer-45nm.yaml"))
         #expect(config.objectives == [.accuracy(split: "validation"), .energy(model: "spikformer-45nm")])
         #expect(config.space.fixed == ["head": .uniform(8)])
-        #expect(config.checkpoint.train?.learningRate == 1e-3 && config.checkpoint.train?.weightDecay == 0.06)
+        #expect(config.checkpoint.train?.learningRate == 3e-3 && config.checkpoint.train?.weightDecay == 0.06)
         #expect(config.budget.evaluations != nil)
         // Every path it names resolves inside the repository's configs/ or runs/.
         let paths = [config.model, config.dataset] + config.energyModels.map(\.url) + [config.checkpoint.path].compactMap { $0 }

@@ -31,28 +31,28 @@ public struct SyntheticGestureSettings: Hashable, Sendable, Codable {
 
     // Scene variation.
     /// Body centre offset range, as a fraction of the sensor size (uniform in ±positionJitter).
-    public var positionJitter = 0.12
-    public var scaleMin = 0.8
-    public var scaleMax = 1.2
+    public var positionJitter = 0.05
+    public var scaleMin = 1.2
+    public var scaleMax = 1.4
     /// Gesture tempo multiplier range.
     public var speedMin = 0.7
     public var speedMax = 1.4
     /// Slow random wobble added to every joint angle and hand target (radians, roughly).
-    public var motionJitter = 0.12
+    public var motionJitter = 0.05
     /// Amplitude of the random fidgeting of limbs that do not perform the gesture, relative to a full
     /// gesture (0 = perfectly still, 1 = as large as the gesture).
-    public var idleMotion = 0.25
+    public var idleMotion = 0.15
     /// Probability that the idle arm performs another class's arm motion (e.g. the left arm circles a
     /// little during a right-arm circle), at `mimicAmplitude` of full size. Makes side and direction
     /// pairs confusable.
-    public var mimicProbability = 0.3
+    public var mimicProbability = 0.0
     public var mimicAmplitude = 0.45
     /// Body sway amplitude in sensor pixels (moves every edge of the body).
     public var sway = 1.5
     /// Probability that a sample has an occluding object (static or drifting) in front of the person.
-    public var occlusion = 0.25
+    public var occlusion = 0.05
     /// Largest fraction of the clip the gesture may start late (the arms rest before it).
-    public var onsetJitter = 0.2
+    public var onsetJitter = 0.05
     /// Fraction of samples (in every split) whose label is replaced by a random other class. A blunt
     /// last-resort knob to cap accuracy; 0 by default.
     public var labelNoise = 0.0
