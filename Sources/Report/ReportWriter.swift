@@ -104,7 +104,10 @@ public enum ReportWriter {
             out += "<tr>"
             for (column, cell) in zip(table.columns, row) where column != "layers" {
                 let isText = column == "origin" || column == "config_hash" || column == "layers"
-                let shown = column == "config_hash" ? String(cell.prefix(12)) : cell
+                // The page rounds to what a reader compares (2 decimals); the CSV/JSON keep full precision.
+                let shown =
+                    column == "config_hash" ? String(cell.prefix(12))
+                    : (cell.contains(".") ? Double(cell).map { String(format: "%.2f", $0) } : nil) ?? cell
                 out += isText ? "<td class=\"text\">\(escape(shown))</td>" : "<td>\(escape(shown))</td>"
             }
             out += "</tr>\n"

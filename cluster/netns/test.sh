@@ -149,5 +149,9 @@ fail=0
 (( w2_lost >= 1 )) || { echo "FAIL: the dropped link was not noticed" >&2; fail=1; }
 (( workers == 3 )) || { echo "FAIL: $workers workers in the run, expected 3" >&2; fail=1; }
 (( before < evaluations )) || { echo "FAIL: the crash came after the end" >&2; fail=1; }
-(( fail == 0 )) && echo "netns test: passed"
+if (( fail )); then
+    for log in "$work"/*.log /tmp/spikeq-ssh-sq-w*-0.log; do echo "--- $log" >&2; tail -n 15 "$log" >&2 || true; done
+else
+    echo "netns test: passed"
+fi
 exit "$fail"

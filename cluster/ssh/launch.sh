@@ -67,7 +67,9 @@ while read -r line; do
     if [[ -n $keys ]]; then
         "${ssh[@]}" "$host" 'mkdir -p ~/.spikeq-keys && chmod 700 ~/.spikeq-keys' </dev/null
         for file in coordinator.key worker.key worker.key_secret; do
-            "${ssh[@]}" "$host" "cat > ~/.spikeq-keys/$file && chmod 600 ~/.spikeq-keys/$file" < "$keys/$file"
+            # Written aside and renamed: hosts may share a home directory, and a worker started on
+            # an earlier host may be reading the file right now.
+            "${ssh[@]}" "$host" "umask 077 && cat > ~/.spikeq-keys/$file.tmp.\$\$ && mv -f ~/.spikeq-keys/$file.tmp.\$\$ ~/.spikeq-keys/$file" < "$keys/$file"
         done
     fi
     for ((i = 0; i < count; i++)); do
