@@ -115,8 +115,7 @@ struct SearchCommand: AsyncParsableCommand {
         guard resumeExisting, let run, let config else { return nil }
         let directory = URL(fileURLWithPath: run, relativeTo: cwd).standardizedFileURL
         guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.sqlite").path) else { return nil }
-        let searchConfig = try SearchConfig.load(from: URL(fileURLWithPath: config, relativeTo: cwd))
-        let name = searchConfig.name ?? URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+        let name = runName(of: try SearchConfig.load(from: URL(fileURLWithPath: config, relativeTo: cwd)))
         let stored = try RunStore.open(at: directory, readOnly: true).metadata().name
         guard stored == name else {
             throw ValidationError("\(directory.path) holds run '\(stored)', not '\(name)' from \(config); pick another --run.")
@@ -131,10 +130,15 @@ struct SearchCommand: AsyncParsableCommand {
         return StudyBudget(evaluations: evaluations, wallSeconds: settings.wallTimeBudget)
     }
 
+    /// The config's `name`, else its file name without the extension.
+    private func runName(of searchConfig: SearchConfig) -> String {
+        searchConfig.name ?? searchConfig.file.deletingPathExtension().lastPathComponent
+    }
+
     /// A new run: data (for its fingerprint), base checkpoint (trained if needed), study.
     private func createRun(logger: Logger, cwd: URL) throws -> (URL, Study) {
         let searchConfig = try SearchConfig.load(from: URL(fileURLWithPath: config!, relativeTo: cwd))
-        let name = searchConfig.name ?? URL(fileURLWithPath: config!).deletingPathExtension().lastPathComponent
+        let name = runName(of: searchConfig)
         let directory = run.map { URL(fileURLWithPath: $0, relativeTo: cwd).standardizedFileURL } ?? cwd.appendingPathComponent("runs/\(name)")
         if FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.sqlite").path) {
             throw ValidationError("\(directory.path) already holds a run; continue it with --resume \(directory.path), or pick another --run.")

@@ -23,6 +23,12 @@ enum StudyFixtures {
     static let fingerprint = "dataset-fingerprint-0001"
     static let checkpoint = "checkpoint-sha256-0001"
 
+    /// A new study in a fresh temporary directory (the caller removes it), on `clock`.
+    static func makeStudy(clock: ManualClock, _ setup: StudySetup = StudyFixtures.setup()) throws -> (Study, URL) {
+        let directory = temporaryDirectory()
+        return (try Study.create(at: directory, setup: setup, clock: clock, logger: quietLogger), directory)
+    }
+
     static func temporaryDirectory() -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("spikeq-study-\(UUID().uuidString)")
     }

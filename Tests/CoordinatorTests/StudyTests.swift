@@ -9,13 +9,8 @@ import Wire
 struct StudyTests {
     let clock = ManualClock()
 
-    func makeStudy(_ setup: StudySetup = StudyFixtures.setup()) throws -> (Study, URL) {
-        let directory = StudyFixtures.temporaryDirectory()
-        return (try Study.create(at: directory, setup: setup, clock: clock, logger: StudyFixtures.quietLogger), directory)
-    }
-
     @Test func runsToTheEvaluationBudgetWithoutRepeats() throws {
-        let (study, directory) = try makeStudy(StudyFixtures.setup(evaluations: 12))
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, StudyFixtures.setup(evaluations: 12))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         for worker in ["w1", "w2", "w3"] { d.apply(try study.workerReady(worker)) }
@@ -49,7 +44,7 @@ struct StudyTests {
     }
 
     @Test func anExpiredLeaseRequeuesTheCandidateAsAttemptTwo() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -78,7 +73,7 @@ struct StudyTests {
     }
 
     @Test func missingHeartbeatsExpireTheLeaseOnceTheyAreFed() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         study.heartbeat(from: "w1")
@@ -95,7 +90,7 @@ struct StudyTests {
     }
 
     @Test func theRetryCapGivesUpAsStaleWithTheReason() throws {
-        let (study, directory) = try makeStudy(StudyFixtures.setup(maxAttempts: 2))
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, StudyFixtures.setup(maxAttempts: 2))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -116,7 +111,7 @@ struct StudyTests {
     }
 
     @Test func anEvaluationErrorIsFailedNotStale() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -134,7 +129,7 @@ struct StudyTests {
     }
 
     @Test func aLateFinalIsAcceptedOnceAndNeverDoubleCounted() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -163,7 +158,7 @@ struct StudyTests {
     }
 
     @Test func aLateFinalForAQueuedCandidateTakesItOffTheQueue() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -179,7 +174,7 @@ struct StudyTests {
     }
 
     @Test func progressFromAWorkerThoughtLostRestoresItsLease() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -196,7 +191,7 @@ struct StudyTests {
     }
 
     @Test func mismatchedResultsAreRejectedAndTheWorkerQuarantined() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("bad"))
@@ -237,7 +232,7 @@ struct StudyTests {
     }
 
     @Test func unknownFinalsAndFailedDispatches() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -261,7 +256,7 @@ struct StudyTests {
     }
 
     @Test func wallTimeBudgetWithGraceAbandonsWhatIsStillRunning() throws {
-        let (study, directory) = try makeStudy(StudyFixtures.setup(evaluations: nil, wallSeconds: 100, grace: 30))
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, StudyFixtures.setup(evaluations: nil, wallSeconds: 100, grace: 30))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -290,7 +285,7 @@ struct StudyTests {
     }
 
     @Test func constraintsFeedConstrainedDomination() throws {
-        let (study, directory) = try makeStudy(StudyFixtures.setup(constraints: [.maxAccuracyDrop(split: "validation", limit: 0.02)]))
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, StudyFixtures.setup(constraints: [.maxAccuracyDrop(split: "validation", limit: 0.02)]))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w"))

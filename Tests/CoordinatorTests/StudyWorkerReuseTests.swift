@@ -10,13 +10,8 @@ import Wire
 struct StudyWorkerReuseTests {
     let clock = ManualClock()
 
-    func makeStudy(_ setup: StudySetup = StudyFixtures.setup()) throws -> (Study, URL) {
-        let directory = StudyFixtures.temporaryDirectory()
-        return (try Study.create(at: directory, setup: setup, clock: clock, logger: StudyFixtures.quietLogger), directory)
-    }
-
     @Test func aWorkerGetsItsNextCandidateFromItsOwnFinalWithoutReady() throws {
-        let (study, directory) = try makeStudy(StudyFixtures.setup(evaluations: 6))
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, StudyFixtures.setup(evaluations: 6))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -66,7 +61,7 @@ struct StudyWorkerReuseTests {
     }
 
     @Test func oneWorkerRunsAWholeRunOnItsFinals() throws {
-        let (study, directory) = try makeStudy(StudyFixtures.setup(evaluations: 8))
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, StudyFixtures.setup(evaluations: 8))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("solo"))
@@ -85,7 +80,7 @@ struct StudyWorkerReuseTests {
 
     @Test func aBusyRefusalRequeuesTheCandidateAndLeavesTheWorkerBusy() throws {
         // Two lost attempts give a candidate up, so a refusal that counted would give it up here.
-        let (study, directory) = try makeStudy(StudyFixtures.setup(maxAttempts: 2))
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, StudyFixtures.setup(maxAttempts: 2))
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -138,7 +133,7 @@ struct StudyWorkerReuseTests {
     }
 
     @Test func aBusyRefusalAfterTheLeaseWasLostChangesNothing() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -151,7 +146,7 @@ struct StudyWorkerReuseTests {
     }
 
     @Test func aFinalForAnUnknownAttemptStillFreesTheWorker() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("w1"))
@@ -184,7 +179,7 @@ struct StudyWorkerReuseTests {
     }
 
     @Test func aQuarantinedWorkerGetsNothingAfterItsFinals() throws {
-        let (study, directory) = try makeStudy()
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         var d = Dispatches()
         d.apply(try study.workerReady("bad"))

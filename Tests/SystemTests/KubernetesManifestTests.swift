@@ -74,13 +74,15 @@ struct KubernetesManifestTests {
 
     /// Every `--option` in a container's args is listed by `spikeq <command> --help`.
     @Test func everySpikeqArgumentExists() async throws {
+        let logs = Net.temporaryDirectory("k8s")
+        defer { try? FileManager.default.removeItem(at: logs) }
         for (file, document) in try Self.documents() where document["kind"] as? String == "Deployment" {
             let containers = Self.value(document, "spec", "template", "spec", "containers") as? [[String: Any]] ?? []
             for container in containers {
                 let args = try #require(container["args"] as? [String], "\(file)")
                 let command = try #require(args.first)
                 #expect(["search", "worker"].contains(command), "\(file)")
-                let help = try SpikeqProcess([command, "--help"], log: Net.temporaryDirectory("k8s").appendingPathComponent("help.log"))
+                let help = try SpikeqProcess([command, "--help"], log: logs.appendingPathComponent("\(command)-help.log"))
                 #expect(await help.exitStatus(within: .seconds(30)) == 0)
                 for option in args.dropFirst() {
                     let name = String(option.split(separator: "=", maxSplits: 1)[0])

@@ -34,7 +34,7 @@ struct PythonInteropTests {
         // The Python side computed the canonical config hash the same way.
         #expect(final.0.result?.configHash == request.config.hash)
         #expect(log.all.contains { if case .partial(let p, let d, _) = $0 { d == id && p.loss == 0.5 } else { false } })
-        #expect(await PythonInterop.exitStatus(process, within: .seconds(5)) == 0)
+        #expect(await exitStatus(of: process, within: .seconds(5)) == 0)
         #expect(await log.wait { events in
             events.contains { if case .workerDisconnected(let w, _, _) = $0 { w == worker } else { false } }
         })
@@ -72,7 +72,7 @@ struct PythonInteropTests {
         #expect(await log.wait(for: .seconds(10)) { _ in log.readyWorkers.contains(id) })
         let dispatch = broker.dispatch(Net.request(candidate: 1), to: id)
         #expect(await log.wait(for: .seconds(10)) { _ in log.finals.contains { $0.1 == dispatch } })
-        #expect(await PythonInterop.exitStatus(process, within: .seconds(5)) == 0)
+        #expect(await exitStatus(of: process, within: .seconds(5)) == 0)
     }
 
     @Test func ourWorkerServesAPythonBroker() async throws {
@@ -102,7 +102,7 @@ struct PythonInteropTests {
             evaluator: NullEvaluator(sleep: .milliseconds(500), progressReports: 2), logger: Net.logger)
         worker.start()
         defer { worker.stop() }
-        #expect(await PythonInterop.exitStatus(process, within: .seconds(15)) == 0)
+        #expect(await exitStatus(of: process, within: .seconds(15)) == 0)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         struct Report: Decodable {
             var worker: String
@@ -154,18 +154,5 @@ enum PythonInterop {
         if let stdout { process.standardOutput = stdout }
         try process.run()
         return process
-    }
-
-    /// The exit status, or nil if the process is still running after `timeout` (it is then terminated).
-    static func exitStatus(_ process: Process, within timeout: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning {
-            process.terminate()
-            return nil
-        }
-        return process.terminationStatus
     }
 }

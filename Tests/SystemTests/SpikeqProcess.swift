@@ -44,15 +44,7 @@ final class SpikeqProcess: @unchecked Sendable {
 
     /// The exit status, or nil if it is still running after `timeout` (it is then killed).
     func exitStatus(within timeout: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        if process.isRunning {
-            kill9()
-            return nil
-        }
-        return process.terminationStatus
+        await SystemTests.exitStatus(of: process, within: timeout, stopWith: SIGKILL)
     }
 
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
@@ -66,6 +58,19 @@ final class SpikeqProcess: @unchecked Sendable {
             }.first
         }
     }
+}
+
+/// The exit status of `process`, or nil if it is still running after `timeout`; it is then sent
+/// `signal` and reaped.
+func exitStatus(of process: Process, within timeout: Duration, stopWith signal: Int32 = SIGTERM) async -> Int32? {
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline {
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    guard process.isRunning else { return process.terminationStatus }
+    kill(process.processIdentifier, signal)
+    process.waitUntilExit()
+    return nil
 }
 
 /// Polls `value` every 100 ms until it is non-nil or `timeout` passes.
