@@ -5,6 +5,7 @@
 //
 // Module map (one job each; only one module imports each C library):
 //   COpenBLAS, CZeroMQ, CLZ4   system-library shims
+//   CKernels                   event-driven products in C, one variant per instruction set, picked at run time
 //   Seeding                    seeded, serialisable random generators (weights, data, search)
 //   Tensor                     Float32 storage, GEMM, parallel kernels, thread pool
 //   SpikingNN                  layers (forward + backward), LIF, Spikformer, AdamW, trainer, safetensors
@@ -68,12 +69,15 @@ let package = Package(
         .systemLibrary(
             name: "CLZ4", pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]),
+        // Compiled without machine flags: AVX2 and AVX-512 variants are selected per function and
+        // dispatched at run time, so every build runs on any x86-64 and uses what the CPU has.
+        .target(name: "CKernels"),
 
         // Reproducible random numbers, shared by everything that draws them.
         .target(name: "Seeding"),
 
         // Numerics and the spiking engine.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "Seeding"], swiftSettings: engineSettings),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels", "Seeding"], swiftSettings: engineSettings),
         .target(
             name: "SpikingNN", dependencies: ["Tensor", "Seeding", "QuantConfig", yams, crypto], swiftSettings: engineSettings),
 

@@ -70,7 +70,9 @@ public enum PackedModel {
     }
 
     /// Rebuilds a model from a packed file: quantized weights are decoded to exactly the values
-    /// the fake-quantized model used, and no quantizers are attached.
+    /// the fake-quantized model used, and each quantized layer gets its quantizer back with the
+    /// stored scale (which maps the decoded weights to the same levels), so inference runs the
+    /// same exact integer-level products as the model that was measured.
     public static func load(contentsOf url: URL) throws -> (model: Spikformer, quantization: QuantizationConfig, metadata: [String: String]) {
         try load(SafetensorsDocument.read(contentsOf: url), file: url.path)
     }
@@ -93,6 +95,7 @@ public enum PackedModel {
             throw PackedModelError(file: file, tensor: nil, message: "bad packing metadata: \(error)")
         }
         var plain = SafetensorsDocument(metadata: packed.metadata)
+        var quantizers: [String: any LayerQuantizer] = [:]
         plain.metadata[Spikformer.formatMetadataKey] = Spikformer.formatName
         let packedNames = Set(layouts.keys.flatMap { ["\($0).codes", "\($0).scale"] })
         for name in packed.names where !packedNames.contains(name) { plain.set(name, packed[name]!) }
@@ -121,8 +124,15 @@ public enum PackedModel {
                 throw PackedModelError(file: file, tensor: "\(name).codes", message: "code \(codes[bad]) at element \(bad) exceeds \(layout.bits) bits")
             }
             plain.set(name, SafetensorsTensor(Tensor(shape: layout.shape, scalars: codes.map { codec.value(of: $0) })))
+            let layer = String(name.dropLast(".weight".count))
+            quantizers[layer] = layout.scheme == .uniform
+                ? UniformQuantizer(layer: layer, bits: layout.bits, step: scale)
+                : PowerOfTwoQuantizer(layer: layer, bits: layout.bits, alpha: scale)
         }
         let model = try Spikformer(checkpoint: plain, file: file)
+        for layer in model.quantizableLayers {
+            if let quantizer = quantizers[layer.name] { layer.quantizer = quantizer }
+        }
         return (model, quantization, packed.metadata)
     }
 }

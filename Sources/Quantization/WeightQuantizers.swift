@@ -14,7 +14,7 @@ import Tensor
 ///
 /// and the step's gradient is scaled by `1 / sqrt(N · Qp)` (N weights, Qp the largest level) so it
 /// moves at a rate comparable to the weights'.
-public protocol LayerQuantizer: WeightQuantizer {
+public protocol LayerQuantizer: LevelQuantizer {
     /// The layer's choice (scheme and bits).
     var choice: LayerQuantization { get }
     /// The learned scale: LSQ step (uniform) or α (power of two).
@@ -35,6 +35,12 @@ public final class UniformQuantizer: LayerQuantizer {
         scale = Parameter(name: "\(layer).weight_quantizer.step", value: Tensor(shape: [1], scalars: [step]))
     }
 
+    /// A quantizer with a given step (a packed model's stored scale).
+    public init(layer: String, bits: Int, step: Float) {
+        choice = .uniform(bits)
+        scale = Parameter(name: "\(layer).weight_quantizer.step", value: Tensor(shape: [1], scalars: [step]))
+    }
+
     public var parameters: [Parameter] { [scale] }
 
     public var codec: any WeightCodec { uniformCodec }
@@ -43,6 +49,12 @@ public final class UniformQuantizer: LayerQuantizer {
 
     public func quantize(_ weight: Tensor) -> Tensor {
         fakeQuantize(weight, codec: uniformCodec)
+    }
+
+    /// Levels `-Qp … Qp` and the step: ŵ = `Float(level)·step`, the same product the codec computes.
+    public func levels(of weight: Tensor) -> WeightLevels? {
+        let codec = uniformCodec
+        return WeightLevels(levels: mapWeights(weight) { Float(codec.level(of: $0)) }, scale: codec.step)
     }
 
     public func backward(weight: Tensor, gradientOfQuantized: Tensor) -> Tensor {
@@ -71,6 +83,12 @@ public final class PowerOfTwoQuantizer: LayerQuantizer {
         scale = Parameter(name: "\(layer).weight_quantizer.alpha", value: Tensor(shape: [1], scalars: [alpha]))
     }
 
+    /// A quantizer with a given α (a packed model's stored scale).
+    public init(layer: String, bits: Int, alpha: Float) {
+        choice = .pot(bits)
+        scale = Parameter(name: "\(layer).weight_quantizer.alpha", value: Tensor(shape: [1], scalars: [alpha]))
+    }
+
     public var parameters: [Parameter] { [scale] }
 
     public var codec: any WeightCodec { potCodec }
@@ -79,6 +97,25 @@ public final class PowerOfTwoQuantizer: LayerQuantizer {
 
     public func quantize(_ weight: Tensor) -> Tensor {
         fakeQuantize(weight, codec: potCodec)
+    }
+
+    /// Levels in units of the smallest magnitude `u = α·2^-(M-2)`: `±2^(m-1)` for magnitude index
+    /// m ≥ 1, so ŵ = `level·u` exactly (both sides are α times a power of two). Nil beyond 2²⁴
+    /// (6 bits and more), where float sums of the levels would round, or when u is not a normal float.
+    public func levels(of weight: Tensor) -> WeightLevels? {
+        let codec = potCodec
+        guard codec.minExponent <= 24 else { return nil }
+        let unit = codec.alpha * PowerOfTwoCodec.powerOfTwo(-codec.minExponent)
+        guard unit.isNormal else { return nil }
+        let signBit = UInt32(1) << UInt32(codec.bits - 1)
+        let magnitudeMask = signBit - 1
+        return WeightLevels(levels: mapWeights(weight) { w in
+            let code = codec.code(of: w)
+            let m = Int(code & magnitudeMask)
+            guard m > 0 else { return 0 }
+            let level = PowerOfTwoCodec.powerOfTwo(m - 1)
+            return code & signBit != 0 ? -level : level
+        }, scale: unit)
     }
 
     public func backward(weight: Tensor, gradientOfQuantized: Tensor) -> Tensor {
@@ -100,6 +137,21 @@ public final class PowerOfTwoQuantizer: LayerQuantizer {
 @inline(__always)
 private func currentScale(_ scale: Parameter) -> Float {
     max(scale.value[flat: 0], Float.leastNormalMagnitude)
+}
+
+/// `transform(w)` element-wise, in parallel.
+private func mapWeights(_ weight: Tensor, _ transform: (Float) -> Float) -> Tensor {
+    var out = Tensor(uninitializedShape: weight.shape)
+    weight.withUnsafeBufferPointer { source in
+        out.withUnsafeMutableBufferPointer { target in
+            let s = source.baseAddress!
+            let t = target.baseAddress!
+            Compute.parallelFor(source.count, grain: 16_384) { range in
+                for i in range { t[i] = transform(s[i]) }
+            }
+        }
+    }
+    return out
 }
 
 /// `value(code(w))` element-wise, in parallel.

@@ -46,13 +46,95 @@ extension QuantizableLayer {
     public var weightCount: Int { weight.value.count }
 }
 
+/// Integer weight levels and the layer's one scale: `ŵ[i] = levels[i]·scale`, bit for bit.
+public struct WeightLevels {
+    /// The levels as Float (exact integers), shaped like the weight.
+    public var levels: Tensor
+    /// The scale the levels are multiplied by.
+    public var scale: Float
+
+    public init(levels: Tensor, scale: Float) {
+        self.levels = levels
+        self.scale = scale
+    }
+}
+
+/// A ``WeightQuantizer`` whose output is integer levels times one scale per layer (uniform and
+/// power-of-two quantization), so that a layer can compute `levels × inputs` exactly (the inputs
+/// are spikes or event counts, also integers) and apply the scale once after the sum.
+///
+/// Quantizers whose output is not of that form (a mix of several quantized weights, for example)
+/// adopt only ``WeightQuantizer``; their layers compute with the float ŵ as before.
+public protocol LevelQuantizer: WeightQuantizer {
+    /// The levels and scale of `weight`, with `quantize(weight)[i] == levels[i] * scale` exactly;
+    /// nil when the levels are too large for exact float sums (beyond 2²⁴, e.g. wide power-of-two codes).
+    func levels(of weight: Tensor) -> WeightLevels?
+}
+
+/// The weight a layer computes with in one forward pass: the float ŵ (or w), and for a
+/// ``LevelQuantizer`` its integer levels; transposed copies for the event-driven kernels are made
+/// on first use.
+final class WeightSnapshot {
+    /// ŵ (w without a quantizer), shaped like the weight.
+    let value: Tensor
+    /// The integer levels, when the quantizer provides them.
+    let levels: LayerLevels?
+
+    init(value: Tensor, levels: LayerLevels?) {
+        self.value = value
+        self.levels = levels
+    }
+
+    /// ŵ as `[fan-in, outputs]` (the layout of the event-driven kernels).
+    private(set) lazy var transposedValue: Tensor = LayerLevels.transposeRows(value)
+}
+
+/// A layer's integer weight levels, the scale and the bound that decides when sums are exact.
+final class LayerLevels {
+    let levels: Tensor
+    let scale: Float
+    /// max over outputs of Σ|level| over that output's inputs.
+    let maxRowMagnitude: Double
+
+    init(_ levels: WeightLevels) {
+        self.levels = levels.levels
+        scale = levels.scale
+        let rows = levels.levels.shape[0]
+        let fanIn = levels.levels.count / max(rows, 1)
+        maxRowMagnitude = levels.levels.withUnsafeBufferPointer { p in
+            var best = 0.0
+            for r in 0..<rows {
+                var sum = 0.0
+                for i in 0..<fanIn { sum += Double(abs(p[r * fanIn + i])) }
+                best = max(best, sum)
+            }
+            return best
+        }
+    }
+
+    /// Whether `levels × input` is exact in Float arithmetic in any summation order: every input
+    /// is an integer and every partial sum stays within ±2²⁴, where all integers are representable.
+    func areExact(for input: EventKernels.Inspection) -> Bool {
+        input.isIntegral && maxRowMagnitude * Double(input.maxAbs) <= Double(1 << 24)
+    }
+
+    /// The levels as `[fan-in, outputs]`.
+    private(set) lazy var transposed: Tensor = Self.transposeRows(levels)
+
+    /// `[outputs, …]` viewed as `[outputs, fan-in]`, transposed.
+    static func transposeRows(_ weight: Tensor) -> Tensor {
+        let rows = weight.shape[0]
+        return EventKernels.transposed(weight.reshaped([rows, weight.count / rows]))
+    }
+}
+
 /// The weight a layer computes with: the float weight or its quantized image, with the eval cache.
 final class EffectiveWeight {
     let weight: Parameter
     var quantizer: (any WeightQuantizer)? {
         didSet { invalidate() }
     }
-    private var cached: Tensor?
+    private var cached: WeightSnapshot?
     private var cacheKey: [Int] = []
 
     init(weight: Parameter) { self.weight = weight }
@@ -62,16 +144,32 @@ final class EffectiveWeight {
         cacheKey = []
     }
 
-    /// ŵ for this forward pass. Training always recomputes (the quantizer sees the current weight
-    /// and step); evaluation reuses the cached value while nothing changed.
-    func value(training: Bool) -> Tensor {
-        guard let quantizer else { return weight.value }
+    /// ŵ for this forward pass (see ``snapshot(training:)``).
+    func value(training: Bool) -> Tensor { snapshot(training: training).value }
+
+    /// ŵ and its levels for this forward pass. Training always recomputes (the quantizer sees the
+    /// current weight and step); evaluation reuses the cached value while nothing changed.
+    func snapshot(training: Bool) -> WeightSnapshot {
+        guard let quantizer else {
+            // Not kept in training: a kept reference would make the optimizer's in-place update copy the weight.
+            if training { return WeightSnapshot(value: weight.value, levels: nil) }
+            let key = [weight.version]
+            if let cached, key == cacheKey { return cached }
+            cached = WeightSnapshot(value: weight.value, levels: nil)
+            cacheKey = key
+            return cached!
+        }
         let key = [weight.version, Int(bitPattern: UInt(bitPattern: ObjectIdentifier(quantizer)))]
             + quantizer.parameters.map(\.version)
         if !training, let cached, key == cacheKey { return cached }
         let quantized = quantizer.quantize(weight.value)
         precondition(quantized.count == weight.value.count, "\(weight.name): quantizer changed the weight's size")
-        cached = quantized.reshaped(weight.value.shape)
+        var levels: LayerLevels?
+        if let levelQuantizer = quantizer as? any LevelQuantizer, let found = levelQuantizer.levels(of: weight.value) {
+            precondition(found.levels.count == weight.value.count, "\(weight.name): quantizer changed the levels' size")
+            levels = LayerLevels(WeightLevels(levels: found.levels.reshaped(weight.value.shape), scale: found.scale))
+        }
+        cached = WeightSnapshot(value: quantized.reshaped(weight.value.shape), levels: levels)
         cacheKey = key
         return cached!
     }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import QuantConfig
+import Quantization
 import SpikingNN
 import Tensor
 
@@ -22,6 +24,12 @@ enum EngineBench {
 
         @Option(help: "Unmeasured warm-up steps.")
         var warmup: Int = 1
+
+        @Option(help: ArgumentHelp("Attach the quantizers of this config (YAML or JSON) first, as a candidate's fine-tune does.", valueName: "file"))
+        var quant: String?
+
+        @Option(help: "Product kernels: auto (by measured input density), dense (GEMMs only) or events (event-driven where available).")
+        var products: ProductMode = .fromEnvironment
 
         @Flag(help: "Print JSON.")
         var json = false
@@ -57,6 +65,11 @@ enum EngineBench {
     static func run(_ options: Options, mode: EngineBenchmark.Mode) throws {
         Compute.setThreadCount(options.threads)
         let model = try ModelLoader.load(options.model)
+        if let quant = options.quant {
+            let config = try QuantizationConfig.load(contentsOf: URL(fileURLWithPath: quant), layerNames: model.quantizableLayers.map(\.name))
+            try model.applyQuantization(config)
+        }
+        model.productMode = options.products
         let c = model.config
         // Sparse event counts in moving blobs; a pool of 2 batches is generated once so that the
         // benchmark measures the engine, not the generator.
@@ -74,6 +87,13 @@ enum EngineBench {
                 "samples_per_second": result.samplesPerSecond, "achieved_gflops": result.achievedGFLOPS,
                 "sgemm_gflops": sgemm, "flop_utilisation": utilisation, "step_seconds": result.stepSeconds,
                 "input_density": density, "blas_core": Compute.blasCoreName, "dense_macs_per_sample": model.denseMACsPerTimeStep * c.timeSteps,
+                "kernel_isa": EventKernels.instructionSet, "products": options.products.rawValue, "quant": options.quant ?? "none",
+                "layers": model.productRecords.map { layer -> [String: Any] in
+                    let r = layer.record
+                    return ["layer": layer.layer, "forward_dense": r.denseForward, "forward_events": r.eventForward,
+                            "exact_levels": r.exactLevels, "weight_gradient_dense": r.denseWeightGradient,
+                            "weight_gradient_events": r.eventWeightGradient, "density": r.meanDensity]
+                },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -83,6 +103,17 @@ enum EngineBench {
             print("  achieved GFLOP/s \(String(format: "%.1f", result.achievedGFLOPS))   (dense-equivalent)")
             print("  sgemm GFLOP/s    \(String(format: "%.1f", sgemm))   (1024³, this run)")
             print("  utilisation      \(String(format: "%.1f", utilisation * 100)) %   (OpenBLAS kernels: \(Compute.blasCoreName))")
+            print("  event kernels    \(EventKernels.instructionSet)   (products: \(options.products.rawValue), quantization: \(options.quant ?? "none"))")
+            print("  layer                          density  forward (dense/events, exact levels)  weight gradient (dense/events)")
+            for (layer, r) in model.productRecords {
+                let forward = "\(r.denseForward)/\(r.eventForward), \(r.exactLevels) exact"
+                let gradient = "\(r.denseWeightGradient)/\(r.eventWeightGradient)"
+                print("  " + layer.padding(toLength: 30, withPad: " ", startingAt: 0)
+                      + String(format: " %6.1f %%", r.meanDensity * 100) + "  " + forward.padding(toLength: 36, withPad: " ", startingAt: 0)
+                      + "  " + gradient)
+            }
         }
     }
 }
+
+extension ProductMode: ExpressibleByArgument {}

@@ -97,8 +97,11 @@ struct QuantizerTests {
         try PackedModel.write(model, to: url)
         let (loaded, quantization, _) = try PackedModel.load(contentsOf: url)
         #expect(quantization == Self.mixedConfig(model))
-        #expect(loaded.quantizableLayers.allSatisfy { $0.quantizer == nil })
+        // Every quantized layer gets its quantizer back with the stored scale, so it runs the same
+        // exact integer-level products as the model that was measured.
+        #expect(loaded.attachedQuantization == Self.mixedConfig(model))
         #expect(loaded.forward(x, training: false).scalars == fakeQuantized)
+        #expect(loaded.productRecords.map(\.record.exactLevels) == model.productRecords.map(\.record.exactLevels))
     }
 
     @Test func packedSizeCountsCodesAtTheirWidthScalesAndFloatTensors() throws {

@@ -43,6 +43,7 @@ public enum EngineBenchmark {
         defer { loader.cancel() }
         let optimizer = AdamW(learningRate: 1e-4, weightDecay: 0.01)
         let clock = ContinuousClock()
+        model.resetActivity()
         var times: [Double] = []
         var index = 0
         while let batch = try loader.next() {

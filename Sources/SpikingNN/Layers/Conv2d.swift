@@ -18,9 +18,14 @@ public final class Conv2d: QuantizableLayer {
     let effective: EffectiveWeight
     public private(set) var inputActivity = InputActivity()
     var tracksActivity = false
+    /// Which kernels compute the products (by measured density unless forced).
+    public var productMode = ProductMode.fromEnvironment
+    /// The paths taken and densities seen since the last ``resetActivity()``.
+    public private(set) var products = ProductRecord()
 
     private var savedInput: Tensor?
     private var savedWeight: Tensor?
+    private var savedDensity = 1.0
 
     public init(name: String, inChannels: Int, outChannels: Int, height: Int, width: Int, generator: inout SeededGenerator) {
         self.name = name
@@ -47,7 +52,10 @@ public final class Conv2d: QuantizableLayer {
 
     public var denseMACsPerTimeStep: Int { outChannels * inChannels * 9 * height * width }
 
-    func resetActivity() { inputActivity = InputActivity() }
+    func resetActivity() {
+        inputActivity = InputActivity()
+        products = ProductRecord()
+    }
 
     /// A block of output columns computed by one GEMM: frames `frames`, and within each of them
     /// image rows `rows` (a band of one frame, or whole frames).
@@ -95,22 +103,42 @@ public final class Conv2d: QuantizableLayer {
 
     /// `x`: `[Cin, F, H, W]` → `[Cout, F, H, W]`.
     ///
-    /// Each thread takes a fixed range of frames and, tile by tile, writes the im2col of the tile
-    /// into its own scratch and multiplies it with a single-threaded GEMM, so the patches are
-    /// consumed from cache right after they are written.
+    /// Dense path: each thread takes a fixed range of frames and, tile by tile, writes the im2col
+    /// of the tile into its own scratch and multiplies it with a single-threaded GEMM, so the
+    /// patches are consumed from cache right after they are written. Event path (sparse input):
+    /// each output pixel gathers the weight rows of its neighbours' non-zero inputs
+    /// (``EventKernels/sparseConv3x3Forward(_:inChannels:frames:height:width:transposedWeight:outChannels:scale:into:)``).
+    /// With a ``LevelQuantizer`` and an integer input whose sums stay exact, both sum integer
+    /// levels and apply the scale afterwards, so they give the same bits.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[0] == inChannels && x.shape[2] == height && x.shape[3] == width,
                      "\(name): expected [\(inChannels), F, \(height), \(width)], got \(x.shape)")
         if tracksActivity { inputActivity.record(x) }
-        let w = effective.value(training: training)
+        let snapshot = effective.snapshot(training: training)
+        let inspection = EventKernels.inspect(x)
+        let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
+        let path = forwardPath(density: inspection.density)
+        products.recordForward(path, density: inspection.density, exact: exact != nil)
         let frames = x.shape[1]
         let plane = height * width
         let k = inChannels * 9
+        let w = exact?.levels ?? snapshot.value
+        let scale = exact?.scale ?? 1
         var y = Tensor(uninitializedShape: [outChannels, frames, height, width])
         x.withUnsafeBufferPointer { px in
-            w.withUnsafeBufferPointer { pw in
-                y.withUnsafeMutableBufferPointer { py in
-                    let (input, weights, output) = (px.baseAddress!, pw.baseAddress!, py.baseAddress!)
+            y.withUnsafeMutableBufferPointer { py in
+                let (input, output) = (px.baseAddress!, py.baseAddress!)
+                if path == .events {
+                    let table = exact?.transposed ?? snapshot.transposedValue
+                    table.withUnsafeBufferPointer { pt in
+                        EventKernels.sparseConv3x3Forward(
+                            input, inChannels: inChannels, frames: frames, height: height, width: width,
+                            transposedWeight: pt.baseAddress!, outChannels: outChannels, scale: scale, into: output)
+                    }
+                    return
+                }
+                w.withUnsafeBufferPointer { pw in
+                    let weights = pw.baseAddress!
                     Compute.parallelParts(frames, grain: 1) { _, frameRange in
                         let tiles = self.tiles(frames: frameRange)
                         let capacity = tiles.map { self.columns(of: $0).count }.max() ?? 0
@@ -121,6 +149,13 @@ public final class Conv2d: QuantizableLayer {
                             self.im2col(input, frames: frames, tile: tile, into: cols)
                             BLAS.gemm(m: outChannels, n: count, k: k, a: weights, lda: k, b: cols, ldb: count,
                                       c: output + start, ldc: frames * plane, threaded: false)
+                            if exact != nil {
+                                // Exact integer sums, scaled afterwards (as the event kernel does).
+                                for o in 0..<outChannels {
+                                    let row = output + o * frames * plane + start
+                                    for i in 0..<count { row[i] = row[i] * scale }
+                                }
+                            }
                         }
                     }
                 }
@@ -128,12 +163,20 @@ public final class Conv2d: QuantizableLayer {
         }
         if training {
             savedInput = x
-            savedWeight = w
+            savedWeight = snapshot.value
+            savedDensity = inspection.density
         } else {
             savedInput = nil
             savedWeight = nil
         }
         return y
+    }
+
+    /// The forward kernel for an input of `density`: the gather kernel pays for layers with enough
+    /// output channels to amortise its per-pixel bookkeeping.
+    func forwardPath(density: Double) -> ProductPath {
+        if productMode == .automatic && outChannels < ProductCrossover.convolutionMinimumOutputs { return .dense }
+        return productMode.path(density: density, crossover: ProductCrossover.convolutionForward)
     }
 
     /// Accumulates dL/dW and returns dL/dx (nil when `needsInputGradient` is false).
@@ -148,7 +191,10 @@ public final class Conv2d: QuantizableLayer {
         let plane = height * width
         let k = inChannels * 9
         let parts = Compute.partCount(frames, grain: 1)
-        var partials = Tensor(shape: [parts, outChannels * k])
+        let weightPath = productMode.path(density: savedDensity, crossover: ProductCrossover.convolutionWeightGradient)
+        products.recordWeightGradient(weightPath)
+        let denseWeightGradient = weightPath == .dense
+        var partials = Tensor(shape: [denseWeightGradient ? parts : 0, outChannels * k])
         var dx: Tensor? = needsInputGradient ? Tensor(shape: x.shape) : nil
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
@@ -164,11 +210,13 @@ public final class Conv2d: QuantizableLayer {
                                 let dw = partial + part * self.outChannels * k
                                 for tile in tiles {
                                     let (start, count) = self.columns(of: tile)
-                                    self.im2col(input, frames: frames, tile: tile, into: cols)
-                                    // dW += dY_tile · colsᵀ
-                                    BLAS.gemm(transposeB: true, m: self.outChannels, n: k, k: count,
-                                              a: gradient + start, lda: frames * plane, b: cols, ldb: count, beta: 1,
-                                              c: dw, ldc: k, threaded: false)
+                                    if denseWeightGradient {
+                                        self.im2col(input, frames: frames, tile: tile, into: cols)
+                                        // dW += dY_tile · colsᵀ
+                                        BLAS.gemm(transposeB: true, m: self.outChannels, n: k, k: count,
+                                                  a: gradient + start, lda: frames * plane, b: cols, ldb: count, beta: 1,
+                                                  c: dw, ldc: k, threaded: false)
+                                    }
                                     if let dxBase {
                                         // dcols = Wᵀ · dY_tile, scattered back onto dx (col2im).
                                         BLAS.gemm(transposeA: true, m: k, n: count, k: self.outChannels, a: weights, lda: k,
@@ -180,7 +228,7 @@ public final class Conv2d: QuantizableLayer {
                         }
                         if dx != nil {
                             dx!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
-                        } else {
+                        } else if denseWeightGradient {
                             body(nil)
                         }
                     }
@@ -188,18 +236,41 @@ public final class Conv2d: QuantizableLayer {
             }
         }
         var dw = Tensor(shape: [outChannels, k])
-        partials.withUnsafeBufferPointer { pp in
-            dw.withUnsafeMutableBufferPointer { pdw in
-                for part in 0..<parts {
-                    let source = pp.baseAddress! + part * outChannels * k
-                    for i in 0..<(outChannels * k) { pdw[i] += source[i] }
+        if denseWeightGradient {
+            partials.withUnsafeBufferPointer { pp in
+                dw.withUnsafeMutableBufferPointer { pdw in
+                    for part in 0..<parts {
+                        let source = pp.baseAddress! + part * outChannels * k
+                        for i in 0..<(outChannels * k) { pdw[i] += source[i] }
+                    }
                 }
             }
+        } else {
+            dw = eventWeightGradient(input: x, gradient: dy)
         }
         effective.accumulateGradient(dw.reshaped(weight.value.shape))
         savedInput = nil
         savedWeight = nil
         return dx
+    }
+
+    /// dL/dW `[Cout, Cin·9]` from the non-zero inputs only: the output gradient is made
+    /// pixel-major, then each input channel's events gather it per tap.
+    func eventWeightGradient(input x: Tensor, gradient dy: Tensor) -> Tensor {
+        let frames = x.shape[1]
+        let total = frames * height * width
+        let dyt = EventKernels.transposed(dy.reshaped([outChannels, total]))
+        var dwt = Tensor(uninitializedShape: [inChannels * 9, outChannels])
+        x.withUnsafeBufferPointer { px in
+            dyt.withUnsafeBufferPointer { pg in
+                dwt.withUnsafeMutableBufferPointer { pw in
+                    EventKernels.sparseConv3x3WeightGradient(
+                        px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
+                        transposedGradient: pg.baseAddress!, outChannels: outChannels, into: pw.baseAddress!)
+                }
+            }
+        }
+        return EventKernels.transposed(dwt)
     }
 
     /// Writes the 3×3 patches of `tile` of `x` (`[C, F, H, W]`) into `cols`

@@ -59,7 +59,7 @@ public final class SpikingPatchSplitting {
     }
 
     /// `[C_in, F, H, W]` → `[D, F, N]`.
-    func forward(_ x: Tensor, training: Bool) -> Tensor {
+    package func forward(_ x: Tensor, training: Bool) -> Tensor {
         var h = x
         for stage in stages { h = stage.forward(h, training: training) }
         let out = h + rpeNorm.forward(rpeConv.forward(h, training: training), training: training)

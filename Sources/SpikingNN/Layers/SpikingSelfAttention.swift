@@ -62,9 +62,11 @@ public final class SpikingSelfAttention {
 
     /// `[D, F, N]` → `[D, F, N]`.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let qs = qNorm.forward(q.forward(x, training: training), training: training)
-        let ks = kNorm.forward(k.forward(x, training: training), training: training)
-        let vs = vNorm.forward(v.forward(x, training: training), training: training)
+        // One inspection of the shared input serves the three products.
+        let inspection = EventKernels.inspect(x)
+        let qs = qNorm.forward(q.forward(x, training: training, inspection: inspection), training: training)
+        let ks = kNorm.forward(k.forward(x, training: training, inspection: inspection), training: training)
+        let vs = vNorm.forward(v.forward(x, training: training, inspection: inspection), training: training)
         if tracksActivity {
             activity.q.record(qs)
             activity.k.record(ks)

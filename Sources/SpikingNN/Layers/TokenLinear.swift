@@ -14,9 +14,14 @@ public final class TokenLinear: QuantizableLayer {
     let effective: EffectiveWeight
     public private(set) var inputActivity = InputActivity()
     var tracksActivity = false
+    /// Which kernels compute the products (by measured density unless forced).
+    public var productMode = ProductMode.fromEnvironment
+    /// The paths taken and densities seen since the last ``resetActivity()``.
+    public private(set) var products = ProductRecord()
 
     private var savedInput: Tensor?
     private var savedWeight: Tensor?
+    private var savedDensity = 1.0
 
     /// - Parameters:
     ///   - parameterPrefix: prefix of the parameter names (`<prefix>.weight`, `<prefix>.bias`);
@@ -49,38 +54,90 @@ public final class TokenLinear: QuantizableLayer {
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
 
-    func resetActivity() { inputActivity = InputActivity() }
+    func resetActivity() {
+        inputActivity = InputActivity()
+        products = ProductRecord()
+    }
 
     /// `[in, …]` → `[out, …]` (trailing dimensions are kept).
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        forward(x, training: training, inspection: nil)
+    }
+
+    /// The forward pass, with the input's inspection when the caller already has it (attention
+    /// inspects its input once for Q, K and V).
+    ///
+    /// With a ``LevelQuantizer`` and an integer input whose sums stay exact (``LayerLevels``), the
+    /// product is taken on the integer levels and scaled after the sum: every kernel then gives the
+    /// same bits. Otherwise the product uses the float ŵ.
+    func forward(_ x: Tensor, training: Bool, inspection known: EventKernels.Inspection?) -> Tensor {
         precondition(x.shape.first == inFeatures, "\(name): expected \(inFeatures) input channels, got shape \(x.shape)")
         if tracksActivity { inputActivity.record(x) }
-        let w = effective.value(training: training)
+        let snapshot = effective.snapshot(training: training)
+        let inspection = known ?? EventKernels.inspect(x)
+        let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
+        let crossover = ProductCrossover.linearForward(inFeatures: inFeatures, outFeatures: outFeatures)
+        let path = productMode.path(density: inspection.density, crossover: crossover)
+        products.recordForward(path, density: inspection.density, exact: exact != nil)
         let length = x.count / inFeatures
         var y = Tensor(uninitializedShape: [outFeatures] + x.shape.dropFirst())
+        let weights = exact?.levels ?? snapshot.value
+        let scale = exact?.scale ?? 1
         x.withUnsafeBufferPointer { px in
-            w.withUnsafeBufferPointer { pw in
-                y.withUnsafeMutableBufferPointer { py in
-                    let out = py.baseAddress!
-                    if let bias {
-                        bias.value.withUnsafeBufferPointer { pb in
-                            let b = pb.baseAddress!
-                            for o in 0..<outFeatures { (out + o * length).update(repeating: b[o], count: length) }
+            y.withUnsafeMutableBufferPointer { py in
+                let out = py.baseAddress!
+                withBias { bias in
+                    switch path {
+                    case .events:
+                        let table = exact?.transposed ?? snapshot.transposedValue
+                        table.withUnsafeBufferPointer { pt in
+                            EventKernels.sparseLinearForward(
+                                px.baseAddress!, inFeatures: inFeatures, length: length, transposedWeight: pt.baseAddress!,
+                                outFeatures: outFeatures, bias: bias, scale: scale, into: out)
+                        }
+                    case .dense where exact != nil:
+                        // Exact integer sums first, then the scale and bias (as the event kernel does).
+                        weights.withUnsafeBufferPointer { pw in
+                            BLAS.gemm(m: outFeatures, n: length, k: inFeatures, a: pw.baseAddress!, lda: inFeatures,
+                                      b: px.baseAddress!, ldb: length, c: out, ldc: length)
+                        }
+                        Compute.parallelFor(outFeatures, grain: max(1, 16_384 / max(length, 1))) { rows in
+                            for o in rows {
+                                let row = out + o * length
+                                let b = bias?[o] ?? 0
+                                if bias != nil {
+                                    for i in 0..<length { row[i] = row[i] * scale + b }
+                                } else {
+                                    for i in 0..<length { row[i] = row[i] * scale }
+                                }
+                            }
+                        }
+                    case .dense:
+                        if let bias {
+                            for o in 0..<outFeatures { (out + o * length).update(repeating: bias[o], count: length) }
+                        }
+                        weights.withUnsafeBufferPointer { pw in
+                            BLAS.gemm(m: outFeatures, n: length, k: inFeatures, a: pw.baseAddress!, lda: inFeatures,
+                                      b: px.baseAddress!, ldb: length, beta: bias == nil ? 0 : 1, c: out, ldc: length)
                         }
                     }
-                    BLAS.gemm(m: outFeatures, n: length, k: inFeatures, a: pw.baseAddress!, lda: inFeatures,
-                              b: px.baseAddress!, ldb: length, beta: bias == nil ? 0 : 1, c: out, ldc: length)
                 }
             }
         }
         if training {
             savedInput = x
-            savedWeight = w
+            savedWeight = snapshot.value
+            savedDensity = inspection.density
         } else {
             savedInput = nil
             savedWeight = nil
         }
         return y
+    }
+
+    private func withBias<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let bias else { return body(nil) }
+        return bias.value.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// Accumulates dL/dW (and dL/db) and returns dL/dx.
@@ -91,12 +148,30 @@ public final class TokenLinear: QuantizableLayer {
         let length = x.count / inFeatures
         var dw = Tensor(uninitializedShape: [outFeatures, inFeatures])
         var dx: Tensor? = needsInputGradient ? Tensor(uninitializedShape: x.shape) : nil
+        let crossover = ProductCrossover.linearWeightGradient(inFeatures: inFeatures, outFeatures: outFeatures)
+        let path = productMode.path(density: savedDensity, crossover: crossover)
+        products.recordWeightGradient(path)
         dy.withUnsafeBufferPointer { pdy in
             x.withUnsafeBufferPointer { px in
-                dw.withUnsafeMutableBufferPointer { pdw in
-                    BLAS.gemm(transposeB: true, m: outFeatures, n: inFeatures, k: length,
-                              a: pdy.baseAddress!, lda: length, b: px.baseAddress!, ldb: length,
-                              c: pdw.baseAddress!, ldc: inFeatures)
+                switch path {
+                case .events:
+                    // dWᵀ = Σ over the non-zero inputs of x[i, n]·dYᵀ[n, :].
+                    let dyt = EventKernels.transposed(dy.reshaped([outFeatures, length]))
+                    var dwt = Tensor(uninitializedShape: [inFeatures, outFeatures])
+                    dyt.withUnsafeBufferPointer { pdyt in
+                        dwt.withUnsafeMutableBufferPointer { pdwt in
+                            EventKernels.sparseLinearWeightGradient(
+                                px.baseAddress!, inFeatures: inFeatures, length: length, transposedGradient: pdyt.baseAddress!,
+                                outFeatures: outFeatures, into: pdwt.baseAddress!)
+                        }
+                    }
+                    dw = EventKernels.transposed(dwt)
+                case .dense:
+                    dw.withUnsafeMutableBufferPointer { pdw in
+                        BLAS.gemm(transposeB: true, m: outFeatures, n: inFeatures, k: length,
+                                  a: pdy.baseAddress!, lda: length, b: px.baseAddress!, ldb: length,
+                                  c: pdw.baseAddress!, ldc: inFeatures)
+                    }
                 }
             }
             if dx != nil {

@@ -225,4 +225,36 @@ public final class Spikformer {
 
     /// Q/K/V firing per block.
     public var attentionActivity: [AttentionActivity] { blocks.map(\.attention.activity) }
+
+    // MARK: Product kernels
+
+    /// The convolutions and token linears, in model order (the head's linear last).
+    var productLayers: [(name: String, conv: Conv2d?, linear: TokenLinear?)] {
+        var layers: [(String, Conv2d?, TokenLinear?)] = patchSplitting.stages.map { ($0.conv.name, $0.conv, nil) }
+        layers.append((patchSplitting.rpeConv.name, patchSplitting.rpeConv, nil))
+        for block in blocks {
+            let a = block.attention
+            for linear in [a.q, a.k, a.v, a.proj, block.mlp.fc1, block.mlp.fc2] { layers.append((linear.name, nil, linear)) }
+        }
+        layers.append((head.linear.name, nil, head.linear))
+        return layers
+    }
+
+    /// How every layer chooses its product kernels (setting it sets every layer's
+    /// ``Conv2d/productMode`` and ``TokenLinear/productMode``; reading it gives the first layer's).
+    public var productMode: ProductMode {
+        get { patchSplitting.stages[0].conv.productMode }
+        set {
+            for layer in productLayers {
+                layer.conv?.productMode = newValue
+                layer.linear?.productMode = newValue
+            }
+        }
+    }
+
+    /// The kernel paths each quantizable layer took and the input densities it measured since the
+    /// last ``resetActivity()``, in model order.
+    public var productRecords: [(layer: String, record: ProductRecord)] {
+        productLayers.map { ($0.name, $0.conv?.products ?? $0.linear!.products) }
+    }
 }

@@ -1,0 +1,126 @@
+// Picks the best kernel variant for this CPU once, and forwards every call to it.
+#include "CKernels.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CK_DECLARE(suffix)                                                                                            \
+    CKernels_Inspection CKernels_inspect_##suffix(const float *, int64_t);                                          \
+    void CKernels_sparseLinearForward_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, const float *,   \
+                                               int64_t, const float *, float, float *, int64_t, float *);           \
+    void CKernels_sparseLinearWeightGradient_##suffix(const float *, int64_t, int64_t, int64_t, int64_t,           \
+                                                      const float *, int64_t, float *, float *);                    \
+    void CKernels_sparseConv3x3Forward_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t,        \
+                                                int64_t, const float *, int64_t, float, float *, float *);          \
+    void CKernels_sparseConv3x3WeightGradient_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, \
+                                                       const float *, int64_t, float *, float *);
+
+CK_DECLARE(generic)
+#if defined(__x86_64__)
+CK_DECLARE(avx2)
+CK_DECLARE(avx512)
+#endif
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static CKernels_ISA detected = CKernels_ISA_generic;
+static volatile CKernels_ISA active = CKernels_ISA_generic;
+
+static CKernels_ISA parseISA(const char *name, CKernels_ISA fallback) {
+    if (!name) return fallback;
+    if (strcmp(name, "generic") == 0) return CKernels_ISA_generic;
+    if (strcmp(name, "avx2") == 0) return CKernels_ISA_avx2;
+    if (strcmp(name, "avx512") == 0) return CKernels_ISA_avx512;
+    return fallback;
+}
+
+static void detect(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        detected = CKernels_ISA_avx512;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        detected = CKernels_ISA_avx2;
+    }
+#endif
+    // SPIKEQ_ISA=generic|avx2|avx512 lowers the choice (for comparisons); it never raises it.
+    CKernels_ISA wanted = parseISA(getenv("SPIKEQ_ISA"), detected);
+    active = wanted < detected ? wanted : detected;
+}
+
+CKernels_ISA CKernels_detectedISA(void) {
+    pthread_once(&once, detect);
+    return detected;
+}
+
+CKernels_ISA CKernels_activeISA(void) {
+    pthread_once(&once, detect);
+    return active;
+}
+
+CKernels_ISA CKernels_useISA(CKernels_ISA isa) {
+    pthread_once(&once, detect);
+    active = isa < detected ? isa : detected;
+    return active;
+}
+
+#if defined(__x86_64__)
+#define CK_DISPATCH(call, ...)                                                                   \
+    switch (CKernels_activeISA()) {                                                              \
+    case CKernels_ISA_avx512: return CKernels_##call##_avx512(__VA_ARGS__);                      \
+    case CKernels_ISA_avx2: return CKernels_##call##_avx2(__VA_ARGS__);                          \
+    default: return CKernels_##call##_generic(__VA_ARGS__);                                      \
+    }
+#else
+#define CK_DISPATCH(call, ...) return CKernels_##call##_generic(__VA_ARGS__);
+#endif
+
+CKernels_Inspection CKernels_inspect(const float *x, int64_t count) { CK_DISPATCH(inspect, x, count) }
+
+void CKernels_transpose(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo) {
+    enum { block = 32 };
+    for (int64_t r0 = 0; r0 < rows; r0 += block) {
+        const int64_t r1 = r0 + block < rows ? r0 + block : rows;
+        for (int64_t c0 = 0; c0 < columns; c0 += block) {
+            const int64_t c1 = c0 + block < columns ? c0 + block : columns;
+            for (int64_t c = c0; c < c1; c++) {
+                for (int64_t r = r0; r < r1; r++) out[c * ldo + r] = in[r * ldi + c];
+            }
+        }
+    }
+}
+
+int64_t CKernels_sparseLinearScratch(int64_t inFeatures, int64_t outFeatures) {
+    return 64 + 64 * inFeatures * 2 + 64 * outFeatures;
+}
+
+void CKernels_sparseLinearForward(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end,
+                                  const float *wt, int64_t outFeatures, const float *bias, float scale,
+                                  float *y, int64_t ldy, float *scratch) {
+    CK_DISPATCH(sparseLinearForward, x, inFeatures, ldx, begin, end, wt, outFeatures, bias, scale, y, ldy, scratch)
+}
+
+void CKernels_sparseLinearWeightGradient(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
+                                         const float *dyt, int64_t outFeatures, float *dwt, float *scratch) {
+    CK_DISPATCH(sparseLinearWeightGradient, x, ldx, length, rowBegin, rowEnd, dyt, outFeatures, dwt, scratch)
+}
+
+int64_t CKernels_sparseConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width, int64_t outChannels) {
+    const int64_t plane = height * width;
+    return plane + 2 * plane * inChannels + 64 * outChannels;
+}
+
+void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t frames, int64_t height, int64_t width,
+                                   int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t outChannels, float scale,
+                                   float *y, float *scratch) {
+    CK_DISPATCH(sparseConv3x3Forward, x, inChannels, frames, height, width, frameBegin, frameEnd, wt, outChannels, scale, y,
+                scratch)
+}
+
+void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t frames, int64_t height, int64_t width,
+                                          int64_t channelBegin, int64_t channelEnd, const float *dyt, int64_t outChannels,
+                                          float *dwt, float *scratch) {
+    CK_DISPATCH(sparseConv3x3WeightGradient, x, frames, height, width, channelBegin, channelEnd, dyt, outChannels, dwt,
+                scratch)
+}

@@ -1,0 +1,349 @@
+// The kernel bodies, included once per instruction-set variant by Variant*.c, which define
+//   CK_NAME(base)   the exported name of this variant's function (base ## _avx512, …)
+//   ck_mask16(p)    a bit per non-zero float of p[0..<16] (NaN counts as non-zero)
+// and compile these functions for their instruction set. The code uses 16-lane vectors of the
+// GNU vector extension: one AVX-512 register, two AVX2 registers, four SSE registers.
+//
+// Floating-point contraction is off, so every variant performs the same roundings in the same
+// order and produces bit-identical results.
+
+#pragma clang fp contract(off)
+#pragma clang diagnostic ignored "-Wpsabi"
+
+#include <stdint.h>
+#include <string.h>
+
+typedef float ck_v16 __attribute__((vector_size(64)));
+typedef int32_t ck_i16 __attribute__((vector_size(64)));
+
+static inline __attribute__((always_inline)) ck_v16 ck_load(const float *p) {
+    ck_v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void ck_store(float *p, ck_v16 v) { memcpy(p, &v, sizeof v); }
+
+/// Bits of the non-zero elements among the first `n < 16`.
+static inline __attribute__((always_inline)) uint32_t ck_mask_partial(const float *p, int64_t n) {
+    uint32_t m = 0;
+    for (int64_t i = 0; i < n; i++) m |= (uint32_t)(p[i] != 0) << i;
+    return m;
+}
+
+/// dst[0..<n] += v·src[0..<n].
+static inline __attribute__((always_inline)) void ck_axpy(float *dst, float v, const float *src, int64_t n) {
+    int64_t o = 0;
+    for (; o + 16 <= n; o += 16) ck_store(dst + o, ck_load(dst + o) + v * ck_load(src + o));
+    for (; o < n; o++) dst[o] += v * src[o];
+}
+
+/// out[o] = Σ_k val[k]·rows[index[k]·ld + o] for o < n, terms in k order.
+static inline __attribute__((always_inline)) void ck_gather_sum(float *out, const int32_t *index, const float *val, int64_t count,
+                                 const float *rows, int64_t ld, int64_t n) {
+    int64_t o = 0;
+    for (; o + 64 <= n; o += 64) {
+        ck_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (int64_t k = 0; k < count; k++) {
+            const float *r = rows + (int64_t)index[k] * ld + o;
+            const float v = val[k];
+            a0 += v * ck_load(r);
+            a1 += v * ck_load(r + 16);
+            a2 += v * ck_load(r + 32);
+            a3 += v * ck_load(r + 48);
+        }
+        ck_store(out + o, a0);
+        ck_store(out + o + 16, a1);
+        ck_store(out + o + 32, a2);
+        ck_store(out + o + 48, a3);
+    }
+    for (; o + 16 <= n; o += 16) {
+        ck_v16 a0 = {0};
+        for (int64_t k = 0; k < count; k++) a0 += val[k] * ck_load(rows + (int64_t)index[k] * ld + o);
+        ck_store(out + o, a0);
+    }
+    for (; o < n; o++) {
+        float a = 0;
+        for (int64_t k = 0; k < count; k++) a += val[k] * rows[(int64_t)index[k] * ld + o];
+        out[o] = a;
+    }
+}
+
+
+/// A 16×16 transpose in four stages; stage b swaps the off-diagonal b×b blocks of every 2b×2b block.
+static inline __attribute__((always_inline)) void ck_transpose16(ck_v16 *m) {
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < 16; r++) {
+        if (r & 8) continue;
+        ck_v16 x0 = m[r], x1 = m[r + 8];
+        m[r] = __builtin_shufflevector(x0, x1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        m[r + 8] = __builtin_shufflevector(x0, x1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    }
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < 16; r++) {
+        if (r & 4) continue;
+        ck_v16 x0 = m[r], x1 = m[r + 4];
+        m[r] = __builtin_shufflevector(x0, x1, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+        m[r + 4] = __builtin_shufflevector(x0, x1, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    }
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < 16; r++) {
+        if (r & 2) continue;
+        ck_v16 x0 = m[r], x1 = m[r + 2];
+        m[r] = __builtin_shufflevector(x0, x1, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+        m[r + 2] = __builtin_shufflevector(x0, x1, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    }
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < 16; r++) {
+        if (r & 1) continue;
+        ck_v16 x0 = m[r], x1 = m[r + 1];
+        m[r] = __builtin_shufflevector(x0, x1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+        m[r + 1] = __builtin_shufflevector(x0, x1, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    }
+}
+
+/// `y[o·ldy + t] = tile[t·cout + o]·scale (+ bias[o])` for t < n, o < cout: a token-major tile
+/// back to channel-major rows, 16×16 blocks at a time.
+static inline __attribute__((always_inline)) void ck_store_transposed(const float *tile, int64_t n, int64_t cout,
+                                                                      const float *bias, float scale, float *y, int64_t ldy) {
+    int64_t o0 = 0;
+    for (; o0 + 16 <= cout; o0 += 16) {
+        int64_t t0 = 0;
+        for (; t0 + 16 <= n; t0 += 16) {
+            ck_v16 m[16];
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < 16; r++) m[r] = ck_load(tile + (t0 + r) * cout + o0);
+            ck_transpose16(m);
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < 16; r++) {
+                ck_v16 v = m[r] * scale;
+                if (bias) v = v + bias[o0 + r];
+                ck_store(y + (o0 + r) * ldy + t0, v);
+            }
+        }
+        for (int64_t o = o0; o < o0 + 16; o++) {
+            for (int64_t t = t0; t < n; t++) y[o * ldy + t] = bias ? tile[t * cout + o] * scale + bias[o] : tile[t * cout + o] * scale;
+        }
+    }
+    for (int64_t o = o0; o < cout; o++) {
+        for (int64_t t = 0; t < n; t++) y[o * ldy + t] = bias ? tile[t * cout + o] * scale + bias[o] : tile[t * cout + o] * scale;
+    }
+}
+
+CKernels_Inspection CK_NAME(inspect)(const float *x, int64_t count) {
+    ck_i16 nonZero = {0};
+    ck_v16 maxAbs = {0};
+    ck_i16 integral = ~(ck_i16){0};
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        ck_v16 v = ck_load(x + i);
+        nonZero -= (ck_i16)(v != 0);
+        maxAbs = __builtin_elementwise_max(maxAbs, __builtin_elementwise_abs(v));
+        integral &= (ck_i16)(v == __builtin_elementwise_roundeven(v));
+    }
+    CKernels_Inspection result;
+    result.nonZero = __builtin_reduce_add(nonZero);
+    float m = __builtin_reduce_max(maxAbs);
+    int32_t whole = __builtin_reduce_and(integral) != 0;
+    for (; i < count; i++) {
+        float v = x[i];
+        result.nonZero += v != 0;
+        float a = v < 0 ? -v : v;
+        if (a > m) m = a;
+        if (v != __builtin_roundevenf(v)) whole = 0;
+    }
+    result.maxAbs = m;
+    result.integral = whole;
+    return result;
+}
+
+void CK_NAME(sparseLinearForward)(const float *x, int64_t cin, int64_t ldx, int64_t begin, int64_t end,
+                                  const float *wt, int64_t cout, const float *bias, float scale,
+                                  float *y, int64_t ldy, float *scratch) {
+    enum { tileTokens = 64 };
+    int32_t *counts = (int32_t *)scratch;
+    int32_t *index = counts + tileTokens;
+    float *value = (float *)(index + tileTokens * cin);
+    float *tile = value + tileTokens * cin;
+    for (int64_t p0 = begin; p0 < end; p0 += tileTokens) {
+        const int64_t n = end - p0 < tileTokens ? end - p0 : tileTokens;
+        for (int64_t t = 0; t < n; t++) counts[t] = 0;
+        // Per token, its non-zero inputs in increasing feature order.
+        for (int64_t i = 0; i < cin; i++) {
+            const float *row = x + i * ldx + p0;
+            // The next tile's part of this row: rows are far apart, too many streams for the
+            // hardware prefetcher.
+            if (p0 + 2 * tileTokens <= end) {
+                for (int64_t q = 0; q < tileTokens; q += 16) __builtin_prefetch(row + tileTokens + q, 0, 3);
+            }
+            for (int64_t b = 0; b < n; b += 16) {
+                uint32_t m = b + 16 <= n ? ck_mask16(row + b) : ck_mask_partial(row + b, n - b);
+                while (m) {
+                    const int64_t t = b + __builtin_ctz(m);
+                    m &= m - 1;
+                    const int64_t k = counts[t]++;
+                    index[t * cin + k] = (int32_t)i;
+                    value[t * cin + k] = row[t];
+                }
+            }
+        }
+        for (int64_t t = 0; t < n; t++) {
+            ck_gather_sum(tile + t * cout, index + t * cin, value + t * cin, counts[t], wt, cout, cout);
+        }
+        ck_store_transposed(tile, n, cout, bias, scale, y + p0, ldy);
+    }
+}
+
+/// The non-zero entries of `row[0..<length]` into `pos`/`val`; returns their number.
+static inline __attribute__((always_inline)) int64_t ck_collect(const float *row, int64_t length, int32_t *pos, float *val) {
+    int64_t count = 0;
+    for (int64_t b = 0; b < length; b += 16) {
+        uint32_t m = b + 16 <= length ? ck_mask16(row + b) : ck_mask_partial(row + b, length - b);
+        while (m) {
+            const int64_t t = b + __builtin_ctz(m);
+            m &= m - 1;
+            pos[count] = (int32_t)t;
+            val[count] = row[t];
+            count++;
+        }
+    }
+    return count;
+}
+
+void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
+                                         const float *dyt, int64_t cout, float *dwt, float *scratch) {
+    int32_t *pos = (int32_t *)scratch;
+    float *val = scratch + length;
+    for (int64_t i = rowBegin; i < rowEnd; i++) {
+        const int64_t count = ck_collect(x + i * ldx, length, pos, val);
+        ck_gather_sum(dwt + i * cout, pos, val, count, dyt, cout, cout);
+    }
+}
+
+void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width,
+                                   int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t cout, float scale,
+                                   float *y, float *scratch) {
+    enum { tilePixels = 64 };
+    const int64_t plane = height * width;
+    const int64_t total = frames * plane;
+    int32_t *counts = (int32_t *)scratch;
+    int32_t *index = counts + plane;
+    float *value = (float *)(index + plane * cin);
+    float *tile = value + plane * cin;
+    for (int64_t f = frameBegin; f < frameEnd; f++) {
+        // Per input pixel of this frame, its non-zero channels in increasing order.
+        for (int64_t p = 0; p < plane; p++) counts[p] = 0;
+        for (int64_t c = 0; c < cin; c++) {
+            const float *row = x + c * total + f * plane;
+            for (int64_t b = 0; b < plane; b += 16) {
+                uint32_t m = b + 16 <= plane ? ck_mask16(row + b) : ck_mask_partial(row + b, plane - b);
+                while (m) {
+                    const int64_t p = b + __builtin_ctz(m);
+                    m &= m - 1;
+                    const int64_t k = counts[p]++;
+                    index[p * cin + k] = (int32_t)(c * 9 * cout);
+                    value[p * cin + k] = row[p];
+                }
+            }
+        }
+        // Each output pixel gathers the weight rows of its 9 neighbours' events, taps in order.
+        for (int64_t p0 = 0; p0 < plane; p0 += tilePixels) {
+            const int64_t n = plane - p0 < tilePixels ? plane - p0 : tilePixels;
+            for (int64_t q = 0; q < n; q++) {
+                const int64_t oy = (p0 + q) / width, ox = (p0 + q) % width;
+                int64_t sources[9], taps[9];
+                int used = 0;
+                for (int64_t ky = 0; ky < 3; ky++) {
+                    const int64_t iy = oy + ky - 1;
+                    if (iy < 0 || iy >= height) continue;
+                    for (int64_t kx = 0; kx < 3; kx++) {
+                        const int64_t ix = ox + kx - 1;
+                        if (ix < 0 || ix >= width) continue;
+                        const int64_t source = iy * width + ix;
+                        if (counts[source] == 0) continue;
+                        sources[used] = source;
+                        taps[used] = ky * 3 + kx;
+                        used++;
+                    }
+                }
+                float *out = tile + q * cout;
+                int64_t o = 0;
+                for (; o + 64 <= cout; o += 64) {
+                    ck_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                    for (int u = 0; u < used; u++) {
+                        const int32_t *idx = index + sources[u] * cin;
+                        const float *val = value + sources[u] * cin;
+                        const float *w = wt + taps[u] * cout + o;
+                        for (int64_t k = 0, count = counts[sources[u]]; k < count; k++) {
+                            const float *r = w + idx[k];
+                            const float v = val[k];
+                            a0 += v * ck_load(r);
+                            a1 += v * ck_load(r + 16);
+                            a2 += v * ck_load(r + 32);
+                            a3 += v * ck_load(r + 48);
+                        }
+                    }
+                    ck_store(out + o, a0);
+                    ck_store(out + o + 16, a1);
+                    ck_store(out + o + 32, a2);
+                    ck_store(out + o + 48, a3);
+                }
+                for (; o + 16 <= cout; o += 16) {
+                    ck_v16 a0 = {0};
+                    for (int u = 0; u < used; u++) {
+                        const int32_t *idx = index + sources[u] * cin;
+                        const float *val = value + sources[u] * cin;
+                        const float *w = wt + taps[u] * cout + o;
+                        for (int64_t k = 0, count = counts[sources[u]]; k < count; k++) a0 += val[k] * ck_load(w + idx[k]);
+                    }
+                    ck_store(out + o, a0);
+                }
+                for (; o < cout; o++) {
+                    float a = 0;
+                    for (int u = 0; u < used; u++) {
+                        const int32_t *idx = index + sources[u] * cin;
+                        const float *val = value + sources[u] * cin;
+                        const float *w = wt + taps[u] * cout + o;
+                        for (int64_t k = 0, count = counts[sources[u]]; k < count; k++) a += val[k] * w[idx[k]];
+                    }
+                    out[o] = a;
+                }
+            }
+            ck_store_transposed(tile, n, cout, 0, scale, y + f * plane + p0, total);
+        }
+    }
+}
+
+void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t frames, int64_t height, int64_t width,
+                                          int64_t channelBegin, int64_t channelEnd, const float *dyt, int64_t cout,
+                                          float *dwt, float *scratch) {
+    const int64_t plane = height * width;
+    const int64_t total = frames * plane;
+    int32_t *pos = (int32_t *)scratch;
+    float *val = scratch + total;
+    int32_t *tapPos = (int32_t *)(scratch + 2 * total);
+    float *tapVal = scratch + 3 * total;
+    for (int64_t c = channelBegin; c < channelEnd; c++) {
+        const int64_t count = ck_collect(x + c * total, total, pos, val);
+        for (int64_t ky = 0; ky < 3; ky++) {
+            for (int64_t kx = 0; kx < 3; kx++) {
+                // Inputs whose tap (ky, kx) lands inside the image, as output pixel indices.
+                const int64_t shift = (1 - ky) * width + (1 - kx);
+                int64_t used = 0;
+                int64_t frameStart = 0, iy = 0, rowStart = 0;
+                for (int64_t k = 0; k < count; k++) {
+                    const int64_t p = pos[k];
+                    while (p >= rowStart + width) {  // positions increase: advance the row cursor
+                        rowStart += width;
+                        if (++iy == height) {
+                            iy = 0;
+                            frameStart += plane;
+                        }
+                    }
+                    const int64_t ix = p - rowStart;
+                    const int64_t oy = iy + 1 - ky, ox = ix + 1 - kx;
+                    if (oy < 0 || oy >= height || ox < 0 || ox >= width) continue;
+                    tapPos[used] = (int32_t)(p + shift);
+                    tapVal[used] = val[k];
+                    used++;
+                }
+                (void)frameStart;
+                ck_gather_sum(dwt + (c * 9 + ky * 3 + kx) * cout, tapPos, tapVal, used, dyt, cout, cout);
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+// Event-driven (sparse-input) products of the spiking engine, in C so that each kernel can be
+// compiled for several instruction sets in one binary and picked at run time by CPU features
+// (AVX-512, AVX2 + FMA, or the x86-64 / AArch64 baseline). Only the Tensor module calls them.
+//
+// Every kernel computes exactly the same operations in the same order in every variant (no
+// floating-point contraction), so results are bit-identical whichever variant runs.
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The instruction-set variants, best last.
+typedef enum {
+    CKernels_ISA_generic = 0,
+    CKernels_ISA_avx2 = 1,
+    CKernels_ISA_avx512 = 2,
+} CKernels_ISA;
+
+/// The best variant this CPU (and OS) supports.
+CKernels_ISA CKernels_detectedISA(void);
+/// The variant in use (the detected one unless lowered with `CKernels_useISA`).
+CKernels_ISA CKernels_activeISA(void);
+/// Uses `isa` if the CPU supports it (else the detected one); returns the variant now in use.
+CKernels_ISA CKernels_useISA(CKernels_ISA isa);
+
+/// What a product needs to know about its input before choosing a path.
+typedef struct {
+    int64_t nonZero;
+    float maxAbs;
+    /// 1 when every element is an integer (so integer weight levels times it are exact).
+    int32_t integral;
+} CKernels_Inspection;
+
+/// Counts the non-zero elements of `x[0..<count]`, their largest magnitude, and whether all are integers.
+CKernels_Inspection CKernels_inspect(const float *x, int64_t count);
+
+/// `out[c·ldo + r] = in[r·ldi + c]` for `r < rows`, `c < columns` (blocked transpose).
+void CKernels_transpose(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo);
+
+/// Scratch floats (4-byte elements) `CKernels_sparseLinearForward` needs.
+int64_t CKernels_sparseLinearScratch(int64_t inFeatures, int64_t outFeatures);
+
+/// Event-driven `Y = scale·(W·X) + bias` over channel-major tokens, for tokens `begin..<end`.
+///
+/// - `x`: `[inFeatures, ldx]` (row i = feature i over all tokens); only non-zero entries are read twice.
+/// - `wt`: the weight transposed, `[inFeatures, outFeatures]`.
+/// - `bias`: `outFeatures` values or NULL.
+/// - `y`: `[outFeatures, ldy]`; tokens `begin..<end` of every row are written.
+/// - `scratch`: `CKernels_sparseLinearScratch(...)` floats, private to the caller.
+/// For each token, the products of its non-zero inputs are added in increasing feature order.
+void CKernels_sparseLinearForward(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end,
+                                  const float *wt, int64_t outFeatures, const float *bias, float scale,
+                                  float *y, int64_t ldy, float *scratch);
+
+/// Event-driven weight gradient `dWᵀ[i, :] = Σ_n X[i, n]·dYᵀ[n, :]` over the non-zero `X[i, n]`,
+/// for features `rowBegin..<rowEnd`; tokens in increasing order.
+///
+/// - `x`: `[inFeatures, ldx]`, `length` tokens used; `dyt`: `[length, outFeatures]`.
+/// - `dwt`: `[inFeatures, outFeatures]`; rows `rowBegin..<rowEnd` are overwritten.
+/// - `scratch`: `2·length` elements.
+void CKernels_sparseLinearWeightGradient(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
+                                         const float *dyt, int64_t outFeatures, float *dwt, float *scratch);
+
+/// Scratch floats (4-byte elements) `CKernels_sparseConv3x3Forward` needs.
+int64_t CKernels_sparseConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width, int64_t outChannels);
+
+/// Event-driven 3×3 convolution (stride 1, padding 1), `Y = scale·conv(X, W)`, channel-major
+/// `[C, F, H, W]`, for frames `frameBegin..<frameEnd`.
+///
+/// - `wt`: the weight as `[inChannels·9, outChannels]` (row `c·9 + ky·3 + kx`).
+/// Per frame, the non-zero channels of every input pixel are listed; each output pixel then adds
+/// the weight rows of its neighbours' events, taps in row-major order, channels increasing.
+void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t frames, int64_t height, int64_t width,
+                                   int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t outChannels, float scale,
+                                   float *y, float *scratch);
+
+/// Event-driven weight gradient of the 3×3 convolution for input channels `channelBegin..<channelEnd`:
+/// `dWᵀ[c·9 + tap, :] = Σ X[c, p]·dYᵀ[p − offset(tap), :]` over the non-zero inputs.
+///
+/// - `dyt`: the output gradient pixel-major, `[frames·height·width, outChannels]`.
+/// - `dwt`: `[inChannels·9, outChannels]`; rows of these channels are overwritten.
+/// - `scratch`: `4·frames·height·width` elements.
+void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t frames, int64_t height, int64_t width,
+                                          int64_t channelBegin, int64_t channelEnd, const float *dyt, int64_t outChannels,
+                                          float *dwt, float *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

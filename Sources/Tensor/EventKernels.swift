@@ -1,0 +1,178 @@
+import CKernels
+
+/// Event-driven (sparse-input) products and the input inspection that decides between them and
+/// the dense GEMMs; the Swift face of the `CKernels` C target.
+///
+/// The kernels exist in several instruction-set variants (AVX-512, AVX2 + FMA, the baseline)
+/// compiled into every build; the best one this CPU supports is picked once at run time, so a
+/// portable build still runs the AVX-512 code on a machine that has it. Every variant performs the
+/// same roundings in the same order, so results do not depend on the variant.
+public enum EventKernels {
+    /// What a product needs to know about its input: how sparse it is, and whether integer weight
+    /// levels times it are exact.
+    public struct Inspection: Sendable, Hashable {
+        public var nonZero: Int
+        public var count: Int
+        /// Largest magnitude.
+        public var maxAbs: Float
+        /// Every element is an integer (spikes, sums of spikes, event counts).
+        public var isIntegral: Bool
+
+        /// `nonZero / count` (0 for an empty input).
+        public var density: Double { count == 0 ? 0 : Double(nonZero) / Double(count) }
+    }
+
+    /// The instruction-set variant in use: `avx512`, `avx2` or `generic`.
+    public static var instructionSet: String { name(CKernels_activeISA()) }
+
+    /// The best variant this CPU supports.
+    public static var detectedInstructionSet: String { name(CKernels_detectedISA()) }
+
+    /// Uses a lower variant (`generic`, `avx2`, `avx512`; never one the CPU lacks), for
+    /// comparisons; returns the variant now in use. `SPIKEQ_ISA` in the environment does the same
+    /// at start-up.
+    @discardableResult
+    public static func useInstructionSet(_ name: String) -> String {
+        let isa: CKernels_ISA
+        switch name {
+        case "generic": isa = CKernels_ISA_generic
+        case "avx2": isa = CKernels_ISA_avx2
+        default: isa = CKernels_ISA_avx512
+        }
+        return self.name(CKernels_useISA(isa))
+    }
+
+    private static func name(_ isa: CKernels_ISA) -> String {
+        switch isa {
+        case CKernels_ISA_avx512: return "avx512"
+        case CKernels_ISA_avx2: return "avx2"
+        default: return "generic"
+        }
+    }
+
+    /// Non-zero count, largest magnitude and integrality of `x` (one pass, split over the pool).
+    public static func inspect(_ x: Tensor) -> Inspection {
+        x.withUnsafeBufferPointer { buffer in
+            let count = buffer.count
+            let grain = 1 << 16
+            let parts = Compute.partCount(count, grain: grain)
+            var results = [CKernels_Inspection](repeating: CKernels_Inspection(), count: parts)
+            results.withUnsafeMutableBufferPointer { out in
+                let o = out.baseAddress!
+                let base = buffer.baseAddress!
+                Compute.parallelParts(count, grain: grain) { part, range in
+                    o[part] = CKernels_inspect(base + range.lowerBound, Int64(range.count))
+                }
+            }
+            var inspection = Inspection(nonZero: 0, count: count, maxAbs: 0, isIntegral: true)
+            for r in results {
+                inspection.nonZero += Int(r.nonZero)
+                inspection.maxAbs = max(inspection.maxAbs, r.maxAbs)
+                if r.integral == 0 { inspection.isIntegral = false }
+            }
+            return inspection
+        }
+    }
+
+    /// `out[c·ldo + r] = in[r·ldi + c]` (rows × columns → columns × rows), split over the pool by rows of `out`.
+    public static func transpose(_ input: UnsafePointer<Float>, rows: Int, columns: Int, into output: UnsafeMutablePointer<Float>) {
+        let inputAddress = UInt(bitPattern: input)
+        let outputAddress = UInt(bitPattern: output)
+        Compute.parallelFor(columns, grain: 64) { range in
+            let source = UnsafePointer<Float>(bitPattern: inputAddress)! + range.lowerBound
+            let target = UnsafeMutablePointer<Float>(bitPattern: outputAddress)! + range.lowerBound * rows
+            CKernels_transpose(source, Int64(rows), Int64(range.count), Int64(columns), target, Int64(rows))
+        }
+    }
+
+    /// The transpose of a rank-2 tensor.
+    public static func transposed(_ matrix: Tensor) -> Tensor {
+        precondition(matrix.shape.count == 2, "transposed needs a rank-2 tensor, got \(matrix.shape)")
+        let (rows, columns) = (matrix.shape[0], matrix.shape[1])
+        var out = Tensor(uninitializedShape: [columns, rows])
+        matrix.withUnsafeBufferPointer { pin in
+            out.withUnsafeMutableBufferPointer { pout in
+                transpose(pin.baseAddress!, rows: rows, columns: columns, into: pout.baseAddress!)
+            }
+        }
+        return out
+    }
+
+    /// Event-driven `y[:, tokens] = scale·(W·x) + bias` over channel-major tokens, split over the
+    /// pool by token ranges.
+    ///
+    /// - Parameters:
+    ///   - x: `[inFeatures, length]`.
+    ///   - transposedWeight: `[inFeatures, outFeatures]` (Wᵀ).
+    ///   - bias: `outFeatures` values, or nil.
+    ///   - y: `[outFeatures, length]`, fully written.
+    public static func sparseLinearForward(
+        _ x: UnsafePointer<Float>, inFeatures: Int, length: Int, transposedWeight: UnsafePointer<Float>, outFeatures: Int,
+        bias: UnsafePointer<Float>?, scale: Float, into y: UnsafeMutablePointer<Float>
+    ) {
+        let scratchCount = Int(CKernels_sparseLinearScratch(Int64(inFeatures), Int64(outFeatures)))
+        Compute.parallelFor(length, grain: 512) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { scratch.deallocate() }
+            CKernels_sparseLinearForward(
+                x, Int64(inFeatures), Int64(length), Int64(range.lowerBound), Int64(range.upperBound), transposedWeight,
+                Int64(outFeatures), bias, scale, y, Int64(length), scratch)
+        }
+    }
+
+    /// Event-driven `dWᵀ[i, :] = Σ_n x[i, n]·dYᵀ[n, :]` over the non-zero `x[i, n]`, split over
+    /// the pool by input features (each thread owns whole rows: no reduction).
+    ///
+    /// - Parameters:
+    ///   - x: `[inFeatures, length]`; `transposedGradient`: dYᵀ, `[length, outFeatures]`.
+    ///   - into: dWᵀ, `[inFeatures, outFeatures]`, fully written.
+    public static func sparseLinearWeightGradient(
+        _ x: UnsafePointer<Float>, inFeatures: Int, length: Int, transposedGradient: UnsafePointer<Float>, outFeatures: Int,
+        into dwt: UnsafeMutablePointer<Float>
+    ) {
+        Compute.parallelFor(inFeatures, grain: 1) { rows in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * length)
+            defer { scratch.deallocate() }
+            CKernels_sparseLinearWeightGradient(
+                x, Int64(length), Int64(length), Int64(rows.lowerBound), Int64(rows.upperBound), transposedGradient,
+                Int64(outFeatures), dwt, scratch)
+        }
+    }
+
+    /// Event-driven 3×3 convolution (stride 1, padding 1), `y = scale·conv(x, W)`, channel-major
+    /// `[C, F, H, W]`, split over the pool by frames.
+    ///
+    /// - Parameters:
+    ///   - transposedWeight: `[inChannels·9, outChannels]` (row `c·9 + ky·3 + kx`).
+    ///   - y: `[outChannels, frames, height, width]`, fully written.
+    public static func sparseConv3x3Forward(
+        _ x: UnsafePointer<Float>, inChannels: Int, frames: Int, height: Int, width: Int,
+        transposedWeight: UnsafePointer<Float>, outChannels: Int, scale: Float, into y: UnsafeMutablePointer<Float>
+    ) {
+        let scratchCount = Int(CKernels_sparseConv3x3Scratch(Int64(inChannels), Int64(height), Int64(width), Int64(outChannels)))
+        Compute.parallelFor(frames, grain: 1) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { scratch.deallocate() }
+            CKernels_sparseConv3x3Forward(
+                x, Int64(inChannels), Int64(frames), Int64(height), Int64(width), Int64(range.lowerBound), Int64(range.upperBound),
+                transposedWeight, Int64(outChannels), scale, y, scratch)
+        }
+    }
+
+    /// Event-driven weight gradient of the 3×3 convolution: `dWᵀ` `[inChannels·9, outChannels]`
+    /// from `x` `[C, F, H, W]` and the pixel-major output gradient `[F·H·W, outChannels]`, split over
+    /// the pool by input channels.
+    public static func sparseConv3x3WeightGradient(
+        _ x: UnsafePointer<Float>, inChannels: Int, frames: Int, height: Int, width: Int,
+        transposedGradient: UnsafePointer<Float>, outChannels: Int, into dwt: UnsafeMutablePointer<Float>
+    ) {
+        let total = frames * height * width
+        Compute.parallelFor(inChannels, grain: 1) { channels in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * total)
+            defer { scratch.deallocate() }
+            CKernels_sparseConv3x3WeightGradient(
+                x, Int64(frames), Int64(height), Int64(width), Int64(channels.lowerBound), Int64(channels.upperBound),
+                transposedGradient, Int64(outChannels), dwt, scratch)
+        }
+    }
+}

@@ -1,0 +1,259 @@
+import Seeding
+import Tensor
+import TestSupport
+import Testing
+
+/// The event-driven kernels against direct sums in Double, and every instruction-set variant this
+/// CPU has against the others (they must agree bit for bit).
+struct EventKernelsTests {
+    /// A sparse tensor: each element non-zero with probability `density`, values 1…`maxCount`.
+    static func events(_ shape: [Int], density: Float, maxCount: Int = 1, _ rng: inout SeededGenerator) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in
+            rng.nextUnitFloat() < density ? Float(1 + Int(rng.next() % UInt64(maxCount))) : 0
+        })
+    }
+
+    static func uniform(_ shape: [Int], _ rng: inout SeededGenerator) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in rng.nextUnitFloat() * 2 - 1 })
+    }
+
+    /// The variants to compare: every one up to the detected.
+    static var variants: [String] {
+        let all = ["generic", "avx2", "avx512"]
+        return Array(all.prefix(through: all.firstIndex(of: EventKernels.detectedInstructionSet)!))
+    }
+
+    /// Runs `body` under every variant; expects identical results and returns the first.
+    static func agreeingAcrossVariants(_ body: () -> [Float]) -> [Float] {
+        defer { EventKernels.useInstructionSet(EventKernels.detectedInstructionSet) }
+        var results: [(String, [Float])] = []
+        for variant in variants {
+            #expect(EventKernels.useInstructionSet(variant) == variant)
+            results.append((variant, body()))
+        }
+        for (variant, result) in results.dropFirst() {
+            #expect(result == results[0].1, "\(variant) differs from \(results[0].0)")
+        }
+        return results[0].1
+    }
+
+    @Test func inspectionCountsNonZerosMaximumAndIntegrality() {
+        var x = Tensor(shape: [70_001], repeating: 0)
+        x[flat: 3] = 2
+        x[flat: 65_540] = -7
+        x[flat: 70_000] = 1
+        var inspection = EventKernels.inspect(x)
+        #expect(inspection.nonZero == 3 && inspection.count == 70_001 && inspection.maxAbs == 7 && inspection.isIntegral)
+        x[flat: 17] = 0.5
+        inspection = EventKernels.inspect(x)
+        #expect(inspection.nonZero == 4 && !inspection.isIntegral)
+        x[flat: 17] = .nan
+        inspection = EventKernels.inspect(x)
+        #expect(inspection.nonZero == 4 && !inspection.isIntegral, "NaN is non-zero and not an integer")
+    }
+
+    @Test(arguments: [(64, 80, 1_000), (7, 3, 77), (256, 16, 130)])
+    func sparseLinearForwardMatchesDirectSums(inFeatures: Int, outFeatures: Int, length: Int) {
+        var rng = SeededGenerator(seed: UInt64(inFeatures * 1000 + outFeatures))
+        let x = Self.events([inFeatures, length], density: 0.15, maxCount: 3, &rng)
+        let w = Self.uniform([outFeatures, inFeatures], &rng)
+        let bias = Self.uniform([outFeatures], &rng)
+        let wt = EventKernels.transposed(w)
+        let scale: Float = 0.75
+        let y = Self.agreeingAcrossVariants {
+            var y = Tensor(uninitializedShape: [outFeatures, length])
+            x.withUnsafeBufferPointer { px in
+                wt.withUnsafeBufferPointer { pw in
+                    bias.withUnsafeBufferPointer { pb in
+                        y.withUnsafeMutableBufferPointer { py in
+                            EventKernels.sparseLinearForward(
+                                px.baseAddress!, inFeatures: inFeatures, length: length, transposedWeight: pw.baseAddress!,
+                                outFeatures: outFeatures, bias: pb.baseAddress!, scale: scale, into: py.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return y.scalars
+        }
+        for o in 0..<outFeatures {
+            for n in 0..<length {
+                var sum = 0.0
+                var magnitude = 0.0
+                for i in 0..<inFeatures {
+                    let term = Double(w[flat: o * inFeatures + i]) * Double(x[flat: i * length + n])
+                    sum += term
+                    magnitude += abs(term)
+                }
+                let expected = sum * Double(scale) + Double(bias[flat: o])
+                // Float sums of `inFeatures` terms: error below (n + 2)·u·Σ|terms| (u = 2⁻²⁴).
+                let bound = Double(inFeatures + 2) * 0x1p-24 * (magnitude * Double(scale) + abs(Double(bias[flat: o])))
+                #expect(abs(Double(y[o * length + n]) - expected) <= bound, "y[\(o), \(n)]")
+            }
+        }
+    }
+
+    @Test func sparseLinearWeightGradientMatchesDirectSums() {
+        var rng = SeededGenerator(seed: 7)
+        let (inFeatures, outFeatures, length) = (40, 70, 600)
+        let x = Self.events([inFeatures, length], density: 0.1, maxCount: 2, &rng)
+        let dy = Self.uniform([outFeatures, length], &rng)
+        let dyt = EventKernels.transposed(dy)
+        let dwt = Self.agreeingAcrossVariants {
+            var dwt = Tensor(uninitializedShape: [inFeatures, outFeatures])
+            x.withUnsafeBufferPointer { px in
+                dyt.withUnsafeBufferPointer { pg in
+                    dwt.withUnsafeMutableBufferPointer { pw in
+                        EventKernels.sparseLinearWeightGradient(
+                            px.baseAddress!, inFeatures: inFeatures, length: length, transposedGradient: pg.baseAddress!,
+                            outFeatures: outFeatures, into: pw.baseAddress!)
+                    }
+                }
+            }
+            return dwt.scalars
+        }
+        for i in 0..<inFeatures {
+            for o in 0..<outFeatures {
+                var sum = 0.0
+                var magnitude = 0.0
+                for n in 0..<length {
+                    let term = Double(dy[flat: o * length + n]) * Double(x[flat: i * length + n])
+                    sum += term
+                    magnitude += abs(term)
+                }
+                #expect(abs(Double(dwt[i * outFeatures + o]) - sum) <= Double(length) * 0x1p-24 * magnitude, "dW[\(o), \(i)]")
+            }
+        }
+    }
+
+    /// Direct 3×3 convolution (padding 1) in Double, with the sum of term magnitudes.
+    static func directConvolution(_ x: Tensor, _ w: Tensor, inChannels c: Int, outChannels: Int, frames: Int, height: Int, width: Int,
+                                  o: Int, f: Int, y: Int, x column: Int) -> (Double, Double) {
+        var sum = 0.0
+        var magnitude = 0.0
+        for ci in 0..<c {
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    let (sy, sx) = (y + ky - 1, column + kx - 1)
+                    guard (0..<height).contains(sy), (0..<width).contains(sx) else { continue }
+                    let term = Double(w[flat: ((o * c + ci) * 3 + ky) * 3 + kx]) * Double(x[flat: ((ci * frames + f) * height + sy) * width + sx])
+                    sum += term
+                    magnitude += abs(term)
+                }
+            }
+        }
+        return (sum, magnitude)
+    }
+
+    @Test(arguments: [(3, 80, 9, 13), (8, 16, 5, 4), (2, 33, 1, 17)])
+    func sparseConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
+        var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
+        let frames = 3
+        let x = Self.events([inChannels, frames, height, width], density: 0.2, maxCount: 3, &rng)
+        let w = Self.uniform([outChannels, inChannels, 3, 3], &rng)
+        let wt = EventKernels.transposed(w.reshaped([outChannels, inChannels * 9]))
+        let y = Self.agreeingAcrossVariants {
+            var y = Tensor(uninitializedShape: [outChannels, frames, height, width])
+            x.withUnsafeBufferPointer { px in
+                wt.withUnsafeBufferPointer { pw in
+                    y.withUnsafeMutableBufferPointer { py in
+                        EventKernels.sparseConv3x3Forward(
+                            px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
+                            transposedWeight: pw.baseAddress!, outChannels: outChannels, scale: 1, into: py.baseAddress!)
+                    }
+                }
+            }
+            return y.scalars
+        }
+        for o in 0..<outChannels {
+            for f in 0..<frames {
+                for yy in 0..<height {
+                    for xx in 0..<width {
+                        let (sum, magnitude) = Self.directConvolution(
+                            x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height, width: width,
+                            o: o, f: f, y: yy, x: xx)
+                        let got = Double(y[((o * frames + f) * height + yy) * width + xx])
+                        #expect(abs(got - sum) <= Double(9 * inChannels) * 0x1p-24 * magnitude, "y[\(o), \(f), \(yy), \(xx)]")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func sparseConvolutionWeightGradientMatchesDirectSums() {
+        var rng = SeededGenerator(seed: 11)
+        let (inChannels, outChannels, frames, height, width) = (3, 20, 4, 6, 7)
+        let x = Self.events([inChannels, frames, height, width], density: 0.25, maxCount: 2, &rng)
+        let dy = Self.uniform([outChannels, frames * height * width], &rng)
+        let dyt = EventKernels.transposed(dy)
+        let dwt = Self.agreeingAcrossVariants {
+            var dwt = Tensor(uninitializedShape: [inChannels * 9, outChannels])
+            x.withUnsafeBufferPointer { px in
+                dyt.withUnsafeBufferPointer { pg in
+                    dwt.withUnsafeMutableBufferPointer { pw in
+                        EventKernels.sparseConv3x3WeightGradient(
+                            px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
+                            transposedGradient: pg.baseAddress!, outChannels: outChannels, into: pw.baseAddress!)
+                    }
+                }
+            }
+            return dwt.scalars
+        }
+        for o in 0..<outChannels {
+            for c in 0..<inChannels {
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        var sum = 0.0
+                        var magnitude = 0.0
+                        for f in 0..<frames {
+                            for yy in 0..<height {
+                                for xx in 0..<width {
+                                    let (sy, sx) = (yy + ky - 1, xx + kx - 1)
+                                    guard (0..<height).contains(sy), (0..<width).contains(sx) else { continue }
+                                    let term = Double(dy[flat: o * frames * height * width + (f * height + yy) * width + xx])
+                                        * Double(x[flat: ((c * frames + f) * height + sy) * width + sx])
+                                    sum += term
+                                    magnitude += abs(term)
+                                }
+                            }
+                        }
+                        let got = Double(dwt[(c * 9 + ky * 3 + kx) * outChannels + o])
+                        #expect(abs(got - sum) <= Double(frames * height * width) * 0x1p-24 * magnitude, "dW[\(o), \(c), \(ky), \(kx)]")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func integerWeightsGiveExactSumsOnEveryPath() {
+        // Integer levels times integer inputs: the event kernel and the GEMM agree bit for bit.
+        var rng = SeededGenerator(seed: 13)
+        let (inFeatures, outFeatures, length) = (96, 48, 700)
+        let x = Self.events([inFeatures, length], density: 0.2, maxCount: 4, &rng)
+        let levels = Tensor(shape: [outFeatures, inFeatures], scalars: (0..<(outFeatures * inFeatures)).map { _ in
+            Float(Int(rng.next() % 255) - 127)
+        })
+        let dense = BLAS.matmul(levels, x)
+        let wt = EventKernels.transposed(levels)
+        var events = Tensor(uninitializedShape: [outFeatures, length])
+        x.withUnsafeBufferPointer { px in
+            wt.withUnsafeBufferPointer { pw in
+                events.withUnsafeMutableBufferPointer { py in
+                    EventKernels.sparseLinearForward(
+                        px.baseAddress!, inFeatures: inFeatures, length: length, transposedWeight: pw.baseAddress!,
+                        outFeatures: outFeatures, bias: nil, scale: 1, into: py.baseAddress!)
+                }
+            }
+        }
+        #expect(events == dense)
+    }
+
+    @Test func transposeSwapsRowsAndColumns() {
+        var rng = SeededGenerator(seed: 17)
+        let m = Self.uniform([37, 70], &rng)
+        let t = EventKernels.transposed(m)
+        #expect(t.shape == [70, 37])
+        for r in 0..<37 {
+            for c in 0..<70 { #expect(t[flat: c * 37 + r] == m[flat: r * 70 + c]) }
+        }
+    }
+}
