@@ -2,9 +2,13 @@
 SWIFT      ?= swift
 BIN        := .build/release/spikeq
 
-# `make PORTABLE=1 …` builds the engine for any x86-64 CPU instead of AVX2 + FMA (see Package.swift).
+# `make PORTABLE=1 …` builds the engine for any x86-64 CPU instead of AVX2 + FMA (see Package.swift),
+# in its own build directory (.build-portable), so switching between the two builds rebuilds nothing.
+# Both builds pick the event kernels' AVX-512 / AVX2 / baseline variant at run time (CKernels).
 ifdef PORTABLE
 export SPIKEQ_PORTABLE := 1
+SCRATCH    := --scratch-path .build-portable
+BIN        := .build-portable/release/spikeq
 endif
 
 .PHONY: all build test demo demo-quick bench clean slurm-test netns-test
@@ -12,12 +16,12 @@ endif
 all: build
 
 build:
-	$(SWIFT) build -c release --product spikeq
+	$(SWIFT) build -c release --product spikeq $(SCRATCH)
 
 # The whole test suite, in release mode (training and search tests are too slow in debug).
 test:
-	$(SWIFT) build -c release --product spikeq
-	$(SWIFT) test -c release
+	$(SWIFT) build -c release --product spikeq $(SCRATCH)
+	$(SWIFT) test -c release $(SCRATCH)
 
 # The main job on the embedded default: synthetic gestures, the tiny Spikformer, two local workers.
 demo:

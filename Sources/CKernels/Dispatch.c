@@ -14,7 +14,9 @@
     void CKernels_sparseConv3x3Forward_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t,        \
                                                 int64_t, const float *, int64_t, float, float *, float *);          \
     void CKernels_sparseConv3x3WeightGradient_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, \
-                                                       const float *, int64_t, float *, float *);
+                                                       const float *, int64_t, float *, float *);              \
+    int32_t CKernels_binaryRows_##suffix(const float *, int64_t, int64_t, int64_t, uint64_t *);                   \
+    void CKernels_countProducts_##suffix(const uint64_t *, const uint64_t *, int64_t, int64_t, float, float *);
 
 CK_DECLARE(generic)
 #if defined(__x86_64__)
@@ -123,4 +125,12 @@ void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t frames, int64_
                                           float *dwt, float *scratch) {
     CK_DISPATCH(sparseConv3x3WeightGradient, x, frames, height, width, channelBegin, channelEnd, dyt, outChannels, dwt,
                 scratch)
+}
+
+int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_t length, uint64_t *masks) {
+    CK_DISPATCH(binaryRows, x, stride, rows, length, masks)
+}
+
+void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out) {
+    CK_DISPATCH(countProducts, a, b, rows, words, scale, out)
 }

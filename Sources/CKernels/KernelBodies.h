@@ -347,3 +347,34 @@ void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t frames, int64_
         }
     }
 }
+
+int32_t CK_NAME(binaryRows)(const float *x, int64_t stride, int64_t rows, int64_t length, uint64_t *masks) {
+    const int64_t words = (length + 63) / 64;
+    int32_t binary = 1;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * stride;
+        uint64_t *out = masks + r * words;
+        for (int64_t w = 0; w < words; w++) out[w] = 0;
+        int64_t b = 0;
+        for (; b + 16 <= length; b += 16) {
+            const ck_v16 v = ck_load(row + b);
+            if (__builtin_reduce_or((ck_i16)(v != 0) & (ck_i16)(v != 1))) binary = 0;
+            out[b / 64] |= (uint64_t)ck_mask16(row + b) << (b % 64);
+        }
+        for (; b < length; b++) {
+            if (row[b] != 0 && row[b] != 1) binary = 0;
+            if (row[b] != 0) out[b / 64] |= (uint64_t)1 << (b % 64);
+        }
+    }
+    return binary;
+}
+
+void CK_NAME(countProducts)(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out) {
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t j = 0; j < rows; j++) {
+            int64_t count = 0;
+            for (int64_t w = 0; w < words; w++) count += __builtin_popcountll(a[i * words + w] & b[j * words + w]);
+            out[i * rows + j] = (float)count * scale;
+        }
+    }
+}

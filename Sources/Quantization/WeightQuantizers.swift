@@ -14,7 +14,7 @@ import Tensor
 ///
 /// and the step's gradient is scaled by `1 / sqrt(N · Qp)` (N weights, Qp the largest level) so it
 /// moves at a rate comparable to the weights'.
-public protocol LayerQuantizer: LevelQuantizer {
+public protocol LayerQuantizer: WeightQuantizer {
     /// The layer's choice (scheme and bits).
     var choice: LayerQuantization { get }
     /// The learned scale: LSQ step (uniform) or α (power of two).
@@ -24,7 +24,7 @@ public protocol LayerQuantizer: LevelQuantizer {
 }
 
 /// Symmetric uniform quantizer with a learned step (LSQ).
-public final class UniformQuantizer: LayerQuantizer {
+public final class UniformQuantizer: LayerQuantizer, LevelQuantizer {
     public let choice: LayerQuantization
     public let scale: Parameter
 
@@ -73,7 +73,7 @@ public final class UniformQuantizer: LayerQuantizer {
 }
 
 /// Power-of-two quantizer: α calibrated on the weight (minimum squared error), then learned.
-public final class PowerOfTwoQuantizer: LayerQuantizer {
+public final class PowerOfTwoQuantizer: LayerQuantizer, LevelQuantizer {
     public let choice: LayerQuantization
     public let scale: Parameter
 

@@ -175,4 +175,21 @@ public enum EventKernels {
                 transposedGradient, Int64(outChannels), dwt, scratch)
         }
     }
+
+    /// Words per row of ``binaryRows(_:stride:rows:length:into:)``'s masks.
+    public static func maskWords(length: Int) -> Int { (length + 63) / 64 }
+
+    /// Bit masks of `rows` rows of `length` spikes (row r at `x + r·stride`, ``maskWords(length:)``
+    /// words each); false when some value is neither 0 nor 1 (the masks are then not usable).
+    public static func binaryRows(_ x: UnsafePointer<Float>, stride: Int, rows: Int, length: Int,
+                                  into masks: UnsafeMutablePointer<UInt64>) -> Bool {
+        CKernels_binaryRows(x, Int64(stride), Int64(rows), Int64(length), masks) != 0
+    }
+
+    /// `out[i·rows + j] = scale·|a_i ∧ b_j|`: the product of two binary matrices given as bit
+    /// masks (``binaryRows(_:stride:rows:length:into:)``), counted exactly with popcounts.
+    public static func countProducts(_ a: UnsafePointer<UInt64>, _ b: UnsafePointer<UInt64>, rows: Int, words: Int, scale: Float,
+                                     into out: UnsafeMutablePointer<Float>) {
+        CKernels_countProducts(a, b, Int64(rows), Int64(words), scale, out)
+    }
 }

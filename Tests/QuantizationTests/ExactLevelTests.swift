@@ -26,13 +26,13 @@ struct ExactLevelTests {
                       .pot(2), .pot(3), .pot(4), .pot(5)])
     func levelsTimesScaleAreTheQuantizedWeightsBitForBit(choice: LayerQuantization) throws {
         let w = Self.weights(4096, seed: UInt64(choice.bits))
-        let quantizer: any LayerQuantizer = choice.scheme == .uniform
+        let quantizer: any LayerQuantizer & LevelQuantizer = choice.scheme == .uniform
             ? UniformQuantizer(layer: "l", bits: choice.bits, weight: w) : PowerOfTwoQuantizer(layer: "l", bits: choice.bits, weight: w)
         let levels = try #require(quantizer.levels(of: w))
         let quantized = quantizer.quantize(w)
         for i in 0..<w.count {
             let level = levels.levels[flat: i]
-            #expect(level == level.rounded() && abs(level) <= 1 << 24)
+            #expect(level == level.rounded() && abs(level) <= 0x1p24)
             #expect(level * levels.scale == quantized[flat: i], "element \(i)")
         }
     }
@@ -50,7 +50,7 @@ struct ExactLevelTests {
         var rng = SeededGenerator(seed: 70 + UInt64(choice.bits))
         let linear = TokenLinear(name: "l", inFeatures: 96, outFeatures: 32, bias: true, tokens: 20, generator: &rng)
         let x = Tensor(shape: [96, 4, 20], scalars: (0..<(96 * 80)).map { _ in rng.nextUnitFloat() < 0.25 ? Float(1 + Int(rng.next() % 3)) : 0 })
-        let quantizer: any LayerQuantizer = choice.scheme == .uniform
+        let quantizer: any LayerQuantizer & LevelQuantizer = choice.scheme == .uniform
             ? UniformQuantizer(layer: "l", bits: choice.bits, weight: linear.weight.value)
             : PowerOfTwoQuantizer(layer: "l", bits: choice.bits, weight: linear.weight.value)
         linear.quantizer = quantizer

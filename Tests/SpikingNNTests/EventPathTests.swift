@@ -130,6 +130,38 @@ struct EventPathTests {
     }
 }
 
+extension EventPathTests {
+    /// Binary Q, K, V take the popcount path for K_hᵀV_h; it must give exactly the float products
+    /// (integer counts), so the outputs equal the non-binary path's on the same values.
+    @Test func binaryAttentionProductsAreExactCounts() {
+        var rng = SeededGenerator(seed: 65)
+        let attention = SpikingSelfAttention(prefix: "a", dimension: 32, heads: 2, tokens: 70, timeSteps: 1, generator: &rng)
+        let shape = [32, 3, 70]
+        let q = GradientCheck.binary(shape, &rng, rate: 0.2)
+        let k = GradientCheck.binary(shape, &rng, rate: 0.2)
+        let v = GradientCheck.binary(shape, &rng, rate: 0.2)
+        let (_, products) = attention.attend(q: q, k: k, v: v, keepProducts: true)
+        for f in 0..<3 {
+            for h in 0..<2 {
+                for i in 0..<16 {
+                    for j in 0..<16 {
+                        var count: Float = 0
+                        for t in 0..<70 { count += k[flat: ((h * 16 + i) * 3 + f) * 70 + t] * v[flat: ((h * 16 + j) * 3 + f) * 70 + t] }
+                        #expect(products![flat: ((f * 2 + h) * 16 + i) * 16 + j] == count)
+                    }
+                }
+            }
+        }
+        // A value of 2 in K is not a spike: the float products run and still give Σ K·V.
+        var k2 = k
+        k2[flat: 0] = 2
+        let (_, floatProducts) = attention.attend(q: q, k: k2, v: v, keepProducts: true)
+        var expected: Float = 0
+        for t in 0..<70 { expected += k2[flat: t] * v[flat: t] }
+        #expect(floatProducts![flat: 0] == expected)
+    }
+}
+
 /// Event-count inputs: 0 with probability 0.8, else 1…3.
 enum EventKernelsInputs {
     static func counts(_ shape: [Int], _ rng: inout SeededGenerator) -> Tensor {

@@ -89,6 +89,15 @@ void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t frames, int64_
                                           int64_t channelBegin, int64_t channelEnd, const float *dyt, int64_t outChannels,
                                           float *dwt, float *scratch);
 
+/// Bit masks of `rows` rows of `length` values (row r at `x + r·stride`): bit t of word w of row
+/// r's `(length + 63) / 64` words is set when `x[r][64·w + t] != 0`. Returns 1 when every value is
+/// 0 or 1 (spikes), 0 otherwise (the masks are then of no use for products).
+int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_t length, uint64_t *masks);
+
+/// `out[i·rows + j] = scale·popcount(a_i ∧ b_j)` for binary rows given as bit masks of `words`
+/// words each: the products of two spike matrices, counted exactly.
+void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -125,15 +125,27 @@ public final class SpikingSelfAttention {
                             let (qb, kb, vb, yb, mb) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, py.baseAddress!, pm.baseAddress!)
                             Compute.parallelFor(frames * heads, grain: 4) { pairs in
                                 let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: d * d + n * d)
-                                defer { coefficients.deallocate() }
+                                let words = EventKernels.maskWords(length: n)
+                                let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * d * words)
+                                defer {
+                                    coefficients.deallocate()
+                                    masks.deallocate()
+                                }
                                 let transposed = coefficients + d * d
                                 for pair in pairs {
                                     let f = pair / heads
                                     let h = pair % heads
                                     let m = mb + pair * d * d
                                     let base = h * d * row + f * n
-                                    HeadKernels.products(kb + base, vb + base, stride: row, rows: d, length: n, scale: 1,
-                                                         scratch: transposed, into: m)
+                                    // K and V are spikes: K_hᵀV_h[i][j] counts the tokens where both fire,
+                                    // a popcount of two bit masks (the float products give the same integers).
+                                    if EventKernels.binaryRows(kb + base, stride: row, rows: d, length: n, into: masks),
+                                       EventKernels.binaryRows(vb + base, stride: row, rows: d, length: n, into: masks + d * words) {
+                                        EventKernels.countProducts(masks, masks + d * words, rows: d, words: words, scale: 1, into: m)
+                                    } else {
+                                        HeadKernels.products(kb + base, vb + base, stride: row, rows: d, length: n, scale: 1,
+                                                             scratch: transposed, into: m)
+                                    }
                                     HeadKernels.transpose(m, rows: d, scale: scale, into: coefficients)
                                     HeadKernels.combine(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
                                                         into: yb + base)
