@@ -16,6 +16,9 @@ rounds=${1:-3}
 threads=${2:-2}
 steps=${3:-5}
 bin=${SPIKEQ:-.build/release/spikeq}
+# PyTorch's OpenMP threads spin-wait at barriers by default; on a shared, loaded machine they then lose their
+# time slices (10–15× slower). Passive waiting is what a shared CPU cluster should use; override to compare.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x .venv-bench/bin/python ]]; then PYTHON=.venv-bench/bin/python; else PYTHON=python3; fi
 fi
