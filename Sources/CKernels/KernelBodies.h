@@ -324,15 +324,12 @@ void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t frames, int64_
                 // Inputs whose tap (ky, kx) lands inside the image, as output pixel indices.
                 const int64_t shift = (1 - ky) * width + (1 - kx);
                 int64_t used = 0;
-                int64_t frameStart = 0, iy = 0, rowStart = 0;
+                int64_t iy = 0, rowStart = 0;
                 for (int64_t k = 0; k < count; k++) {
                     const int64_t p = pos[k];
                     while (p >= rowStart + width) {  // positions increase: advance the row cursor
                         rowStart += width;
-                        if (++iy == height) {
-                            iy = 0;
-                            frameStart += plane;
-                        }
+                        if (++iy == height) iy = 0;
                     }
                     const int64_t ix = p - rowStart;
                     const int64_t oy = iy + 1 - ky, ox = ix + 1 - kx;
@@ -341,7 +338,6 @@ void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t frames, int64_
                     tapVal[used] = val[k];
                     used++;
                 }
-                (void)frameStart;
                 ck_gather_sum(dwt + (c * 9 + ky * 3 + kx) * cout, tapPos, tapVal, used, dyt, cout, cout);
             }
         }

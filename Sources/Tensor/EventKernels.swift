@@ -76,12 +76,9 @@ public enum EventKernels {
 
     /// `out[c·ldo + r] = in[r·ldi + c]` (rows × columns → columns × rows), split over the pool by rows of `out`.
     public static func transpose(_ input: UnsafePointer<Float>, rows: Int, columns: Int, into output: UnsafeMutablePointer<Float>) {
-        let inputAddress = UInt(bitPattern: input)
-        let outputAddress = UInt(bitPattern: output)
         Compute.parallelFor(columns, grain: 64) { range in
-            let source = UnsafePointer<Float>(bitPattern: inputAddress)! + range.lowerBound
-            let target = UnsafeMutablePointer<Float>(bitPattern: outputAddress)! + range.lowerBound * rows
-            CKernels_transpose(source, Int64(rows), Int64(range.count), Int64(columns), target, Int64(rows))
+            CKernels_transpose(input + range.lowerBound, Int64(rows), Int64(range.count), Int64(columns),
+                               output + range.lowerBound * rows, Int64(rows))
         }
     }
 

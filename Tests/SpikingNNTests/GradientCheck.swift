@@ -74,4 +74,28 @@ extension GradientCheck {
         #expect(isClose(value, numeric, relative: relative, absolute: absolute),
                 "\(what): analytic \(value) vs numeric \(numeric)", sourceLocation: sourceLocation)
     }
+
+    /// Directional check along u = sign(analytic): compares Σ|gᵢ| with the central difference of
+    /// `loss` along u. A random ±1 direction sums signed terms that largely cancel (Σ gᵢuᵢ can be
+    /// 100× smaller than Σ|gᵢ|), so the difference quotient, whose Float32 rounding noise is about
+    /// u₃₂·Σ|rᵢyᵢ|/ε and depends on the BLAS kernel's summation order, can swamp it; along sign(g) the
+    /// signal is as large as the gradient allows and a wrong sign or magnitude in any component
+    /// still shows as a shortfall.
+    static func expectDirectionalMatchAlongGradient(_ analytic: Tensor, at point: Tensor, eps: Float, relative: Double = 3e-2,
+                                                    absolute: Double = 1e-4, _ what: String, _ loss: (Tensor) -> Double,
+                                                    sourceLocation: SourceLocation = #_sourceLocation) {
+        var plus = point
+        var minus = point
+        var value = 0.0
+        for i in 0..<point.count {
+            let u: Float = analytic[flat: i] < 0 ? -1 : 1
+            plus[flat: i] += eps * u
+            minus[flat: i] -= eps * u
+            value += Double(abs(analytic[flat: i]))
+        }
+        let numeric = (loss(plus) - loss(minus)) / Double(2 * eps)
+        _ = loss(point)
+        #expect(isClose(value, numeric, relative: relative, absolute: absolute),
+                "\(what): analytic \(value) vs numeric \(numeric)", sourceLocation: sourceLocation)
+    }
 }

@@ -44,8 +44,10 @@ struct SmoothCompositeGradientTests {
         GradientCheck.expectDirectionalMatch(dx, at: x, eps: 3e-3, "dx", rng: &rng) { xp in
             GradientCheck.project(a.forward(xp, training: true), r)
         }
-        // A second, independent direction (single elements drown in Float32 rounding noise here).
-        GradientCheck.expectDirectionalMatch(dx, at: x, eps: 3e-3, "dx", rng: &rng) { xp in
+        // A second direction, along sign(dx): single elements, and random directions whose terms
+        // cancel, drown in Float32 rounding noise here that depends on the BLAS kernel (this check
+        // used a second random direction and failed under OpenBLAS's Haswell kernels only).
+        GradientCheck.expectDirectionalMatchAlongGradient(dx, at: x, eps: 3e-3, "dx") { xp in
             GradientCheck.project(a.forward(xp, training: true), r)
         }
     }
