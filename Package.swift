@@ -6,6 +6,7 @@
 // Module map (one job each; only one module imports each C library):
 //   COpenBLAS, CZeroMQ, CLZ4   system-library shims
 //   Seeding                    seeded, serialisable random generators (weights, data, search)
+//   Statistics                 intervals, paired tests, rank correlations (pure)
 //   Tensor                     Float32 storage, GEMM, parallel kernels, thread pool
 //   SpikingNN                  layers (forward + backward), LIF, Spikformer, AdamW, trainer, safetensors
 //   Events                     event-camera readers, frame integration, synthetic gestures, frame cache
@@ -71,6 +72,8 @@ let package = Package(
 
         // Reproducible random numbers, shared by everything that draws them.
         .target(name: "Seeding"),
+        // Intervals, paired tests and rank correlations for honest accuracy figures (pure).
+        .target(name: "Statistics", dependencies: ["Seeding"]),
 
         // Numerics and the spiking engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Seeding"], swiftSettings: engineSettings),
@@ -115,6 +118,7 @@ let package = Package(
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
         .target(name: "TestSupport", dependencies: ["Seeding"], path: "Tests/TestSupport"),
         .testTarget(name: "SeedingTests", dependencies: ["Seeding", "TestSupport"]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Seeding", "TestSupport"]),
         .testTarget(
             name: "SpikingNNTests", dependencies: ["SpikingNN", "Tensor", "Seeding", "QuantConfig", "TestSupport"],
