@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Wire", "Tensor", yams, crypto]),
 
         // The distributed search.
-        .target(name: "Search", dependencies: ["Seeding", "QuantConfig"]),
+        .target(name: "Search", dependencies: ["Seeding", "QuantConfig", "Statistics"]),
         .target(name: "Wire", dependencies: ["QuantConfig"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "Wire", logging]),
         .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
