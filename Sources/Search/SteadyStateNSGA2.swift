@@ -279,6 +279,18 @@ public struct SteadyStateNSGA2: Codable, Sendable {
         return register(randomUnseen())
     }
 
+    /// A uniformly random configuration nobody has proposed (the random-search strategy), or nil when
+    /// the space is exhausted. Seeds are not used.
+    public mutating func askRandom() -> Proposal? {
+        isExhausted ? nil : register(randomUnseen())
+    }
+
+    /// Takes a sensitivity table that was computed after the search started (surrogate features).
+    /// The mutation weights stay as configured.
+    public mutating func adopt(_ table: SensitivityTable) {
+        sensitivity = table
+    }
+
     /// Queues configurations to be proposed before anything else (e.g. a supernet's derived
     /// configurations in the hybrid strategy); ones already proposed or not in the space are skipped.
     ///
