@@ -105,7 +105,7 @@ let package = Package(
                 "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
-        .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig"]),
+        .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
 
         // The command line.
         .executableTarget(

@@ -18,6 +18,8 @@ public struct EvaluatedCandidate: Sendable {
 /// The FP32 model measured on the same data as every candidate.
 public struct ReferenceMeasurement: Codable, Sendable {
     public var accuracy: [String: Double]
+    /// Per split, which samples the FP32 model classified correctly.
+    public var samples: [String: SampleOutcomes]?
     /// Activity on the validation split (the energy figures are computed from it).
     public var layers: [LayerActivity]
     public var bytes: Int
@@ -27,7 +29,7 @@ public struct ReferenceMeasurement: Codable, Sendable {
         ReferenceFigures(
             accuracy: accuracy,
             energy: Dictionary(uniqueKeysWithValues: energyModels.map { ($0.name, $0.picojoules(for: layers, timeSteps: timeSteps)) }),
-            bytes: bytes)
+            bytes: bytes, samples: samples)
     }
 }
 
@@ -71,7 +73,7 @@ public final class CandidateEvaluator: @unchecked Sendable {
 
     /// The FP32 reference, from the cache when present.
     public func reference(progress: (EvaluationProgress) -> Void = { _ in }) throws -> ReferenceMeasurement {
-        let key = SHA256.hash(data: Data("\(checkpointHash)|\(data.fingerprint)|\(SpikeQuantVersion.string)|reference-v1".utf8))
+        let key = SHA256.hash(data: Data("\(checkpointHash)|\(data.fingerprint)|\(SpikeQuantVersion.string)|reference-v2".utf8))
             .map { String(format: "%02x", $0) }.joined()
         let cacheFile = cacheDirectory?.appendingPathComponent("reference-\(key.prefix(24)).json")
         if let cacheFile, let cached = try? JSONDecoder().decode(ReferenceMeasurement.self, from: Data(contentsOf: cacheFile)) {
@@ -82,7 +84,11 @@ public final class CandidateEvaluator: @unchecked Sendable {
         let validation = try model.measure(on: data.validation, batchSize: batchSize)
         let test = try Trainer.evaluate(model, on: data.test, batchSize: batchSize)
         let reference = ReferenceMeasurement(
-            accuracy: ["validation": validation.accuracy, "test": test.accuracy], layers: validation.layers,
+            accuracy: ["validation": validation.accuracy, "test": test.accuracy],
+            samples: [
+                "validation": SampleOutcomes(predictions: validation.predictions, labels: labels(of: data.validation)),
+                "test": SampleOutcomes(predictions: test.predictions, labels: test.labels),
+            ], layers: validation.layers,
             bytes: model.stateParameters.reduce(0) { $0 + $1.value.count * 4 }, timeSteps: model.config.timeSteps)
         if let cacheFile {
             try? FileManager.default.createDirectory(at: cacheFile.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -25,7 +25,8 @@ public struct Interval: Codable, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(estimate) [\(lower), \(upper)] (\(confidence))" }
 
-    static func format(_ value: Double, _ decimals: Int) -> String {
+    /// `value` rounded to `decimals` places, without a trailing "-0".
+    public static func format(_ value: Double, _ decimals: Int) -> String {
         var scale = 1.0
         for _ in 0..<max(0, decimals) { scale *= 10 }
         let rounded = (value * scale).rounded() / scale

@@ -109,8 +109,11 @@ public struct ReferenceFigures: Codable, Hashable, Sendable {
     public var energy: [String: Double]
     /// Bytes of the FP32 model's tensors (4 bytes per parameter).
     public var bytes: Int
+    /// Per split, which samples the FP32 model classified correctly (for paired comparisons).
+    public var samples: [String: SampleOutcomes]?
 
-    public init(accuracy: [String: Double], energy: [String: Double], bytes: Int) {
+    public init(accuracy: [String: Double], energy: [String: Double], bytes: Int, samples: [String: SampleOutcomes]? = nil) {
+        self.samples = samples
         self.accuracy = accuracy
         self.energy = energy
         self.bytes = bytes
