@@ -327,6 +327,24 @@ struct CraftedHeaderAndCountTests {
         #expect(error2.code == .limitExceeded)
     }
 
+    /// Limits set to nonsense through the API refuse every file that has something to limit (a header,
+    /// packets, a sensor to infer past 255) with a named error instead of trapping; ATIS files have none.
+    @Test(arguments: FuzzTests.seeds)
+    func nonsenseLimitsFailCleanly(seed: FuzzTests.Seed) throws {
+        let limits = ReaderLimits(maxSensorSide: 0, maxPacketBytes: -1, maxFileBytes: -1, maxHeaderBytes: -1, maxXMLDepth: -1)
+        let decode = {
+            try seed.bytes.withUnsafeBytes {
+                try EventFile.decode($0, path: seed.path, format: EventFileFormat.detect($0, path: seed.path), options: .init(limits: limits))
+            }
+        }
+        if seed.name.hasSuffix(".bin") {
+            #expect(try decode().count == seed.events)
+        } else {
+            let error = try #require(throws: EventDataError.self) { try decode() }
+            #expect(error.file == seed.path)
+        }
+    }
+
     /// A `file_data_position` inside the header or past the end is named, not silently clamped.
     @Test func fileDataPositionIsChecked() throws {
         let good = TestAEDAT4.file(

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The crafted files through the real `spikeq dataset inspect`: a trap there kills the process with a
 /// signal, which an in-process test could only show by dying itself.
 struct InspectProcessTests {
@@ -66,6 +70,42 @@ struct InspectProcessTests {
                 #expect(run.errors.contains(word), "\(crafted.name): `\(word)` not in \(run.errors)")
             }
         }
+    }
+
+    /// Peak resident memory (KiB) and exit status of `spikeq dataset inspect path`, from `wait4` on
+    /// that one child (RUSAGE_CHILDREN would mix in every process the test bundle started).
+    static func peakMemory(inspecting path: String) throws -> (kib: Int, status: Int32) {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw CocoaError(.fileNoSuchFile) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let arguments = [binary.path, "dataset", "inspect", path]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, binary.path, &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        return (usage.ru_maxrss, status)
+    }
+
+    /// A 1 GiB decompression bomb (4 MB on disk) costs `spikeq dataset inspect` at most the 64 MiB
+    /// packet cap over what an honest file costs: the cap's buffer, plus the mapped file and slack.
+    @Test func bombCostsAtMostThePacketCap() throws {
+        let dir = TemporaryDirectory("inspect-memory")
+        let honest = dir.write("honest.aedat4", CraftedFiles.lz4File([(2, CraftedFiles.ordinary(30))]))
+        let bomb = dir.write("bomb.aedat4", CraftedFiles.bomb(outputBytes: 1 << 30))
+        let base = try Self.peakMemory(inspecting: honest)
+        let hostile = try Self.peakMemory(inspecting: bomb)
+        #expect(base.status == 0)
+        #expect(hostile.status == 1 << 8, "exit status 1, not a signal: wait status \(hostile.status)")
+        let fileKiB = try FileManager.default.attributesOfItem(atPath: bomb)[.size] as! Int / 1024
+        let allowance = (64 << 10) + fileKiB + (16 << 10)
+        #expect(hostile.kib - base.kib <= allowance, "bomb \(hostile.kib) KiB, honest \(base.kib) KiB, allowed +\(allowance) KiB")
     }
 
     /// The same binary prints a summary for the honest file the crafted ones were made from.

@@ -44,7 +44,7 @@ struct ByteReader {
                 .truncated, at: max(0, min(offset, bytes.count)),
                 "file ends inside a \(width)-byte field at byte \(offset) (the file has \(bytes.count) bytes)")
         }
-        return error(.malformed, at: offset, "\(width)-byte read at \(offset) is past the end (\(bytes.count) bytes)")
+        return error(.malformed, at: offset, "a \(width)-byte field runs past the end (\(bytes.count) bytes)")
     }
 
     /// An error at `offset` (a file offset, or an offset inside the region).

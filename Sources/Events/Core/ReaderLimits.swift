@@ -43,7 +43,12 @@ public struct ReaderLimits: Hashable, Sendable, Codable {
 
     /// Whether `sensor` is a size a reader may report: both sides in `1…maxSensorSide`.
     public func accepts(_ sensor: SensorSize) -> Bool {
-        (1...maxSensorSide).contains(sensor.width) && (1...maxSensorSide).contains(sensor.height)
+        accepts(side: sensor.width) && accepts(side: sensor.height)
+    }
+
+    /// Whether one sensor side is in `1…maxSensorSide`.
+    public func accepts(side: Int) -> Bool {
+        side >= 1 && side <= maxSensorSide
     }
 }
 

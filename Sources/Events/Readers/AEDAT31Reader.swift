@@ -95,8 +95,8 @@ public enum AEDAT31Reader {
         let packets = try polarityPackets(bytes, from: header.dataOffset, file: file)
         let total = packets.reduce(0) { $0 + $1.number }
         let skipInvalid = options.skipInvalidEvents
-        let limitX = UInt32(sensor?.width ?? options.limits.maxSensorSide)
-        let limitY = UInt32(sensor?.height ?? options.limits.maxSensorSide)
+        let limitX = UInt32(clamping: sensor?.width ?? options.limits.maxSensorSide)
+        let limitY = UInt32(clamping: sensor?.height ?? options.limits.maxSensorSide)
         let reader = ByteReader(bytes, file: file)
         var maxX = 0
         var maxY = 0

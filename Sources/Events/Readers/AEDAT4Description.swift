@@ -90,7 +90,7 @@ enum AEDAT4Description {
             return nil
         case (let x?, let y?):
             func side(_ text: String, _ key: String) throws -> Int {
-                guard let value = Int(text), (1...limits.maxSensorSide).contains(value) else {
+                guard let value = Int(text), limits.accepts(side: value) else {
                     throw fail("stream \(id) declares \(key) `\(text.prefix(32))`, not a sensor side in 1…\(limits.maxSensorSide)")
                 }
                 return value

@@ -128,9 +128,10 @@ public enum AEDAT4Reader {
         let sensor = options.sensor ?? stream.sensor
         let bounds = EventBounds(sensor: sensor, limits: limits)
         let decoder = header.compression == 0 ? nil : try LZ4FrameDecoder()
-        // LZ4 packs events about 2×; reserving for that avoids regrowing (untouched capacity costs
-        // nothing). Never more than the per-file cap allows.
-        var columns = EventColumns(capacity: min(bytes.count / 8, limits.maxFileBytes / eventSize) + 1024)
+        // Uncompressed, the file bounds the events; LZ4 packs them about 2×, so reserving for that
+        // avoids regrowing (untouched capacity costs nothing), never past what the per-file cap allows.
+        let expected = header.compression == 0 ? bytes.count / eventSize : min(bytes.count / 8, limits.maxFileBytes / eventSize)
+        var columns = EventColumns(capacity: max(0, expected) + 1024)
         let reader = ByteReader(bytes, file: file)
         let end = header.fileDataPosition >= 0 ? Int(header.fileDataPosition) : bytes.count
         var position = header.dataOffset
@@ -195,6 +196,8 @@ public enum AEDAT4Reader {
                 : "over the \(limits.maxPacketBytes)-byte limit per packet"
             return EventDataError(
                 .limitExceeded, file: file, byteOffset: fileOffset, packet: packet, message: "LZ4 packet \(size): \(cap)")
+        case .outOfMemory:
+            return EventDataError(.unreadable, file: file, byteOffset: fileOffset, packet: packet, message: "packet: \(error.message)")
         case .truncated, .corrupt:
             return EventDataError(.malformed, file: file, byteOffset: fileOffset, packet: packet, message: "packet: \(error.message)")
         }

@@ -1,5 +1,11 @@
 import CLZ4
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Decompresses LZ4 frames (the `lz4frame.h` format DV uses for AEDAT 4 packets) with liblz4, never
 /// producing more than a caller's limit.
 ///
@@ -11,7 +17,8 @@ import CLZ4
 /// - Important: Not thread-safe; use one decoder per reading thread.
 package final class LZ4FrameDecoder {
     private var context: OpaquePointer?
-    /// Reused output storage.
+    /// Reused output storage, from `malloc`: `realloc` grows a large buffer by remapping its pages
+    /// (glibc's `mremap`) instead of copying into a second one, so the peak is the cap, not twice it.
     private var output: UnsafeMutableRawPointer
     /// Bytes allocated for output (at most the largest `limit + 1` seen; tests read it).
     package private(set) var outputCapacity: Int
@@ -24,12 +31,13 @@ package final class LZ4FrameDecoder {
         }
         context = created
         outputCapacity = max(initialCapacity, 16)
-        output = .allocate(byteCount: outputCapacity, alignment: 16)
+        guard let buffer = malloc(outputCapacity) else { throw LZ4Error(.outOfMemory, "cannot allocate \(outputCapacity) bytes") }
+        output = buffer
     }
 
     deinit {
         if let context { LZ4F_freeDecompressionContext(context) }
-        output.deallocate()
+        free(output)
     }
 
     /// Decompresses one complete frame of at most `limit` bytes; calls `body` with the decompressed
@@ -57,7 +65,7 @@ package final class LZ4FrameDecoder {
         var produced = 0
         while true {
             if outputCapacity - produced < 1 << 16, outputCapacity < ceiling {
-                grow(to: min(max(outputCapacity * 2, produced + 1 << 16), ceiling))
+                try grow(to: min(max(outputCapacity * 2, produced + 1 << 16), ceiling))
             }
             var sourceSize = source.count - consumed
             var destinationSize = outputCapacity - produced
@@ -83,10 +91,8 @@ package final class LZ4FrameDecoder {
         return try body(UnsafeRawBufferPointer(start: output, count: produced))
     }
 
-    private func grow(to capacity: Int) {
-        let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        bigger.copyMemory(from: output, byteCount: outputCapacity)
-        output.deallocate()
+    private func grow(to capacity: Int) throws {
+        guard let bigger = realloc(output, capacity) else { throw LZ4Error(.outOfMemory, "cannot allocate \(capacity) bytes") }
         output = bigger
         outputCapacity = capacity
     }
@@ -113,6 +119,8 @@ package struct LZ4Error: Error, CustomStringConvertible {
     package enum Kind: Equatable {
         case corrupt
         case truncated
+        /// `malloc`/`realloc` failed (within the caller's limit).
+        case outOfMemory
         /// More output than the limit: `bytes` is the declared content size, or what was produced when it was refused.
         case tooLarge(bytes: UInt64, declared: Bool)
     }
