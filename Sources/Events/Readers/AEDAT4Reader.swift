@@ -138,10 +138,15 @@ public enum AEDAT4Reader {
         var packet = 0
         var decompressed = 0
         while position < end {
-            guard reader.contains(position, 8), position + 8 <= end else {
+            guard reader.contains(position, 8) else {
                 throw EventDataError(
                     .truncated, file: file, byteOffset: position, packet: packet,
-                    message: "file ends inside a packet header (\(end - position) of 8 bytes)")
+                    message: "file ends inside a packet header (\(bytes.count - position) of 8 bytes)")
+            }
+            guard position + 8 <= end else {
+                throw EventDataError(
+                    .malformed, file: file, byteOffset: position, packet: packet,
+                    message: "packet header runs past file_data_position \(end)")
             }
             let id = try reader.le32(position)
             let size = Int(try reader.le32(position + 4))
