@@ -7,6 +7,7 @@
 //   COpenBLAS, CZeroMQ, CLZ4   system-library shims
 //   CKernels                   event-driven products in C, one variant per instruction set, picked at run time
 //   Seeding                    seeded, serialisable random generators (weights, data, search)
+//   Statistics                 intervals, paired tests, rank correlations (pure)
 //   Tensor                     Float32 storage, GEMM, parallel kernels, thread pool
 //   SpikingNN                  layers (forward + backward), LIF, Spikformer, AdamW, trainer, safetensors
 //   Events                     event-camera readers, frame integration, synthetic gestures, frame cache
@@ -75,6 +76,8 @@ let package = Package(
 
         // Reproducible random numbers, shared by everything that draws them.
         .target(name: "Seeding"),
+        // Intervals, paired tests and rank correlations for honest accuracy figures (pure).
+        .target(name: "Statistics", dependencies: ["Seeding"]),
 
         // Numerics and the spiking engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels", "Seeding"], swiftSettings: engineSettings),
@@ -90,7 +93,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Wire", "Tensor", yams, crypto]),
 
         // The distributed search.
-        .target(name: "Search", dependencies: ["Seeding", "QuantConfig"]),
+        .target(name: "Search", dependencies: ["Seeding", "QuantConfig", "Statistics"]),
         .target(name: "Wire", dependencies: ["QuantConfig"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "Wire", logging]),
         .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
@@ -106,7 +109,7 @@ let package = Package(
                 "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
-        .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig"]),
+        .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
 
         // The command line.
         .executableTarget(
@@ -119,6 +122,7 @@ let package = Package(
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
         .target(name: "TestSupport", dependencies: ["Seeding"], path: "Tests/TestSupport"),
         .testTarget(name: "SeedingTests", dependencies: ["Seeding", "TestSupport"]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Seeding", "TestSupport"]),
         .testTarget(
             name: "SpikingNNTests", dependencies: ["SpikingNN", "Tensor", "Seeding", "QuantConfig", "TestSupport"],

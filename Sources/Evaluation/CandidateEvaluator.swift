@@ -11,11 +11,15 @@ public struct EvaluatedCandidate: Sendable {
     public var result: EvaluationResult
     /// The fine-tuned model in the packed safetensors format (see ``PackedModel``).
     public var packedModel: [UInt8]
+    /// The training state after the fine-tune, for a later continuation (a worker may keep it).
+    public var state: FineTuneState
 }
 
 /// The FP32 model measured on the same data as every candidate.
 public struct ReferenceMeasurement: Codable, Sendable {
     public var accuracy: [String: Double]
+    /// Per split, which samples the FP32 model classified correctly.
+    public var samples: [String: SampleOutcomes]?
     /// Activity on the validation split (the energy figures are computed from it).
     public var layers: [LayerActivity]
     public var bytes: Int
@@ -25,7 +29,7 @@ public struct ReferenceMeasurement: Codable, Sendable {
         ReferenceFigures(
             accuracy: accuracy,
             energy: Dictionary(uniqueKeysWithValues: energyModels.map { ($0.name, $0.picojoules(for: layers, timeSteps: timeSteps)) }),
-            bytes: bytes)
+            bytes: bytes, samples: samples)
     }
 }
 
@@ -69,7 +73,7 @@ public final class CandidateEvaluator: @unchecked Sendable {
 
     /// The FP32 reference, from the cache when present.
     public func reference(progress: (EvaluationProgress) -> Void = { _ in }) throws -> ReferenceMeasurement {
-        let key = SHA256.hash(data: Data("\(checkpointHash)|\(data.fingerprint)|\(SpikeQuantVersion.string)|reference-v1".utf8))
+        let key = SHA256.hash(data: Data("\(checkpointHash)|\(data.fingerprint)|\(SpikeQuantVersion.string)|reference-v2".utf8))
             .map { String(format: "%02x", $0) }.joined()
         let cacheFile = cacheDirectory?.appendingPathComponent("reference-\(key.prefix(24)).json")
         if let cacheFile, let cached = try? JSONDecoder().decode(ReferenceMeasurement.self, from: Data(contentsOf: cacheFile)) {
@@ -80,7 +84,11 @@ public final class CandidateEvaluator: @unchecked Sendable {
         let validation = try model.measure(on: data.validation, batchSize: batchSize)
         let test = try Trainer.evaluate(model, on: data.test, batchSize: batchSize)
         let reference = ReferenceMeasurement(
-            accuracy: ["validation": validation.accuracy, "test": test.accuracy], layers: validation.layers,
+            accuracy: ["validation": validation.accuracy, "test": test.accuracy],
+            samples: [
+                "validation": SampleOutcomes(predictions: validation.predictions, labels: labels(of: data.validation)),
+                "test": SampleOutcomes(predictions: test.predictions, labels: test.labels),
+            ], layers: validation.layers,
             bytes: model.stateParameters.reduce(0) { $0 + $1.value.count * 4 }, timeSteps: model.config.timeSteps)
         if let cacheFile {
             try? FileManager.default.createDirectory(at: cacheFile.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -94,26 +102,41 @@ public final class CandidateEvaluator: @unchecked Sendable {
     /// Fine-tunes and measures one configuration.
     ///
     /// - Parameters:
+    ///   - continuation: an earlier, shorter fine-tune of the same configuration, seed and schedule
+    ///     to continue (see ``FineTuneContinuation``); nil starts from the base checkpoint.
+    ///   - splits: the splits to measure (`validation`, `test`); nil: both. Energy and firing rates
+    ///     come from the validation split, which is therefore always measured.
     ///   - isCancelled: polled between training steps; when true the evaluation stops with an error.
-    /// - Throws: ``EvaluationFailure`` (`bad-request` for a config that does not fit the model,
-    ///   `diverged` when the loss becomes NaN, `internal` on cancellation) or data errors.
+    /// - Throws: ``EvaluationFailure`` (`bad-request` for a config that does not fit the model or a
+    ///   continuation that does not match, `diverged` when the loss becomes NaN, `internal` on
+    ///   cancellation) or data errors.
     public func evaluate(
         _ config: QuantizationConfig, budget: FineTuneBudget, seed: UInt64, candidateId: Int64 = 0, attempt: Int = 1,
+        continuation: FineTuneContinuation? = nil, splits: Set<String>? = nil,
         progress: (EvaluationProgress) -> Void = { _ in }, isCancelled: () -> Bool = { false }
     ) throws -> EvaluatedCandidate {
         let clock = ContinuousClock()
         let started = clock.now
         let reference = try reference(progress: progress)
-        let model = try baseModel()
-        do {
-            try model.applyQuantization(config)
-        } catch {
-            throw EvaluationFailure(kind: "bad-request", message: error.description)
-        }
-        let fineTune = try fineTune(model, budget: budget, seed: seed, candidateId: candidateId, attempt: attempt, progress: progress, isCancelled: isCancelled)
+        let (model, continued, resumedFrom, warmStart) = try startingPoint(config, budget: budget, seed: seed, continuation: continuation)
+        let optimizer = continued ?? AdamW(learningRate: Float(budget.learningRate), weightDecay: Float(budget.weightDecay))
+        let fineTune = try fineTune(
+            model, optimizer: optimizer, budget: budget, seed: seed, startStep: resumedFrom ?? 0, candidateId: candidateId, attempt: attempt,
+            progress: progress, isCancelled: isCancelled)
+        let state = FineTuneState(model: model, optimizer: optimizer, key: FineTuneState.key(config: config, budget: budget, seed: seed), steps: fineTune.steps + (resumedFrom ?? 0))
+        // The running statistics lag weights that moved fast under quantization; re-estimate them
+        // on training batches (no augmentation) before measuring. Training uses batch statistics
+        // only, so this does not change how a continuation of the fine-tune proceeds.
+        if budget.epochs > 0 { try Trainer.recalibrateBatchNorm(model, on: data.train, batchSize: budget.batchSize, batches: 16, seed: seed) }
         progress(EvaluationProgress(candidateId: candidateId, attempt: attempt, phase: "evaluate"))
         let validation = try model.measure(on: data.validation, batchSize: batchSize)
-        let test = try Trainer.evaluate(model, on: data.test, batchSize: batchSize)
+        var accuracy = ["validation": validation.accuracy]
+        var samples = ["validation": SampleOutcomes(predictions: validation.predictions, labels: labels(of: data.validation))]
+        if splits?.contains("test") ?? true {
+            let test = try Trainer.evaluate(model, on: data.test, batchSize: batchSize)
+            accuracy["test"] = test.accuracy
+            samples["test"] = SampleOutcomes(predictions: test.predictions, labels: test.labels)
+        }
         let timeSteps = model.config.timeSteps
         var energy: [String: EnergyFigure] = [:]
         for energyModel in energyModels {
@@ -131,28 +154,73 @@ public final class CandidateEvaluator: @unchecked Sendable {
         let packed = PackedModel.document(of: model, extraMetadata: [
             "spikeq.config_hash": config.hash, "spikeq.checkpoint_sha256": checkpointHash, "spikeq.dataset_fingerprint": data.fingerprint,
         ])
+        var summary = fineTune
+        summary.resumedFrom = resumedFrom
+        summary.warmStart = warmStart
         let result = EvaluationResult(
-            configHash: config.hash, config: config, accuracy: ["validation": validation.accuracy, "test": test.accuracy],
+            configHash: config.hash, config: config, accuracy: accuracy,
             averageBits: averageBits, compression: 32 / averageBits,
             packedBytes: packed.names.reduce(0) { $0 + packed[$1]!.bytes.count }, energy: energy, layers: layers,
-            reference: reference.figures(energyModels: energyModels), fineTune: fineTune,
-            wallSeconds: seconds(clock.now - started), datasetFingerprint: data.fingerprint, checkpointHash: checkpointHash)
-        return EvaluatedCandidate(result: result, packedModel: packed.serialized())
+            reference: reference.figures(energyModels: energyModels), fineTune: summary,
+            wallSeconds: seconds(clock.now - started), datasetFingerprint: data.fingerprint, checkpointHash: checkpointHash,
+            samples: samples)
+        return EvaluatedCandidate(result: result, packedModel: packed.serialized(), state: state)
     }
 
+    /// The model and optimizer a fine-tune starts from, and what it continues.
+    private func startingPoint(
+        _ config: QuantizationConfig, budget: FineTuneBudget, seed: UInt64, continuation: FineTuneContinuation?
+    ) throws -> (Spikformer, AdamW?, resumedFrom: Int?, WarmStart?) {
+        switch continuation {
+        case .state(let state)?:
+            guard state.key == FineTuneState.key(config: config, budget: budget, seed: seed) else {
+                throw EvaluationFailure(kind: "bad-request", message: "the training state to continue belongs to another configuration, seed or schedule")
+            }
+            guard state.steps <= budget.maxSteps ?? .max else {
+                throw EvaluationFailure(kind: "bad-request", message: "cannot continue \(state.steps) steps into a \(budget.maxSteps ?? 0)-step fine-tune")
+            }
+            return (state.model, state.optimizer, state.steps, .state)
+        case .packed(let bytes, let steps)?:
+            let model: Spikformer
+            do {
+                let document = try SafetensorsDocument.parse(Data(bytes), file: "continuation")
+                model = try PackedModel.load(document, file: "continuation").model
+                try model.applyQuantization(config)
+                try model.setQuantizerScales(from: document)
+            } catch {
+                throw EvaluationFailure(kind: "bad-request", message: "cannot continue from the packed model: \(error)")
+            }
+            guard steps <= budget.maxSteps ?? .max else {
+                throw EvaluationFailure(kind: "bad-request", message: "cannot continue \(steps) steps into a \(budget.maxSteps ?? 0)-step fine-tune")
+            }
+            return (model, nil, steps, .packed)
+        case nil:
+            let model = try baseModel()
+            do {
+                try model.applyQuantization(config)
+            } catch {
+                throw EvaluationFailure(kind: "bad-request", message: error.description)
+            }
+            return (model, nil, nil, nil)
+        }
+    }
+
+    private func labels(of source: any FrameSource) -> [Int] { (0..<source.count).map { source.label(at: $0) } }
+
     private func fineTune(
-        _ model: Spikformer, budget: FineTuneBudget, seed: UInt64, candidateId: Int64, attempt: Int,
+        _ model: Spikformer, optimizer: AdamW, budget: FineTuneBudget, seed: UInt64, startStep: Int, candidateId: Int64, attempt: Int,
         progress: (EvaluationProgress) -> Void, isCancelled: () -> Bool
     ) throws -> FineTuneSummary {
         guard budget.epochs > 0 else { return FineTuneSummary(epochs: 0, steps: 0, finalLoss: nil, seconds: 0) }
         let training = TrainingConfig(
             epochs: budget.epochs, batchSize: budget.batchSize, learningRate: Float(budget.learningRate),
             minimumLearningRate: Float(budget.learningRate) * 0.01, weightDecay: Float(budget.weightDecay), warmupEpochs: 0,
-            labelSmoothing: Float(budget.labelSmoothing), augment: true, seed: seed, maxSteps: budget.maxSteps)
+            labelSmoothing: Float(budget.labelSmoothing), augment: true, seed: seed, maxSteps: budget.maxSteps,
+            scheduleSteps: budget.scheduleSteps, startStep: startStep)
         var runningLoss = 0.0
         var runningCorrect = 0.0
         var seen = 0
-        let summary = try Trainer.train(model, on: data.train, config: training) { step in
+        let summary = try Trainer.train(model, on: data.train, config: training, optimizer: optimizer) { step in
             if isCancelled() { throw EvaluationFailure(kind: "internal", message: "cancelled") }
             if step.step == 0 { (runningLoss, runningCorrect, seen) = (0, 0, 0) }
             seen += 1
@@ -166,10 +234,7 @@ public final class CandidateEvaluator: @unchecked Sendable {
                     candidateId: candidateId, attempt: attempt, phase: "finetune", epoch: step.epoch + 1, epochs: budget.epochs,
                     step: step.step + 1, steps: step.stepsPerEpoch, loss: runningLoss / Double(seen), accuracy: runningCorrect / Double(seen)))
         }
-        // The running statistics lag weights that moved fast under quantization; re-estimate them
-        // on training batches (no augmentation) before measuring.
-        try Trainer.recalibrateBatchNorm(model, on: data.train, batchSize: budget.batchSize, batches: 16, seed: seed)
-        let epochsRun = (summary.steps + stepsPerEpoch(budget) - 1) / stepsPerEpoch(budget)
+        let epochsRun = (summary.steps + startStep + stepsPerEpoch(budget) - 1) / stepsPerEpoch(budget)
         return FineTuneSummary(epochs: epochsRun, steps: summary.steps, finalLoss: summary.finalLoss, seconds: summary.seconds)
     }
 

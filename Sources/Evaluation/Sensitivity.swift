@@ -3,22 +3,72 @@ import Quantization
 import Search
 import Seeding
 import SpikingNN
+import Tensor
 
 extension CandidateEvaluator {
-    /// Per-layer sensitivity: quantizes one layer at a time (every other layer FP32, no
-    /// fine-tuning) and measures the validation accuracy drop against the FP32 model, as
-    /// HAWQ-style mixed-precision methods do. Each layer's cost share is its part of the FP32
-    /// model's energy under `energyModel` (the first of ``energyModels`` if nil).
+    /// Per-layer sensitivity of the FP32 model to each choice, with the per-layer energy table of
+    /// `energyModel` (the first of ``energyModels`` if nil), the input of the knapsack seeding.
+    ///
+    /// - `.drop`: quantizes one layer at a time (every other layer FP32, no fine-tuning) and measures
+    ///   the validation accuracy drop, as HAWQ-style methods do: layers × choices evaluations.
+    /// - `.fisher`: the loss increase predicted by the diagonal empirical Fisher information,
+    ///   ½ Σᵢ Fᵢ (q(wᵢ) − wᵢ)², with Fᵢ the mean squared gradient over `batches` training batches and
+    ///   q the choice's quantizer initialised as a fine-tune would initialise it. A few gradient
+    ///   passes instead of hundreds of evaluations; it ranks choices, it is not in accuracy units.
     ///
     /// - Parameters:
     ///   - choices: the choices to measure per layer (e.g. u2 … u8, p2 … p8).
-    ///   - samples: measure on this many validation samples, spread over the split (nil: all).
-    ///   - progress: (layers·choices done, total).
+    ///   - samples: (`.drop`) measure on this many validation samples, spread over the split (nil: all).
+    ///   - batches: (`.fisher`) training batches for the Fisher estimate.
+    ///   - progress: (steps done, total).
     public func sensitivity(
-        choices: [LayerQuantization], samples: Int? = nil, energyModel: String? = nil, progress: (Int, Int) -> Void = { _, _ in }
+        choices: [LayerQuantization], method: SensitivityMethod = .drop, samples: Int? = nil, batches: Int = 8, seed: UInt64 = 0,
+        energyModel: String? = nil, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> SensitivityTable {
-        let source: any FrameSource = samples.map { FrameSubset(base: data.validation, count: $0) } ?? data.validation
         let model = try baseModel()
+        let names = model.quantizableLayers.map(\.name)
+        let drops: [String: [String: Double]]
+        switch method {
+        case .drop: drops = try measuredDrops(model, choices: choices, samples: samples, progress: progress)
+        case .fisher: drops = try fisherDrops(model, choices: choices, batches: batches, seed: seed, progress: progress)
+        }
+        var shares: [String: Double] = [:]
+        var energy: LayerCostTable?
+        let selected = energyModel.flatMap { name in energyModels.first { $0.name == name } } ?? energyModels.first
+        if let selected {
+            let fp32 = try reference()
+            energy = Self.costTable(reference: fp32, model: selected, choices: choices + [.float])
+            let energies = fp32.layers.filter { names.contains($0.name) }.map { ($0.name, selected.picojoules(for: $0, timeSteps: fp32.timeSteps)) }
+            let sum = energies.reduce(0) { $0 + $1.1 }
+            if sum > 0 { for (name, energy) in energies { shares[name] = energy / sum } }
+        }
+        return SensitivityTable(accuracyDrop: drops, costShare: shares, method: method, energy: energy)
+    }
+
+    /// Each quantizable layer's energy under each choice at the FP32 firing rates, the rest as fixed.
+    static func costTable(reference: ReferenceMeasurement, model: EnergyModel, choices: [LayerQuantization]) -> LayerCostTable {
+        var perChoice: [String: [String: Double]] = [:]
+        var fixed = 0.0
+        for layer in reference.layers {
+            guard layer.parameters > 0 else {
+                fixed += model.picojoules(for: layer, timeSteps: reference.timeSteps)
+                continue
+            }
+            for choice in choices {
+                var quantized = layer
+                quantized.quantization = choice
+                perChoice[layer.name, default: [:]][choice.description] = model.picojoules(for: quantized, timeSteps: reference.timeSteps)
+            }
+        }
+        return LayerCostTable(
+            model: model.name, picojoules: perChoice, fixedPicojoules: fixed,
+            referencePicojoules: model.picojoules(for: reference.layers, timeSteps: reference.timeSteps))
+    }
+
+    private func measuredDrops(
+        _ model: Spikformer, choices: [LayerQuantization], samples: Int?, progress: (Int, Int) -> Void
+    ) throws -> [String: [String: Double]] {
+        let source: any FrameSource = samples.map { FrameSubset(base: data.validation, count: $0) } ?? data.validation
         let reference = try Trainer.evaluate(model, on: source, batchSize: batchSize).accuracy
         let names = model.quantizableLayers.map(\.name)
         var drops: [String: [String: Double]] = [:]
@@ -36,15 +86,75 @@ extension CandidateEvaluator {
             }
         }
         model.removeQuantization()
-        var shares: [String: Double] = [:]
-        let selected = energyModel.flatMap { name in energyModels.first { $0.name == name } } ?? energyModels.first
-        if let selected {
-            let fp32 = try self.reference()
-            let energies = fp32.layers.filter { names.contains($0.name) }.map { ($0.name, selected.picojoules(for: $0, timeSteps: fp32.timeSteps)) }
-            let sum = energies.reduce(0) { $0 + $1.1 }
-            if sum > 0 { for (name, energy) in energies { shares[name] = energy / sum } }
+        return drops
+    }
+
+    private func fisherDrops(
+        _ model: Spikformer, choices: [LayerQuantization], batches: Int, seed: UInt64, progress: (Int, Int) -> Void
+    ) throws -> [String: [String: Double]] {
+        let layers = model.quantizableLayers
+        let fisher = try Self.empiricalFisher(model, on: data.train, batches: batches, batchSize: batchSize, seed: seed) { done in
+            progress(done, batches + layers.count)
         }
-        return SensitivityTable(accuracyDrop: drops, costShare: shares)
+        var drops: [String: [String: Double]] = [:]
+        for (index, layer) in layers.enumerated() {
+            let weight = layer.weight.value
+            let f = fisher[index]
+            for choice in choices {
+                let quantized: Tensor
+                switch choice.scheme {
+                case .float: quantized = weight
+                case .uniform: quantized = UniformQuantizer(layer: layer.name, bits: choice.bits, weight: weight).quantize(weight)
+                case .pot: quantized = PowerOfTwoQuantizer(layer: layer.name, bits: choice.bits, weight: weight).quantize(weight)
+                }
+                var sum = 0.0
+                weight.withUnsafeBufferPointer { w in
+                    quantized.withUnsafeBufferPointer { q in
+                        f.withUnsafeBufferPointer { fi in
+                            for i in 0..<w.count {
+                                let delta = Double(q[i] - w[i])
+                                sum += Double(fi[i]) * delta * delta
+                            }
+                        }
+                    }
+                }
+                drops[layer.name, default: [:]][choice.description] = 0.5 * sum
+            }
+            progress(batches + index + 1, batches + layers.count)
+        }
+        return drops
+    }
+
+    /// The mean over `batches` training batches (no augmentation, training-mode forward as in a
+    /// fine-tune) of each quantizable layer's squared weight gradient. Runs the trainer with a zero
+    /// learning rate, so the weights do not move, and reads the gradients after each step.
+    static func empiricalFisher(
+        _ model: Spikformer, on source: any FrameSource, batches: Int, batchSize: Int, seed: UInt64, progress: (Int) -> Void
+    ) throws -> [Tensor] {
+        let layers = model.quantizableLayers
+        var sums = layers.map { Tensor(shape: $0.weight.value.shape) }
+        var count = 0
+        let config = TrainingConfig(
+            epochs: max(1, (batches * batchSize + source.count - 1) / max(source.count, 1)), batchSize: batchSize, learningRate: 0,
+            minimumLearningRate: 0, weightDecay: 0, labelSmoothing: 0, augment: false, seed: seed, maxSteps: max(1, batches))
+        try Trainer.train(model, on: source, config: config) { _ in
+            for (index, layer) in layers.enumerated() {
+                guard let g = layer.weight.gradient else { continue }
+                sums[index].withUnsafeMutableBufferPointer { s in
+                    g.withUnsafeBufferPointer { gi in
+                        for i in 0..<s.count { s[i] += gi[i] * gi[i] }
+                    }
+                }
+            }
+            count += 1
+            progress(count)
+        }
+        let scale = 1 / Float(max(count, 1))
+        return sums.map { sum in
+            var mean = sum
+            mean.withUnsafeMutableBufferPointer { m in for i in 0..<m.count { m[i] *= scale } }
+            return mean
+        }
     }
 }
 

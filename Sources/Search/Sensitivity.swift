@@ -11,17 +11,42 @@ import QuantConfig
 /// JSON form:
 ///
 ///     {"accuracyDrop": {"blocks.0.attn.q.linear": {"u8": 0.0, "u4": 0.004, "p3": 0.03}, …},
-///      "costShare":    {"blocks.0.attn.q.linear": 0.06, …}}
+///      "costShare":    {"blocks.0.attn.q.linear": 0.06, …},
+///      "method": "drop",
+///      "energy": {"model": "spikformer-45nm", "picojoules": {"blocks.0.attn.q.linear": {"u8": 310.2, …}, …},
+///                 "fixedPicojoules": 1200.5, "referencePicojoules": 20650.0}}
+///
+/// `method` says what `accuracyDrop` holds: `drop`, the measured validation accuracy drop, or
+/// `fisher`, the loss increase predicted from the empirical Fisher information (½ Σ Fᵢ δwᵢ²), which
+/// costs a few gradient passes instead of one evaluation per layer and choice. Both rank choices; only
+/// `drop` is in accuracy units. `energy` (optional) lets the knapsack seeding work in picojoules.
+public enum SensitivityMethod: String, Codable, Hashable, Sendable, CaseIterable {
+    /// One layer quantized at a time, validation accuracy measured (no fine-tune).
+    case drop
+    /// Loss increase predicted from the empirical Fisher information of the FP32 model.
+    case fisher
+}
+
 public struct SensitivityTable: Codable, Hashable, Sendable {
-    /// Per layer and short-form choice (`u4`, `p3`): FP32 accuracy − accuracy, in fractions of 1.
+    /// Per layer and short-form choice (`u4`, `p3`): FP32 accuracy − accuracy, in fractions of 1
+    /// (or the predicted loss increase, see ``method``).
     public var accuracyDrop: [String: [String: Double]]
     /// Each layer's share of the model's cost (energy or parameters). Missing layers count 0; an
     /// empty map means equal shares.
     public var costShare: [String: Double]
+    /// How ``accuracyDrop`` was obtained; nil means measured drops (tables written before methods).
+    public var method: SensitivityMethod?
+    /// Per-layer, per-choice energy at the FP32 firing rates, if measured.
+    public var energy: LayerCostTable?
 
-    public init(accuracyDrop: [String: [String: Double]], costShare: [String: Double] = [:]) {
+    public init(
+        accuracyDrop: [String: [String: Double]], costShare: [String: Double] = [:], method: SensitivityMethod? = nil,
+        energy: LayerCostTable? = nil
+    ) {
         self.accuracyDrop = accuracyDrop
         self.costShare = costShare
+        self.method = method
+        self.energy = energy
     }
 
     /// Checks layer names and short forms against `space`, naming the first bad entry.
@@ -41,6 +66,18 @@ public struct SensitivityTable: Codable, Hashable, Sendable {
         for (layer, share) in costShare where !(share.isFinite && share >= 0) {
             throw SearchError.invalidSensitivity("layer `\(layer)`: cost share \(share) is not a non-negative number")
         }
+        try energy?.validate(against: space)
+    }
+
+    /// The summed per-layer drop of a configuration (the additive prediction the knapsack minimises);
+    /// nil when a free layer's choice was not measured. Pinned layers count 0.
+    public func predictedDrop(of genome: Genome, in space: GenomeSpace) -> Double? {
+        var total = 0.0
+        for layer in space.freeLayers {
+            guard let drop = drop(layer: space.space.layers[layer], choice: genome.genes[layer]) else { return nil }
+            total += drop
+        }
+        return total
     }
 
     /// The measured drop for one layer choice, if the table has it (negative drops count as 0).

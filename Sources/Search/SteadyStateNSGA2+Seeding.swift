@@ -4,9 +4,11 @@ extension SteadyStateNSGA2 {
     /// The uniform choices every search starts from, when the space allows them.
     public static let baselineChoices: [LayerQuantization] = [.uniform(8), .uniform(4), .pot(4)]
 
-    /// Baselines, then sensitivity-guided configurations, without duplicates. Random configurations
-    /// fill the rest of the first μ proposals (see ``ask()``).
-    static func initialSeeds(space: GenomeSpace, sensitivity: SensitivityTable?, budgets: [Double]) -> [Proposal] {
+    /// Knapsack-optimal configurations (when asked for and the table has energies), then the uniform
+    /// baselines, then the greedy sensitivity-guided configurations that no knapsack seed beats on both
+    /// predicted drop and predicted cost; without duplicates. Random configurations fill the rest of
+    /// the first μ proposals (see ``ask()``).
+    static func initialSeeds(space: GenomeSpace, sensitivity: SensitivityTable?, budgets: [Double], knapsack: Int = 0) -> [Proposal] {
         var seeds: [Proposal] = []
         func add(_ genome: Genome, origin: CandidateOrigin) {
             let config = space.config(of: genome)
@@ -15,11 +17,16 @@ extension SteadyStateNSGA2 {
                 seeds.append(Proposal(hash: hash, genome: genome, config: config, origin: origin, parents: []))
             }
         }
+        let knapsackGenomes = sensitivity?.knapsackSeeds(in: space, count: knapsack) ?? []
+        for genome in knapsackGenomes { add(genome, origin: .knapsack) }
         for choice in baselineChoices {
             if let genome = baseline(choice, in: space) { add(genome, origin: .baseline) }
         }
         if let sensitivity {
-            for genome in sensitivity.seeds(in: space, budgets: budgets) { add(genome, origin: .sensitivity) }
+            for genome in sensitivity.seeds(in: space, budgets: budgets) {
+                let beaten = knapsackGenomes.contains { sensitivity.predictedBetterOrEqual($0, than: genome, in: space) }
+                if !beaten { add(genome, origin: .sensitivity) }
+            }
         }
         return seeds
     }

@@ -15,10 +15,16 @@ public struct NSGA2Parameters: Codable, Hashable, Sendable {
     public var rematingAttempts: Int
     /// Cost budgets for sensitivity-guided seeds (fractions of the widest configuration's cost).
     public var sensitivityBudgets: [Double]
+    /// How many knapsack-optimal seeds to propose first when the sensitivity table has per-layer
+    /// energies (see ``SensitivityTable/knapsackSeeds(in:count:resolution:)``); nil or 0: none.
+    public var knapsackSeeds: Int?
+    /// Surrogate screening of children; nil: every child is proposed as drawn.
+    public var screening: SurrogateScreening?
 
     public init(
         populationSize: Int = 32, objectiveCount: Int = 2, referencePoint: [Double]? = nil, variation: Variation = Variation(),
-        rematingAttempts: Int = 20, sensitivityBudgets: [Double] = [0.75, 0.5, 0.375]
+        rematingAttempts: Int = 20, sensitivityBudgets: [Double] = [0.75, 0.5, 0.375], knapsackSeeds: Int? = nil,
+        screening: SurrogateScreening? = nil
     ) {
         self.populationSize = populationSize
         self.objectiveCount = objectiveCount
@@ -26,6 +32,8 @@ public struct NSGA2Parameters: Codable, Hashable, Sendable {
         self.variation = variation
         self.rematingAttempts = rematingAttempts
         self.sensitivityBudgets = sensitivityBudgets
+        self.knapsackSeeds = knapsackSeeds
+        self.screening = screening
     }
 
     public func validate() throws(SearchError) {
@@ -43,6 +51,8 @@ public struct NSGA2Parameters: Codable, Hashable, Sendable {
         else { throw .invalidParameters("mutation mix must be non-negative and not all zero") }
         guard rematingAttempts >= 0 else { throw .invalidParameters("remating attempts must be non-negative") }
         guard sensitivityBudgets.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw .invalidParameters("sensitivity budgets must be in (0, 1]") }
+        guard (knapsackSeeds ?? 0) >= 0 else { throw .invalidParameters("knapsack seeds must be non-negative") }
+        try screening?.validate()
     }
 }
 
@@ -50,8 +60,12 @@ public struct NSGA2Parameters: Codable, Hashable, Sendable {
 public enum CandidateOrigin: String, Codable, Hashable, Sendable, CaseIterable {
     /// A uniform baseline (all-u8, all-u4, all-p4).
     case baseline
-    /// Built from a sensitivity table at a cost budget.
+    /// Built from a sensitivity table at a cost budget (greedy).
     case sensitivity
+    /// The multiple-choice knapsack optimum of the sensitivity table at an energy budget.
+    case knapsack
+    /// Derived by a Gumbel-softmax supernet at one energy weight λ.
+    case supernet
     /// Child of two population members.
     case offspring
     /// Drawn uniformly from the unseen part of the space.
@@ -118,6 +132,26 @@ public struct SearchStatistics: Codable, Hashable, Sendable {
     public var duplicateChildren = 0
     /// Times re-mating gave up and a random unseen configuration was used instead.
     public var randomFallbacks = 0
+    /// Results of promoted candidates at a higher fidelity (not counted in ``evaluations``).
+    public var promotions = 0
+    /// Children the surrogate screened out.
+    public var screenedOut = 0
+
+    public init() {}
+
+    private enum CodingKeys: String, CodingKey { case proposals, evaluations, failures, duplicateChildren, randomFallbacks, promotions, screenedOut }
+
+    // Counters added later decode as 0 from states saved before them.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        proposals = try c.decode(Int.self, forKey: .proposals)
+        evaluations = try c.decode(Int.self, forKey: .evaluations)
+        failures = try c.decode(Int.self, forKey: .failures)
+        duplicateChildren = try c.decode(Int.self, forKey: .duplicateChildren)
+        randomFallbacks = try c.decode(Int.self, forKey: .randomFallbacks)
+        promotions = try c.decodeIfPresent(Int.self, forKey: .promotions) ?? 0
+        screenedOut = try c.decodeIfPresent(Int.self, forKey: .screenedOut) ?? 0
+    }
 }
 
 /// What one `tell` changed.
@@ -162,6 +196,10 @@ public struct SteadyStateNSGA2: Codable, Sendable {
     public private(set) var statistics: SearchStatistics
     private var seen: SortedHashSet
     private var steps: HypervolumeSteps
+    /// The sensitivity table the search was started with (surrogate features).
+    public private(set) var sensitivity: SensitivityTable?
+    /// The screening model, when ``NSGA2Parameters/screening`` is set.
+    public private(set) var surrogate: Surrogate?
 
     /// The hypervolume after each evaluation (1, 2, …).
     public var history: [HypervolumeSample] { steps.samples }
@@ -191,7 +229,10 @@ public struct SteadyStateNSGA2: Codable, Sendable {
         self.steps = HypervolumeSteps()
         self.statistics = SearchStatistics()
         self.seen = SortedHashSet()
-        self.pendingSeeds = Self.initialSeeds(space: space, sensitivity: sensitivity, budgets: parameters.sensitivityBudgets)
+        self.sensitivity = sensitivity
+        self.surrogate = parameters.screening == nil ? nil : Surrogate()
+        self.pendingSeeds = Self.initialSeeds(
+            space: space, sensitivity: sensitivity, budgets: parameters.sensitivityBudgets, knapsack: parameters.knapsackSeeds ?? 0)
     }
 
     /// Whether every configuration of the space has been proposed.
@@ -211,6 +252,8 @@ public struct SteadyStateNSGA2: Codable, Sendable {
             if !seen.contains(seed.hash) { return register(seed) }
         }
         if statistics.proposals >= parameters.populationSize && population.count >= 2 {
+            let wanted = screeningActive ? parameters.screening!.candidates : 1
+            var children: [Proposal] = []
             for _ in 0...parameters.rematingAttempts {
                 let first = tournament()
                 var second = tournament()
@@ -218,15 +261,82 @@ public struct SteadyStateNSGA2: Codable, Sendable {
                 let genome = parameters.variation.child(of: population[first].genome, and: population[second].genome, in: space, using: &rng)
                 let config = space.config(of: genome)
                 let hash = config.hash
-                if !seen.contains(hash) {
-                    return register(
+                if !seen.contains(hash) && !children.contains(where: { $0.hash == hash }) {
+                    children.append(
                         Proposal(hash: hash, genome: genome, config: config, origin: .offspring, parents: [population[first].hash, population[second].hash]))
+                    if children.count >= wanted { break }
+                } else {
+                    statistics.duplicateChildren += 1
                 }
-                statistics.duplicateChildren += 1
+            }
+            if !children.isEmpty {
+                let chosen = children.count == 1 ? 0 : screen(children)
+                statistics.screenedOut += children.count - 1
+                return register(children[chosen])
             }
             statistics.randomFallbacks += 1
         }
         return register(randomUnseen())
+    }
+
+    /// A uniformly random configuration nobody has proposed (the random-search strategy), or nil when
+    /// the space is exhausted. Seeds are not used.
+    public mutating func askRandom() -> Proposal? {
+        isExhausted ? nil : register(randomUnseen())
+    }
+
+    /// Takes a sensitivity table that was computed after the search started (surrogate features).
+    /// The mutation weights stay as configured.
+    public mutating func adopt(_ table: SensitivityTable) {
+        sensitivity = table
+    }
+
+    /// Queues configurations to be proposed before anything else (e.g. a supernet's derived
+    /// configurations in the hybrid strategy); ones already proposed or not in the space are skipped.
+    ///
+    /// - Returns: how many were queued.
+    @discardableResult
+    public mutating func addSeeds(_ configs: [QuantizationConfig], origin: CandidateOrigin) -> Int {
+        var added = 0
+        for config in configs {
+            guard let genome = try? space.genome(of: config) else { continue }
+            let hash = config.hash
+            guard !seen.contains(hash), !pendingSeeds.contains(where: { $0.hash == hash }) else { continue }
+            pendingSeeds.insert(Proposal(hash: hash, genome: genome, config: space.config(of: genome), origin: origin, parents: []), at: added)
+            added += 1
+        }
+        return added
+    }
+
+    var screeningActive: Bool {
+        guard let screening = parameters.screening, screening.candidates > 1, let surrogate else { return false }
+        return surrogate.count >= screening.minimumResults
+    }
+
+    /// The child with the largest predicted hypervolume improvement over the population's feasible
+    /// non-dominated set; if none improves it, the one closest to that set (smallest additive ε
+    /// needed to be non-dominated). Ties go to the first drawn.
+    private mutating func screen(_ children: [Proposal]) -> Int {
+        let front = population.filter { $0.rank == 0 && $0.fitness.isFeasible }.map(\.fitness.objectives)
+        let base = Hypervolume.of(front, reference: parameters.referencePoint)
+        var best = 0
+        var bestScore = -Double.infinity
+        for (index, child) in children.enumerated() {
+            guard let predicted = surrogate?.predict(child.genome, in: space, sensitivity: sensitivity, screening: parameters.screening!) else { continue }
+            let improvement = Hypervolume.of(front + [predicted], reference: parameters.referencePoint) - base
+            let score: Double
+            if improvement > 0 {
+                score = improvement
+            } else {
+                let epsilon = front.map { point in zip(predicted, point).map { $0 - $1 }.max() ?? 0 }.min() ?? 0
+                score = -max(0, epsilon)
+            }
+            if score > bestScore {
+                bestScore = score
+                best = index
+            }
+        }
+        return best
     }
 
     /// Records a result and updates population, front and hypervolume.
@@ -235,13 +345,10 @@ public struct SteadyStateNSGA2: Codable, Sendable {
     ///   - hash: a proposal's hash; it must be in flight, or failed earlier (a late result is welcome).
     ///   - fitness: minimised objectives (``NSGA2Parameters/objectiveCount`` finite values) and violation.
     @discardableResult
-    public mutating func tell(_ hash: String, fitness: Fitness) throws(SearchError) -> TellReport {
-        guard fitness.objectives.count == parameters.objectiveCount else {
-            throw .invalidFitness(hash: hash, reason: "\(fitness.objectives.count) objectives, expected \(parameters.objectiveCount)")
-        }
-        guard fitness.objectives.allSatisfy(\.isFinite), fitness.violation.isFinite, fitness.violation >= 0 else {
-            throw .invalidFitness(hash: hash, reason: "objectives and violation must be finite, violation non-negative")
-        }
+    ///   - onFront: whether the result is at full fidelity and may enter the front and hypervolume
+    ///     (false for lower rungs of a multi-fidelity search).
+    public mutating func tell(_ hash: String, fitness: Fitness, onFront: Bool = true) throws(SearchError) -> TellReport {
+        try check(fitness, hash: hash)
         let proposal: Proposal
         if let index = inFlight.firstIndex(where: { $0.hash == hash }) {
             proposal = inFlight.remove(at: index)
@@ -254,6 +361,9 @@ public struct SteadyStateNSGA2: Codable, Sendable {
             throw .unknownCandidate(hash: hash)
         }
         statistics.evaluations += 1
+        if let screening = parameters.screening {
+            surrogate?.observe(proposal.genome, objectives: fitness.objectives, in: space, sensitivity: sensitivity, screening: screening)
+        }
         population.append(Member(hash: hash, genome: proposal.genome, fitness: fitness, rank: 0, crowding: 0))
         var kept = true
         if population.count > parameters.populationSize {
@@ -261,10 +371,52 @@ public struct SteadyStateNSGA2: Codable, Sendable {
             kept = removed != hash
         }
         rerank()
-        let changed = fitness.isFeasible && insertIntoFront(FrontPoint(hash: hash, objectives: fitness.objectives))
+        let changed = onFront && fitness.isFeasible && insertIntoFront(FrontPoint(hash: hash, objectives: fitness.objectives))
         if changed { hypervolume = Hypervolume.of(front.map(\.objectives), reference: parameters.referencePoint) }
         steps.append(HypervolumeSample(evaluations: statistics.evaluations, value: hypervolume))
         return TellReport(keptInPopulation: kept, frontChanged: changed, hypervolume: hypervolume)
+    }
+
+    /// Records the result of a promoted candidate at a higher fidelity: its population member now
+    /// carries this fitness (a member that had been dropped competes again, so the truncation may
+    /// drop another), and a full-fidelity result may enter the front.
+    ///
+    /// - Parameters:
+    ///   - hash: a candidate that already has a result (``tell(_:fitness:onFront:)``).
+    ///   - config: its configuration (to rebuild a dropped member's genes).
+    @discardableResult
+    public mutating func tellPromoted(_ hash: String, config: QuantizationConfig, fitness: Fitness, onFront: Bool) throws(SearchError) -> TellReport {
+        try check(fitness, hash: hash)
+        guard seen.contains(hash), !inFlight.contains(where: { $0.hash == hash }), !failed.contains(where: { $0.hash == hash }) else {
+            throw .unknownCandidate(hash: hash)
+        }
+        guard config.hash == hash, let genome = try? space.genome(of: config) else {
+            throw .invalidFitness(hash: hash, reason: "the configuration does not match the hash or the space")
+        }
+        statistics.promotions += 1
+        var kept = true
+        if let index = population.firstIndex(where: { $0.hash == hash }) {
+            population[index].fitness = fitness
+        } else {
+            population.append(Member(hash: hash, genome: genome, fitness: fitness, rank: 0, crowding: 0))
+            if population.count > parameters.populationSize {
+                rerank()
+                kept = truncateOne() != hash
+            }
+        }
+        rerank()
+        let changed = onFront && fitness.isFeasible && insertIntoFront(FrontPoint(hash: hash, objectives: fitness.objectives))
+        if changed { hypervolume = Hypervolume.of(front.map(\.objectives), reference: parameters.referencePoint) }
+        return TellReport(keptInPopulation: kept, frontChanged: changed, hypervolume: hypervolume)
+    }
+
+    private func check(_ fitness: Fitness, hash: String) throws(SearchError) {
+        guard fitness.objectives.count == parameters.objectiveCount else {
+            throw .invalidFitness(hash: hash, reason: "\(fitness.objectives.count) objectives, expected \(parameters.objectiveCount)")
+        }
+        guard fitness.objectives.allSatisfy(\.isFinite), fitness.violation.isFinite, fitness.violation >= 0 else {
+            throw .invalidFitness(hash: hash, reason: "objectives and violation must be finite, violation non-negative")
+        }
     }
 
     /// Records that a proposal will not get a result (the evaluation failed, or it was given up).

@@ -22,11 +22,21 @@ public struct EvaluationRequest: Codable, Hashable, Sendable {
     public var dataset: DatasetReference
     /// Energy tables to report (name → YAML text of `configs/energy/<name>.yaml`).
     public var energyModels: [String: String]
+    /// The rung of a multi-fidelity search (0 = the first, cheapest); nil for a single-fidelity run.
+    public var rung: Int?
+    /// Continue an earlier, shorter fine-tune of the same candidate instead of starting over.
+    public var continuation: Continuation?
+    /// The splits to measure (`validation`, `test`); nil: every split. Lower rungs need validation only.
+    public var splits: [String]?
 
     public init(
         candidateId: Int64, attempt: Int, config: QuantizationConfig, budget: FineTuneBudget, seed: UInt64,
-        baseCheckpoint: ArtifactReference, dataset: DatasetReference, energyModels: [String: String]
+        baseCheckpoint: ArtifactReference, dataset: DatasetReference, energyModels: [String: String], rung: Int? = nil,
+        continuation: Continuation? = nil, splits: [String]? = nil
     ) {
+        self.rung = rung
+        self.continuation = continuation
+        self.splits = splits
         self.schema = Self.currentSchema
         self.candidateId = candidateId
         self.attempt = attempt
@@ -36,6 +46,25 @@ public struct EvaluationRequest: Codable, Hashable, Sendable {
         self.baseCheckpoint = baseCheckpoint
         self.dataset = dataset
         self.energyModels = energyModels
+    }
+}
+
+/// Where a promoted candidate's fine-tune continues from.
+///
+/// Rung r of a multi-fidelity search is exactly the first `steps(r)` steps of the full fine-tune
+/// (same seed, data order and learning-rate schedule, see ``FineTuneBudget/scheduleSteps``). A
+/// worker that still holds the candidate's training state after `fromSteps` continues it exactly;
+/// otherwise it starts from the earlier evaluation's packed model (weights and scales, a fresh
+/// optimizer) if there is one, else from the base checkpoint. The result says which happened.
+public struct Continuation: Codable, Hashable, Sendable {
+    /// Steps the earlier evaluation ran.
+    public var fromSteps: Int
+    /// The earlier evaluation's packed model, served by the coordinator's artifact service.
+    public var packedModel: ArtifactReference?
+
+    public init(fromSteps: Int, packedModel: ArtifactReference?) {
+        self.fromSteps = fromSteps
+        self.packedModel = packedModel
     }
 }
 
@@ -52,11 +81,15 @@ public struct FineTuneBudget: Codable, Hashable, Sendable {
     public var labelSmoothing: Double
     /// Compute threads the evaluation may use; nil means the worker's `--threads`.
     public var threads: Int?
+    /// The learning-rate schedule's length in steps when it is longer than `maxSteps` (a lower rung
+    /// runs a prefix of the full fine-tune); nil: the steps this fine-tune runs.
+    public var scheduleSteps: Int?
 
     public init(
         epochs: Int = 1, maxSteps: Int? = nil, learningRate: Double = 1e-4, weightDecay: Double = 0.0,
-        batchSize: Int = 16, labelSmoothing: Double = 0.1, threads: Int? = nil
+        batchSize: Int = 16, labelSmoothing: Double = 0.1, threads: Int? = nil, scheduleSteps: Int? = nil
     ) {
+        self.scheduleSteps = scheduleSteps
         self.epochs = epochs
         self.maxSteps = maxSteps
         self.learningRate = learningRate

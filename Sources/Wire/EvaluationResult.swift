@@ -25,13 +25,17 @@ public struct EvaluationResult: Codable, Hashable, Sendable {
     public var datasetFingerprint: String
     public var checkpointHash: String
     public var toolVersion: String
+    /// Per split, which samples were classified correctly (in split order): what paired comparisons
+    /// and intervals are computed from. Absent in results of older versions.
+    public var samples: [String: SampleOutcomes]?
 
     public init(
         configHash: String, config: QuantizationConfig, accuracy: [String: Double], averageBits: Double,
         compression: Double, packedBytes: Int, energy: [String: EnergyFigure], layers: [LayerMeasurement],
         reference: ReferenceFigures, fineTune: FineTuneSummary, wallSeconds: Double, datasetFingerprint: String,
-        checkpointHash: String, toolVersion: String = SpikeQuantVersion.string
+        checkpointHash: String, toolVersion: String = SpikeQuantVersion.string, samples: [String: SampleOutcomes]? = nil
     ) {
+        self.samples = samples
         self.configHash = configHash
         self.config = config
         self.accuracy = accuracy
@@ -105,8 +109,11 @@ public struct ReferenceFigures: Codable, Hashable, Sendable {
     public var energy: [String: Double]
     /// Bytes of the FP32 model's tensors (4 bytes per parameter).
     public var bytes: Int
+    /// Per split, which samples the FP32 model classified correctly (for paired comparisons).
+    public var samples: [String: SampleOutcomes]?
 
-    public init(accuracy: [String: Double], energy: [String: Double], bytes: Int) {
+    public init(accuracy: [String: Double], energy: [String: Double], bytes: Int, samples: [String: SampleOutcomes]? = nil) {
+        self.samples = samples
         self.accuracy = accuracy
         self.energy = energy
         self.bytes = bytes
@@ -116,14 +123,33 @@ public struct ReferenceFigures: Codable, Hashable, Sendable {
 /// What the fine-tune did.
 public struct FineTuneSummary: Codable, Hashable, Sendable {
     public var epochs: Int
+    /// Optimizer steps run by this evaluation (the cost); a continued fine-tune adds them to
+    /// ``resumedFrom``.
     public var steps: Int
     public var finalLoss: Double?
     public var seconds: Double
+    /// Steps inherited from an earlier evaluation of the same candidate (``Continuation``), if any.
+    public var resumedFrom: Int?
+    /// How a continuation started: from the exact training state, or from the packed model.
+    public var warmStart: WarmStart?
 
-    public init(epochs: Int, steps: Int, finalLoss: Double?, seconds: Double) {
+    /// Steps the model has been fine-tuned for in total.
+    public var totalSteps: Int { (resumedFrom ?? 0) + steps }
+
+    public init(epochs: Int, steps: Int, finalLoss: Double?, seconds: Double, resumedFrom: Int? = nil, warmStart: WarmStart? = nil) {
+        self.resumedFrom = resumedFrom
+        self.warmStart = warmStart
         self.epochs = epochs
         self.steps = steps
         self.finalLoss = finalLoss
         self.seconds = seconds
     }
+}
+
+/// How a continued fine-tune started.
+public enum WarmStart: String, Codable, Hashable, Sendable {
+    /// The worker still held the weights, scales and optimizer moments: identical to one long run.
+    case state
+    /// From the earlier evaluation's packed model (quantized weights and scales, a new optimizer).
+    case packed
 }

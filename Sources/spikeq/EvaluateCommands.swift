@@ -99,19 +99,30 @@ struct EvaluateCommand: AsyncParsableCommand {
 struct SensitivityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sensitivity",
-        abstract: "Measure each layer's sensitivity: the accuracy drop of quantizing it alone, per scheme and width.",
+        abstract: "Measure each layer's sensitivity to each scheme and width, with its per-choice energy.",
         discussion: """
-            Writes a SensitivityTable JSON (accuracy drop per layer and choice, and each layer's share of the FP32 \
-            energy) that a search config names under search.sensitivity: the search seeds configurations from it and \
-            weights its mutations by it. Measured on the validation split without fine-tuning.
+            Writes a SensitivityTable JSON that a search config names under search.sensitivity: the search \
+            seeds configurations from it (the exact multiple-choice knapsack at several energy budgets) and \
+            weights its mutations by it. --method drop measures the validation accuracy drop of quantizing \
+            one layer at a time (layers × choices evaluations, no fine-tuning); --method fisher predicts the \
+            loss increase from the empirical Fisher information (a few gradient passes). The table also \
+            holds every layer's energy under every choice at the FP32 firing rates (--energy-model).
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ModelDataOptions
     @Option(parsing: .upToNextOption, help: "Widths to measure.") var bits: [Int] = QuantizationSpace.defaultBits
     @Option(parsing: .upToNextOption, help: "Schemes to measure.") var schemes: [String] = ["uniform", "pot"]
-    @Option(help: "Validation samples to measure on (default: all).") var samples: Int?
+    @Option(help: "drop (measured accuracy drop) or fisher (predicted loss increase).") var method: Method = .drop
+    @Option(help: "Validation samples to measure on with --method drop (default: all).") var samples: Int?
+    @Option(help: "Training batches for the Fisher estimate with --method fisher.") var batches: Int = 16
+    @Option(help: "Energy table for the per-choice energies (default: the first one).") var energyModel: String?
     @Option(help: "Where to write the table (JSON).") var out: String
+
+    func validate() throws {
+        guard batches >= 1 else { throw ValidationError("--batches must be at least 1.") }
+        if let samples, samples < 1 { throw ValidationError("--samples must be at least 1.") }
+    }
 
     func run() async throws {
         global.bootstrapLogging()
@@ -126,20 +137,35 @@ struct SensitivityCommand: AsyncParsableCommand {
             }
         }
         let evaluator = try options.makeEvaluator()
+        if let energyModel, !evaluator.energyModels.contains(where: { $0.name == energyModel }) {
+            throw ValidationError("--energy-model: no energy table named `\(energyModel)` (have \(evaluator.energyModels.map(\.name).joined(separator: ", "))).")
+        }
         let bar = ProgressBar(label: "sensitivity")
-        let table = try evaluator.sensitivity(choices: choices, samples: samples) { done, total in bar.update(done, total) }
+        let table = try evaluator.sensitivity(choices: choices, method: method.sensitivityMethod, samples: samples, batches: batches, energyModel: energyModel) {
+            done, total in bar.update(done, total)
+        }
         bar.finish()
         try jsonText(table).write(to: URL(fileURLWithPath: out), atomically: true, encoding: .utf8)
         let layers = try evaluator.baseModel().quantizableLayers.map(\.name)
         let width = layers.map(\.count).max() ?? 10
+        let scale = method == .drop ? 100.0 : 1e6
         print("layer".padding(toLength: width, withPad: " ", startingAt: 0) + "  share " + choices.map { $0.description.leftPadded(7) }.joined())
         for layer in layers {
             let drops = choices.map { choice in
-                String(format: "%.1f", (table.accuracyDrop[layer]?[choice.description] ?? .nan) * 100).leftPadded(7)
+                String(format: "%.1f", (table.accuracyDrop[layer]?[choice.description] ?? .nan) * scale).leftPadded(7)
             }
             print(layer.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "  %5.1f%%", (table.costShare[layer] ?? 0) * 100) + drops.joined())
         }
-        print("(accuracy drop in percentage points; written to \(out))")
+        print(method == .drop
+            ? "(accuracy drop in percentage points; written to \(out))"
+            : "(predicted loss increase × 10⁶; written to \(out))")
+    }
+}
+
+extension SensitivityCommand {
+    enum Method: String, CaseIterable, ExpressibleByArgument {
+        case drop, fisher
+        var sensitivityMethod: SensitivityMethod { self == .drop ? .drop : .fisher }
     }
 }
 

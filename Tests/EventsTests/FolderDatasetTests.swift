@@ -168,4 +168,41 @@ struct BinDatasetTests {
         let frame = prepared.train.sample(wave)
         #expect(frame[48 * 64 + 4 * 64 + 3] == 1)
     }
+
+    /// A recording over `reader_limits.max_file_mib` is skipped with the cap named; the caps are part
+    /// of the cache key only when they are not the defaults.
+    @Test func readerLimitsSkipLongRecordingsAndEnterTheKey() throws {
+        let dir = TemporaryDirectory("limits")
+        let streams = [TestAEDAT4.Stream(id: 0, type: "EVTS", width: 64, height: 48)]
+        // 70,000 events decode to 1.12 MB of event packet: over a 1 MiB cap.
+        let long = (0..<70_000).map { (i: Int) -> (t: Int64, x: Int, y: Int, on: Bool) in (t: Int64(i), x: i % 64, y: i % 48, on: i % 2 == 0) }
+        let short = [(t: Int64(5), x: 3, y: 4, on: true)]
+        for k in 0..<2 {
+            dir.write("wave/r\(k).aedat4", TestAEDAT4.file(streams: streams, compression: 1, packets: [(0, TestLZ4.frame(TestAEDAT4.eventPacket(short)))]))
+            dir.write("clap/r\(k).aedat4", TestAEDAT4.file(streams: streams, compression: 1, packets: [(0, TestLZ4.frame(TestAEDAT4.eventPacket(short)))]))
+        }
+        dir.write("wave/long.aedat4", TestAEDAT4.file(streams: streams, compression: 1, packets: [(0, TestLZ4.frame(TestAEDAT4.eventPacket(long)))]))
+        func config(_ limits: String) throws -> DatasetConfig {
+            try DatasetConfig.parse(
+                """
+                kind: event-folders
+                root: \(dir.path)
+                sensor: [64, 48]
+                frames: {steps: 1, size: [48, 64]}
+                split: {mode: first-fraction, train_fraction: 0.5, validation_fraction: 0}
+                cache_dir: \(dir.path)/cache
+                \(limits)
+                """)
+        }
+        let capped = try config("reader_limits: {max_file_mib: 1}")
+        #expect(capped.readerLimits.maxFileBytes == 1 << 20 && capped.readerLimits.maxPacketBytes == 64 << 20)
+        let prepared = try FrameCache.prepare(capped)
+        #expect(prepared.skipped.map(\.name) == ["wave/long.aedat4"])
+        #expect(prepared.skipped[0].reason.contains("would pass the 1048576-byte limit per file"))
+        let defaults = try config("")
+        let explicitDefaults = try config("reader_limits: {max_packet_mib: 64, max_file_mib: 1024}")
+        #expect(try FrameCache.fingerprint(of: defaults) == FrameCache.fingerprint(of: explicitDefaults))
+        #expect(try FrameCache.fingerprint(of: defaults) != prepared.fingerprint)
+        #expect(try FrameCache.prepare(defaults).skipped.isEmpty)
+    }
 }

@@ -108,58 +108,77 @@ final class FrameCacheWriter {
 }
 
 /// A mapped, validated cache file.
-final class FrameCacheFile: Sendable {
+package final class FrameCacheFile: Sendable {
     let mapped: MappedFile
     let frames: FrameSettings
     let entries: [CacheIndexEntry]
     let metadata: FrameCacheMetadata
 
     /// Opens and validates `path`; every structural problem is `.badCache` with its byte offset.
-    init(path: String) throws {
+    package init(path: String) throws {
         mapped = try MappedFile(path: path)
         func bad(_ offset: Int?, _ message: String) -> EventDataError {
             EventDataError(.badCache, file: path, byteOffset: offset, message: message)
         }
         let parsed: (FrameSettings, [CacheIndexEntry], FrameCacheMetadata) = try mapped.withBytes { bytes in
+            // Every number below comes from the file; each is range-checked before any arithmetic
+            // uses it, and sums and products are checked, so a damaged cache is `.badCache`, never a trap.
+            let reader = ByteReader(bytes, file: path)
             guard bytes.count >= FrameCacheFormat.headerSize, bytes.hasBytes(FrameCacheFormat.magic) else {
                 throw bad(0, "not a frame cache (bad magic or shorter than its header)")
             }
-            guard bytes.le32(8) == FrameCacheFormat.version else {
-                throw bad(8, "cache version \(bytes.le32(8)), this build reads \(FrameCacheFormat.version)")
+            let version = try reader.le32(8)
+            guard version == FrameCacheFormat.version else {
+                throw bad(8, "cache version \(version), this build reads \(FrameCacheFormat.version)")
             }
-            let (t, c, h, w, classes) = (Int(bytes.le32(12)), Int(bytes.le32(16)), Int(bytes.le32(20)), Int(bytes.le32(24)), Int(bytes.le32(28)))
-            guard t > 0, c == FrameSettings.channels, h > 0, w > 0, classes > 0 else { throw bad(12, "bad frame shape \(t)×\(c)×\(h)×\(w)") }
-            let count = Int(bytes.le64(32))
-            let indexOffset = Int(bytes.le64(40))
-            let metadataOffset = Int(bytes.le64(48))
-            let metadataLength = Int(bytes.le64(56))
-            guard count >= 0, indexOffset >= FrameCacheFormat.headerSize,
-                indexOffset + count * FrameCacheFormat.indexEntrySize <= metadataOffset,
-                metadataOffset + metadataLength == bytes.count
+            let shape = try stride(from: 12, to: 32, by: 4).map { Int(try reader.le32($0)) }
+            let (t, c, h, w, classes) = (shape[0], shape[1], shape[2], shape[3], shape[4])
+            guard (1...4096).contains(t), c == FrameSettings.channels, (1...4096).contains(h), (1...4096).contains(w),
+                (1...65536).contains(classes)
+            else { throw bad(12, "bad frame shape \(t)×\(c)×\(h)×\(w) or class count \(classes)") }
+            // Offsets and lengths beyond the file are wrong whatever they are; Int(exactly:) keeps a
+            // u64 ≥ 2⁶³ from trapping on conversion.
+            func position(_ at: Int) throws -> Int {
+                let raw = try reader.le64(at)
+                guard let value = Int(exactly: raw), value <= bytes.count else {
+                    throw bad(at, "offset or length \(raw) is past the end of the file (\(bytes.count) bytes)")
+                }
+                return value
+            }
+            let count = try position(32)
+            let indexOffset = try position(40)
+            let metadataOffset = try position(48)
+            let metadataLength = try position(56)
+            guard indexOffset >= FrameCacheFormat.headerSize, metadataOffset >= indexOffset,
+                count <= (metadataOffset - indexOffset) / FrameCacheFormat.indexEntrySize,
+                metadataLength == bytes.count - metadataOffset
             else { throw bad(32, "index or metadata offsets do not fit the file (\(bytes.count) bytes)") }
             let metadata: FrameCacheMetadata
             do {
-                let json = Data(bytes: bytes.baseAddress! + metadataOffset, count: metadataLength)
+                let json = Data(try reader.slice(metadataOffset, count: metadataLength))
                 metadata = try JSONDecoder().decode(FrameCacheMetadata.self, from: json)
             } catch {
                 throw bad(metadataOffset, "metadata does not decode: \(error)")
             }
+            // At most 4096 · 2 · 4096 · 4096 = 2³⁷: no overflow.
             let values = t * c * h * w
             var entries: [CacheIndexEntry] = []
             entries.reserveCapacity(count)
             for i in 0..<count {
                 let at = indexOffset + i * FrameCacheFormat.indexEntrySize
-                let offset = Int(bytes.le64(at))
-                let length = Int(bytes.le32(at + 8))
-                guard let encoding = FrameEncoding(rawValue: bytes[at + 12]), let split = DatasetSplit(code: bytes[at + 13]) else {
+                let offset = try position(at)
+                let length = Int(try reader.le32(at + 8))
+                guard let encoding = FrameEncoding(rawValue: try reader.u8(at + 12)),
+                    let split = DatasetSplit(code: try reader.u8(at + 13))
+                else {
                     throw bad(at, "sample \(i) has an unknown encoding or split")
                 }
-                let label = Int(bytes.le16(at + 14))
-                guard label < classes, offset >= FrameCacheFormat.headerSize, offset + length <= indexOffset else {
+                let label = Int(try reader.le16(at + 14))
+                guard label < classes, offset >= FrameCacheFormat.headerSize, length <= indexOffset - offset else {
                     throw bad(at, "sample \(i) has label \(label) or blob \(offset)+\(length) out of range")
                 }
-                if let problem = FrameBlob.validate(
-                    UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), encoding: encoding, values: values)
+                if let problem = try FrameBlob.validate(
+                    ByteReader(try reader.slice(offset, count: length), file: path), encoding: encoding, values: values)
                 {
                     throw bad(offset, "sample \(i): \(problem)")
                 }
@@ -168,7 +187,7 @@ final class FrameCacheFile: Sendable {
             guard metadata.classNames.count == classes, metadata.origins.count == count, metadata.eventCounts.count == count,
                 metadata.frames.timeSteps == t, metadata.frames.height == h, metadata.frames.width == w
             else { throw bad(metadataOffset, "metadata disagrees with the header") }
-            guard hex(UnsafeRawBufferPointer(rebasing: bytes[64..<96])) == metadata.fingerprint else {
+            guard hex(try reader.slice(64, count: 32)) == metadata.fingerprint else {
                 throw bad(64, "header and metadata fingerprints differ")
             }
             return (metadata.frames, entries, metadata)

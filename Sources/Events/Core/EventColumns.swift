@@ -1,15 +1,15 @@
 /// Growable event columns for producers that do not know their final count up front (AEDAT 4
 /// packets, the DVS emulator). Grows by doubling and copies into arrays once at the end, so appending
 /// an event never allocates.
-struct EventColumns: ~Copyable {
+package struct EventColumns: ~Copyable {
     private(set) var x: UnsafeMutablePointer<UInt16>
     private(set) var y: UnsafeMutablePointer<UInt16>
     private(set) var t: UnsafeMutablePointer<Int64>
     private(set) var p: UnsafeMutablePointer<UInt8>
-    private(set) var count = 0
-    private(set) var capacity: Int
+    package private(set) var count = 0
+    package private(set) var capacity: Int
 
-    init(capacity: Int = 4096) {
+    package init(capacity: Int = 4096) {
         self.capacity = max(capacity, 16)
         x = .allocate(capacity: self.capacity)
         y = .allocate(capacity: self.capacity)

@@ -24,7 +24,8 @@ extension DatasetConfig {
     ///     augmentation: {translate: 5, hflip: false}
     ///     strict: false
     ///     cache_dir: ~/.cache/spikeq/frames
-    ///     sensor: [128, 128]            # [width, height]; required for event-folders
+    ///     sensor: [128, 128]            # [width, height], each 1…4096; required for event-folders
+    ///     reader_limits: {max_packet_mib: 64, max_file_mib: 1024}   # event-folders only: AEDAT 4 decompression caps
     ///     exclude_classes: []
     ///     synthetic: {…}                # synthetic-gestures only; see SyntheticGestureSettings
     ///
@@ -41,12 +42,13 @@ extension DatasetConfig {
         guard let map = root as? [String: Any] else { throw reader.error("(document)", "expected a mapping with at least `kind`") }
         try reader.allow(map, "", [
             "kind", "name", "root", "frames", "split", "orientation", "augmentation", "strict", "cache_dir", "sensor",
-            "exclude_classes", "synthetic",
+            "exclude_classes", "synthetic", "reader_limits",
         ])
         guard let kindValue = map["kind"] else { throw reader.error("kind", "missing (one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))") }
         let kind: DatasetKind = try reader.choice(kindValue, "kind")
 
-        let sensor: SensorSize? = try map["sensor"].map { try reader.pair($0, "sensor", range: 1...65536) }.map {
+        let maxSide = ReaderLimits.default.maxSensorSide
+        let sensor: SensorSize? = try map["sensor"].map { try reader.pair($0, "sensor", range: 1...maxSide) }.map {
             SensorSize(width: $0.0, height: $0.1)
         }
         let defaultSensor = sensor ?? kind.defaultSensor
@@ -147,10 +149,22 @@ extension DatasetConfig {
             throw reader.error("sensor", "the synthetic set is rendered at 128×128")
         }
 
+        // reader limits (only event-folders can hold AEDAT 4, the one format with compressed packets)
+        var limits = ReaderLimits.default
+        if let raw = map["reader_limits"] {
+            guard kind == .eventFolders else {
+                throw reader.error("reader_limits", "only event-folders datasets can hold AEDAT 4 files, whose caps these are")
+            }
+            let limitMap = try reader.section(raw, "reader_limits", ["max_packet_mib", "max_file_mib"])
+            if let v = limitMap["max_packet_mib"] { limits.maxPacketBytes = try reader.integer(v, "reader_limits.max_packet_mib", range: 1...4096) << 20 }
+            if let v = limitMap["max_file_mib"] { limits.maxFileBytes = try reader.integer(v, "reader_limits.max_file_mib", range: 1...65536) << 20 }
+        }
+
         return DatasetConfig(
             kind: kind, name: name, root: rootPath, frames: frames, split: split, orientation: orientation,
             augmentation: AugmentationSettings(translate: translate, horizontalFlip: flip), strict: strict,
-            cacheDirectory: cacheDirectory, sensor: sensor, excludedClasses: excluded, synthetic: synthetic, sourceFile: file)
+            cacheDirectory: cacheDirectory, sensor: sensor, excludedClasses: excluded, synthetic: synthetic,
+            readerLimits: limits, sourceFile: file)
     }
 }
 

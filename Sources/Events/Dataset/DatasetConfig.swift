@@ -126,6 +126,9 @@ public struct DatasetConfig: Hashable, Sendable {
     public var excludedClasses: [String]
     /// Generator settings for `synthetic-gestures`.
     public var synthetic: SyntheticGestureSettings
+    /// Caps on what one input file may make a reader allocate (a file over them is skipped, or fails
+    /// a strict preparation).
+    public var readerLimits: ReaderLimits
     /// The file the config came from, for messages.
     public var sourceFile: String?
 
@@ -133,7 +136,8 @@ public struct DatasetConfig: Hashable, Sendable {
         kind: DatasetKind, name: String? = nil, root: String? = nil, frames: FrameSettings, split: SplitSettings = SplitSettings(),
         orientation: DVS128Orientation = .spikingjelly, augmentation: AugmentationSettings = AugmentationSettings(),
         strict: Bool = false, cacheDirectory: String = DatasetConfig.defaultCacheDirectory, sensor: SensorSize? = nil,
-        excludedClasses: [String] = [], synthetic: SyntheticGestureSettings = SyntheticGestureSettings(), sourceFile: String? = nil
+        excludedClasses: [String] = [], synthetic: SyntheticGestureSettings = SyntheticGestureSettings(),
+        readerLimits: ReaderLimits = .default, sourceFile: String? = nil
     ) {
         self.kind = kind
         self.name = name ?? kind.rawValue
@@ -147,6 +151,7 @@ public struct DatasetConfig: Hashable, Sendable {
         self.sensor = sensor
         self.excludedClasses = excludedClasses
         self.synthetic = synthetic
+        self.readerLimits = readerLimits
         self.sourceFile = sourceFile
     }
 

@@ -89,6 +89,12 @@ public enum FrameCache {
         case .nCaltech101, .nMNIST: lines.append("bin: overflow_increment=\(1 << 23)")
         case .syntheticGestures: break
         }
+        // Caps decide which files are skipped, so they are part of the key; only written when not the
+        // defaults, which keeps the fingerprints of earlier caches.
+        if config.readerLimits != .default {
+            let limits = config.readerLimits
+            lines.append("limits: max_packet_bytes=\(limits.maxPacketBytes) max_file_bytes=\(limits.maxFileBytes)")
+        }
         if config.kind == .syntheticGestures {
             lines.append("generator=synthetic-gestures/\(SyntheticGestureGenerator.version)")
             lines.append(config.synthetic.canonicalText)
@@ -206,14 +212,16 @@ public enum FrameCache {
             case .gestureRecording(let recording, let labels, let split):
                 let root = plan.root!
                 let segments = try GestureLabels.read(path: "\(root)/\(labels)", classCount: plan.classNames.count)
-                let stream = try AEDAT31Reader.read(path: "\(root)/\(recording)", options: .init(sensor: plan.sensor))
+                let stream = try AEDAT31Reader.read(
+                    path: "\(root)/\(recording)", options: .init(sensor: plan.sensor, limits: config.readerLimits))
                 return .success(
                     zip(segments, GestureLabels.cut(stream, by: segments)).enumerated().map { k, pair in
                         encoded(pair.1, label: pair.0.label, split: split, origin: "\(recording)#\(k)")
                     })
             case .labelledFile(let path, let label, let split):
                 let stream = try EventFile.read(
-                    path: "\(plan.root!)/\(path)", options: EventFile.Options(sensor: plan.sensor, orientation: config.orientation))
+                    path: "\(plan.root!)/\(path)",
+                    options: EventFile.Options(sensor: plan.sensor, orientation: config.orientation, limits: config.readerLimits))
                 return .success([encoded(stream, label: label, split: split, origin: path)])
             }
         } catch let error as EventDataError {

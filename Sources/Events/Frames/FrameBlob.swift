@@ -69,7 +69,8 @@ package enum FrameBlob {
     }
 
     /// Checks that `bytes` can be decoded as `encoding` into `values` floats; returns a reason if not.
-    static func validate(_ bytes: UnsafeRawBufferPointer, encoding: FrameEncoding, values: Int) -> String? {
+    /// ``decode(_:encoding:height:width:transform:into:)`` relies on this having passed.
+    static func validate(_ bytes: ByteReader, encoding: FrameEncoding, values: Int) throws -> String? {
         switch encoding {
         case .dense8: return bytes.count == values ? nil : "dense u8 blob of \(bytes.count) bytes for \(values) values"
         case .dense16: return bytes.count == 2 * values ? nil : "dense u16 blob of \(bytes.count) bytes for \(values) values"
@@ -78,20 +79,39 @@ package enum FrameBlob {
             let entry = encoding == .sparse16 ? 6 : 8
             guard bytes.count % entry == 0 else { return "sparse blob of \(bytes.count) bytes is not whole entries" }
             let entries = bytes.count / entry
-            for k in 0..<entries where Int(bytes.le32(4 * k)) >= values {
-                return "sparse index \(bytes.le32(4 * k)) ≥ \(values)"
+            for k in 0..<entries {
+                let index = try bytes.le32(4 * k)
+                if Int(index) >= values { return "sparse index \(index) ≥ \(values)" }
             }
             return nil
         }
     }
 
     /// Decodes into `output` (`T·2·H·W` floats), applying `transform` per `H × W` plane.
+    ///
+    /// - Precondition: `bytes` passed ``validate(_:encoding:values:)`` for `output.count` values (the
+    ///   cache checks every blob when it opens the file). The loads below stay inside the blob because
+    ///   of that; the preconditions hold the invariant in release builds at one check per blob (dense)
+    ///   or per stored value (sparse).
     package static func decode(
         _ bytes: UnsafeRawBufferPointer, encoding: FrameEncoding, height: Int, width: Int,
         transform: FrameTransform, into output: UnsafeMutableBufferPointer<Float>
     ) {
         let plane = height * width
         let n = output.count
+        switch encoding {
+        case .dense8: precondition(bytes.count == n, "dense u8 blob does not fit the sample")
+        case .dense16: precondition(bytes.count == 2 * n, "dense u16 blob does not fit the sample")
+        case .dense32: precondition(bytes.count == 4 * n, "dense u32 blob does not fit the sample")
+        case .sparse16: precondition(bytes.count % 6 == 0, "sparse blob is not whole entries")
+        case .sparse32: precondition(bytes.count % 8 == 0, "sparse blob is not whole entries")
+        }
+        precondition(plane > 0 && n % plane == 0, "output is not whole planes")
+        @inline(__always) func sparseIndex(_ k: Int) -> Int {
+            let index = Int(bytes.le32(4 * k))
+            precondition(index < n, "sparse index past the sample")
+            return index
+        }
         if transform.isIdentity {
             switch encoding {
             case .dense8: for i in 0..<n { output[i] = Float(bytes[i]) }
@@ -104,7 +124,7 @@ package enum FrameBlob {
                 let valuesAt = 4 * entries
                 for k in 0..<entries {
                     let value = wide ? Float(bytes.le32(valuesAt + 4 * k)) : Float(bytes.le16(valuesAt + 2 * k))
-                    output[Int(bytes.le32(4 * k))] = value
+                    output[sparseIndex(k)] = value
                 }
             }
             return
@@ -128,7 +148,7 @@ package enum FrameBlob {
             let valuesAt = 4 * entries
             for k in 0..<entries {
                 let value = wide ? Float(bytes.le32(valuesAt + 4 * k)) : Float(bytes.le16(valuesAt + 2 * k))
-                place(Int(bytes.le32(4 * k)), value)
+                place(sparseIndex(k), value)
             }
         }
     }
@@ -162,5 +182,18 @@ package enum FrameBlob {
                 }
             }
         }
+    }
+}
+
+/// Loads from a blob ``FrameBlob/validate(_:encoding:values:)`` accepted (in range by that check).
+extension UnsafeRawBufferPointer {
+    @inline(__always)
+    fileprivate func le16(_ offset: Int) -> UInt16 {
+        UInt16(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+
+    @inline(__always)
+    fileprivate func le32(_ offset: Int) -> UInt32 {
+        UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }

@@ -81,19 +81,15 @@ public struct FrameIntegrator: Sendable {
                 if start < end { add(stream, start..<end, frame: j, counts) }
             }
         case .time:
-            let t0 = stream.t[0]
-            let dt = floorDivide(stream.t[n - 1] - t0, Int64(frames))
             let keepTail = settings.semantics == .spikingjelly
+            let window = TimeWindows(first: stream.t[0], last: stream.t[n - 1], frames: frames)
             stream.t.withUnsafeBufferPointer { t in
                 var frameOf = [Int32](repeating: -1, count: n)
                 for i in 0..<n {
-                    let d = t[i] - t0
-                    guard d >= 0 else { continue }
-                    if dt > 0 {
-                        let j = d / dt
-                        if j < frames { frameOf[i] = Int32(j) } else if keepTail { frameOf[i] = Int32(frames - 1) }
-                    } else if keepTail {
-                        frameOf[i] = Int32(frames - 1)
+                    switch window.frame(of: t[i]) {
+                    case .before: continue
+                    case .inside(let j): frameOf[i] = Int32(j)
+                    case .after: if keepTail { frameOf[i] = Int32(frames - 1) }
                     }
                 }
                 add(stream, frameOf: frameOf, counts)
@@ -145,9 +141,38 @@ public struct FrameIntegrator: Sendable {
     }
 }
 
-/// Integer division rounding toward −∞ (Python's `//`).
-@inline(__always)
-func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
-    let q = a / b
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+/// The time windows of `split_by: time`: `dt = ⌊(tN − t0) / T⌋` and frame `j` = `[t0 + j·dt, t0 + (j+1)·dt)`,
+/// computed without overflow for any `Int64` timestamps.
+///
+/// Differences are taken as `UInt64` magnitudes: for `t >= t0`, `t − t0` lies in `0 … 2⁶⁴ − 1`, which
+/// a `UInt64` holds exactly (an `Int64` subtraction would trap for `t0 = Int64.min, t = Int64.max`).
+/// When `tN < t0` (an unsorted stream) or the span is shorter than T µs, `dt` is 0 or negative in
+/// SpikingJelly's arithmetic and no event falls inside a window: every event from `t0` on is "after".
+struct TimeWindows {
+    enum Placement: Equatable {
+        /// Earlier than the first event (only in unsorted streams): in no frame.
+        case before
+        case inside(Int)
+        /// At or past `t0 + T·dt` (or every event when `dt <= 0`): the last frame for SpikingJelly, none for Tonic.
+        case after
+    }
+
+    let first: Int64
+    let frames: Int
+    /// `⌊(tN − t0) / T⌋`, or 0 when that is not positive.
+    let dt: UInt64
+
+    init(first: Int64, last: Int64, frames: Int) {
+        self.first = first
+        self.frames = frames
+        dt = last >= first ? UInt64(bitPattern: last &- first) / UInt64(frames) : 0
+    }
+
+    @inline(__always)
+    func frame(of t: Int64) -> Placement {
+        guard t >= first else { return .before }
+        guard dt > 0 else { return .after }
+        let j = UInt64(bitPattern: t &- first) / dt
+        return j < UInt64(frames) ? .inside(Int(j)) : .after
+    }
 }

@@ -24,10 +24,14 @@ public enum AEDAT2Reader {
         /// Drop jAER special events (bit 31) and external sync events (bit 15). Default false: SpikingJelly
         /// keeps every record.
         public var dropSpecialEvents: Bool
+        public var limits: ReaderLimits
 
-        public init(orientation: DVS128Orientation = .spikingjelly, dropSpecialEvents: Bool = false) {
+        public init(
+            orientation: DVS128Orientation = .spikingjelly, dropSpecialEvents: Bool = false, limits: ReaderLimits = .default
+        ) {
             self.orientation = orientation
             self.dropSpecialEvents = dropSpecialEvents
+            self.limits = limits
         }
     }
 
@@ -37,14 +41,23 @@ public enum AEDAT2Reader {
         return try file.withBytes { try decode($0, file: path, options: options) }
     }
 
-    /// Byte offset of the first record: the first line that does not start with `#`.
-    public static func dataOffset(_ bytes: UnsafeRawBufferPointer, file: String) throws -> Int {
+    /// Byte offset of the first record: the first line that does not start with `#` (the header is at
+    /// most ``ReaderLimits/maxHeaderBytes``).
+    public static func dataOffset(_ bytes: UnsafeRawBufferPointer, file: String, limits: ReaderLimits = .default) throws
+        -> Int
+    {
         try AEDAT31Reader.checkVersion(bytes, file: file, expected: "2.0")
         var position = 0
         var line = 0
+        let headerEnd = min(bytes.count, limits.maxHeaderBytes)
         while position < bytes.count, bytes[position] == UInt8(ascii: "#") {
             line += 1
-            guard let end = bytes.endOfLine(from: position) else {
+            guard let end = bytes.endOfLine(from: position, limit: headerEnd) else {
+                if headerEnd < bytes.count {
+                    throw EventDataError(
+                        .limitExceeded, file: file, byteOffset: position, line: line,
+                        message: "`#` header lines run past \(limits.maxHeaderBytes) bytes")
+                }
                 throw EventDataError(
                     .truncated, file: file, byteOffset: position, line: line,
                     message: "header line has no end (file truncated inside the header)")
@@ -58,7 +71,7 @@ public enum AEDAT2Reader {
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String, options: Options = Options()) throws
         -> EventStream
     {
-        let start = try dataOffset(bytes, file: file)
+        let start = try dataOffset(bytes, file: file, limits: options.limits)
         let body = bytes.count - start
         guard body % 8 == 0 else {
             throw EventDataError(
@@ -68,11 +81,11 @@ public enum AEDAT2Reader {
         let count = body / 8
         let drop = options.dropSpecialEvents
         let orientation = options.orientation
+        let records = try ByteReader(bytes, file: file).records(at: start, count: count, stride: 8)
         return EventStream.build(capacity: count, sensor: .dvs128) { sink in
             var k = 0
-            for i in 0..<count {
-                let offset = start &+ i &* 8
-                let address = bytes.be32(offset)
+            for i in 0..<records.count {
+                let address = records.be32(i, at: 0)
                 let rawX = UInt16(truncatingIfNeeded: (address >> 1) & 0x7F)
                 let rawY = UInt16(truncatingIfNeeded: (address >> 8) & 0x7F)
                 let rawP = UInt8(truncatingIfNeeded: address & 1)
@@ -90,7 +103,8 @@ public enum AEDAT2Reader {
                     sink.y[k] = rawY
                     sink.p[k] = rawP
                 }
-                sink.t[k] = Int64(bytes.be32(offset + 4))
+                // A u32 of µs: always inside EventStream.timestampRange.
+                sink.t[k] = Int64(records.be32(i, at: 4))
                 k &+= drop && (address & 0x8000_8000) != 0 ? 0 : 1
             }
             return k

@@ -16,12 +16,14 @@ public enum AEDAT31Reader {
         /// Drop events whose valid mark (bit 0) is clear; libcaer's semantics. Default false (SpikingJelly).
         public var skipInvalidEvents: Bool
         /// The sensor; events outside it are an error. Nil infers it from the `#Source` line, or
-        /// failing that from the largest coordinates.
+        /// failing that from the largest coordinates (at most ``ReaderLimits/maxSensorSide``).
         public var sensor: SensorSize?
+        public var limits: ReaderLimits
 
-        public init(skipInvalidEvents: Bool = false, sensor: SensorSize? = nil) {
+        public init(skipInvalidEvents: Bool = false, sensor: SensorSize? = nil, limits: ReaderLimits = .default) {
             self.skipInvalidEvents = skipInvalidEvents
             self.sensor = sensor
+            self.limits = limits
         }
     }
 
@@ -44,13 +46,16 @@ public enum AEDAT31Reader {
         public var lines: [String]
     }
 
-    /// Parses the text header.
-    public static func header(_ bytes: UnsafeRawBufferPointer, file: String) throws -> Header {
+    /// Parses the text header (at most ``ReaderLimits/maxHeaderBytes``).
+    public static func header(_ bytes: UnsafeRawBufferPointer, file: String, limits: ReaderLimits = .default) throws
+        -> Header
+    {
         try checkVersion(bytes, file: file, expected: "3.1")
         var position = 0
         var lines: [String] = []
         var sources: [String] = []
         var lineNumber = 0
+        let headerEnd = min(bytes.count, limits.maxHeaderBytes)
         while true {
             lineNumber += 1
             guard position < bytes.count, bytes[position] == UInt8(ascii: "#") else {
@@ -58,7 +63,12 @@ public enum AEDAT31Reader {
                     .truncated, file: file, byteOffset: position, line: lineNumber,
                     message: "header ends without #!END-HEADER")
             }
-            guard let end = bytes.endOfLine(from: position) else {
+            guard let end = bytes.endOfLine(from: position, limit: headerEnd) else {
+                if headerEnd < bytes.count {
+                    throw EventDataError(
+                        .limitExceeded, file: file, byteOffset: position, line: lineNumber,
+                        message: "text header runs past \(limits.maxHeaderBytes) bytes without #!END-HEADER")
+                }
                 throw EventDataError(
                     .truncated, file: file, byteOffset: position, line: lineNumber,
                     message: "header line has no end (file truncated inside the header)")
@@ -80,53 +90,48 @@ public enum AEDAT31Reader {
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String, options: Options = Options()) throws
         -> EventStream
     {
-        let header = try header(bytes, file: file)
+        let header = try header(bytes, file: file, limits: options.limits)
         let sensor = options.sensor ?? header.sources.lazy.compactMap(SensorSize.init(sourceName:)).first
-        let total = try countPolarityEvents(bytes, from: header.dataOffset, file: file)
+        let packets = try polarityPackets(bytes, from: header.dataOffset, file: file)
+        let total = packets.reduce(0) { $0 + $1.number }
         let skipInvalid = options.skipInvalidEvents
-        let limitX = sensor.map { UInt32($0.width) } ?? 0x8000
-        let limitY = sensor.map { UInt32($0.height) } ?? 0x8000
+        let limitX = UInt32(clamping: sensor?.width ?? options.limits.maxSensorSide)
+        let limitY = UInt32(clamping: sensor?.height ?? options.limits.maxSensorSide)
+        let reader = ByteReader(bytes, file: file)
         var maxX = 0
         var maxY = 0
         var stream = try EventStream.build(capacity: total, sensor: sensor ?? SensorSize(width: 0, height: 0)) { sink in
             var written = 0
-            var position = header.dataOffset
-            while position < bytes.count {
-                let type = Int16(bitPattern: bytes.le16(position))
-                let size = Int(Int32(bitPattern: bytes.le32(position + 4)))
-                let overflow = Int64(Int32(bitPattern: bytes.le32(position + 12)))
-                let capacity = Int(Int32(bitPattern: bytes.le32(position + 16)))
-                let number = Int(Int32(bitPattern: bytes.le32(position + 20)))
-                let payload = position + packetHeaderSize
-                defer { position = payload + capacity * size }
-                guard type == polarityType, number > 0 else { continue }
-                let high = overflow << 31
+            for packet in packets {
+                let high = packet.overflow << 31
                 var packetMaxX: UInt32 = 0
                 var packetMaxY: UInt32 = 0
                 var k = written
-                for i in 0..<number {
-                    let offset = payload + i &* 8
-                    let data = bytes.le32(offset)
-                    let stamp = bytes.le32(offset + 4)
+                let events = try reader.records(at: packet.payload, count: packet.number, stride: 8)
+                for i in 0..<events.count {
+                    let data = events.le32(i, at: 0)
+                    let stamp = events.le32(i, at: 4)
                     let x = (data >> 17) & 0x7FFF
                     let y = (data >> 2) & 0x7FFF
                     sink.x[k] = UInt16(truncatingIfNeeded: x)
                     sink.y[k] = UInt16(truncatingIfNeeded: y)
                     sink.p[k] = UInt8(truncatingIfNeeded: (data >> 1) & 1)
+                    // overflow < 2³¹ and stamp < 2³², so t < 2⁶²: inside EventStream.timestampRange.
                     sink.t[k] = Int64(stamp) | high
                     packetMaxX = max(packetMaxX, x)
                     packetMaxY = max(packetMaxY, y)
                     k &+= skipInvalid ? Int(data & 1) : 1
                 }
                 if packetMaxX >= limitX || packetMaxY >= limitY {
-                    for i in 0..<number {
-                        let data = bytes.le32(payload + i * 8)
+                    for i in 0..<events.count {
+                        let data = events.le32(i, at: 0)
                         let x = (data >> 17) & 0x7FFF
                         let y = (data >> 2) & 0x7FFF
                         if x >= limitX || y >= limitY {
+                            let outside = sensor.map { "the \($0) sensor" } ?? "the largest supported sensor (\(options.limits.maxSensorSide) per side)"
                             throw EventDataError(
-                                .coordinateOutOfRange, file: file, byteOffset: payload + i * 8,
-                                message: "event at (\(x), \(y)) is outside the \(sensor?.description ?? "") sensor")
+                                .coordinateOutOfRange, file: file, byteOffset: packet.payload + i * 8, packet: packet.index,
+                                message: "event at (\(x), \(y)) is outside \(outside)")
                         }
                     }
                 }
@@ -142,43 +147,65 @@ public enum AEDAT31Reader {
         return stream
     }
 
-    /// Validates every packet header and returns the number of polarity events.
-    static func countPolarityEvents(_ bytes: UnsafeRawBufferPointer, from start: Int, file: String) throws -> Int {
+    /// A validated polarity packet: where its events start, how many there are, its overflow counter.
+    struct PolarityPacket {
+        var index: Int
+        var payload: Int
+        var number: Int
+        var overflow: Int64
+    }
+
+    /// Validates every packet header and returns the polarity packets that hold events.
+    ///
+    /// Every size comes from the file, so each is checked before it is used: counts non-negative,
+    /// `eventNumber ≤ eventCapacity`, `eventCapacity × eventSize` computed without overflow and inside
+    /// the file, a non-negative overflow counter. The events found are therefore at most a file's
+    /// size / 8, which bounds what the caller allocates.
+    static func polarityPackets(_ bytes: UnsafeRawBufferPointer, from start: Int, file: String) throws -> [PolarityPacket] {
+        let reader = ByteReader(bytes, file: file)
         var position = start
-        var total = 0
+        var packets: [PolarityPacket] = []
+        var index = 0
         while position < bytes.count {
-            guard position + packetHeaderSize <= bytes.count else {
+            guard reader.contains(position, packetHeaderSize) else {
                 throw EventDataError(
-                    .truncated, file: file, byteOffset: position,
+                    .truncated, file: file, byteOffset: position, packet: index,
                     message: "file ends inside a packet header (\(bytes.count - position) of 28 bytes)")
             }
-            let type = Int16(bitPattern: bytes.le16(position))
-            let size = Int(Int32(bitPattern: bytes.le32(position + 4)))
-            let tsOffset = Int(Int32(bitPattern: bytes.le32(position + 8)))
-            let capacity = Int(Int32(bitPattern: bytes.le32(position + 16)))
-            let number = Int(Int32(bitPattern: bytes.le32(position + 20)))
+            let type = Int16(bitPattern: try reader.le16(position))
+            let size = Int(Int32(bitPattern: try reader.le32(position + 4)))
+            let tsOffset = Int(Int32(bitPattern: try reader.le32(position + 8)))
+            let overflow = Int64(Int32(bitPattern: try reader.le32(position + 12)))
+            let capacity = Int(Int32(bitPattern: try reader.le32(position + 16)))
+            let number = Int(Int32(bitPattern: try reader.le32(position + 20)))
             guard size >= 0, capacity >= 0, number >= 0, number <= capacity else {
                 throw EventDataError(
-                    .malformed, file: file, byteOffset: position,
+                    .malformed, file: file, byteOffset: position, packet: index,
                     message: "packet header has eventSize \(size), eventCapacity \(capacity), eventNumber \(number)")
             }
-            let end = position + packetHeaderSize + capacity * size
-            guard end <= bytes.count else {
+            let payload = position + packetHeaderSize
+            guard let length = ByteReader.product(capacity, size), reader.contains(payload, length) else {
                 throw EventDataError(
-                    .truncated, file: file, byteOffset: position,
-                    message: "packet of \(capacity * size) bytes runs past the end of the file (\(bytes.count) bytes)")
+                    .truncated, file: file, byteOffset: position, packet: index,
+                    message: "packet of \(capacity) × \(size) bytes runs past the end of the file (\(bytes.count) bytes)")
             }
             if type == polarityType {
                 guard size == 8, tsOffset == 4 else {
                     throw EventDataError(
-                        .malformed, file: file, byteOffset: position,
+                        .malformed, file: file, byteOffset: position, packet: index,
                         message: "polarity packet with eventSize \(size) and eventTSOffset \(tsOffset) (expected 8 and 4)")
                 }
-                total += number
+                guard overflow >= 0 else {
+                    throw EventDataError(
+                        .malformed, file: file, byteOffset: position, packet: index,
+                        message: "polarity packet with a negative eventTSOverflow \(overflow)")
+                }
+                if number > 0 { packets.append(PolarityPacket(index: index, payload: payload, number: number, overflow: overflow)) }
             }
-            position = end
+            position = payload + length
+            index += 1
         }
-        return total
+        return packets
     }
 
     /// Throws `.badMagic` or `.unsupportedVersion` unless the file starts with `#!AER-DAT<expected>`.
@@ -188,7 +215,7 @@ public enum AEDAT31Reader {
             throw EventDataError(.badMagic, file: file, byteOffset: 0, message: "not an AEDAT file (no #!AER-DAT line)")
         }
         guard bytes.hasBytes(family + Array(expected.utf8)) else {
-            let end = bytes.endOfLine(from: 0) ?? min(bytes.count, 20)
+            let end = bytes.endOfLine(from: 0, limit: 40) ?? min(bytes.count, 20)
             let found = bytes.lineText(0, min(end, 40))
             throw EventDataError(
                 .unsupportedVersion, file: file, byteOffset: family.count,

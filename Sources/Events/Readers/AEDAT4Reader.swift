@@ -8,6 +8,9 @@
 /// root table's field 0 is a vector of 16-byte `Event` structs (`i64 t`, `i16 x`, `i16 y`, `bool on`,
 /// 3 bytes padding). Timestamps are absolute microseconds.
 ///
+/// Everything the file declares is checked before it is used: decompressed sizes against
+/// ``ReaderLimits`` (per packet and per file), event counts against the packet's bytes, sensor sizes
+/// against ``ReaderLimits/maxSensorSide``, timestamps against ``EventStream/timestampRange``.
 /// zstd-compressed files are reported as `.unsupportedCompression` (liblz4 only in this build).
 public enum AEDAT4Reader {
     public struct Options: Hashable, Sendable {
@@ -15,10 +18,12 @@ public enum AEDAT4Reader {
         public var streamID: UInt32?
         /// Overrides the sensor size from the header (events outside it are an error).
         public var sensor: SensorSize?
+        public var limits: ReaderLimits
 
-        public init(streamID: UInt32? = nil, sensor: SensorSize? = nil) {
+        public init(streamID: UInt32? = nil, sensor: SensorSize? = nil, limits: ReaderLimits = .default) {
             self.streamID = streamID
             self.sensor = sensor
+            self.limits = limits
         }
     }
 
@@ -41,40 +46,61 @@ public enum AEDAT4Reader {
     }
 
     /// Parses the magic and the IO header.
-    public static func header(_ bytes: UnsafeRawBufferPointer, file: String) throws -> Header {
+    public static func header(_ bytes: UnsafeRawBufferPointer, file: String, limits: ReaderLimits = .default) throws
+        -> Header
+    {
         try AEDAT31Reader.checkVersion(bytes, file: file, expected: "4.0")
         guard bytes.hasBytes(magic) else {
             throw EventDataError(.badMagic, file: file, byteOffset: 12, message: "magic line is not terminated by \\r\\n")
         }
-        guard bytes.count >= magic.count + 4 else {
+        let reader = ByteReader(bytes, file: file)
+        guard reader.contains(magic.count, 4) else {
             throw EventDataError(.truncated, file: file, byteOffset: magic.count, message: "file ends before the IO header size")
         }
-        let size = Int(bytes.le32(magic.count))
+        let size = Int(try reader.le32(magic.count))
         let start = magic.count + 4
-        guard start + size <= bytes.count else {
+        guard reader.contains(start, size) else {
             throw EventDataError(
                 .truncated, file: file, byteOffset: magic.count,
                 message: "IO header of \(size) bytes runs past the end of the file (\(bytes.count) bytes)")
         }
-        let view = FlatBufferView(
-            bytes: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + size)]), file: file, fileOffset: start,
-            what: "IO header")
+        let view = FlatBufferView(bytes: try reader.slice(start, count: size), file: file, fileOffset: start, what: "IO header")
         let root = try view.root()
         let compression = try view.field(0, of: root).map { Int32(bitPattern: try view.u32($0)) } ?? 0
         let dataPosition = try view.field(1, of: root).map { try view.i64($0) } ?? -1
         guard let descriptionField = try view.field(2, of: root) else {
             throw EventDataError(.malformed, file: file, byteOffset: start, message: "IO header has no description")
         }
-        let description = try view.string(at: descriptionField)
-        let streams = try AEDAT4Description.streams(in: description, file: file, fileOffset: start)
-        return Header(compression: compression, fileDataPosition: dataPosition, streams: streams, dataOffset: start + size)
+        let description = try view.stringBytes(at: descriptionField)
+        guard description.count <= limits.maxHeaderBytes else {
+            throw EventDataError(
+                .limitExceeded, file: file, byteOffset: start,
+                message: "IO header description of \(description.count) bytes is over the \(limits.maxHeaderBytes)-byte limit")
+        }
+        let streams = try AEDAT4Description.streams(
+            in: String(decoding: description, as: UTF8.self), file: file, fileOffset: start, limits: limits)
+        let dataOffset = start + size
+        if dataPosition >= 0 {
+            guard dataPosition >= Int64(dataOffset) else {
+                throw EventDataError(
+                    .malformed, file: file, byteOffset: start,
+                    message: "file_data_position \(dataPosition) points into the header (packets start at \(dataOffset))")
+            }
+            guard dataPosition <= Int64(bytes.count) else {
+                throw EventDataError(
+                    .truncated, file: file, byteOffset: start,
+                    message: "file_data_position \(dataPosition) is past the end of the file (\(bytes.count) bytes)")
+            }
+        }
+        return Header(compression: compression, fileDataPosition: dataPosition, streams: streams, dataOffset: dataOffset)
     }
 
     /// Decodes a whole file already in memory.
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String, options: Options = Options()) throws
         -> EventStream
     {
-        let header = try header(bytes, file: file)
+        let limits = options.limits
+        let header = try header(bytes, file: file, limits: limits)
         switch header.compression {
         case 0, 1, 2: break
         case 3, 4:
@@ -100,36 +126,59 @@ public enum AEDAT4Reader {
             stream = first
         }
         let sensor = options.sensor ?? stream.sensor
+        let bounds = EventBounds(sensor: sensor, limits: limits)
         let decoder = header.compression == 0 ? nil : try LZ4FrameDecoder()
-        // LZ4 packs events about 2×; reserving for that avoids regrowing (untouched capacity costs nothing).
-        var columns = EventColumns(capacity: bytes.count / 8 + 1024)
+        // Uncompressed, the file bounds the events; LZ4 packs them about 2×, so reserving for that
+        // avoids regrowing (untouched capacity costs nothing), never past what the per-file cap allows.
+        let expected = header.compression == 0 ? bytes.count / eventSize : min(bytes.count / 8, limits.maxFileBytes / eventSize)
+        var columns = EventColumns(capacity: max(0, expected) + 1024)
+        let reader = ByteReader(bytes, file: file)
+        let end = header.fileDataPosition >= 0 ? Int(header.fileDataPosition) : bytes.count
         var position = header.dataOffset
-        let end = header.fileDataPosition >= 0 ? min(Int(header.fileDataPosition), bytes.count) : bytes.count
+        var packet = 0
+        var decompressed = 0
         while position < end {
-            guard position + 8 <= bytes.count else {
-                throw EventDataError(.truncated, file: file, byteOffset: position, message: "file ends inside a packet header")
-            }
-            let id = bytes.le32(position)
-            let size = Int(bytes.le32(position + 4))
-            let payload = position + 8
-            guard payload + size <= bytes.count else {
+            guard reader.contains(position, 8) else {
                 throw EventDataError(
-                    .truncated, file: file, byteOffset: position,
+                    .truncated, file: file, byteOffset: position, packet: packet,
+                    message: "file ends inside a packet header (\(bytes.count - position) of 8 bytes)")
+            }
+            guard position + 8 <= end else {
+                throw EventDataError(
+                    .malformed, file: file, byteOffset: position, packet: packet,
+                    message: "packet header runs past file_data_position \(end)")
+            }
+            let id = try reader.le32(position)
+            let size = Int(try reader.le32(position + 4))
+            let payload = position + 8
+            guard reader.contains(payload, size) else {
+                throw EventDataError(
+                    .truncated, file: file, byteOffset: position, packet: packet,
                     message: "packet of \(size) bytes runs past the end of the file (\(bytes.count) bytes)")
             }
-            defer { position = payload + size }
+            guard payload + size <= end else {
+                throw EventDataError(
+                    .malformed, file: file, byteOffset: position, packet: packet,
+                    message: "packet of \(size) bytes runs past file_data_position \(end)")
+            }
+            defer {
+                position = payload + size
+                packet += 1
+            }
             guard id == stream.id else { continue }
-            let raw = UnsafeRawBufferPointer(rebasing: bytes[payload..<(payload + size)])
-            if let decoder {
-                do {
-                    try decoder.decompressFrame(raw) {
-                        try appendEvents(packet: $0, to: &columns, sensor: sensor, file: file, fileOffset: position)
-                    }
-                } catch let error as LZ4Error {
-                    throw EventDataError(.malformed, file: file, byteOffset: position, message: "packet: \(error.message)")
+            let raw = try reader.slice(payload, count: size)
+            guard let decoder else {
+                try appendEvents(packet: raw, to: &columns, bounds: bounds, file: file, fileOffset: position, index: packet)
+                continue
+            }
+            let budget = min(limits.maxPacketBytes, limits.maxFileBytes - decompressed)
+            do {
+                try decoder.decompressFrame(raw, limit: budget) { bytes in
+                    decompressed += bytes.count
+                    try appendEvents(packet: bytes, to: &columns, bounds: bounds, file: file, fileOffset: position, index: packet)
                 }
-            } else {
-                try appendEvents(packet: raw, to: &columns, sensor: sensor, file: file, fileOffset: position)
+            } catch let error as LZ4Error {
+                throw packetError(error, budget: budget, limits: limits, file: file, fileOffset: position, packet: packet)
             }
         }
         var result = columns.stream(sensor: sensor ?? SensorSize(width: 0, height: 0))
@@ -139,55 +188,101 @@ public enum AEDAT4Reader {
         return result
     }
 
+    /// The ``EventDataError`` for an LZ4 packet that failed, naming the cap it hit.
+    static func packetError(
+        _ error: LZ4Error, budget: Int, limits: ReaderLimits, file: String, fileOffset: Int, packet: Int
+    ) -> EventDataError {
+        switch error.kind {
+        case .tooLarge(let bytes, let declared):
+            let size = declared ? "declares \(bytes) decompressed bytes" : "decompresses to more than \(budget) bytes"
+            let cap =
+                budget < limits.maxPacketBytes
+                ? "the file's event packets would pass the \(limits.maxFileBytes)-byte limit per file"
+                : "over the \(limits.maxPacketBytes)-byte limit per packet"
+            return EventDataError(
+                .limitExceeded, file: file, byteOffset: fileOffset, packet: packet, message: "LZ4 packet \(size): \(cap)")
+        case .outOfMemory:
+            return EventDataError(.unreadable, file: file, byteOffset: fileOffset, packet: packet, message: "packet: \(error.message)")
+        case .truncated, .corrupt:
+            return EventDataError(.malformed, file: file, byteOffset: fileOffset, packet: packet, message: "packet: \(error.message)")
+        }
+    }
+
+    /// Where an event may lie, and what to say when it does not.
+    package struct EventBounds {
+        var width: Int
+        var height: Int
+        var sensor: SensorSize?
+        var limits: ReaderLimits
+
+        package init(sensor: SensorSize?, limits: ReaderLimits) {
+            self.sensor = sensor
+            self.limits = limits
+            width = sensor?.width ?? limits.maxSensorSide
+            height = sensor?.height ?? limits.maxSensorSide
+        }
+
+        var name: String { sensor.map { "the \($0) sensor" } ?? "the largest supported sensor (\(limits.maxSensorSide) per side)" }
+    }
+
     /// Appends the events of one decompressed `EVTS` packet (a size-prefixed FlatBuffer).
-    static func appendEvents(
-        packet: UnsafeRawBufferPointer, to columns: inout EventColumns, sensor: SensorSize?, file: String, fileOffset: Int
+    ///
+    /// The vector's declared count is checked against the packet's bytes before anything is reserved.
+    package static func appendEvents(
+        packet: UnsafeRawBufferPointer, to columns: inout EventColumns, bounds: EventBounds, file: String, fileOffset: Int,
+        index: Int
     ) throws {
         guard packet.count >= 4 else {
-            throw EventDataError(.truncated, file: file, byteOffset: fileOffset, message: "event packet shorter than its size prefix")
-        }
-        let length = Int(packet.le32(0))
-        guard 4 + length <= packet.count else {
             throw EventDataError(
-                .truncated, file: file, byteOffset: fileOffset,
+                .truncated, file: file, byteOffset: fileOffset, packet: index, message: "event packet shorter than its size prefix")
+        }
+        let outer = ByteReader(packet, file: file)
+        let length = Int(try outer.le32(0))
+        guard length <= packet.count - 4 else {
+            throw EventDataError(
+                .truncated, file: file, byteOffset: fileOffset, packet: index,
                 message: "event packet says \(length) bytes but holds \(packet.count - 4)")
         }
         let view = FlatBufferView(
-            bytes: UnsafeRawBufferPointer(rebasing: packet[4..<(4 + length)]), file: file, fileOffset: fileOffset,
-            what: "event packet")
+            bytes: try outer.slice(4, count: length), file: file, fileOffset: fileOffset, packet: index, what: "event packet")
         guard view.identifier() == "EVTS" else {
             throw EventDataError(
-                .malformed, file: file, byteOffset: fileOffset,
+                .malformed, file: file, byteOffset: fileOffset, packet: index,
                 message: "packet of the event stream has identifier `\(view.identifier() ?? "")`, not EVTS")
         }
         guard let field = try view.field(0, of: try view.root()) else { return }
         let vector = try view.indirect(field)
         let count = Int(try view.u32(vector))
         let first = vector + 4
-        guard count <= (view.bytes.count - first) / eventSize else {
+        let room = (view.bytes.count - first) / eventSize
+        guard count <= room else {
             throw EventDataError(
-                .truncated, file: file, byteOffset: fileOffset,
-                message: "event packet says \(count) events but holds room for \((view.bytes.count - first) / eventSize)")
+                .truncated, file: file, byteOffset: fileOffset, packet: index,
+                message: "event packet says \(count) events but holds room for \(room)")
         }
-        let limitX = sensor?.width ?? Int(Int16.max) + 1
-        let limitY = sensor?.height ?? Int(Int16.max) + 1
-        let bytes = view.bytes
+        let events = try view.reader.records(at: first, count: count, stride: eventSize)
+        let range = EventStream.timestampRange
         try columns.append(upTo: count) { sink in
-            for i in 0..<count {
-                let e = first &+ i &* eventSize
-                let x = Int(Int16(bitPattern: bytes.le16(e + 8)))
-                let y = Int(Int16(bitPattern: bytes.le16(e + 10)))
-                if x < 0 || y < 0 || x >= limitX || y >= limitY {
+            for i in 0..<events.count {
+                let t = Int64(bitPattern: events.le64(i, at: 0))
+                let x = Int(Int16(bitPattern: events.le16(i, at: 8)))
+                let y = Int(Int16(bitPattern: events.le16(i, at: 10)))
+                if x < 0 || y < 0 || x >= bounds.width || y >= bounds.height {
                     throw EventDataError(
-                        .coordinateOutOfRange, file: file, byteOffset: fileOffset,
-                        message: "event \(i) of the packet at (\(x), \(y)) is outside the \(sensor?.description ?? "") sensor")
+                        .coordinateOutOfRange, file: file, byteOffset: fileOffset, packet: index,
+                        message: "event \(i) of the packet at (\(x), \(y)) is outside \(bounds.name)")
                 }
-                sink.t[i] = Int64(bitPattern: bytes.le64(e))
+                if !range.contains(t) {
+                    throw EventDataError(
+                        .timestampOutOfRange, file: file, byteOffset: fileOffset, packet: index,
+                        message: "event \(i) of the packet has timestamp \(t) µs, outside ±2^62 µs")
+                }
+                sink.t[i] = t
                 sink.x[i] = UInt16(truncatingIfNeeded: x)
                 sink.y[i] = UInt16(truncatingIfNeeded: y)
-                sink.p[i] = bytes[e + 12] != 0 ? 1 : 0
+                sink.p[i] = events.u8(i, at: 12) != 0 ? 1 : 0
             }
-            return count
+            return events.count
         }
     }
 }

@@ -38,9 +38,14 @@ public enum ATISBinReader {
         }
         let records = bytes.count / 5
         let increment = options.overflowIncrement
+        let reader = ByteReader(bytes, file: file)
+        // Every overflow record moves later times by `increment`; the base must stay inside
+        // EventStream.timestampRange, with room for the 23-bit timestamp added to it.
+        let range = EventStream.timestampRange
+        let baseRange = range.lowerBound...(range.upperBound - 0x7F_FFFF)
         var maxX: UInt16 = 0
         var maxY: UInt16 = 0
-        var stream = EventStream.build(capacity: records, sensor: options.sensor ?? SensorSize(width: 0, height: 0)) {
+        var stream = try EventStream.build(capacity: records, sensor: options.sensor ?? SensorSize(width: 0, height: 0)) {
             sink in
             var k = 0
             var base: Int64 = 0
@@ -48,10 +53,16 @@ public enum ATISBinReader {
             var highY: UInt64 = 0
             // One big-endian 8-byte load per record (bytes 0–4 are the event); the last record, whose
             // 8 bytes would run past the end, goes through the same code on a padded copy.
-            @inline(__always) func record(_ v: UInt64) {
+            @inline(__always) func record(_ v: UInt64, at index: Int) throws {
                 let y = (v >> 48) & 0xFF
                 if y == UInt64(overflowMarker) {
-                    base += increment
+                    let (next, overflow) = base.addingReportingOverflow(increment)
+                    guard !overflow, baseRange.contains(next) else {
+                        throw EventDataError(
+                            .timestampOutOfRange, file: file, byteOffset: index * 5,
+                            message: "overflow record \(index) moves timestamps past ±2^62 µs (increment \(increment) µs)")
+                    }
+                    base = next
                     return
                 }
                 let x = v >> 56
@@ -63,14 +74,14 @@ public enum ATISBinReader {
                 highY = max(highY, y)
                 k &+= 1
             }
-            let direct = max(0, records - 1)
-            for i in 0..<direct {
-                record(UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: i &* 5, as: UInt64.self)))
+            let direct = try reader.records(at: 0, count: max(0, records - 1), stride: 5, window: 8)
+            for i in 0..<direct.count {
+                try record(direct.be64(i, at: 0), at: i)
             }
             if records > 0 {
                 var tail: UInt64 = 0
-                for j in 0..<5 { tail |= UInt64(bytes[(records - 1) * 5 + j]) << (56 - 8 * UInt64(j)) }
-                record(tail)
+                for j in 0..<5 { tail |= UInt64(try reader.u8((records - 1) * 5 + j)) << (56 - 8 * UInt64(j)) }
+                try record(tail, at: records - 1)
             }
             maxX = UInt16(highX)
             maxY = UInt16(highY)
@@ -79,8 +90,8 @@ public enum ATISBinReader {
         if let sensor = options.sensor {
             if Int(maxX) >= sensor.width || Int(maxY) >= sensor.height {
                 for i in 0..<records {
-                    let x = Int(bytes[i * 5])
-                    let y = Int(bytes[i * 5 + 1])
+                    let x = Int(try reader.u8(i * 5))
+                    let y = Int(try reader.u8(i * 5 + 1))
                     if y != Int(overflowMarker), x >= sensor.width || y >= sensor.height {
                         throw EventDataError(
                             .coordinateOutOfRange, file: file, byteOffset: i * 5,

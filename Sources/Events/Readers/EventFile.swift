@@ -27,7 +27,7 @@ public enum EventFileFormat: String, CaseIterable, Hashable, Sendable, Codable, 
             if bytes.hasBytes(Array("#!AER-DAT2.0".utf8)) { return .aedat2 }
             if bytes.hasBytes(Array("#!AER-DAT3.1".utf8)) { return .aedat31 }
             if bytes.hasBytes(Array("#!AER-DAT4.0".utf8)) { return .aedat4 }
-            let end = min(bytes.endOfLine(from: 0) ?? min(bytes.count, 16), 40)
+            let end = bytes.endOfLine(from: 0, limit: 40) ?? min(bytes.count, 16)
             throw EventDataError(
                 .unsupportedVersion, file: path, byteOffset: 9,
                 message: "`\(bytes.lineText(0, end))`: only AEDAT 2.0, 3.1 and 4.0 are supported")
@@ -52,15 +52,18 @@ public enum EventFile {
         public var skipInvalidEvents: Bool
         /// ATIS .bin: µs added per overflow record.
         public var overflowIncrement: Int64
+        /// Caps on what a file may make the reader allocate.
+        public var limits: ReaderLimits
 
         public init(
             sensor: SensorSize? = nil, orientation: DVS128Orientation = .spikingjelly, skipInvalidEvents: Bool = false,
-            overflowIncrement: Int64 = 1 << 23
+            overflowIncrement: Int64 = 1 << 23, limits: ReaderLimits = .default
         ) {
             self.sensor = sensor
             self.orientation = orientation
             self.skipInvalidEvents = skipInvalidEvents
             self.overflowIncrement = overflowIncrement
+            self.limits = limits
         }
     }
 
@@ -79,19 +82,21 @@ public enum EventFile {
         switch format {
         case .aedat2:
             var stream = try AEDAT2Reader.decode(
-                bytes, file: path, options: AEDAT2Reader.Options(orientation: options.orientation))
+                bytes, file: path, options: AEDAT2Reader.Options(orientation: options.orientation, limits: options.limits))
             if let sensor = options.sensor, sensor != .dvs128 {
-                try checkInside(
-                    stream, sensor: sensor, path: path, offset: { try AEDAT2Reader.dataOffset(bytes, file: path) + 8 * $0 })
+                let start = try AEDAT2Reader.dataOffset(bytes, file: path, limits: options.limits)
+                try checkInside(stream, sensor: sensor, path: path, offset: { start + 8 * $0 })
                 stream.sensor = sensor
             }
             return stream
         case .aedat31:
             return try AEDAT31Reader.decode(
                 bytes, file: path,
-                options: AEDAT31Reader.Options(skipInvalidEvents: options.skipInvalidEvents, sensor: options.sensor))
+                options: AEDAT31Reader.Options(
+                    skipInvalidEvents: options.skipInvalidEvents, sensor: options.sensor, limits: options.limits))
         case .aedat4:
-            return try AEDAT4Reader.decode(bytes, file: path, options: AEDAT4Reader.Options(sensor: options.sensor))
+            return try AEDAT4Reader.decode(
+                bytes, file: path, options: AEDAT4Reader.Options(sensor: options.sensor, limits: options.limits))
         case .atisBin:
             return try ATISBinReader.decode(
                 bytes, file: path,
@@ -102,12 +107,12 @@ public enum EventFile {
     /// Throws `.coordinateOutOfRange` for the first event outside `sensor` (readers whose format cannot
     /// report a byte offset per event name the event index instead).
     static func checkInside(
-        _ stream: EventStream, sensor: SensorSize, path: String, offset: (Int) throws -> Int? = { _ in nil }
+        _ stream: EventStream, sensor: SensorSize, path: String, offset: (Int) -> Int? = { _ in nil }
     ) throws {
         guard let maxima = stream.maxCoordinates, maxima.x >= sensor.width || maxima.y >= sensor.height else { return }
         for i in 0..<stream.count where Int(stream.x[i]) >= sensor.width || Int(stream.y[i]) >= sensor.height {
             throw EventDataError(
-                .coordinateOutOfRange, file: path, byteOffset: try offset(i),
+                .coordinateOutOfRange, file: path, byteOffset: offset(i),
                 message: "event \(i) at (\(stream.x[i]), \(stream.y[i])) is outside the \(sensor) sensor")
         }
     }

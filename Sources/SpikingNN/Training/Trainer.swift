@@ -14,13 +14,23 @@ public struct TrainingConfig: Sendable, Hashable, Codable {
     public var augment: Bool
     public var seed: UInt64
     /// Stop after this many optimizer steps, whichever of `epochs` and `maxSteps` comes first (the
-    /// cosine schedule spans the steps actually taken).
+    /// cosine schedule spans the steps actually taken, unless `scheduleSteps` says otherwise).
     public var maxSteps: Int?
+    /// The cosine schedule's length, when it is longer than this run: a short fine-tune is then
+    /// exactly the first `maxSteps` steps of the long one (multi-fidelity rungs), so a later run can
+    /// continue it with ``startStep``. Nil: the steps this run takes.
+    public var scheduleSteps: Int?
+    /// Optimizer steps already taken by an earlier run of the same schedule, data order and seed
+    /// (with the model and optimizer it left behind): their batches are drawn and skipped, so the
+    /// data order and augmentation continue exactly where that run stopped. 0 for a fresh run.
+    public var startStep: Int
 
     public init(epochs: Int, batchSize: Int = 16, learningRate: Float = 1e-3, minimumLearningRate: Float = 1e-5,
                 weightDecay: Float = 0.06, warmupEpochs: Double = 0, labelSmoothing: Float = 0.1, augment: Bool = true,
-                seed: UInt64 = 0, maxSteps: Int? = nil) {
+                seed: UInt64 = 0, maxSteps: Int? = nil, scheduleSteps: Int? = nil, startStep: Int = 0) {
         self.maxSteps = maxSteps
+        self.scheduleSteps = scheduleSteps
+        self.startStep = startStep
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -73,18 +83,23 @@ public struct EvaluationSummary: Sendable, Hashable {
 public enum Trainer {
     /// Trains `model` in place with AdamW and a warm-up + cosine schedule.
     ///
-    /// - Parameter progress: called after every step; throwing from it stops training (e.g. on
-    ///   cancellation) and the error propagates.
+    /// - Parameters:
+    ///   - optimizer: the optimizer to continue with (its moments belong to `model`'s parameters);
+    ///     nil starts a new one. Pass the same one again with `config.startStep` to continue a run.
+    ///   - progress: called after every step; throwing from it stops training (e.g. on
+    ///     cancellation) and the error propagates.
+    /// - Returns: the summary of the steps this call ran (skipped steps are not counted).
     @discardableResult
-    public static func train(_ model: Spikformer, on source: any FrameSource, config: TrainingConfig,
+    public static func train(_ model: Spikformer, on source: any FrameSource, config: TrainingConfig, optimizer: AdamW? = nil,
                              progress: (TrainingProgress) throws -> Void = { _ in }) throws -> TrainingSummary {
         try checkShape(model, source)
-        precondition(config.epochs >= 0 && config.batchSize > 0, "training needs epochs ≥ 0 and batch size > 0")
+        precondition(config.epochs >= 0 && config.batchSize > 0 && config.startStep >= 0,
+                      "training needs epochs ≥ 0, batch size > 0 and a non-negative start step")
         let stepsPerEpoch = (source.count + config.batchSize - 1) / config.batchSize
         let schedule = CosineSchedule(baseLearningRate: config.learningRate, minimumLearningRate: config.minimumLearningRate,
                                       warmupSteps: Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()),
-                                      totalSteps: min(stepsPerEpoch * config.epochs, config.maxSteps ?? .max))
-        let optimizer = AdamW(learningRate: config.learningRate, weightDecay: config.weightDecay)
+                                      totalSteps: config.scheduleSteps ?? min(stepsPerEpoch * config.epochs, config.maxSteps ?? .max))
+        let optimizer = optimizer ?? AdamW(learningRate: config.learningRate, weightDecay: config.weightDecay)
         var shuffler = SeededGenerator(seed: config.seed, stream: "trainer.shuffle")
         let clock = ContinuousClock()
         let start = clock.now
@@ -105,6 +120,12 @@ public enum Trainer {
             epochSamples = 0
             var step = 0
             while globalStep < stepLimit, let batch = try loader.next() {
+                if globalStep < config.startStep {
+                    // Taken by the earlier run this one continues.
+                    step += 1
+                    globalStep += 1
+                    continue
+                }
                 let stepStart = clock.now
                 let lr = schedule.learningRate(atStep: globalStep)
                 optimizer.learningRate = lr
@@ -128,7 +149,7 @@ public enum Trainer {
                 globalStep += 1
             }
         }
-        return TrainingSummary(steps: globalStep, samples: samples,
+        return TrainingSummary(steps: max(0, globalStep - config.startStep), samples: samples,
                                finalLoss: epochSamples > 0 ? epochLoss / Double(epochSamples) : 0,
                                finalAccuracy: epochSamples > 0 ? Double(epochCorrect) / Double(epochSamples) : 0,
                                seconds: (clock.now - start).seconds)

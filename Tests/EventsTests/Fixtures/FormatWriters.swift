@@ -181,18 +181,21 @@ enum TestAEDAT4 {
     }
 
     /// A whole file: magic, header, packets (stream id, payload), optional trailing file-data table.
+    /// `xml` replaces the description built from `streams` (crafted headers).
     static func file(
-        streams: [Stream], compression: Int, packets: [(stream: Int, payload: [UInt8])], trailer: [UInt8]? = nil
+        streams: [Stream], compression: Int, packets: [(stream: Int, payload: [UInt8])], trailer: [UInt8]? = nil,
+        xml: String? = nil
     ) -> [UInt8] {
         var b = Bytes()
         b.ascii("#!AER-DAT4.0\r\n")
+        let text = xml ?? description(streams)
         // The header size depends on file_data_position's digits only through the value; compute twice.
         var position: Int64? = nil
-        var header = ioHeader(compression: compression, fileDataPosition: position, description: description(streams))
+        var header = ioHeader(compression: compression, fileDataPosition: position, description: text)
         if trailer != nil {
             let packetBytes = packets.reduce(0) { $0 + 8 + $1.payload.count }
             position = Int64(14 + 4 + header.count + packetBytes)
-            header = ioHeader(compression: compression, fileDataPosition: position, description: description(streams))
+            header = ioHeader(compression: compression, fileDataPosition: position, description: text)
         }
         b.le32(header.count)
         b.raw(header)

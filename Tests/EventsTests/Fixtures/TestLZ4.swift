@@ -113,3 +113,58 @@ enum TestLZ4 {
         return acc
     }
 }
+
+/// Crafted LZ4 frames, also written from the frame and block format specifications.
+extension TestLZ4 {
+    /// A frame whose descriptor declares `contentSize` (FLG bit 3; the 8-byte little-endian size follows
+    /// BD and is covered by the header checksum), holding `input` as one stored block.
+    static func frame(_ input: [UInt8], declaring contentSize: UInt64) -> [UInt8] {
+        var b = Bytes()
+        b.le32(0x184D_2204)
+        var descriptor = Bytes()
+        descriptor.raw([0x68, 0x70])
+        descriptor.le64(Int64(bitPattern: contentSize))
+        b.raw(descriptor.data)
+        b.u8(UInt8((xxh32(descriptor.data) >> 8) & 0xFF))
+        if !input.isEmpty {
+            b.le32(input.count | Int(1 << 31))
+            b.raw(input)
+        }
+        b.le32(0)
+        return b.data
+    }
+
+    /// A decompression bomb: a frame that expands to `outputBytes` zero bytes at about 255:1. Each
+    /// block (at most the 4 MiB the descriptor allows) is one literal, one match at offset 1 that
+    /// repeats it (length in 255-byte extension steps), and the five closing literals the block format
+    /// requires.
+    static func bomb(outputBytes: Int) -> [UInt8] {
+        var b = Bytes()
+        b.le32(0x184D_2204)
+        let descriptor: [UInt8] = [0x60, 0x70]
+        b.raw(descriptor)
+        b.u8(UInt8((xxh32(descriptor) >> 8) & 0xFF))
+        var left = outputBytes
+        while left > 0 {
+            let size = min(left, 4 << 20)
+            precondition(size >= 32, "a bomb block needs at least 32 output bytes")
+            var block = Bytes()
+            block.u8(0x1F)  // 1 literal, match length code 15
+            block.u8(0)
+            block.raw([1, 0])  // offset 1
+            var rest = size - 6 - 4 - 15  // match length = size − 1 literal − 5 closing literals
+            while rest >= 255 {
+                block.u8(255)
+                rest -= 255
+            }
+            block.u8(UInt8(rest))
+            block.u8(0x50)  // 5 literals, no match
+            block.raw([0, 0, 0, 0, 0])
+            b.le32(block.count)
+            b.raw(block.data)
+            left -= size
+        }
+        b.le32(0)
+        return b.data
+    }
+}
