@@ -215,7 +215,7 @@ extension SearchConfig {
         guard let node else { return settings }
         let map = try node.mapping(allowed: [
             "population", "crossover_rate", "mutation_rate", "mutation_mix", "remating_attempts", "reference_point", "sensitivity", "sensitivity_budgets",
-            "sensitivity_temperature",
+            "sensitivity_temperature", "knapsack_seeds", "surrogate",
         ])
         if let value = map["population"] { settings.populationSize = try value.int(2...100_000) }
         if let value = map["crossover_rate"] { settings.crossoverRate = try value.double(0...1) }
@@ -242,6 +242,18 @@ extension SearchConfig {
             for entry in try value.sequence() { settings.sensitivityBudgets.append(try entry.double(0...1, exclusiveLower: true)) }
         }
         if let value = map["sensitivity_temperature"] { settings.sensitivityTemperature = try value.double(0...10, exclusiveLower: true) }
+        if let value = map["knapsack_seeds"] { settings.knapsackSeeds = try value.int(0...10_000) }
+        if let value = map["surrogate"] {
+            let surrogate = try value.mapping(allowed: ["candidates", "min_results", "ridge"])
+            var screening = SurrogateScreening()
+            if let entry = surrogate["candidates"] { screening.candidates = try entry.int(1...10_000) }
+            if let entry = surrogate["min_results"] { screening.minimumResults = try entry.int(2...1_000_000) }
+            if let entry = surrogate["ridge"] { screening.ridge = try entry.double(0...1e9, exclusiveLower: true) }
+            settings.surrogate = screening
+        }
+        if settings.knapsackSeeds ?? 0 > 0 && settings.sensitivity == nil {
+            throw map["knapsack_seeds"]!.error("knapsack seeds need a `sensitivity` table (spikeq sensitivity --method fisher)")
+        }
         return settings
     }
 

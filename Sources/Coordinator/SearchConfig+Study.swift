@@ -48,7 +48,8 @@ extension SearchConfig {
             variation: Variation(
                 crossoverRate: search.crossoverRate, mutationRate: search.mutationRate, mix: search.mutationMix,
                 weights: sensitivity?.mutationWeights(for: space, temperature: search.sensitivityTemperature)),
-            rematingAttempts: search.rematingAttempts, sensitivityBudgets: search.sensitivityBudgets)
+            rematingAttempts: search.rematingAttempts, sensitivityBudgets: search.sensitivityBudgets, knapsackSeeds: search.knapsackSeeds,
+            screening: search.surrogate)
     }
 
     /// Everything a ``Study`` needs, once the model's layers and the request template are known.
@@ -146,6 +147,14 @@ extension SearchConfig {
         if let sensitivity = search.sensitivity { searchPairs.append(("sensitivity", text(sensitivity.path))) }
         searchPairs.append(("sensitivity_budgets", Node(search.sensitivityBudgets.map(number), .implicit, .flow)))
         searchPairs.append(("sensitivity_temperature", number(search.sensitivityTemperature)))
+        if let seeds = search.knapsackSeeds { searchPairs.append(("knapsack_seeds", number(seeds))) }
+        if let surrogate = search.surrogate {
+            searchPairs.append(
+                ("surrogate", mapping([
+                    ("candidates", number(surrogate.candidates)), ("min_results", number(surrogate.minimumResults)),
+                    ("ridge", number(surrogate.ridge)),
+                ])))
+        }
         add("search", mapping(searchPairs))
         var fineTunePairs: [(String, Node)] = [("epochs", number(fineTune.epochs))]
         if let steps = fineTune.maxSteps { fineTunePairs.append(("max_steps", number(steps))) }

@@ -53,6 +53,8 @@ import Wire
 ///   sensitivity: ../sensitivity/tiny.json    # optional SensitivityTable JSON
 ///   sensitivity_budgets: [0.75, 0.5, 0.375]
 ///   sensitivity_temperature: 0.02
+///   knapsack_seeds: 4                        # first proposals: knapsack optima of the table's drops and energies
+///   surrogate: {candidates: 16, min_results: 8, ridge: 1.0}   # screen children with a ridge model
 /// fine_tune:
 ///   epochs: 1
 ///   max_steps: 200                           # optional
@@ -153,6 +155,10 @@ public struct SearchSettings: Codable, Hashable, Sendable {
     public var sensitivity: URL?
     public var sensitivityBudgets: [Double] = [0.75, 0.5, 0.375]
     public var sensitivityTemperature = 0.02
+    /// Knapsack-optimal seeds proposed first (needs a sensitivity table with per-layer energies).
+    public var knapsackSeeds: Int?
+    /// Surrogate screening of children; nil: off.
+    public var surrogate: SurrogateScreening?
 }
 
 /// How long a lease survives without news from its worker.

@@ -23,14 +23,20 @@ public struct CoordinatorStatus: Sendable {
 /// Every broker event goes to the ``Study``; every action the study returns goes back to the
 /// broker. A successful FINAL's packed model is written to `artifacts/<config hash>.safetensors`
 /// (atomically) *before* the study records the result, so an accepted result always has its model
-/// on disk, even across a crash. The loop also ticks the study every second (lease timeouts,
-/// wall-time budget) and reports a status snapshot every `statusInterval`.
+/// on disk, even across a crash; the name is the candidate's own hash, and only for a FINAL the
+/// study would accept. Each FINAL is acknowledged to its worker once its transaction has
+/// committed (the worker re-sends it until then). The loop also ticks the study every second
+/// (lease timeouts, wall-time budget) and reports a status snapshot every `statusInterval`.
+///
+/// No message from the network ends the loop: only run-store failures do.
 public final class SearchCoordinator {
     public let study: Study
     public let broker: Broker
     public let artifactsDirectory: URL
     private let logger: Logger
     private var workersByName: [String: WorkerID] = [:]
+    /// The attempt each dispatch of this session carried, so a FINAL is matched by its dispatch.
+    private var dispatched: [DispatchID: AttemptKey] = [:]
 
     public init(study: Study, broker: Broker, artifactsDirectory: URL, logger: Logger) throws {
         self.study = study
@@ -77,7 +83,16 @@ public final class SearchCoordinator {
             case .tick:
                 actions = try study.tick()
             case .broker(let event):
-                actions = try handle(event)
+                do {
+                    actions = try handle(event)
+                } catch let error as RunStoreError {
+                    throw error
+                } catch {
+                    // A peer's message must not end the run; the study changed nothing it had not
+                    // committed, so dropping the message is safe.
+                    logger.error("Dropped a broker event the study could not handle", metadata: ["error": "\(error)"])
+                    actions = []
+                }
             }
             if let summary = try perform(actions) {
                 status(try snapshot())
@@ -101,16 +116,25 @@ public final class SearchCoordinator {
         case .partial(let progress, _, let id):
             workersByName[id.description] = id
             return try study.progress(progress, from: id.description)
-        case .final(let outcome, let artifact, _, let id, _):
-            if let artifact, let result = outcome.result { saveArtifact(artifact, configHash: result.configHash) }
-            return try study.outcome(outcome, from: id.description).actions
+        case .final(let outcome, let artifact, let dispatch, let id, _):
+            let bound = dispatched[dispatch]
+            if let artifact, let name = study.artifactName(for: outcome, from: id.description, dispatched: bound) {
+                saveArtifact(artifact, configHash: name)
+            }
+            let report = try study.outcome(outcome, from: id.description, dispatched: bound)
+            // Committed: the worker may forget it. Unbound FINALs are acknowledged too (there is
+            // nothing more this coordinator will do with them, so re-sending is pointless).
+            dispatched[dispatch] = nil
+            broker.acknowledge(dispatch, to: id)
+            return report.actions
         case .workerLost(let id, let held):
             workersByName[id.description] = nil
             return try study.workerLost(id.description, holding: held?.request, reason: "no heartbeat for \(broker.configuration.expiry)")
         case .workerDisconnected(let id, let held, let reason):
             workersByName[id.description] = nil
             return try study.workerLost(id.description, holding: held?.request, reason: reason)
-        case .dispatchFailed(_, let request, let id, let reason):
+        case .dispatchFailed(let dispatch, let request, let id, let reason):
+            dispatched[dispatch] = nil
             return try study.dispatchFailed(request, worker: id?.description, reason: reason)
         }
     }
@@ -125,7 +149,8 @@ public final class SearchCoordinator {
                     _ = try perform(try study.dispatchFailed(request, worker: worker, reason: "unknown worker"))
                     continue
                 }
-                broker.dispatch(request, to: id)
+                let dispatch = broker.dispatch(request, to: id)
+                dispatched[dispatch] = AttemptKey(candidateId: request.candidateId, attempt: request.attempt)
             case .disconnect(let worker, let reason):
                 logger.warning("Disconnecting worker", metadata: ["worker.id": "\(worker)", "reason": "\(reason)"])
                 if let id = workersByName[worker] { broker.disconnect(id) }

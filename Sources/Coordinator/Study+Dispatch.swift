@@ -100,6 +100,7 @@ extension Study {
             id: id, hash: hash, config: config, status: .running, dispatched: attempt, lost: candidates[id]?.lost ?? 0)
         let key = AttemptKey(candidateId: id, attempt: attempt)
         leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now, lastHeartbeat: heartbeats[worker])
+        attemptWorkers[key] = worker
         logger.info("Dispatched candidate", metadata: ["candidate.id": "\(id)", "candidate.attempt": "\(attempt)", "worker": "\(worker)"])
         let template = setup.template
         return EvaluationRequest(

@@ -71,7 +71,7 @@ extension Study {
 
     func reattached(_ key: AttemptKey, worker: String) throws -> Bool {
         let now = clock.now
-        guard quarantined[worker] == nil, var candidate = candidates[key.candidateId], candidate.status == .pending,
+        guard quarantined[worker] == nil, attemptWorkers[key] == worker, var candidate = candidates[key.candidateId], candidate.status == .pending,
             candidate.dispatched == key.attempt, let position = queue.firstIndex(of: key.candidateId)
         else { return false }
         try store.write { w in

@@ -9,9 +9,22 @@ extension Study {
     static let environmentFailures: Set<String> = ["dataset", "dataset-mismatch", "checkpoint", "checkpoint-hash"]
 
     /// A FINAL from `worker`. See ``OutcomeDisposition`` for what can happen.
-    public func outcome(_ outcome: EvaluationOutcome, from worker: String) throws -> OutcomeReport {
+    ///
+    /// - Parameter dispatched: the attempt the broker's dispatch carried, when this coordinator
+    ///   session made it; a FINAL whose body names another attempt is refused as unbound.
+    /// - Throws: only when the run store cannot be written; no peer data makes this throw.
+    public func outcome(_ outcome: EvaluationOutcome, from worker: String, dispatched: AttemptKey? = nil) throws -> OutcomeReport {
         let now = clock.now
         let key = AttemptKey(candidateId: outcome.candidateId, attempt: outcome.attempt)
+        if let unbound = unboundReason(key, from: worker, dispatched: dispatched) {
+            try store.write { w in
+                try w.appendEvent(
+                    "unbound-final", at: now, worker: worker,
+                    payload: ["candidate": String(key.candidateId), "attempt": String(key.attempt), "reason": unbound])
+            }
+            logger.warning("FINAL from a worker that does not hold the attempt", metadata: ["worker": "\(worker)", "reason": "\(unbound)"])
+            return OutcomeReport(disposition: .unbound(reason: unbound), actions: try advance(at: now))
+        }
         guard let candidate = candidates[key.candidateId], key.attempt >= 1, key.attempt <= candidate.dispatched else {
             try store.write { w in
                 try w.workerSeen(worker, at: now)
@@ -57,6 +70,27 @@ extension Study {
         return OutcomeReport(disposition: disposition, actions: actions)
     }
 
+    /// Why `worker` may not report on `key`, or nil if it may: the attempt must have been dispatched
+    /// (or re-attached) to that worker, and match the dispatch the FINAL came back on.
+    func unboundReason(_ key: AttemptKey, from worker: String, dispatched: AttemptKey?) -> String? {
+        if let dispatched, dispatched != key {
+            return "the body names candidate \(key.candidateId) attempt \(key.attempt), the dispatch was candidate \(dispatched.candidateId) attempt \(dispatched.attempt)"
+        }
+        guard let holder = attemptWorkers[key] else { return nil }  // unknown attempts are reported as such
+        return holder == worker ? nil : "attempt \(key.attempt) of candidate \(key.candidateId) was dispatched to another worker"
+    }
+
+    /// The file name (the candidate's own config hash) under which `outcome`'s packed model may be
+    /// stored, or nil when the outcome would not be accepted. The name never comes from peer data.
+    public func artifactName(for outcome: EvaluationOutcome, from worker: String, dispatched: AttemptKey? = nil) -> String? {
+        let key = AttemptKey(candidateId: outcome.candidateId, attempt: outcome.attempt)
+        guard outcome.error == nil, let result = outcome.result, let candidate = candidates[key.candidateId],
+            candidate.status != .done, attemptWorkers[key] != nil, unboundReason(key, from: worker, dispatched: dispatched) == nil,
+            mismatch(in: result, for: candidate) == nil
+        else { return nil }
+        return candidate.hash
+    }
+
     /// After a FINAL an 18/MDP worker waits for the next REQUEST without saying READY again, so a
     /// connected, trusted worker that holds no other lease is idle from now on.
     private func markIdleAfterFinal(_ worker: String) {
@@ -76,6 +110,13 @@ extension Study {
         }
         if result.configHash != candidate.hash {
             return "result is for configuration \(result.configHash.prefix(12)), not \(candidate.hash.prefix(12))"
+        }
+        if result.config != candidate.config {
+            return "result's configuration differs from the candidate's"
+        }
+        let problems = result.problems
+        if !problems.isEmpty {
+            return "result out of range: " + problems.prefix(3).joined(separator: "; ")
         }
         return nil
     }
@@ -99,12 +140,18 @@ extension Study {
             objectives = try setup.objectives.map { objective throws(MissingFigure) in try objective.value(in: result) }
             violations = try setup.constraints.map { constraint throws(MissingFigure) in try constraint.value(in: result) }
         } catch {
-            return try fail(key, worker: worker, reason: "unusable result: \(error)", at: now)
+            return try reject(key, worker: worker, reason: "unusable result: \(error)", at: now)
         }
         guard objectives.allSatisfy(\.isFinite), violations.allSatisfy(\.isFinite) else {
             return try fail(key, worker: worker, reason: "unusable result: objectives \(objectives), constraints \(violations)", at: now)
         }
-        try search.tell(candidate.hash, fitness: Fitness(objectives: objectives, constraintValues: violations))
+        do {
+            try search.tell(candidate.hash, fitness: Fitness(objectives: objectives, constraintValues: violations))
+        } catch {
+            // The search checks what no range check here can (e.g. constraint sums that overflow);
+            // it changed nothing, so the result is only unusable.
+            return try reject(key, worker: worker, reason: "unusable result: \(error)", at: now)
+        }
         let evaluations = search.statistics.evaluations
         let hypervolume = search.hypervolume
         try store.write { w in

@@ -47,6 +47,8 @@ public final class Study {
     /// Candidates waiting to be re-issued, in order.
     var queue: [Int64] = []
     var leases: [AttemptKey: Lease] = [:]
+    /// The worker each attempt was dispatched (or re-attached) to: only that worker may report on it.
+    var attemptWorkers: [AttemptKey: String] = [:]
     /// Workers waiting for work, in order: after READY, or after a FINAL (18/MDP workers do not say
     /// READY again after one).
     var idleWorkers: [String] = []
@@ -159,6 +161,7 @@ public final class Study {
             idByHash[record.configHash] = record.id
         }
         activeBefore = try store.activeSeconds()
+        for attempt in attempts { attemptWorkers[AttemptKey(candidateId: attempt.candidateId, attempt: attempt.number)] = attempt.worker }
         let running = attempts.filter { $0.state == .running }
         // Proposals the search holds in flight must all be candidates; by construction they are
         // (same transaction), but a missing one is recovered as a new pending candidate.

@@ -29,6 +29,9 @@ public enum OutcomeDisposition: Hashable, Sendable {
     case rejected(reason: String)
     /// No such candidate or attempt in this run.
     case unknown
+    /// Sent by a worker that does not hold the attempt, or naming another attempt than its dispatch;
+    /// dropped and recorded as an event, nothing else changes.
+    case unbound(reason: String)
 }
 
 /// The answer to ``Study/outcome(_:from:)``.

@@ -41,7 +41,9 @@ public struct CurveKey: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: buffer.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    public var description: String { z85 }
+    /// Never the key itself: a secret key must not reach a log or an error message by interpolation.
+    /// Use ``z85`` where the text is really wanted (a public key file).
+    public var description: String { "CurveKey(32 bytes, redacted)" }
 }
 
 /// A CURVE key pair. A certificate read from a public key file has no ``secretKey``.

@@ -8,6 +8,9 @@ public enum MDPWorkerCommand: UInt8, Sendable, CaseIterable, CustomStringConvert
     case final = 0x04
     case heartbeat = 0x05
     case disconnect = 0x06
+    /// SpikeQuant's extension, not in 18/MDP: the broker's owner committed the FINAL of the client
+    /// address that follows, so the worker may forget it. Workers that do not know it ignore it.
+    case acknowledge = 0x07
 
     public var description: String {
         switch self {
@@ -17,6 +20,7 @@ public enum MDPWorkerCommand: UInt8, Sendable, CaseIterable, CustomStringConvert
         case .final: "FINAL"
         case .heartbeat: "HEARTBEAT"
         case .disconnect: "DISCONNECT"
+        case .acknowledge: "ACK"
         }
     }
 }
@@ -31,6 +35,7 @@ public enum MDPWorkerCommand: UInt8, Sendable, CaseIterable, CustomStringConvert
 /// | FINAL (W→B) | "MDPW02" · 0x04 · client address · "" · body (1+ frames) |
 /// | HEARTBEAT (both) | "MDPW02" · 0x05 |
 /// | DISCONNECT (both) | "MDPW02" · 0x06 |
+/// | ACK (B→W, SpikeQuant extension) | "MDPW02" · 0x07 · client address |
 public enum MDPWorkerMessage: Hashable, Sendable, CustomStringConvertible {
     case ready(service: String)
     case request(client: Data, body: [Data])
@@ -38,6 +43,7 @@ public enum MDPWorkerMessage: Hashable, Sendable, CustomStringConvertible {
     case final(client: Data, body: [Data])
     case heartbeat
     case disconnect
+    case acknowledge(client: Data)
 
     public var command: MDPWorkerCommand {
         switch self {
@@ -47,6 +53,7 @@ public enum MDPWorkerMessage: Hashable, Sendable, CustomStringConvertible {
         case .final: .final
         case .heartbeat: .heartbeat
         case .disconnect: .disconnect
+        case .acknowledge: .acknowledge
         }
     }
 
@@ -64,6 +71,8 @@ public enum MDPWorkerMessage: Hashable, Sendable, CustomStringConvertible {
             return head + [client, Data()] + body
         case .heartbeat, .disconnect:
             return head
+        case .acknowledge(let client):
+            return head + [client]
         }
     }
 
@@ -115,6 +124,9 @@ public enum MDPWorkerMessage: Hashable, Sendable, CustomStringConvertible {
         case .disconnect:
             try exactly(2)
             self = .disconnect
+        case .acknowledge:
+            try exactly(3)
+            self = .acknowledge(client: frames[2])
         }
     }
 
@@ -124,6 +136,7 @@ public enum MDPWorkerMessage: Hashable, Sendable, CustomStringConvertible {
         case .request(_, let body), .partial(_, let body), .final(_, let body):
             "\(command)(\(body.count) body frame\(body.count == 1 ? "" : "s"), \(body.reduce(0) { $0 + $1.count }) bytes)"
         case .heartbeat, .disconnect: "\(command)"
+        case .acknowledge: "ACK"
         }
     }
 }

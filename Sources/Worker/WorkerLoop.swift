@@ -29,8 +29,10 @@ final class WorkerLoop {
         var lastPartial = ContinuousClock.now - .seconds(3600)
     }
 
-    /// A FINAL kept until the link it was sent on has stayed healthy for a heartbeat interval, and
-    /// sent again after a reconnect otherwise. The broker drops repeats.
+    /// A FINAL kept until the broker acknowledges it (ACK: its coordinator committed the result),
+    /// and sent again after every reconnect until then. The broker drops repeats, answering those it
+    /// already acknowledged with ACK again, so a coordinator killed between receipt and commit
+    /// loses nothing.
     private struct PendingFinal {
         let client: Data
         /// The outcome's JSON, then the packed model if there is one.
@@ -186,16 +188,6 @@ final class WorkerLoop {
         if now - current.lastSent >= configuration.heartbeatInterval {
             send(.heartbeat)
         }
-        // A FINAL is confirmed once the link it went out on has carried traffic from the broker an
-        // interval later: the broker's loop has read past it by then.
-        // FINALs go out in order, so the confirmed ones are a prefix.
-        if let heard = link?.lastHeard {
-            let confirmed = pending.prefix { final in
-                guard final.sentOnLink == current.generation, let sentAt = final.sentAt else { return false }
-                return heard - sentAt >= configuration.heartbeatInterval
-            }.count
-            if confirmed > 0 { pending.removeFirst(confirmed) }
-        }
     }
 
     // MARK: Sending
@@ -278,6 +270,10 @@ final class WorkerLoop {
             case .request(let client, let body):
                 reconnectDelay = configuration.reconnectInitial
                 accept(client: client, body: body)
+            case .acknowledge(let client):
+                let before = pending.count
+                pending.removeAll { $0.client == client }
+                stats.finalsAcknowledged += before - pending.count
             case .ready, .partial, .final:
                 logger.warning("Ignored a command only workers send", metadata: metadata.merging(["mdp.command": "\(message.command)"]) { $1 })
             }
@@ -298,6 +294,13 @@ final class WorkerLoop {
             return refuse(
                 client: client, candidateId: request.candidateId, attempt: request.attempt, kind: "schema",
                 "request schema '\(request.schema)' is not '\(EvaluationRequest.currentSchema)'")
+        }
+        let problems = request.problems
+        guard problems.isEmpty else {
+            logger.warning("Refused a request with out-of-range fields", metadata: metadata.merging(["error": "\(problems.joined(separator: "; "))"]) { $1 })
+            return refuse(
+                client: client, candidateId: request.candidateId, attempt: request.attempt, kind: "bad-request",
+                problems.joined(separator: "; "))
         }
         if let running = job {
             return refuse(

@@ -20,8 +20,10 @@ public struct WorkerStatistics: Sendable, Hashable {
     public var refused = 0
     public var partialsSent = 0
     public var finalsSent = 0
-    /// FINALs not yet confirmed delivered; they are re-sent after a reconnect.
+    /// FINALs the broker has not acknowledged yet; they are re-sent after a reconnect.
     public var pendingFinals = 0
+    /// FINALs the broker acknowledged (its coordinator committed them).
+    public var finalsAcknowledged = 0
     public var messagesSent = 0
     public var messagesReceived = 0
 }

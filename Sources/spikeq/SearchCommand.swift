@@ -43,6 +43,7 @@ struct SearchCommand: AsyncParsableCommand {
     @Flag(help: "With --config: if --run already holds a run of this config, resume it (restarted pods, requeued jobs).")
     var resumeExisting = false
     @Option(help: "Heartbeat interval in milliseconds (workers must use the same).") var heartbeatMs: Int = 1000
+    @Flag(help: "Allow plain TCP (no CURVE) on a non-loopback --bind: only on a network you trust.") var insecure = false
     @Option(help: "Compute threads for preparing data and training the base model (default: all cores).") var threads: Int?
 
     func validate() throws {
@@ -72,7 +73,12 @@ struct SearchCommand: AsyncParsableCommand {
             let certificate = try CurveCertificate.load(from: URL(fileURLWithPath: curveSecret))
             brokerConfiguration.curve = CurveServerSettings(serverKeys: certificate.keys, authorizedKeysDirectory: URL(fileURLWithPath: authorizedKeys))
         } else if !EndpointScope.isLocalOnly(bind) {
-            logger.warning("Plain TCP on a non-loopback address: anyone who can reach it can act as a worker; use --curve-secret on untrusted networks", metadata: ["zmq.endpoint": "\(bind)"])
+            guard insecure else {
+                throw ValidationError(
+                    "\(bind) is not a loopback address and CURVE is off: anyone who can reach it could act as a worker. "
+                        + "Pass --curve-secret and --authorized-keys, or --insecure on a trusted network.")
+            }
+            logger.warning("Plain TCP on a non-loopback address (--insecure): anyone who can reach it can act as a worker", metadata: ["zmq.endpoint": "\(bind)"])
         }
         let broker = try Broker(context: context, configuration: brokerConfiguration, logger: logger)
         let reference = try broker.artifacts.add(fileAt: checkpointURL, name: "base.safetensors")

@@ -29,6 +29,17 @@ struct SearchConfigTests {
         }
     }
 
+    @Test func knapsackSeedsAndSurrogateScreeningReachTheSearchParameters() throws {
+        let text = minimal + "\nsearch:\n  sensitivity: ../sens.json\n  knapsack_seeds: 3\n  surrogate: {candidates: 8, min_results: 5, ridge: 2.5}\n"
+        let config = try SearchConfig.parse(text, file: file)
+        #expect(config.search.knapsackSeeds == 3)
+        #expect(config.search.surrogate == SurrogateScreening(candidates: 8, minimumResults: 5, ridge: 2.5))
+        let reparsed = try SearchConfig.parse(config.resolvedYAML, file: file)
+        #expect(reparsed.search == config.search, "the resolved config keeps them")
+        #expect(parseError(minimal + "\nsearch:\n  knapsack_seeds: 3\n")?.key == "search.knapsack_seeds", "seeds need a table")
+        #expect(parseError(minimal + "\nsearch:\n  surrogate: {candidates: 0}\n")?.key == "search.surrogate.candidates")
+    }
+
     @Test func theShippedDemoConfigParses() throws {
         let url = Self.repoRoot.appendingPathComponent("configs/search/synthetic-gestures.yaml")
         let config = try SearchConfig.load(from: url)

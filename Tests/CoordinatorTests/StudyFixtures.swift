@@ -21,7 +21,7 @@ final class ManualClock: StudyClock {
 enum StudyFixtures {
     static let layers = ["sps.conv", "attn.q", "attn.k", "mlp.fc1", "head"]
     static let fingerprint = "dataset-fingerprint-0001"
-    static let checkpoint = "checkpoint-sha256-0001"
+    static let checkpoint = String(repeating: "c1", count: 32)
 
     /// A new study in a fresh temporary directory (the caller removes it), on `clock`.
     static func makeStudy(clock: ManualClock, _ setup: StudySetup = StudyFixtures.setup()) throws -> (Study, URL) {

@@ -43,7 +43,7 @@ struct MDPWorkerFramingTests {
     }
 
     @Test func commandBytesAreTheRFCValues() {
-        #expect(MDPWorkerCommand.allCases.map(\.rawValue) == [1, 2, 3, 4, 5, 6])
+        #expect(MDPWorkerCommand.allCases.map(\.rawValue) == [1, 2, 3, 4, 5, 6, 7])  // 7: the ACK extension
         #expect(MDPClientCommand.allCases.map(\.rawValue) == [1, 2, 3])
     }
 
@@ -57,10 +57,10 @@ struct MDPWorkerFramingTests {
     }
 
     @Test func rejectsUnknownCommand() {
-        let error = code([Data(header), Data([0x07])])
+        let error = code([Data(header), Data([0x08])])  // 0x07 is the ACK extension
         #expect(error?.code == .unknownCommand)
         #expect(error?.frame == 1)
-        #expect(error?.description.contains("0x07") == true)
+        #expect(error?.description.contains("0x08") == true)
     }
 
     @Test func rejectsOldVersionAndLeadingEmptyFrame() {

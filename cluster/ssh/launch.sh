@@ -44,7 +44,10 @@ worker_extra=${SPIKEQ_WORKER_ARGS:-}
 search=("$bin" search --bind "tcp://*:${port}" "${search_extra[@]}")
 if [[ -n $resume ]]; then search+=(--resume "$resume"); else search+=(--config "$config"); [[ -n $run ]] && search+=(--run "$run"); fi
 worker_keys=()
-if [[ -n $keys ]]; then
+if [[ -z $keys ]]; then
+    echo "launch.sh: no --keys: plain TCP on port $port (--insecure); use --keys on networks you do not trust" >&2
+    search+=(--insecure)
+else
     search+=(--curve-secret "$keys/coordinator.key_secret" --authorized-keys "$keys/authorized")
     worker_keys=(--curve-server-key '~/.spikeq-keys/coordinator.key' --curve-keys '~/.spikeq-keys/worker.key_secret')
 fi

@@ -34,7 +34,6 @@ public final class Broker: Sendable {
     private let doorbell: Doorbell
     private let stopping = Locked(false)
     private let stats = Locked(BrokerStatistics())
-    private let nextDispatch: Locked<UInt64>
     private let thread: OwnerThread
     private let zap: ZAPHandler?
 
@@ -54,7 +53,6 @@ public final class Broker: Sendable {
         precondition(configuration.heartbeatInterval > .zero, "heartbeat interval is positive")
         (events, continuation) = AsyncStream.makeStream(of: BrokerEvent.self)
         doorbell = try Doorbell()
-        nextDispatch = Locked(UInt64(UInt32.random(in: 1...UInt32.max)) << 32)
 
         if let curve = configuration.curve {
             guard ZMQLibrary.hasCurve else {
@@ -116,7 +114,7 @@ public final class Broker: Sendable {
                 case .snapshot(let reply): reply([])
                 case .dispatch(let id, let request, let worker):
                     continuation.yield(.dispatchFailed(id, request: request, worker: worker, reason: "broker stopped"))
-                case .disconnect: break
+                case .disconnect, .acknowledge: break
                 }
             }
             continuation.finish()
@@ -163,12 +161,17 @@ public final class Broker: Sendable {
     /// - Returns: The id that PARTIAL and FINAL events for this dispatch will carry.
     @discardableResult
     public func dispatch(_ request: EvaluationRequest, to worker: WorkerID? = nil) -> DispatchID {
-        let id = DispatchID(rawValue: nextDispatch.withLock { counter in
-            counter &+= 1
-            return counter
-        })
+        // Unpredictable, so a peer cannot guess another worker's dispatch (or a future one).
+        let id = DispatchID(rawValue: UInt64.random(in: 1...UInt64.max))
         enqueue(.dispatch(id, request, worker))
         return id
+    }
+
+    /// Tells `worker` that its FINAL for `dispatch` has been committed (the ACK extension, see
+    /// docs/protocol.md); the worker stops re-sending it. Later repeats of that FINAL are answered
+    /// with ACK again.
+    public func acknowledge(_ dispatch: DispatchID, to worker: WorkerID) {
+        enqueue(.acknowledge(dispatch, worker))
     }
 
     /// Sends DISCONNECT to a worker and forgets it (emits ``BrokerEvent/workerDisconnected(_:held:reason:)``).

@@ -11,6 +11,7 @@ import Glibc
 enum BrokerCommand: Sendable {
     case dispatch(DispatchID, EvaluationRequest, WorkerID?)
     case disconnect(WorkerID)
+    case acknowledge(DispatchID, WorkerID)
     case snapshot(@Sendable ([WorkerStatus]) -> Void)
 }
 
@@ -137,6 +138,9 @@ final class BrokerLoop {
             switch command {
             case .dispatch(let id, let request, let worker): dispatch(id, request, to: worker)
             case .disconnect(let worker): disconnect(worker, reason: "requested by the coordinator")
+            case .acknowledge(let dispatch, let worker):
+                ledger.markAcknowledged(dispatch)
+                if send(.acknowledge(client: dispatch.frame), to: worker) { stats.acknowledgementsSent += 1 }
             case .snapshot(let reply):
                 reply(
                     workers.values.map {
@@ -155,7 +159,7 @@ final class BrokerLoop {
             if now - entry.lastHeard > expiry {
                 workers[id] = nil
                 stats.workersLost += 1
-                if let held = entry.held { ledger.markLost(held.dispatch, request: held.request) }
+                if let held = entry.held { ledger.markLost(held.dispatch, owner: id, request: held.request) }
                 logger.warning(
                     "Worker expired",
                     metadata: [
@@ -259,7 +263,7 @@ final class BrokerLoop {
 
     private func unregister(_ entry: Entry, reason: String) {
         workers[entry.id] = nil
-        if let held = entry.held { ledger.markLost(held.dispatch, request: held.request) }
+        if let held = entry.held { ledger.markLost(held.dispatch, owner: entry.id, request: held.request) }
         logger.info("Worker disconnected", metadata: ["worker.id": "\(entry.id)", "reason": "\(reason)"])
         emit(.workerDisconnected(entry.id, held: entry.held, reason: reason))
     }
@@ -334,6 +338,8 @@ final class BrokerLoop {
             unregister(entry, reason: "worker sent DISCONNECT")
         case .request:
             protocolViolation(entry, "workers do not send REQUEST")
+        case .acknowledge:
+            protocolViolation(entry, "workers do not send ACK")
         case .partial(let client, let body):
             handlePartial(entry, client: client, body: body, now: now)
         case .final(let client, let body):
@@ -367,8 +373,14 @@ final class BrokerLoop {
             guard entry.held == nil, !ledger.isFinished(dispatchID) else {
                 return protocolViolation(entry, "PARTIAL for dispatch \(dispatchID), which it does not hold")
             }
-            // A worker that reconnected mid-evaluation re-attaches its running request.
-            let request = ledger.reclaim(dispatchID)
+            if let owner = holder(of: dispatchID), owner != entry.id {
+                stats.unboundDropped += 1
+                warn("Dropped PARTIAL for another worker's dispatch", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
+                return
+            }
+            // A worker that reconnected mid-evaluation re-attaches its running request (its own, or
+            // one an earlier broker instance dispatched).
+            let request = ledger.reclaim(dispatchID, by: entry.id)
             workers[entry.id]?.held = HeldRequest(dispatch: dispatchID, request: request, since: now, reattached: true)
             logger.info("Worker re-attached a running request", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
         }
@@ -382,22 +394,42 @@ final class BrokerLoop {
         }
     }
 
+    /// The worker this broker gave `dispatch` to, while it holds it or since it was lost; nil for
+    /// ids this broker instance never gave out (dispatched before a restart, or made up).
+    private func holder(of dispatch: DispatchID) -> WorkerID? {
+        workers.values.first { $0.held?.dispatch == dispatch }?.id ?? ledger.owner(of: dispatch)
+    }
+
     private func handleFinal(_ entry: Entry, client: Data, body: [Data], now: ContinuousClock.Instant) {
         guard let dispatchID = DispatchID(frame: client) else {
             return protocolViolation(entry, "FINAL with a client address that is not one of ours")
         }
         let heldHere = entry.held?.dispatch == dispatchID
+        let owner = heldHere ? entry.id : holder(of: dispatchID)
+        if let owner, owner != entry.id {
+            // Only the worker a dispatch was given to may finish it.
+            stats.unboundDropped += 1
+            warn("Dropped FINAL for another worker's dispatch", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
+            return
+        }
         let late = !heldHere || entry.held?.reattached == true
         if heldHere {
             workers[entry.id]?.held = nil
             workers[entry.id]?.idleSince = now
         }
         if ledger.isFinished(dispatchID) {
-            // Already reported (a resent FINAL, or another session finished it first).
+            // Already reported (a resent FINAL, or another session finished it first). Once the owner
+            // committed it, the repeat is answered so the worker stops re-sending.
             stats.duplicateFinals += 1
             logger.debug("Dropped repeated FINAL", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
+            if ledger.isAcknowledged(dispatchID), send(.acknowledge(client: dispatchID.frame), to: entry.id) {
+                stats.acknowledgementsSent += 1
+            }
             return
         }
+        // This worker's own dispatch (held now, or lost by it): an undecodable FINAL ends it. For an id
+        // this broker never gave out, nothing is recorded, so guessed ids cannot poison the ledger.
+        let ownDispatch = heldHere || owner == entry.id
         let outcome: EvaluationOutcome
         do {
             // Body: the outcome's JSON, optionally followed by the packed model.
@@ -407,7 +439,7 @@ final class BrokerLoop {
             outcome = try BodyCodec.decode(EvaluationOutcome.self, from: body[0])
         } catch {
             stats.malformedDropped += 1
-            ledger.markFinished(dispatchID)
+            if ownDispatch { ledger.markFinished(dispatchID) }
             warn("Undecodable FINAL", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)", "error": "\(error)"])
             if heldHere, let request = entry.held?.request {
                 emit(.dispatchFailed(dispatchID, request: request, worker: entry.id, reason: "undecodable FINAL: \(error)"))

@@ -25,8 +25,8 @@ public struct WorkerID: Hashable, Sendable, CustomStringConvertible {
 /// frame (8 bytes, big-endian), the worker echoes it in PARTIAL and FINAL, so results are matched to
 /// dispatches even after reconnects and broker restarts.
 ///
-/// The high 32 bits are random per broker instance, so ids from a restarted broker do not collide
-/// with ids a worker still holds from before.
+/// Ids are random 64-bit numbers: a peer cannot guess another worker's dispatch or a future one,
+/// and ids from a restarted broker do not collide with ids a worker still holds from before.
 public struct DispatchID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let rawValue: UInt64
 
@@ -102,6 +102,10 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var finals = 0
     public var lateFinals = 0
     public var duplicateFinals = 0
+    /// PARTIALs and FINALs for a dispatch this broker gave to another worker: dropped.
+    public var unboundDropped = 0
+    /// FINAL acknowledgements sent (first ones and answers to repeats).
+    public var acknowledgementsSent = 0
     public var workersLost = 0
     public var artifactChunksServed = 0
     public var artifactBytesServed = 0

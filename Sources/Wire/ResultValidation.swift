@@ -1,0 +1,54 @@
+import Foundation
+
+/// Range and format checks on a peer's result, run before anything from it is stored or used as a
+/// name. A worker is not trusted to produce sane numbers: a buggy or hostile one can send any
+/// well-formed JSON.
+extension EvaluationResult {
+    /// The largest packed model or layer count a result may describe; far above any real model.
+    public static let maxLayers = 10_000
+    public static let maxBytes = 1 << 40
+
+    /// Everything wrong with this result's figures, in field order; empty when it is usable.
+    public var problems: [String] {
+        var problems: [String] = []
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) {
+            if !ok { problems.append(message()) }
+        }
+        func nonNegative(_ value: Double) -> Bool { value.isFinite && value >= 0 }
+        check(Self.isSHA256Hex(configHash), "configHash is not 64 lowercase hex digits")
+        check(Self.isSHA256Hex(checkpointHash), "checkpointHash is not 64 lowercase hex digits")
+        check(!accuracy.isEmpty, "accuracy has no split")
+        for (split, value) in accuracy.sorted(by: { $0.key < $1.key }) {
+            check(value.isFinite && (0...1).contains(value), "accuracy[\(split)] = \(value) is outside [0, 1]")
+        }
+        for (split, value) in reference.accuracy.sorted(by: { $0.key < $1.key }) {
+            check(value.isFinite && (0...1).contains(value), "reference accuracy[\(split)] = \(value) is outside [0, 1]")
+        }
+        check(averageBits.isFinite && (1...32).contains(averageBits), "averageBits = \(averageBits) is outside [1, 32]")
+        check(nonNegative(compression), "compression = \(compression) is not a finite non-negative number")
+        check((0...Self.maxBytes).contains(packedBytes), "packedBytes = \(packedBytes) is out of range")
+        check((0...Self.maxBytes).contains(reference.bytes), "reference bytes = \(reference.bytes) is out of range")
+        for (model, figure) in energy.sorted(by: { $0.key < $1.key }) {
+            check(nonNegative(figure.picojoules), "energy[\(model)] = \(figure.picojoules) pJ is not a finite non-negative number")
+            check(nonNegative(figure.reduction), "energy[\(model)].reduction = \(figure.reduction) is not a finite non-negative number")
+        }
+        for (model, value) in reference.energy.sorted(by: { $0.key < $1.key }) {
+            check(nonNegative(value), "reference energy[\(model)] = \(value) is not a finite non-negative number")
+        }
+        check(layers.count <= Self.maxLayers, "\(layers.count) layers is more than \(Self.maxLayers)")
+        for layer in layers.prefix(Self.maxLayers) {
+            let figures = [layer.inputFiringRate, layer.macs, layer.sops] + Array(layer.energy.values)
+            check(layer.parameters >= 0 && figures.allSatisfy(nonNegative), "layer \(layer.name) has a negative or non-finite figure")
+        }
+        check(fineTune.epochs >= 0 && fineTune.steps >= 0 && (fineTune.resumedFrom ?? 0) >= 0, "fine-tune steps or epochs are negative")
+        check(nonNegative(fineTune.seconds), "fine-tune seconds = \(fineTune.seconds) is not a finite non-negative number")
+        if let loss = fineTune.finalLoss { check(loss.isFinite, "fine-tune final loss \(loss) is not finite") }
+        check(nonNegative(wallSeconds), "wallSeconds = \(wallSeconds) is not a finite non-negative number")
+        return problems
+    }
+
+    /// True for a SHA-256 in the form SpikeQuant writes: 64 lowercase hexadecimal digits.
+    public static func isSHA256Hex(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}
