@@ -51,10 +51,12 @@ public enum RunInspection {
         let metadata = try store.metadata()
         let front = try store.pareto()
         let model = energyModel(metadata.settings, results: front.members)
+        // Drops against the fine-tuned FP32 model when the run has one, else the base checkpoint.
+        let fineTuned = try store.fineTunedReference()
         let rows = front.members.map { member -> ParetoRow in
             let result = member.result
             let validation = result.accuracy["validation"]
-            let reference = result.reference.accuracy["validation"]
+            let reference = (fineTuned?.accuracy ?? result.reference.accuracy)["validation"]
             return ParetoRow(
                 id: member.candidateId, configHash: member.configHash, origin: member.origin.rawValue,
                 summary: result.config.summary(order: metadata.settings.layers), validationAccuracy: validation, testAccuracy: result.accuracy["test"],
@@ -108,6 +110,15 @@ public enum RunInspection {
         progress += "; active time \(duration(active))"
         if let wall = settings.wallTimeBudget { progress += " of \(duration(wall))" }
         out += progress + "\n"
+        let rungResults = try store.rungResults()
+        if !rungResults.isEmpty {
+            // Multi-fidelity: results per rung and what the search cost in fine-tune steps.
+            var byRung: [Int: Int] = [:]
+            for result in rungResults { byRung[result.rung, default: 0] += 1 }
+            let lower = byRung.keys.sorted().map { "rung \($0): \(byRung[$0]!)" }.joined(separator: ", ")
+            let steps = rungResults.reduce(0) { $0 + $1.result.fineTune.steps } + results.reduce(0) { $0 + $1.result.fineTune.steps }
+            out += "  fidelity: \(lower), full fidelity: \(results.count); \(steps) QAT steps in all\n"
+        }
         out += "  candidates: " + CandidateStatus.allCases.map { "\($0.rawValue) \(status.candidates[$0, default: 0])" }.joined(separator: ", ") + "\n"
         out += "  attempts: " + AttemptState.allCases.map { "\($0.rawValue) \(status.attempts[$0, default: 0])" }.joined(separator: ", ") + "\n"
         if let hv = status.hypervolume {

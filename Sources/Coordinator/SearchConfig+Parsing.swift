@@ -215,7 +215,7 @@ extension SearchConfig {
         guard let node else { return settings }
         let map = try node.mapping(allowed: [
             "population", "crossover_rate", "mutation_rate", "mutation_mix", "remating_attempts", "reference_point", "sensitivity", "sensitivity_budgets",
-            "sensitivity_temperature", "knapsack_seeds", "surrogate",
+            "sensitivity_temperature", "knapsack_seeds", "surrogate", "fidelity", "reference", "common_random_numbers",
         ])
         if let value = map["population"] { settings.populationSize = try value.int(2...100_000) }
         if let value = map["crossover_rate"] { settings.crossoverRate = try value.double(0...1) }
@@ -250,6 +250,24 @@ extension SearchConfig {
             if let entry = surrogate["min_results"] { screening.minimumResults = try entry.int(2...1_000_000) }
             if let entry = surrogate["ridge"] { screening.ridge = try entry.double(0...1e9, exclusiveLower: true) }
             settings.surrogate = screening
+        }
+        if let value = map["common_random_numbers"] { settings.commonRandomNumbers = try value.bool() }
+        if let value = map["reference"] {
+            let text = try value.string()
+            guard let kind = ReferenceKind(rawValue: text) else {
+                throw value.error("`\(text)` is not one of \(ReferenceKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            settings.reference = kind
+        }
+        if let value = map["fidelity"] {
+            let fidelity = try value.mapping(allowed: ["rungs", "eta"])
+            guard let rungsNode = fidelity["rungs"] else { throw value.error("set `rungs`, the fine-tune steps of each rung") }
+            var rungs: [Int] = []
+            for entry in try rungsNode.sequence() { rungs.append(try entry.int(1...EvaluationRequest.maxSteps)) }
+            guard !rungs.isEmpty, zip(rungs, rungs.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw rungsNode.error("rungs must be one or more strictly increasing step counts, got \(rungs)")
+            }
+            settings.fidelity = FidelitySchedule(rungs: rungs, eta: try fidelity["eta"]?.int(2...100) ?? 3)
         }
         if settings.knapsackSeeds ?? 0 > 0 && settings.sensitivity == nil {
             throw map["knapsack_seeds"]!.error("knapsack seeds need a `sensitivity` table (spikeq sensitivity --method fisher)")

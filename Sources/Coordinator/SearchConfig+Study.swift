@@ -72,7 +72,8 @@ extension SearchConfig {
         return StudySetup(
             name: name ?? self.name ?? file.deletingPathExtension().lastPathComponent, configYAML: resolvedYAML, space: quantizationSpace,
             objectives: objectives, constraints: constraints, parameters: parameters(space: genomeSpace, sensitivity: sensitivity), sensitivity: sensitivity,
-            seed: seed, budget: budget, maxAttempts: maxAttempts, lease: lease, template: template)
+            seed: seed, budget: budget, maxAttempts: maxAttempts, lease: lease, template: template, fidelity: search.fidelity,
+            fineTunedReference: search.reference == .fineTuned, commonRandomNumbers: search.commonRandomNumbers)
     }
 
     /// The config with every default filled in and every path absolute, as YAML that
@@ -148,6 +149,12 @@ extension SearchConfig {
         searchPairs.append(("sensitivity_budgets", Node(search.sensitivityBudgets.map(number), .implicit, .flow)))
         searchPairs.append(("sensitivity_temperature", number(search.sensitivityTemperature)))
         if let seeds = search.knapsackSeeds { searchPairs.append(("knapsack_seeds", number(seeds))) }
+        searchPairs.append(("reference", text(search.reference.rawValue)))
+        searchPairs.append(("common_random_numbers", Node(search.commonRandomNumbers ? "true" : "false")))
+        if let fidelity = search.fidelity {
+            searchPairs.append(
+                ("fidelity", mapping([("rungs", Node(fidelity.rungs.map(number), .implicit, .flow)), ("eta", number(fidelity.eta))])))
+        }
         if let surrogate = search.surrogate {
             searchPairs.append(
                 ("surrogate", mapping([

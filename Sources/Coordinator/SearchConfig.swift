@@ -55,6 +55,10 @@ import Wire
 ///   sensitivity_temperature: 0.02
 ///   knapsack_seeds: 4                        # first proposals: knapsack optima of the table's drops and energies
 ///   surrogate: {candidates: 16, min_results: 8, ridge: 1.0}   # screen children with a ridge model
+///   common_random_numbers: true              # one fine-tune seed for every candidate (default)
+///   reference: fine_tuned                    # drops against the FP32 model fine-tuned like the candidates (default: base)
+///   fidelity: {rungs: [15, 60], eta: 3}      # multi-fidelity: every candidate 15 QAT steps, the best
+///                                            # 1/η continued to 60; only 60-step results form the front
 /// fine_tune:
 ///   epochs: 1
 ///   max_steps: 200                           # optional
@@ -159,6 +163,21 @@ public struct SearchSettings: Codable, Hashable, Sendable {
     public var knapsackSeeds: Int?
     /// Surrogate screening of children; nil: off.
     public var surrogate: SurrogateScreening?
+    /// Multi-fidelity rungs in fine-tune steps (the last is the full budget) and the promotion
+    /// ratio η; nil: every candidate gets the full `fine_tune` budget at once.
+    public var fidelity: FidelitySchedule?
+    /// What accuracy drops are measured against: the base model as is (`base`), or the base model
+    /// fine-tuned with the candidates' recipe and full budget, evaluated first (`fine_tuned`).
+    public var reference: ReferenceKind = .base
+    /// Every candidate fine-tuned with the same seed (data order, augmentation), so differences
+    /// between configurations are not seed noise.
+    public var commonRandomNumbers = true
+}
+
+/// The FP32 model candidates are compared with.
+public enum ReferenceKind: String, Codable, Hashable, Sendable, CaseIterable {
+    case base
+    case fineTuned = "fine_tuned"
 }
 
 /// How long a lease survives without news from its worker.

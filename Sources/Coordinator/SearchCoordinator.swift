@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import QuantConfig
 import RunStore
 import Search
 import Wire
@@ -149,7 +150,7 @@ public final class SearchCoordinator {
                     _ = try perform(try study.dispatchFailed(request, worker: worker, reason: "unknown worker"))
                     continue
                 }
-                let dispatch = broker.dispatch(request, to: id)
+                let dispatch = broker.dispatch(withContinuationModel(request), to: id)
                 dispatched[dispatch] = AttemptKey(candidateId: request.candidateId, attempt: request.attempt)
             case .disconnect(let worker, let reason):
                 logger.warning("Disconnecting worker", metadata: ["worker.id": "\(worker)", "reason": "\(reason)"])
@@ -159,6 +160,23 @@ public final class SearchCoordinator {
             }
         }
         return nil
+    }
+
+    /// A promotion continues the earlier rung: attach that rung's packed model (served by the
+    /// broker's artifact service) for a worker that does not hold the training state itself.
+    private func withContinuationModel(_ request: EvaluationRequest) -> EvaluationRequest {
+        guard var continuation = request.continuation, continuation.packedModel == nil else { return request }
+        let url = Self.artifactURL(in: artifactsDirectory, configHash: request.config.hash)
+        guard FileManager.default.fileExists(atPath: url.path) else { return request }
+        do {
+            continuation.packedModel = try broker.artifacts.add(fileAt: url, name: url.lastPathComponent)
+        } catch {
+            logger.warning("Cannot serve the earlier rung's model; the worker starts over", metadata: ["file": "\(url.path)", "error": "\(error)"])
+            return request
+        }
+        var request = request
+        request.continuation = continuation
+        return request
     }
 
     /// The packed model of a candidate, by config hash (content-defined, so a re-evaluation writes

@@ -50,34 +50,64 @@ extension Study {
     /// every candidate already started.
     var canStartNew: Bool {
         guard case .running = phase else { return false }
-        if let limit = setup.budget.evaluations, candidates.count >= limit { return false }
+        if let limit = setup.budget.evaluations, searchCandidateCount >= limit { return false }
         return true
     }
+
+    /// Candidates the search proposed (the fine-tuned reference is not one).
+    var searchCandidateCount: Int { candidates.count - (candidates.values.contains { $0.isReference } ? 1 : 0) }
 
     private func nextRequest(for worker: String, at now: Date) throws -> EvaluationRequest? {
         if let id = queue.first {
             queue.removeFirst()
             return try dispatch(candidateId: id, to: worker, at: now)
         }
-        guard canStartNew, let proposal = search.ask() else { return nil }
-        return try dispatch(candidateId: nil, proposal: proposal, to: worker, at: now)
+        // Promotions go on while draining an evaluation budget (it counts candidates), not past
+        // the wall time.
+        let mayPromote: Bool
+        switch phase {
+        case .running: mayPromote = true
+        case .draining(_, let reason): mayPromote = reason != .wallTime
+        case .finished: mayPromote = false
+        }
+        var next = engine
+        guard let work = next.next(allowNew: canStartNew, allowPromotion: mayPromote) else { return nil }
+        engine = next
+        switch work {
+        case .evaluate(let proposal):
+            return try dispatch(candidateId: nil, proposal: proposal, to: worker, at: now)
+        case .promote(let hash, let rung):
+            guard let id = idByHash[hash] else { throw StudyError("the search promoted \(hash.prefix(12)), which is not a candidate of this run") }
+            candidates[id]?.rung = rung
+            return try dispatch(candidateId: id, to: worker, at: now, promoted: true)
+        }
     }
 
     /// Leases the next attempt of a candidate to `worker`, in one transaction: for a new proposal
     /// (`candidateId` nil) the candidate row and the search snapshot too.
-    private func dispatch(candidateId existing: Int64?, proposal: Proposal? = nil, to worker: String, at now: Date) throws -> EvaluationRequest {
+    private func dispatch(
+        candidateId existing: Int64?, proposal: Proposal? = nil, to worker: String, at now: Date, promoted: Bool = false
+    ) throws -> EvaluationRequest {
         let hash: String
         let config: QuantizationConfig
         let attempt: Int
+        var rung = 0
+        var isReference = false
         if let existing {
             guard let candidate = candidates[existing] else { throw StudyError("candidate \(existing) is not in this run") }
-            (hash, config, attempt) = (candidate.hash, candidate.config, candidate.dispatched + 1)
+            (hash, config, attempt, rung, isReference) = (candidate.hash, candidate.config, candidate.dispatched + 1, candidate.rung, candidate.isReference)
         } else if let proposal {
             (hash, config, attempt) = (proposal.hash, proposal.config, 1)
         } else {
             preconditionFailure("dispatch needs a candidate or a proposal")
         }
-        let seed = Self.candidateSeed(runSeed: setup.seed, configHash: hash, attempt: attempt)
+        // Multi-fidelity: one seed per candidate, so every rung runs a prefix of the same fine-tune.
+        // Common random numbers: one seed for every candidate.
+        let seedAttempt = setup.isMultiFidelity ? 1 : attempt
+        let seed =
+            setup.commonRandomNumbers == true
+            ? Self.candidateSeed(runSeed: setup.seed, configHash: "common", attempt: seedAttempt)
+            : Self.candidateSeed(runSeed: setup.seed, configHash: hash, attempt: seedAttempt)
         let id = try store.write { w in
             var id = existing ?? 0
             if let proposal {
@@ -85,26 +115,57 @@ extension Study {
                     NewCandidate(
                         config: proposal.config, configHash: proposal.hash, origin: proposal.origin,
                         parents: proposal.parents.compactMap { idByHash[$0] }, createdAt: now))
-                try w.saveSearchState(search, at: now)
             }
-            try w.insertAttempt(candidateId: id, number: attempt, worker: worker, seed: seed, at: now)
+            if proposal != nil || promoted { try w.saveSearchState(engine, at: now) }
+            try w.insertAttempt(candidateId: id, number: attempt, worker: worker, seed: seed, rung: rung, at: now)
             try w.beginBusy(worker: worker, candidateId: id, attempt: attempt, at: now)
             try w.workerSeen(worker, at: now)
-            try w.appendEvent("dispatch", at: now, candidateId: id, attempt: attempt, worker: worker, payload: ["config": hash])
+            try w.appendEvent("dispatch", at: now, candidateId: id, attempt: attempt, worker: worker, payload: ["config": hash, "rung": String(rung)])
             try w.touchSession(sessionID, at: now)
             return id
         }
         lastTouch = now
         idByHash[hash] = id
         candidates[id] = CandidateState(
-            id: id, hash: hash, config: config, status: .running, dispatched: attempt, lost: candidates[id]?.lost ?? 0)
+            id: id, hash: hash, config: config, status: .running, dispatched: attempt, lost: candidates[id]?.lost ?? 0, rung: rung,
+            isReference: isReference)
         let key = AttemptKey(candidateId: id, attempt: attempt)
         leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now, lastHeartbeat: heartbeats[worker])
         attemptWorkers[key] = worker
+        attemptRungs[key] = rung
         logger.info("Dispatched candidate", metadata: ["candidate.id": "\(id)", "candidate.attempt": "\(attempt)", "worker": "\(worker)"])
+        return request(candidateId: id, attempt: attempt, config: config, seed: seed, rung: rung, continues: !isReference)
+    }
+
+    /// The request for one attempt. In a multi-fidelity run rung r fine-tunes `rungs[r]` steps of
+    /// one schedule of `rungs.last` steps, continuing rung r − 1 (the worker's own training state,
+    /// or the packed model the coordinator attaches); lower rungs measure only the splits the
+    /// objectives and constraints read.
+    /// The fine-tuned reference (`continues` false) runs the top rung's budget from the start.
+    func request(candidateId: Int64, attempt: Int, config: QuantizationConfig, seed: UInt64, rung: Int, continues: Bool = true) -> EvaluationRequest {
         let template = setup.template
-        return EvaluationRequest(
-            candidateId: id, attempt: attempt, config: config, budget: template.fineTune, seed: seed, baseCheckpoint: template.baseCheckpoint,
+        var request = EvaluationRequest(
+            candidateId: candidateId, attempt: attempt, config: config, budget: template.fineTune, seed: seed, baseCheckpoint: template.baseCheckpoint,
             dataset: template.dataset, energyModels: template.energyModels)
+        guard let fidelity = setup.fidelity, fidelity.isMultiFidelity else { return request }
+        request.budget.maxSteps = fidelity.rungs[rung]
+        request.budget.scheduleSteps = fidelity.rungs.last
+        // Steps, not epochs, bound a rung; the epoch count only has to be large enough (and equal
+        // across rungs, as it is part of the trajectory's identity).
+        request.budget.epochs = Self.rungEpochs
+        request.rung = rung
+        if rung > 0 && continues { request.continuation = Continuation(fromSteps: fidelity.rungs[rung - 1], packedModel: nil) }
+        if rung < fidelity.topRung { request.splits = splitsRead }
+        return request
+    }
+
+    static let rungEpochs = 10_000
+
+    /// The accuracy splits the objectives and constraints read (validation always: energy comes from it).
+    var splitsRead: [String] {
+        var splits: Set<String> = ["validation"]
+        for objective in setup.objectives { if case .accuracy(let split) = objective { splits.insert(split) } }
+        for constraint in setup.constraints { if case .maxAccuracyDrop(let split, _) = constraint { splits.insert(split) } }
+        return splits.sorted()
     }
 }

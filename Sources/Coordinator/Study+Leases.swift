@@ -157,7 +157,7 @@ extension Study {
         let current = candidate.status == .running && candidate.dispatched == key.attempt
         candidate.lost += current ? 1 : 0
         let giveUp = current && candidate.lost >= setup.maxAttempts
-        if giveUp { try search.tellFailure(candidate.hash) }
+        if giveUp && !candidate.isReference { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
         try store.write { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .stale, error: reason, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
@@ -168,7 +168,7 @@ extension Study {
                 let why = "gave up after \(candidate.lost) lost attempts; last: \(reason)"
                 try w.setCandidateStatus(key.candidateId, .stale, reason: why, finishedAt: now)
                 try w.appendEvent("gave-up", at: now, candidateId: key.candidateId, attempt: key.attempt, payload: ["reason": why])
-                try w.saveSearchState(search, at: now)
+                try w.saveSearchState(engine, at: now)
             } else {
                 try w.setCandidateStatus(key.candidateId, .pending, reason: reason)
                 try w.appendEvent("requeued", at: now, candidateId: key.candidateId, attempt: key.attempt, payload: ["next": String(key.attempt + 1)])

@@ -43,7 +43,7 @@ extension Study {
         }
         let hadLease = leases.removeValue(forKey: key) != nil
         let disposition: OutcomeDisposition
-        if candidate.status == .done {
+        if hasResult(candidate, at: attemptRungs[key] ?? 0) {
             disposition = try recordDuplicate(key, worker: worker, at: now)
         } else if let failure = outcome.error {
             if Self.environmentFailures.contains(failure.kind) {
@@ -85,10 +85,18 @@ extension Study {
     public func artifactName(for outcome: EvaluationOutcome, from worker: String, dispatched: AttemptKey? = nil) -> String? {
         let key = AttemptKey(candidateId: outcome.candidateId, attempt: outcome.attempt)
         guard outcome.error == nil, let result = outcome.result, let candidate = candidates[key.candidateId],
-            candidate.status != .done, attemptWorkers[key] != nil, unboundReason(key, from: worker, dispatched: dispatched) == nil,
-            mismatch(in: result, for: candidate) == nil
+            let rung = attemptRungs[key], rung == candidate.rung, !hasResult(candidate, at: rung), attemptWorkers[key] != nil,
+            unboundReason(key, from: worker, dispatched: dispatched) == nil, mismatch(in: result, for: candidate) == nil
         else { return nil }
         return candidate.hash
+    }
+
+    /// Whether `candidate` already has a result at `rung` (a FINAL for it is a duplicate).
+    func hasResult(_ candidate: CandidateState, at rung: Int) -> Bool {
+        if candidate.isReference { return candidate.status == .done }
+        if engine.ladder.results.indices.contains(rung), engine.ladder.result(of: candidate.hash, at: rung) != nil { return true }
+        // Runs from before multi-fidelity resume with an empty ladder: a done candidate has its result.
+        return !setup.isMultiFidelity && candidate.status == .done
     }
 
     /// After a FINAL an 18/MDP worker waits for the next REQUEST without saying READY again, so a
@@ -140,33 +148,46 @@ extension Study {
             objectives = try setup.objectives.map { objective throws(MissingFigure) in try objective.value(in: result) }
             violations = try setup.constraints.map { constraint throws(MissingFigure) in try constraint.value(in: result) }
         } catch {
-            return try reject(key, worker: worker, reason: "unusable result: \(error)", at: now)
+            return try fail(key, worker: worker, reason: "unusable result: \(error)", at: now)
         }
         guard objectives.allSatisfy(\.isFinite), violations.allSatisfy(\.isFinite) else {
             return try fail(key, worker: worker, reason: "unusable result: objectives \(objectives), constraints \(violations)", at: now)
         }
+        if candidate.isReference { return try acceptReference(result, key: key, worker: worker, late: late, at: now) }
+        let rung = attemptRungs[key] ?? 0
+        let fullFidelity = rung == engine.fidelity.topRung
+        var next = engine
         do {
-            try search.tell(candidate.hash, fitness: Fitness(objectives: objectives, constraintValues: violations))
+            try next.record(candidate.hash, config: candidate.config, rung: rung, fitness: Fitness(objectives: objectives, constraintValues: violations))
         } catch {
             // The search checks what no range check here can (e.g. constraint sums that overflow);
             // it changed nothing, so the result is only unusable.
             return try reject(key, worker: worker, reason: "unusable result: \(error)", at: now)
         }
-        let evaluations = search.statistics.evaluations
+        engine = next
+        // The hypervolume history is keyed by full-fidelity results (every result when single-fidelity).
+        let evaluations = setup.isMultiFidelity ? engine.ladder.results[engine.fidelity.topRung].count : search.statistics.evaluations
         let hypervolume = search.hypervolume
         try store.write { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .done, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
-            try w.insertResult(candidateId: key.candidateId, attempt: key.attempt, result: result, objectives: objectives, violations: violations, at: now)
+            if fullFidelity {
+                try w.insertResult(candidateId: key.candidateId, attempt: key.attempt, result: result, objectives: objectives, violations: violations, at: now)
+                try w.appendHypervolume(evaluations: evaluations, wallSeconds: activeSeconds(at: now), value: hypervolume)
+            } else {
+                try w.insertRungResult(
+                    candidateId: key.candidateId, rung: rung, attempt: key.attempt, steps: result.fineTune.totalSteps, result: result,
+                    objectives: objectives, violations: violations, at: now)
+            }
             try w.setCandidateStatus(key.candidateId, .done, finishedAt: now)
-            try w.appendHypervolume(evaluations: evaluations, wallSeconds: activeSeconds(at: now), value: hypervolume)
             try w.workerSeen(worker, at: now)
             try w.appendEvent(
                 "result", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker,
-                payload: ["late": String(late), "hypervolume": String(hypervolume)])
-            try w.saveSearchState(search, at: now)
+                payload: ["late": String(late), "hypervolume": String(hypervolume), "rung": String(rung), "steps": String(result.fineTune.steps)])
+            try w.saveSearchState(engine, at: now)
             try w.touchSession(sessionID, at: now)
         }
+        qatSteps += result.fineTune.steps
         lastTouch = now
         candidate.status = .done
         candidates[key.candidateId] = candidate
@@ -177,28 +198,52 @@ extension Study {
         return .accepted(late: late)
     }
 
+    /// The fine-tuned FP32 model's result: stored as the run's reference, never told to the search.
+    private func acceptReference(_ result: EvaluationResult, key: AttemptKey, worker: String, late: Bool, at now: Date) throws -> OutcomeDisposition {
+        try store.write { w in
+            try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .done, at: now)
+            try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
+            try w.insertReferenceResult(candidateId: key.candidateId, attempt: key.attempt, result: result, at: now)
+            try w.setCandidateStatus(key.candidateId, .done, finishedAt: now)
+            try w.workerSeen(worker, at: now)
+            try w.appendEvent(
+                "reference-result", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker,
+                payload: result.accuracy.mapValues { String($0) })
+            try w.touchSession(sessionID, at: now)
+        }
+        qatSteps += result.fineTune.steps
+        lastTouch = now
+        candidates[key.candidateId]?.status = .done
+        queue.removeAll { $0 == key.candidateId }
+        logger.info("Fine-tuned FP32 reference measured", metadata: ["accuracy": "\(result.accuracy)"])
+        return .accepted(late: late)
+    }
+
     /// The evaluation raised. From the candidate's current attempt this makes it FAILED; from a
     /// superseded attempt it is only recorded.
     private func fail(_ key: AttemptKey, worker: String, reason: String, at now: Date) throws -> OutcomeDisposition {
         var candidate = candidates[key.candidateId]!
         let current = key.attempt == candidate.dispatched && candidate.status != .failed
         let inSearch = search.inFlight.contains { $0.hash == candidate.hash }
-        if current && inSearch { try search.tellFailure(candidate.hash) }
+        if current && inSearch { try engine.recordFailure(candidate.hash, rung: 0) }
+        // A failed promotion leaves the candidate with its lower-rung result: done, not failed.
+        let keepsLowerResult = (attemptRungs[key] ?? 0) > 0 && !candidate.isReference
+        let endStatus: CandidateStatus = keepsLowerResult ? .done : .failed
         try store.write { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .failed, error: reason, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
             try w.workerSeen(worker, at: now)
             if current {
-                try w.setCandidateStatus(key.candidateId, .failed, reason: reason, finishedAt: now)
+                try w.setCandidateStatus(key.candidateId, endStatus, reason: reason, finishedAt: now)
                 try w.appendEvent("failed", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker, payload: ["reason": reason])
-                if inSearch { try w.saveSearchState(search, at: now) }
+                if inSearch { try w.saveSearchState(engine, at: now) }
             } else {
                 try w.appendEvent("late-failure-ignored", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker, payload: ["reason": reason])
             }
         }
         guard current else { return .failureIgnored }
         logger.info("Evaluation failed", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "reason": "\(reason)"])
-        candidate.status = .failed
+        candidate.status = endStatus
         candidates[key.candidateId] = candidate
         queue.removeAll { $0 == key.candidateId }
         return .failed(reason: reason)
@@ -215,7 +260,7 @@ extension Study {
         let wasQueued = queue.contains(key.candidateId)
         if current { candidate.lost += 1 }
         let giveUp = current && candidate.lost >= setup.maxAttempts
-        if giveUp { try search.tellFailure(candidate.hash) }
+        if giveUp && !candidate.isReference { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
         try store.write { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .rejected, error: reason, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
@@ -226,7 +271,7 @@ extension Study {
                 let why = "gave up after \(candidate.lost) lost or refused attempts; last: \(reason)"
                 try w.setCandidateStatus(key.candidateId, .stale, reason: why, finishedAt: now)
                 try w.appendEvent("gave-up", at: now, candidateId: key.candidateId, attempt: key.attempt, payload: ["reason": why])
-                try w.saveSearchState(search, at: now)
+                try w.saveSearchState(engine, at: now)
             } else {
                 try w.setCandidateStatus(key.candidateId, .pending, reason: reason)
             }

@@ -12,7 +12,7 @@ extension Study {
         switch phase {
         case .running:
             let reason: StopReason?
-            if let limit = setup.budget.evaluations, candidates.count >= limit {
+            if let limit = setup.budget.evaluations, searchCandidateCount >= limit {
                 reason = .evaluationBudget
             } else if let limit = setup.budget.wallSeconds, activeSeconds(at: now) >= limit {
                 reason = .wallTime
@@ -29,7 +29,9 @@ extension Study {
             logger.info("Budget reached; finishing in-flight work", metadata: ["reason": "\(reason.rawValue)", "in.flight": "\(leases.count)"])
             try updatePhase(at: now)
         case .draining(let since, let reason):
-            if leases.isEmpty && queue.isEmpty {
+            // Candidates may still climb the rungs after an evaluation budget (it counts candidates).
+            let promotionsLeft = reason != .wallTime && engine.hasPromotion
+            if leases.isEmpty && queue.isEmpty && !promotionsLeft {
                 try finish(reason, at: now)
             } else if let grace = setup.budget.graceSeconds, now.timeIntervalSince(since) >= grace {
                 try abandonInFlight(because: "grace period of \(Int(grace)) s after the budget ended", at: now)

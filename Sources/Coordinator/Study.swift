@@ -36,7 +36,10 @@ import Wire
 public final class Study {
     public let store: RunStore
     public internal(set) var setup: StudySetup
-    public internal(set) var search: SteadyStateNSGA2
+    /// The NSGA-II and the rung ladder, saved whole with every change.
+    public internal(set) var engine: SearchEngine
+    /// The NSGA-II part of the search.
+    public var search: SteadyStateNSGA2 { engine.nsga2 }
     public internal(set) var phase: StudyPhase
     let metadata: RunMetadata
     let clock: any StudyClock
@@ -49,6 +52,10 @@ public final class Study {
     var leases: [AttemptKey: Lease] = [:]
     /// The worker each attempt was dispatched (or re-attached) to: only that worker may report on it.
     var attemptWorkers: [AttemptKey: String] = [:]
+    /// The fidelity rung each attempt evaluated.
+    var attemptRungs: [AttemptKey: Int] = [:]
+    /// Fine-tune steps of every accepted result (all rungs): the search's cost in QAT steps.
+    public internal(set) var qatSteps = 0
     /// Workers waiting for work, in order: after READY, or after a FINAL (18/MDP workers do not say
     /// READY again after one).
     var idleWorkers: [String] = []
@@ -71,12 +78,16 @@ public final class Study {
         var dispatched: Int
         /// Attempts that ended stale or rejected (held against the retry cap).
         var lost: Int
+        /// The rung its current (or next) attempt evaluates.
+        var rung = 0
+        /// The fine-tuned FP32 reference: evaluated like a candidate, never shown to the search.
+        var isReference = false
     }
 
-    private init(store: RunStore, setup: StudySetup, search: SteadyStateNSGA2, metadata: RunMetadata, clock: any StudyClock, logger: Logger) {
+    private init(store: RunStore, setup: StudySetup, engine: SearchEngine, metadata: RunMetadata, clock: any StudyClock, logger: Logger) {
         self.store = store
         self.setup = setup
-        self.search = search
+        self.engine = engine
         self.metadata = metadata
         self.clock = clock
         self.logger = logger
@@ -91,6 +102,7 @@ public final class Study {
     ) throws -> Study {
         let space = try GenomeSpace(setup.space)
         let search = try SteadyStateNSGA2(space: space, parameters: setup.parameters, seed: setup.seed, sensitivity: setup.sensitivity)
+        let engine = try SearchEngine(nsga2: search, fidelity: setup.schedule)
         guard setup.parameters.objectiveCount == setup.objectives.count else {
             throw StudyError("\(setup.objectives.count) objectives but the search expects \(setup.parameters.objectiveCount)")
         }
@@ -101,11 +113,20 @@ public final class Study {
             datasetFingerprint: setup.template.dataset.fingerprint, checkpointHash: setup.template.baseCheckpoint.sha256, createdAt: now,
             studyJSON: try StudyJSON.encode(setup))
         let store = try RunStore.create(at: directory, metadata: metadata)
-        let study = Study(store: store, setup: setup, search: search, metadata: metadata, clock: clock, logger: logger)
+        let study = Study(store: store, setup: setup, engine: engine, metadata: metadata, clock: clock, logger: logger)
         try store.write { w in
             study.sessionID = try w.beginSession(at: now)
-            try w.saveSearchState(search, at: now)
+            try w.saveSearchState(engine, at: now)
             try w.appendEvent("created", at: now, payload: ["name": setup.name, "seed": String(setup.seed)])
+            if setup.fineTunedReference == true {
+                // First in the queue: every drop the report shows is measured against it.
+                let config = QuantizationConfig(layers: Dictionary(uniqueKeysWithValues: setup.space.layers.map { ($0, LayerQuantization.float) }))
+                let id = try w.insertCandidate(NewCandidate(config: config, origin: .reference, parents: [], createdAt: now))
+                study.candidates[id] = CandidateState(
+                    id: id, hash: config.hash, config: config, status: .pending, dispatched: 0, lost: 0, rung: setup.schedule.topRung, isReference: true)
+                study.idByHash[config.hash] = id
+                study.queue.append(id)
+            }
         }
         logger.info("Created run", metadata: ["run.directory": "\(directory.path)", "run.seed": "\(setup.seed)"])
         return study
@@ -131,20 +152,21 @@ public final class Study {
             throw StudyError("\(store.databaseURL.path): the stored study setup does not decode: \(error)")
         }
         if let budget { setup.budget = budget }
-        let search: SteadyStateNSGA2
-        if let saved = try store.latestSearchState() {
-            guard saved.space.space == setup.space, saved.parameters == setup.parameters else {
+        let engine: SearchEngine
+        if let saved = try store.latestSearchEngine(fidelity: setup.schedule) {
+            guard saved.nsga2.space.space == setup.space, saved.nsga2.parameters == setup.parameters, saved.fidelity == setup.schedule else {
                 throw StudyError("\(store.databaseURL.path): the saved search state was made for a different space or settings")
             }
-            search = saved
+            engine = saved
         } else {
-            search = try SteadyStateNSGA2(space: try GenomeSpace(setup.space), parameters: setup.parameters, seed: setup.seed, sensitivity: setup.sensitivity)
+            let search = try SteadyStateNSGA2(space: try GenomeSpace(setup.space), parameters: setup.parameters, seed: setup.seed, sensitivity: setup.sensitivity)
+            engine = try SearchEngine(nsga2: search, fidelity: setup.schedule)
         }
-        let study = Study(store: store, setup: setup, search: search, metadata: metadata, clock: clock, logger: logger)
+        let study = Study(store: store, setup: setup, engine: engine, metadata: metadata, clock: clock, logger: logger)
         try study.reload(budgetChanged: budget != nil)
         logger.info(
             "Resumed run",
-            metadata: ["run.directory": "\(directory.path)", "run.pending": "\(study.queue.count)", "run.evaluations": "\(search.statistics.evaluations)"])
+            metadata: ["run.directory": "\(directory.path)", "run.pending": "\(study.queue.count)", "run.evaluations": "\(engine.nsga2.statistics.evaluations)"])
         return study
     }
 
@@ -157,11 +179,20 @@ public final class Study {
         for record in records {
             candidates[record.id] = CandidateState(
                 id: record.id, hash: record.configHash, config: record.config, status: record.status, dispatched: record.attempts,
-                lost: lostCount[record.id, default: 0])
+                lost: lostCount[record.id, default: 0], rung: record.origin == .reference ? setup.schedule.topRung : 0,
+                isReference: record.origin == .reference)
             idByHash[record.configHash] = record.id
         }
         activeBefore = try store.activeSeconds()
-        for attempt in attempts { attemptWorkers[AttemptKey(candidateId: attempt.candidateId, attempt: attempt.number)] = attempt.worker }
+        for attempt in attempts {
+            let key = AttemptKey(candidateId: attempt.candidateId, attempt: attempt.number)
+            attemptWorkers[key] = attempt.worker
+            attemptRungs[key] = attempt.rung
+        }
+        // A candidate's next attempt evaluates the rung of its latest one (a promotion is dispatched
+        // in the transaction that decides it).
+        for attempt in attempts { candidates[attempt.candidateId]?.rung = attempt.rung }
+        qatSteps = try store.results().reduce(0) { $0 + $1.result.fineTune.steps } + store.rungResults().reduce(0) { $0 + $1.result.fineTune.steps }
         let running = attempts.filter { $0.state == .running }
         // Proposals the search holds in flight must all be candidates; by construction they are
         // (same transaction), but a missing one is recovered as a new pending candidate.
@@ -215,7 +246,8 @@ public final class Study {
             }
         return StudySummary(
             reason: reason, done: count(.done), failed: count(.failed), stale: count(.stale), unfinished: count(.pending) + count(.running),
-            hypervolume: search.hypervolume, activeSeconds: activeSeconds(at: clock.now))
+            hypervolume: search.hypervolume, activeSeconds: activeSeconds(at: clock.now),
+            fullFidelity: setup.isMultiFidelity ? engine.ladder.results[engine.fidelity.topRung].count : count(.done), qatSteps: qatSteps)
     }
 
     /// The seed for one attempt: a pure function of the run seed, the config hash and the attempt.

@@ -20,12 +20,26 @@ public struct StudySetup: Codable, Hashable, Sendable {
     public var maxAttempts: Int
     public var lease: LeaseTimings
     public var template: RequestTemplate
+    /// Multi-fidelity rungs (fine-tune steps) and promotion ratio; nil: every candidate gets the
+    /// template's full fine-tune at once.
+    public var fidelity: FidelitySchedule?
+    /// Fine-tune the FP32 model with the candidates' recipe and full budget first, so drops compare
+    /// fine-tuned with fine-tuned (false or absent: only the un-fine-tuned base model is measured).
+    public var fineTunedReference: Bool?
+    /// Common random numbers: every candidate (and the reference) fine-tuned with the same seed, so
+    /// data order and augmentation do not differ between the configurations being compared; retries
+    /// after a lost attempt still get their own. False or absent: a seed per configuration.
+    public var commonRandomNumbers: Bool?
 
     public init(
         name: String, configYAML: String, space: QuantizationSpace, objectives: [ObjectiveSpec], constraints: [ConstraintSpec] = [],
         parameters: NSGA2Parameters, sensitivity: SensitivityTable? = nil, seed: UInt64, budget: StudyBudget, maxAttempts: Int = 3,
-        lease: LeaseTimings = LeaseTimings(), template: RequestTemplate
+        lease: LeaseTimings = LeaseTimings(), template: RequestTemplate, fidelity: FidelitySchedule? = nil, fineTunedReference: Bool = false,
+        commonRandomNumbers: Bool = false
     ) {
+        self.commonRandomNumbers = commonRandomNumbers
+        self.fineTunedReference = fineTunedReference
+        self.fidelity = fidelity
         self.name = name
         self.configYAML = configYAML
         self.space = space
@@ -39,6 +53,13 @@ public struct StudySetup: Codable, Hashable, Sendable {
         self.lease = lease
         self.template = template
     }
+
+    /// The rungs the search uses: the configured ones, or one rung of the template's budget.
+    public var schedule: FidelitySchedule {
+        fidelity ?? .single(steps: template.fineTune.maxSteps ?? 0)
+    }
+
+    public var isMultiFidelity: Bool { schedule.isMultiFidelity }
 
     /// The summary RunStore keeps for readers.
     var runSettings: RunSettings {

@@ -94,6 +94,10 @@ public struct StudySummary: Hashable, Sendable {
     public var unfinished: Int
     public var hypervolume: Double
     public var activeSeconds: Double
+    /// Candidates with a full-fidelity result (all done ones in a single-fidelity run).
+    public var fullFidelity: Int = 0
+    /// Fine-tune steps of all accepted results, at every rung: what the search cost.
+    public var qatSteps: Int = 0
 }
 
 /// The study cannot go on (inconsistent saved state, a run that does not match).

@@ -41,17 +41,33 @@ extension ReportInput {
                 outcome: outcomes["\(interval.candidateId)#\(interval.attempt)"] ?? "running")
         }
         let status = try store.status()
+        // Drops are measured against the fine-tuned FP32 model when the run has one (like with
+        // like); its energy and size stay the base model's (fine-tuning does not change them much,
+        // and every candidate's reduction is computed against the base).
+        var reference = results.first?.result.reference
+        let fineTuned = try store.fineTunedReference()
+        if let fineTuned {
+            reference = ReferenceFigures(
+                accuracy: fineTuned.accuracy, energy: reference?.energy ?? fineTuned.reference.energy, bytes: reference?.bytes ?? fineTuned.reference.bytes,
+                samples: fineTuned.samples)
+        }
+        let rungResults = try store.rungResults()
         var input = ReportInput(
             runName: metadata.name,
             subtitle: "Run created \(ISO8601DateFormatter().string(from: metadata.createdAt)); \(settings.layers.count) quantizable layers; objectives: \(settings.objectives.map(\.description).joined(separator: ", "))",
             layerOrder: settings.layers, primaryEnergy: primary, energyPresets: presets, selectionSplit: selectionSplit,
-            candidates: candidates, reference: results.first?.result.reference,
+            candidates: candidates, reference: reference,
             hypervolume: try store.hypervolumeHistory().map { HypervolumePoint(evaluations: $0.evaluations, seconds: $0.wallSeconds, value: $0.value) },
             workerActivity: activity)
+        input.referenceIsFineTuned = fineTuned != nil
+        if fineTuned != nil { input.baseReference = results.first?.result.reference }
         input.facts = [
             ("evaluated", "\(status.done) done, \(status.candidates[.failed, default: 0]) failed, \(status.candidates[.stale, default: 0]) stale"
                 + (settings.evaluationBudget.map { " (budget \($0))" } ?? "")),
             ("active time", String(format: "%.1f min", try store.activeSeconds() / 60)),
+            ("FP32 reference", fineTuned.map { "fine-tuned with the candidates' recipe (\($0.fineTune.steps) steps)" } ?? "the base checkpoint, not fine-tuned"),
+            ("QAT steps", "\((results.map(\.result) + rungResults.map(\.result) + (fineTuned.map { [$0] } ?? [])).reduce(0) { $0 + $1.fineTune.steps })"
+                + (rungResults.isEmpty ? "" : " (\(rungResults.count) lower-rung results, \(results.count) at full fidelity)")),
             ("workers", "\(status.workers.count)"),
             ("seed", "\(metadata.seed)"),
             ("dataset fingerprint", metadata.datasetFingerprint),
@@ -65,10 +81,12 @@ extension ReportInput {
     /// Whether the run reproduces the seed paper's claim, selected on the selection split and
     /// reported on the report split; otherwise the best measured trade-off.
     static func claimFindings(_ input: ReportInput) -> [String] {
-        guard let reference = input.reference, let fp32Selection = reference.accuracy[input.selectionSplit] else {
+        guard let reference = input.reference, let measured = reference.accuracy[input.selectionSplit] else {
             return ["No results yet."]
         }
-        let fp32Report = reference.accuracy[input.reportSplit] ?? .nan
+        // The stricter of the two references (fine-tuned FP32 and base checkpoint).
+        let fp32Selection = max(measured, input.baseReference?.accuracy[input.selectionSplit] ?? measured)
+        let fp32Report = max(reference.accuracy[input.reportSplit] ?? .nan, input.baseReference?.accuracy[input.reportSplit] ?? -1)
         func describe(_ c: ReportCandidate) -> String {
             let r = c.result
             let selection = (r.accuracy[input.selectionSplit] ?? .nan) * 100

@@ -20,6 +20,11 @@ public struct ReportInput: Sendable {
     public var candidates: [ReportCandidate]
     /// The FP32 model measured the same way.
     public var reference: ReferenceFigures?
+    /// What `reference` is: the FP32 model fine-tuned like the candidates, or the base model as is.
+    public var referenceIsFineTuned = false
+    /// The base checkpoint's figures, when `reference` is the fine-tuned model (both are shown, and
+    /// the claim check uses the stricter).
+    public var baseReference: ReferenceFigures?
     public var hypervolume: [HypervolumePoint]
     public var workerActivity: [WorkerInterval]
     /// Free-text findings shown at the top (e.g. whether the paper's claim was reproduced).

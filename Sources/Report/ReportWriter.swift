@@ -33,19 +33,28 @@ public enum ReportWriter {
     static func paretoTable(_ input: ReportInput) -> DataTable {
         var columns = ["id", "origin", "\(input.selectionSplit)_accuracy_%", "\(input.reportSplit)_accuracy_%", "\(input.reportSplit)_drop_vs_fp32_pp"]
         for preset in input.energyPresets { columns += ["energy_uj_\(preset)", "reduction_\(preset)"] }
-        columns += ["average_bits", "compression", "packed_bytes", "config_hash", "layers"]
+        columns += ["average_bits", "compression", "packed_bytes", "\(input.reportSplit)_accuracy_95ci", "\(input.reportSplit)_paired_drop_vs_fp32"]
+        columns += ["config_hash", "layers"]
         var table = DataTable(columns: columns)
         let front = input.front.sorted { ($0.result.energy[input.primaryEnergy]?.picojoules ?? 0) < ($1.result.energy[input.primaryEnergy]?.picojoules ?? 0) }
         for c in front {
             let r = c.result
             let selection = (r.accuracy[input.selectionSplit] ?? .nan) * 100
             let reported = (r.accuracy[input.reportSplit] ?? .nan) * 100
-            let referenceReported = (r.reference.accuracy[input.reportSplit] ?? .nan) * 100
+            let referenceReported = ((input.reference ?? r.reference).accuracy[input.reportSplit] ?? .nan) * 100
             var row = ["\(c.id)", c.origin, fmt(selection), fmt(reported), fmt(referenceReported - reported)]
             for preset in input.energyPresets {
                 row += [fmt((r.energy[preset]?.picojoules ?? .nan) / 1e6), fmt(r.energy[preset]?.reduction ?? .nan)]
             }
-            row += [fmt(r.averageBits), fmt(r.compression), "\(r.packedBytes)", r.configHash, r.config.summary(order: input.layerOrder)]
+            row += [fmt(r.averageBits), fmt(r.compression), "\(r.packedBytes)"]
+            // Small test splits: the Wilson interval, and the drop paired over the same samples
+            // (bootstrap interval, exact McNemar p) instead of a bare difference.
+            let referenceSamples = (input.reference ?? r.reference).samples?[input.reportSplit]
+            row += [
+                HonestFigures.text(HonestFigures.accuracy(r, split: input.reportSplit)),
+                HonestFigures.text(HonestFigures.drop(of: r.samples?[input.reportSplit], against: referenceSamples)),
+            ]
+            row += [r.configHash, r.config.summary(order: input.layerOrder)]
             table.append(row)
         }
         return table
@@ -77,15 +86,20 @@ public enum ReportWriter {
             out += "<h2>Run</h2><table>" + input.facts.map { "<tr><th>\(escape($0.0))</th><td class=\"text\">\(escape($0.1))</td></tr>" }.joined() + "</table>\n"
         }
         if let reference = input.reference {
-            out += "<p>FP32 reference: "
+            out += input.referenceIsFineTuned ? "<p>FP32 reference (fine-tuned like the candidates): " : "<p>FP32 reference (base checkpoint): "
             out += [input.selectionSplit, input.reportSplit].map { split in
                 "\(split) accuracy \(fmt((reference.accuracy[split] ?? .nan) * 100))%"
             }.joined(separator: ", ")
             out += input.energyPresets.map { ", energy \(fmt((reference.energy[$0] ?? .nan) / 1e6)) µJ (\($0))" }.joined()
             out += ", \(reference.bytes) bytes.</p>\n"
+            if let base = input.baseReference {
+                out += "<p>Base checkpoint (not fine-tuned): "
+                out += [input.selectionSplit, input.reportSplit].map { "\($0) accuracy \(fmt((base.accuracy[$0] ?? .nan) * 100))%" }.joined(separator: ", ")
+                out += ". The claim check uses the stricter of the two references.</p>\n"
+            }
         }
         out += "<h2>Pareto models</h2>\n"
-        out += "<p>Selected on the \(escape(input.selectionSplit)) split; \(escape(input.reportSplit)) accuracy reported. Drop is in percentage points against the FP32 model. <span class=\"links\">Data: <a href=\"data/pareto.csv\">pareto.csv</a>, <a href=\"data/pareto.json\">pareto.json</a></span></p>\n"
+        out += "<p>Selected on the \(escape(input.selectionSplit)) split; \(escape(input.reportSplit)) accuracy reported. Drop is in percentage points against the FP32 model; the 95 % interval of each accuracy is Wilson's, and the paired drop is measured on the same test samples (bootstrap 95 % interval, exact McNemar p; \"within noise\" when the interval contains 0). \(input.referenceIsFineTuned ? "The FP32 model was fine-tuned with the candidates' recipe and full budget (like with like)." : "The FP32 model is the base checkpoint, not fine-tuned: drops also include what fine-tuning alone gains (set search.reference: fine_tuned).") <span class=\"links\">Data: <a href=\"data/pareto.csv\">pareto.csv</a>, <a href=\"data/pareto.json\">pareto.json</a></span></p>\n"
         out += htmlTable(pareto)
         for figure in figures {
             out += "<figure id=\"\(figure.name)\" class=\"figure\">\n"
@@ -103,7 +117,7 @@ public enum ReportWriter {
         for row in table.rows {
             out += "<tr>"
             for (column, cell) in zip(table.columns, row) where column != "layers" {
-                let isText = column == "origin" || column == "config_hash" || column == "layers"
+                let isText = column == "origin" || column == "config_hash" || column == "layers" || column.hasSuffix("95ci") || column.contains("paired")
                 // The page rounds to what a reader compares (2 decimals); the CSV/JSON keep full precision.
                 let shown =
                     column == "config_hash" ? String(cell.prefix(12))

@@ -137,6 +137,24 @@ public struct AttemptRecord: Hashable, Sendable {
     public var error: String?
     /// The latest PARTIAL, if any arrived.
     public var progress: EvaluationProgress?
+    /// The fidelity rung this attempt evaluated (0 in single-fidelity runs).
+    public var rung: Int = 0
+}
+
+/// A result below full fidelity (a lower rung of a multi-fidelity run).
+public struct StoredRungResult: Hashable, Sendable {
+    public var candidateId: Int64
+    public var rung: Int
+    public var attempt: Int
+    /// Fine-tune steps this result's model had (the rung's budget).
+    public var steps: Int
+    public var result: EvaluationResult
+    public var objectives: [Double]
+    public var violations: [Double]
+    public var violation: Double
+    public var receivedAt: Date
+
+    public var fitness: Fitness { Fitness(objectives: objectives, violation: violation) }
 }
 
 /// An accepted result with what the search made of it.

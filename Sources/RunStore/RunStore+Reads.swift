@@ -113,9 +113,21 @@ extension RunStore {
 
     /// The most recent search snapshot, or nil before the first one.
     public func latestSearchState() throws -> SteadyStateNSGA2? {
+        try latestSearchEngine(fidelity: .single(steps: 0))?.nsga2
+    }
+
+    /// The latest saved search: a ``SearchEngine``, or (runs saved before multi-fidelity) a bare
+    /// NSGA-II state, wrapped in an engine with `fidelity`.
+    public func latestSearchEngine(fidelity: FidelitySchedule) throws -> SearchEngine? {
         try read { db in
             guard let data = try Data.fetchOne(db, sql: "SELECT state_json FROM search_state ORDER BY id DESC LIMIT 1") else { return nil }
-            return try decode(SteadyStateNSGA2.self, data: data, at: "search_state.state_json")
+            if let engine = try? JSONText.decode(SearchEngine.self, from: data) { return engine }
+            let nsga2 = try decode(SteadyStateNSGA2.self, data: data, at: "search_state.state_json")
+            do {
+                return try SearchEngine(nsga2: nsga2, fidelity: fidelity)
+            } catch {
+                throw RunStoreError(.corrupt, path: databaseURL.path, "search_state.state_json: \(error)")
+            }
         }
     }
 
@@ -173,7 +185,32 @@ extension RunStore {
         return AttemptRecord(
             candidateId: candidateId, number: number, worker: row["worker"], seed: seed, dispatchedAt: Date(timeIntervalSince1970: row["dispatched_at"]),
             finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), state: state, error: row["error"],
-            progress: try progressText.map { try decode(EvaluationProgress.self, $0, at: "\(where_) progress_json") })
+            progress: try progressText.map { try decode(EvaluationProgress.self, $0, at: "\(where_) progress_json") }, rung: row["rung"])
+    }
+
+    /// The fine-tuned FP32 reference's result, if the run has one.
+    public func fineTunedReference() throws -> EvaluationResult? {
+        try read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT result_json FROM reference_result LIMIT 1") else { return nil }
+            return try decode(EvaluationResult.self, text, at: "reference_result.result_json")
+        }
+    }
+
+    /// Results below full fidelity, by candidate and rung.
+    public func rungResults() throws -> [StoredRungResult] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rung_result ORDER BY candidate_id, rung").map { row in
+                let candidateId: Int64 = row["candidate_id"]
+                let rung: Int = row["rung"]
+                let location = "rung_result \(candidateId)/\(rung)"
+                return StoredRungResult(
+                    candidateId: candidateId, rung: rung, attempt: row["attempt"], steps: row["steps"],
+                    result: try decode(EvaluationResult.self, row["result_json"] as String, at: "\(location) result_json"),
+                    objectives: try decode([Double].self, row["objectives_json"] as String, at: "\(location) objectives_json"),
+                    violations: try decode([Double].self, row["violations_json"] as String, at: "\(location) violations_json"),
+                    violation: row["violation"], receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+            }
+        }
     }
 
     private func result(from row: Row) throws -> StoredResult {

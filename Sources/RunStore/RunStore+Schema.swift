@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// The schema of `run.sqlite` (version 1). Times are Unix seconds (REAL); JSON columns hold compact
+/// The schema of `run.sqlite` (version 2; version 1 files are migrated when opened). Times are Unix seconds (REAL); JSON columns hold compact
 /// JSON with sorted keys; seeds are decimal TEXT (SQLite integers are signed 64-bit).
 ///
 /// | table          | one row per                   | key columns                                                       |
@@ -13,9 +13,12 @@ import GRDB
 /// |                |                               | status pending/running/done/failed/stale, attempts, reason        |
 /// | `attempt`      | dispatch of a candidate       | (candidate_id, number), worker, seed, dispatched_at, finished_at, |
 /// |                |                               | state running/done/failed/stale/rejected/interrupted, error,      |
-/// |                |                               | progress_json (latest PARTIAL)                                    |
-/// | `result`       | accepted result               | candidate_id, attempt, result_json (EvaluationResult),            |
+/// |                |                               | progress_json (latest PARTIAL), rung (v2)                         |
+/// | `result`       | accepted full-fidelity result | candidate_id, attempt, result_json (EvaluationResult),            |
 /// |                |                               | objectives_json (minimised), violations_json, violation           |
+/// | `rung_result`  | accepted lower-rung result    | (candidate_id, rung), attempt, steps, result_json, objectives,    |
+/// |                | (v2)                          | violations_json, violation, received_at                           |
+/// | `reference_result` | the fine-tuned FP32 model (v2) | candidate_id, attempt, result_json, received_at                |
 /// | `event`        | thing that happened           | time, kind, candidate_id, attempt, worker, payload_json           |
 /// | `hypervolume`  | accepted result               | evaluations, wall_seconds, value                                  |
 /// | `search_state` | latest + every 100th snapshot | evaluations, saved_at, milestone, state_json (incl. RNG state)    |
@@ -26,7 +29,7 @@ import GRDB
 /// = the schema version, so foreign or newer databases are refused with a clear message.
 extension RunStore {
     public static let applicationID: Int32 = 0x5351_4E54
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -128,6 +131,52 @@ extension RunStore {
                 """)
             try db.execute(sql: "PRAGMA application_id = \(applicationID)")
             try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        // v2: multi-fidelity runs. Candidates of any origin (knapsack and supernet seeds, the FP32
+        // reference; the origin is checked in Swift); attempts carry their rung; results at rungs
+        // below full fidelity live in `rung_result` (`result` keeps full-fidelity results only, so the
+        // front, the report and export read full-fidelity results without a filter).
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE candidate_v2 (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    config_hash TEXT NOT NULL UNIQUE,
+                    config_json TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    parents_json TEXT NOT NULL DEFAULT '[]',
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed', 'stale')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at REAL NOT NULL,
+                    finished_at REAL,
+                    reason TEXT
+                );
+                INSERT INTO candidate_v2 SELECT id, config_hash, config_json, origin, parents_json, status, attempts, created_at, finished_at, reason FROM candidate;
+                DROP TABLE candidate;
+                ALTER TABLE candidate_v2 RENAME TO candidate;
+                CREATE INDEX candidate_by_status ON candidate(status);
+                ALTER TABLE attempt ADD COLUMN rung INTEGER NOT NULL DEFAULT 0 CHECK (rung >= 0);
+                CREATE TABLE rung_result (
+                    candidate_id INTEGER NOT NULL REFERENCES candidate(id),
+                    rung INTEGER NOT NULL CHECK (rung >= 0),
+                    attempt INTEGER NOT NULL,
+                    steps INTEGER NOT NULL,
+                    result_json TEXT NOT NULL,
+                    objectives_json TEXT NOT NULL,
+                    violations_json TEXT NOT NULL,
+                    violation REAL NOT NULL CHECK (violation >= 0),
+                    received_at REAL NOT NULL,
+                    PRIMARY KEY (candidate_id, rung),
+                    FOREIGN KEY (candidate_id, attempt) REFERENCES attempt(candidate_id, number)
+                );
+                CREATE TABLE reference_result (
+                    candidate_id INTEGER PRIMARY KEY REFERENCES candidate(id),
+                    attempt INTEGER NOT NULL,
+                    result_json TEXT NOT NULL,
+                    received_at REAL NOT NULL,
+                    FOREIGN KEY (candidate_id, attempt) REFERENCES attempt(candidate_id, number)
+                );
+                """)
+            try db.execute(sql: "PRAGMA user_version = 2")
         }
         return migrator
     }()

@@ -64,13 +64,13 @@ public struct RunWriter {
 
     /// Records a dispatch: attempt `number` of `candidateId` on `worker`, state `running`; the
     /// candidate becomes `running` with `attempts = number`.
-    public func insertAttempt(candidateId: Int64, number: Int, worker: String, seed: UInt64, at time: Date) throws {
+    public func insertAttempt(candidateId: Int64, number: Int, worker: String, seed: UInt64, rung: Int = 0, at time: Date) throws {
         try db.execute(
             sql: """
-                INSERT INTO attempt (candidate_id, number, worker, seed, dispatched_at, state)
-                VALUES (?, ?, ?, ?, ?, 'running')
+                INSERT INTO attempt (candidate_id, number, worker, seed, dispatched_at, state, rung)
+                VALUES (?, ?, ?, ?, ?, 'running', ?)
                 """,
-            arguments: [candidateId, number, worker, String(seed), time.timeIntervalSince1970])
+            arguments: [candidateId, number, worker, String(seed), time.timeIntervalSince1970, rung])
         try db.execute(
             sql: "UPDATE candidate SET status = 'running', attempts = ?, reason = NULL WHERE id = ?", arguments: [number, candidateId])
         try requireChange("candidate \(candidateId)")
@@ -117,6 +117,33 @@ public struct RunWriter {
             ])
     }
 
+    /// Records a result below full fidelity (a lower rung of a multi-fidelity run); a repeat for the
+    /// same rung replaces it.
+    public func insertRungResult(
+        candidateId: Int64, rung: Int, attempt: Int, steps: Int, result: EvaluationResult, objectives: [Double], violations: [Double],
+        at time: Date
+    ) throws {
+        let violation = violations.reduce(0) { $0 + max(0, $1) }
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO rung_result
+                    (candidate_id, rung, attempt, steps, result_json, objectives_json, violations_json, violation, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                candidateId, rung, attempt, steps, try JSONText.encode(result), try JSONText.encode(objectives), try JSONText.encode(violations),
+                violation, time.timeIntervalSince1970,
+            ])
+    }
+
+    /// Records the fine-tuned FP32 reference: the base model fine-tuned with the candidates' recipe
+    /// and budget, so accuracy drops compare like with like.
+    public func insertReferenceResult(candidateId: Int64, attempt: Int, result: EvaluationResult, at time: Date) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO reference_result (candidate_id, attempt, result_json, received_at) VALUES (?, ?, ?, ?)",
+            arguments: [candidateId, attempt, try JSONText.encode(result), time.timeIntervalSince1970])
+    }
+
     /// Appends to the event journal; `payload` is stored as a JSON object.
     public func appendEvent(
         _ kind: String, at time: Date, candidateId: Int64? = nil, attempt: Int? = nil, worker: String? = nil,
@@ -136,13 +163,21 @@ public struct RunWriter {
     /// Saves the whole search state (population, archive, RNG). Keeps the latest snapshot and one
     /// per 100 evaluations; older non-milestone snapshots are deleted.
     public func saveSearchState(_ state: SteadyStateNSGA2, at time: Date) throws {
-        let evaluations = state.statistics.evaluations
+        try saveSearchState(json: try JSONText.encodeData(state), evaluations: state.statistics.evaluations, at: time)
+    }
+
+    /// Saves the whole search engine (NSGA-II and rung ladder), what multi-fidelity runs resume from.
+    public func saveSearchState(_ engine: SearchEngine, at time: Date) throws {
+        try saveSearchState(json: try JSONText.encodeData(engine), evaluations: engine.nsga2.statistics.evaluations, at: time)
+    }
+
+    private func saveSearchState(json: Data, evaluations: Int, at time: Date) throws {
         let existing = try Int.fetchOne(db, sql: "SELECT count(*) FROM search_state WHERE milestone = 1 AND evaluations = ?", arguments: [evaluations])
         let milestone = evaluations % 100 == 0 && (existing ?? 0) == 0
         try db.execute(sql: "DELETE FROM search_state WHERE milestone = 0")
         try db.execute(
             sql: "INSERT INTO search_state (evaluations, saved_at, milestone, state_json) VALUES (?, ?, ?, ?)",
-            arguments: [evaluations, time.timeIntervalSince1970, milestone, try JSONText.encodeData(state)])
+            arguments: [evaluations, time.timeIntervalSince1970, milestone, json])
     }
 
     /// A worker announced itself (READY after connecting).

@@ -36,12 +36,14 @@ public struct SearchEngine: Codable, Sendable {
     public var fidelity: FidelitySchedule { ladder.schedule }
     public var front: [FrontPoint] { nsga2.front }
     public var hypervolume: Double { nsga2.hypervolume }
+    /// Whether some candidate may be promoted now.
+    public var hasPromotion: Bool { (0..<fidelity.topRung).contains { !ladder.promotable(at: $0).isEmpty } }
     public var isExhausted: Bool { proposals == .seedsOnly ? nsga2.pendingSeeds.isEmpty : nsga2.isExhausted }
 
     /// Promotions first (so candidates reach full fidelity rather than pile up at the bottom), then a
     /// new candidate if `allowNew`; nil when there is nothing to do.
-    public mutating func next(allowNew: Bool = true) -> Work? {
-        if let promotion = ladder.nextPromotion() { return .promote(hash: promotion.hash, toRung: promotion.toRung) }
+    public mutating func next(allowNew: Bool = true, allowPromotion: Bool = true) -> Work? {
+        if allowPromotion, let promotion = ladder.nextPromotion() { return .promote(hash: promotion.hash, toRung: promotion.toRung) }
         guard allowNew else { return nil }
         let proposal: Proposal?
         switch proposals {

@@ -70,6 +70,9 @@ public enum CandidateOrigin: String, Codable, Hashable, Sendable, CaseIterable {
     case offspring
     /// Drawn uniformly from the unseen part of the space.
     case random
+    /// Not a search candidate: the FP32 model fine-tuned with the candidates' recipe, the reference
+    /// accuracy drops are measured against.
+    case reference
 }
 
 /// A configuration the search wants evaluated.

@@ -23,6 +23,9 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
     private let lock = NSLock()
     private var evaluators: [String: CandidateEvaluator] = [:]
     private var datasets: [String: EvaluationData] = [:]
+    /// Training states of this worker's latest fine-tunes: a promotion of a candidate it evaluated
+    /// continues exactly where that fine-tune stopped.
+    private let states = FineTuneStateCache(capacity: 2)
 
     /// - Parameter cacheDirectory: where the FP32 reference measurements are cached.
     public init(cacheDirectory: URL, logger: Logger) {
@@ -48,10 +51,29 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
         report("fetch")
         let checkpoint = try context.checkpoint(for: request.baseCheckpoint)
         let evaluator = try candidateEvaluator(checkpoint: checkpoint, reference: request.baseCheckpoint, data: data, energyTexts: request.energyModels)
+        let continuation = try continuation(of: request, context: context)
         let outcome = try evaluator.evaluate(
             request.config, budget: request.budget, seed: request.seed, candidateId: request.candidateId, attempt: request.attempt,
+            continuation: continuation, splits: request.splits.map(Set.init),
             progress: { context.report($0) }, isCancelled: { context.isCancelled })
+        states.insert(outcome.state)
         return EvaluationReply(result: outcome.result, packedModel: Data(outcome.packedModel))
+    }
+
+    /// Where a promoted candidate's fine-tune resumes: this worker's own training state when it ran
+    /// the earlier rung (exact), else the earlier rung's packed model from the coordinator (a warm
+    /// start), else nothing (the whole budget from the base checkpoint; the result says so).
+    private func continuation(of request: EvaluationRequest, context: EvaluationContext) throws -> FineTuneContinuation? {
+        guard let continuation = request.continuation, continuation.fromSteps > 0 else { return nil }
+        let key = FineTuneState.key(config: request.config, budget: request.budget, seed: request.seed)
+        if let state = states.take(key: key, steps: continuation.fromSteps) { return .state(state) }
+        guard let packed = continuation.packedModel else { return nil }
+        let url = try context.checkpoint(for: packed)
+        do {
+            return .packed([UInt8](try Data(contentsOf: url)), steps: continuation.fromSteps)
+        } catch {
+            throw EvaluationFailure(kind: "checkpoint", message: "cannot read the earlier rung's model \(url.path): \(error)")
+        }
     }
 
     private func dataset(for reference: DatasetReference, report: (String) -> Void) throws -> EvaluationData {

@@ -110,7 +110,8 @@ struct SearchCommand: AsyncParsableCommand {
         line.finish()
         pool?.stop()
         broker.shutdown()
-        print("search \(summary.reason.rawValue): \(summary.done) done, \(summary.failed) failed, \(summary.stale) stale, \(summary.unfinished) unfinished; "
+        print("search \(summary.reason.rawValue): \(summary.done) done (\(summary.fullFidelity) at full fidelity), \(summary.failed) failed, "
+            + "\(summary.stale) stale, \(summary.unfinished) unfinished; \(summary.qatSteps) QAT steps; "
             + String(format: "hypervolume %.4f; %.1f min active", summary.hypervolume, summary.activeSeconds / 60))
         print(try RunInspection.paretoTable(try RunStore.open(at: directory, readOnly: true)), terminator: "")
         print("next: spikeq report \(directory.path) && spikeq export \(directory.path) --out \(directory.path)/export")

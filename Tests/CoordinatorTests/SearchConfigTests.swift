@@ -40,6 +40,19 @@ struct SearchConfigTests {
         #expect(parseError(minimal + "\nsearch:\n  surrogate: {candidates: 0}\n")?.key == "search.surrogate.candidates")
     }
 
+    @Test func fidelityReferenceAndCommonRandomNumbersAreRead() throws {
+        let text = minimal + "\nsearch:\n  fidelity: {rungs: [15, 60], eta: 4}\n  reference: fine_tuned\n  common_random_numbers: false\n"
+        let config = try SearchConfig.parse(text, file: file)
+        #expect(config.search.fidelity == FidelitySchedule(rungs: [15, 60], eta: 4))
+        #expect(config.search.reference == .fineTuned && !config.search.commonRandomNumbers)
+        #expect(try SearchConfig.parse(config.resolvedYAML, file: file).search == config.search)
+        #expect(try SearchConfig.parse(minimal, file: file).search.commonRandomNumbers, "on by default")
+        for bad in ["{rungs: [60, 15]}", "{rungs: []}", "{eta: 3}", "{rungs: [15, 60], eta: 1}"] {
+            #expect(parseError(minimal + "\nsearch:\n  fidelity: \(bad)\n")?.key.hasPrefix("search.fidelity") == true, "\(bad)")
+        }
+        #expect(parseError(minimal + "\nsearch:\n  reference: fp16\n")?.key == "search.reference")
+    }
+
     @Test func theShippedDemoConfigParses() throws {
         let url = Self.repoRoot.appendingPathComponent("configs/search/synthetic-gestures.yaml")
         let config = try SearchConfig.load(from: url)
@@ -51,6 +64,8 @@ struct SearchConfigTests {
         #expect(config.space.fixed == ["head": .uniform(8)])
         #expect(config.checkpoint.train?.learningRate == 3e-3 && config.checkpoint.train?.weightDecay == 0.06)
         #expect(config.budget.evaluations != nil)
+        #expect(config.search.fidelity == FidelitySchedule(rungs: [15, 60], eta: 3), "the demo runs the multi-fidelity search")
+        #expect(config.search.reference == .fineTuned && config.search.commonRandomNumbers)
         // Every path it names resolves inside the repository's configs/ or runs/.
         let paths = [config.model, config.dataset] + config.energyModels.map(\.url) + [config.checkpoint.path].compactMap { $0 }
         for path in paths {

@@ -23,6 +23,34 @@ struct RunStoreTests {
         }
     }
 
+    @Test func candidatesOfEveryOriginAndRungResultsRoundTrip() throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try RunStore.create(at: directory, metadata: Fixtures.metadata())
+        let t0 = Date(timeIntervalSince1970: 1_000)
+        var ids: [Int64] = []
+        try store.write { w in
+            for (index, origin) in CandidateOrigin.allCases.enumerated() {
+                let config = QuantizationConfig(layers: ["a": .uniform(2 + index)])
+                ids.append(try w.insertCandidate(NewCandidate(config: config, origin: origin, parents: [], createdAt: t0)))
+            }
+            try w.insertAttempt(candidateId: ids[0], number: 1, worker: "w", seed: 9, rung: 1, at: t0)
+        }
+        #expect(try store.candidates().map(\.origin) == CandidateOrigin.allCases)
+        #expect(try store.attempts().map(\.rung) == [1])
+        let config = QuantizationConfig(layers: ["a": .uniform(2)])
+        let result = Fixtures.result(for: config, accuracy: 0.8, picojoules: 1000)
+        try store.write { w in
+            try w.insertRungResult(candidateId: ids[0], rung: 0, attempt: 1, steps: 15, result: result, objectives: [0.2, 0.3], violations: [], at: t0)
+            // A repeat for the same rung replaces the row.
+            try w.insertRungResult(candidateId: ids[0], rung: 0, attempt: 1, steps: 15, result: result, objectives: [0.1, 0.3], violations: [], at: t0)
+        }
+        let stored = try store.rungResults()
+        #expect(stored.count == 1)
+        #expect(stored.first?.objectives == [0.1, 0.3] && stored.first?.steps == 15 && stored.first?.result.configHash == result.configHash)
+        #expect(try store.results().isEmpty, "lower rungs never reach the full-fidelity results")
+    }
+
     @Test func schemaIsMarkedVersionedAndInWALMode() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -33,11 +61,11 @@ struct RunStoreTests {
             #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == RunStore.schemaVersion)
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name")
-            #expect(tables == ["attempt", "candidate", "event", "hypervolume", "result", "run", "search_state", "session", "worker", "worker_busy"])
+            #expect(tables == ["attempt", "candidate", "event", "hypervolume", "reference_result", "result", "run", "rung_result", "search_state", "session", "worker", "worker_busy"])
             let candidateColumns = try db.columns(in: "candidate").map(\.name)
             #expect(candidateColumns == ["id", "config_hash", "config_json", "origin", "parents_json", "status", "attempts", "created_at", "finished_at", "reason"])
             let attemptColumns = try db.columns(in: "attempt").map(\.name)
-            #expect(attemptColumns == ["candidate_id", "number", "worker", "seed", "dispatched_at", "finished_at", "state", "error", "progress_json"])
+            #expect(attemptColumns == ["candidate_id", "number", "worker", "seed", "dispatched_at", "finished_at", "state", "error", "progress_json", "rung"])
         }
     }
 

@@ -18,6 +18,8 @@ struct PythonInteropTests {
         let context = try ZMQContext()
         var configuration = Net.brokerConfiguration()
         configuration.heartbeatInterval = .milliseconds(100)
+        // A Python process starved by the training tests beside it can be silent for seconds.
+        configuration.heartbeatLiveness = 50
         let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
         defer { broker.shutdown() }
         let log = EventLog(broker)
