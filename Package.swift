@@ -94,13 +94,13 @@ let package = Package(
 
         // The distributed search.
         .target(name: "Search", dependencies: ["Seeding", "QuantConfig", "Statistics"]),
-        .target(name: "Wire", dependencies: ["QuantConfig"]),
+        .target(name: "Wire", dependencies: ["QuantConfig", "Statistics"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "Wire", logging]),
         .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
         .target(
             name: "Coordinator",
             dependencies: [
-                "Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", "Worker", logging, lifecycle, yams,
+                "Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", "Worker", "Statistics", logging, lifecycle, yams,
                 crypto,
             ]),
         .target(

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Statistics
 import QuantConfig
 import RunStore
 import Search
@@ -24,6 +25,8 @@ public struct ExportedModel: Codable, Hashable, Sendable {
     public var configHash: String
     public var config: QuantizationConfig
     public var accuracy: [String: Double]
+    /// 95 % Wilson intervals of the accuracies, by split.
+    public var accuracyIntervals: [String: Interval]?
     public var energy: [String: EnergyFigure]
     public var averageBits: Double
     public var compression: Double
@@ -40,6 +43,8 @@ public struct ExportManifest: Codable, Hashable, Sendable {
     public var checkpointSha256: String
     public var layers: [String]
     public var reference: ReferenceFigures?
+    /// The FP32 model fine-tuned with the candidates' recipe, when the run measured one.
+    public var fineTunedReference: ReferenceFigures?
     public var models: [ExportedModel]
 }
 
@@ -96,13 +101,19 @@ public enum RunExport {
             models.append(
                 ExportedModel(
                     file: name, sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(), candidateId: member.candidateId,
-                    configHash: member.configHash, config: r.config, accuracy: r.accuracy, energy: r.energy, averageBits: r.averageBits,
+                    configHash: member.configHash, config: r.config, accuracy: r.accuracy,
+                    accuracyIntervals: Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } }),
+                    energy: r.energy, averageBits: r.averageBits,
                     compression: r.compression, packedBytes: r.packedBytes))
         }
         let manifest = ExportManifest(
             tool: "spikeq", toolVersion: SpikeQuantVersion.string, run: metadata.name, selection: selection.rawValue,
             datasetFingerprint: metadata.datasetFingerprint, checkpointSha256: metadata.checkpointHash, layers: metadata.settings.layers,
-            reference: chosen.first?.result.reference, models: models)
+            reference: chosen.first?.result.reference,
+            fineTunedReference: try store.fineTunedReference().map {
+                ReferenceFigures(accuracy: $0.accuracy, energy: chosen.first?.result.reference.energy ?? [:], bytes: $0.packedBytes, samples: nil)
+            },
+            models: models)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -1,4 +1,5 @@
 import Foundation
+import Statistics
 import QuantConfig
 import RunStore
 import Search
@@ -13,6 +14,9 @@ public struct ParetoRow: Codable, Hashable, Sendable {
     public var summary: String
     public var validationAccuracy: Double?
     public var testAccuracy: Double?
+    /// 95 % Wilson intervals of the two accuracies (from the per-sample outcomes).
+    public var validationInterval: Interval?
+    public var testInterval: Interval?
     /// FP32 validation accuracy − validation accuracy (fraction).
     public var accuracyDrop: Double?
     /// The energy model of the energy objective (or the first one reported).
@@ -60,6 +64,7 @@ public enum RunInspection {
             return ParetoRow(
                 id: member.candidateId, configHash: member.configHash, origin: member.origin.rawValue,
                 summary: result.config.summary(order: metadata.settings.layers), validationAccuracy: validation, testAccuracy: result.accuracy["test"],
+                validationInterval: result.accuracyInterval(split: "validation"), testInterval: result.accuracyInterval(split: "test"),
                 accuracyDrop: validation.flatMap { v in reference.map { $0 - v } }, energyModel: model,
                 energyPicojoules: model.flatMap { result.energy[$0]?.picojoules }, energyReduction: model.flatMap { result.energy[$0]?.reduction },
                 averageBits: result.averageBits, compression: result.compression, packedBytes: result.packedBytes, feasible: member.isFeasible,
@@ -76,10 +81,12 @@ public enum RunInspection {
         if !feasible { out += "No configuration meets the constraints; showing the least-violating ones.\n" }
         guard !rows.isEmpty else { return out + "(no results yet)\n" }
         let model = rows.first?.energyModel ?? "energy"
-        var table = TextTable(header: ["id", "config", "val acc", "test acc", "drop", "energy (\(model))", "reduction", "avg bits", "compression"])
+        var table = TextTable(
+            header: ["id", "config", "val acc", "test acc", "test 95% CI", "drop", "energy (\(model))", "reduction", "avg bits", "compression"])
         for row in rows {
             table.add([
                 "\(row.id)", row.summary, percent(row.validationAccuracy), percent(row.testAccuracy),
+                row.testInterval.map { String(format: "%.1f–%.1f%%", $0.lower * 100, $0.upper * 100) } ?? "-",
                 row.accuracyDrop.map(points) ?? "-", row.energyPicojoules.map(energy) ?? "-",
                 row.energyReduction.map { String(format: "%.2f×", $0) } ?? "-", String(format: "%.2f", row.averageBits),
                 String(format: "%.2f×", row.compression),

@@ -14,8 +14,9 @@ extension Study {
     }
 
     /// A PARTIAL: extends the lease and records the progress.
-    public func progress(_ progress: EvaluationProgress, from worker: String) throws -> [StudyAction] {
+    public func progress(_ received: EvaluationProgress, from worker: String) throws -> [StudyAction] {
         let now = clock.now
+        let progress = received.escaped
         let key = AttemptKey(candidateId: progress.candidateId, attempt: progress.attempt)
         // Progress from a worker whose lease was given up (a partition, a coordinator restart) while
         // its candidate still waits for a re-issue: it is alive after all, so it keeps the attempt.

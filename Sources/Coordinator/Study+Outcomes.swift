@@ -13,8 +13,11 @@ extension Study {
     /// - Parameter dispatched: the attempt the broker's dispatch carried, when this coordinator
     ///   session made it; a FINAL whose body names another attempt is refused as unbound.
     /// - Throws: only when the run store cannot be written; no peer data makes this throw.
-    public func outcome(_ outcome: EvaluationOutcome, from worker: String, dispatched: AttemptKey? = nil) throws -> OutcomeReport {
+    public func outcome(_ received: EvaluationOutcome, from worker: String, dispatched: AttemptKey? = nil) throws -> OutcomeReport {
         let now = clock.now
+        // Peer text reaches logs, the store and `spikeq status`: escape it once, here.
+        var outcome = received
+        outcome.error = received.error?.escaped
         let key = AttemptKey(candidateId: outcome.candidateId, attempt: outcome.attempt)
         if let unbound = unboundReason(key, from: worker, dispatched: dispatched) {
             try store.write { w in

@@ -7,9 +7,7 @@ public enum HonestFigures {
     /// The 95 % Wilson interval of `result`'s accuracy on `split`, from its per-sample outcomes (or,
     /// for results without them, from the accuracy and the split size when known).
     public static func accuracy(_ result: EvaluationResult, split: String, samples fallbackCount: Int? = nil) -> Interval? {
-        if let outcomes = result.samples?[split], outcomes.count > 0 {
-            return Proportion.wilson(successes: outcomes.correctCount, trials: outcomes.count)
-        }
+        if let interval = result.accuracyInterval(split: split) { return interval }
         guard let accuracy = result.accuracy[split], let n = fallbackCount, n > 0 else { return nil }
         return Proportion.wilson(successes: Int((accuracy * Double(n)).rounded()), trials: n)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Statistics
 
 /// Range and format checks on a peer's result, run before anything from it is stored or used as a
 /// name. A worker is not trusted to produce sane numbers: a buggy or hostile one can send any
@@ -50,5 +51,15 @@ extension EvaluationResult {
     /// True for a SHA-256 in the form SpikeQuant writes: 64 lowercase hexadecimal digits.
     public static func isSHA256Hex(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}
+
+extension EvaluationResult {
+    /// The 95 % Wilson interval of the accuracy on `split`, from the per-sample outcomes (nil for
+    /// results recorded without them). Small evaluation splits make this wide: read it before
+    /// trusting a difference.
+    public func accuracyInterval(split: String) -> Interval? {
+        guard let outcomes = samples?[split], outcomes.count > 0 else { return nil }
+        return Proportion.wilson(successes: outcomes.correctCount, trials: outcomes.count)
     }
 }

@@ -125,6 +125,24 @@ struct HostileOutcomeTests {
         #expect(try study.outcome(StudyFixtures.success(request), from: "w", dispatched: right).disposition == .accepted(late: false))
     }
 
+    @Test func peerTextIsEscapedBeforeItIsStoredOrShown() throws {
+        #expect(PeerText.escaped("\u{1b}[31mred\nline\u{7}") == "\\u{1b}[31mred\\u{a}line\\u{7}")
+        #expect(PeerText.escaped(String(repeating: "x", count: 2000)).count == PeerText.maxLength + 1, "capped, with an ellipsis")
+        #expect(PeerText.escaped("ünïcödé ok") == "ünïcödé ok")
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var d = Dispatches()
+        d.apply(try study.workerReady("w"))
+        let request = d.take("w")
+        let hostile = EvaluationOutcome(
+            candidateId: request.candidateId, attempt: request.attempt, result: nil,
+            error: EvaluationFailure(kind: "diverged", message: "\u{1b}]0;pwned\u{7}\u{1b}[2J"), worker: "w")
+        _ = try study.outcome(hostile, from: "w")
+        let stored = try #require(try study.store.candidates().first { $0.id == request.candidateId }?.reason)
+        #expect(!stored.unicodeScalars.contains { $0.value < 0x20 }, "\(stored)")
+        #expect(stored.contains("\\u{1b}"))
+    }
+
     @Test func resultValidationNamesEveryProblem() {
         var result = StudyFixtures.result(
             for: QuantizationConfig(layers: Dictionary(uniqueKeysWithValues: StudyFixtures.layers.map { ($0, LayerQuantization.uniform(4)) })))
