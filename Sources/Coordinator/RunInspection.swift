@@ -176,7 +176,8 @@ public enum RunInspection {
             lines += 1
             let drop = r.result.reference.accuracy["validation"].map { " (drop \(points($0 - a)))" } ?? ""
             let reduction = r.result.energy[model].map { String(format: ", %.2f× less", $0.reduction) } ?? ""
-            out += "    ≤ \(energy(e))\(reduction): \(percent(a))\(drop)  #\(r.candidateId) \(r.result.config.summary(order: settings.layers))\n"
+            let interval = r.result.accuracyInterval(split: "validation").map { String(format: " [%.1f, %.1f]", $0.lower * 100, $0.upper * 100) } ?? ""
+            out += "    ≤ \(energy(e))\(reduction): \(percent(a))\(interval)\(drop)  #\(r.candidateId) \(r.result.config.summary(order: settings.layers))\n"
         }
         return lines == 0 ? out + "    (no feasible results yet)\n" : out
     }

@@ -59,6 +59,11 @@ struct HostileBrokerPeerTests {
             try thief.send(.final(client: DispatchID(rawValue: UInt64(guess)).frame, body: [Data("x".utf8)]))
         }
         #expect(await log.wait { _ in broker.statistics.malformedDropped >= 50 })
+        // Even the holder's PARTIALs are bounded.
+        let dropped = broker.statistics.malformedDropped
+        try honest.send(.partial(client: dispatch.frame, body: [Data(repeating: 0x20, count: 100 << 10)]))
+        #expect(await log.wait { _ in broker.statistics.malformedDropped == dropped + 1 })
+        #expect(!log.all.contains { if case .partial = $0 { true } else { false } })
         // The holder's FINAL still completes the dispatch, once.
         try honest.send(.final(client: dispatch.frame, body: [try failure(for: request, worker: "honest")]))
         #expect(await log.wait { _ in log.finals.count == 1 })

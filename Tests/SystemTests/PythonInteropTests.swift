@@ -23,13 +23,13 @@ struct PythonInteropTests {
         let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
         defer { broker.shutdown() }
         let log = EventLog(broker)
-        let process = try PythonInterop.run("mdp_worker.py", [broker.endpoint, "--heartbeat-ms", "100", "--timeout", "20"])
+        let process = try PythonInterop.run("mdp_worker.py", [broker.endpoint, "--heartbeat-ms", "100", "--timeout", "60"])
         defer { if process.isRunning { process.terminate() } }
         let worker = WorkerID(routingID: Data("py-worker".utf8))
-        #expect(await log.wait(for: .seconds(10)) { _ in log.readyWorkers.contains(worker) })
+        #expect(await log.wait(for: .seconds(30)) { _ in log.readyWorkers.contains(worker) })
         let request = Net.request(candidate: 314, bits: 5)
         let id = broker.dispatch(request, to: worker)
-        #expect(await log.wait(for: .seconds(10)) { _ in log.finals.contains { $0.1 == id } })
+        #expect(await log.wait(for: .seconds(30)) { _ in log.finals.contains { $0.1 == id } })
         let final = try #require(log.finals.first { $0.1 == id })
         #expect(!final.3)
         #expect(final.0.candidateId == 314)

@@ -14,6 +14,9 @@ public struct BrokerConfiguration: Sendable {
     public var maxMessageBytes: Int = 16 << 20
     /// Largest chunk the artifact service returns per request.
     public var artifactChunkBytes: Int = 1 << 20
+    /// Largest PARTIAL body (progress is a few hundred bytes of JSON); larger ones are dropped
+    /// without decoding, so progress floods cost the coordinator no JSON parsing of large bodies.
+    public var maxPartialBytes: Int = 64 << 10
     /// CURVE server keys and the allowlist of worker keys; nil for plain TCP.
     public var curve: CurveServerSettings?
     /// The ZAP domain the socket authenticates in (with ``curve``).

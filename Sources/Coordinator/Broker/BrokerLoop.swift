@@ -384,6 +384,12 @@ final class BrokerLoop {
             workers[entry.id]?.held = HeldRequest(dispatch: dispatchID, request: request, since: now, reattached: true)
             logger.info("Worker re-attached a running request", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
         }
+        let bytes = body.reduce(0) { $0 + $1.count }
+        guard bytes <= configuration.maxPartialBytes else {
+            stats.malformedDropped += 1
+            warn("Dropped oversized PARTIAL", ["worker.id": "\(entry.id)", "bytes": "\(bytes)"])
+            return
+        }
         do {
             let progress = try BodyCodec.decode(EvaluationProgress.self, fromBody: body)
             stats.partials += 1
