@@ -123,8 +123,7 @@ public enum RunInspection {
             var byRung: [Int: Int] = [:]
             for result in rungResults { byRung[result.rung, default: 0] += 1 }
             let lower = byRung.keys.sorted().map { "rung \($0): \(byRung[$0]!)" }.joined(separator: ", ")
-            let steps = rungResults.reduce(0) { $0 + $1.result.fineTune.steps } + results.reduce(0) { $0 + $1.result.fineTune.steps }
-            out += "  fidelity: \(lower), full fidelity: \(results.count); \(steps) QAT steps in all\n"
+            out += "  fidelity: \(lower), full fidelity: \(results.count); \(try store.qatSteps()) QAT steps in all\n"
         }
         out += "  candidates: " + CandidateStatus.allCases.map { "\($0.rawValue) \(status.candidates[$0, default: 0])" }.joined(separator: ", ") + "\n"
         out += "  attempts: " + AttemptState.allCases.map { "\($0.rawValue) \(status.attempts[$0, default: 0])" }.joined(separator: ", ") + "\n"

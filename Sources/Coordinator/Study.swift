@@ -192,7 +192,7 @@ public final class Study {
         // A candidate's next attempt evaluates the rung of its latest one (a promotion is dispatched
         // in the transaction that decides it).
         for attempt in attempts { candidates[attempt.candidateId]?.rung = attempt.rung }
-        qatSteps = try store.results().reduce(0) { $0 + $1.result.fineTune.steps } + store.rungResults().reduce(0) { $0 + $1.result.fineTune.steps }
+        qatSteps = try store.qatSteps()
         let running = attempts.filter { $0.state == .running }
         // Proposals the search holds in flight must all be candidates; by construction they are
         // (same transaction), but a missing one is recovered as a new pending candidate.

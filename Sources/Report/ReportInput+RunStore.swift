@@ -66,7 +66,7 @@ extension ReportInput {
                 + (settings.evaluationBudget.map { " (budget \($0))" } ?? "")),
             ("active time", String(format: "%.1f min", try store.activeSeconds() / 60)),
             ("FP32 reference", fineTuned.map { "fine-tuned with the candidates' recipe (\($0.fineTune.steps) steps)" } ?? "the base checkpoint, not fine-tuned"),
-            ("QAT steps", "\((results.map(\.result) + rungResults.map(\.result) + (fineTuned.map { [$0] } ?? [])).reduce(0) { $0 + $1.fineTune.steps })"
+            ("QAT steps", "\(try store.qatSteps())"
                 + (rungResults.isEmpty ? "" : " (\(rungResults.count) lower-rung results, \(results.count) at full fidelity)")),
             ("workers", "\(status.workers.count)"),
             ("seed", "\(metadata.seed)"),

@@ -196,6 +196,20 @@ extension RunStore {
         }
     }
 
+    /// Fine-tune steps of every accepted result (full fidelity, lower rungs and the fine-tuned
+    /// reference): what the run has cost in QAT steps.
+    public func qatSteps() throws -> Int {
+        try read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT COALESCE(SUM(json_extract(result_json, '$.fineTune.steps')), 0) FROM (
+                        SELECT result_json FROM result UNION ALL SELECT result_json FROM rung_result
+                        UNION ALL SELECT result_json FROM reference_result)
+                    """) ?? 0
+        }
+    }
+
     /// Results below full fidelity, by candidate and rung.
     public func rungResults() throws -> [StoredRungResult] {
         try read { db in

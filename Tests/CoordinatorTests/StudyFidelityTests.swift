@@ -148,5 +148,10 @@ struct StudyFidelityTests {
         #expect(!study.search.front.contains { $0.hash == reference.config.hash })
         #expect(try !study.store.results().contains { $0.configHash == reference.config.hash })
         #expect(try study.store.candidates().first?.origin == .reference)
+        // The cost counts the reference's steps, live and after a resume alike.
+        let summary = try #require(d.finished.first)
+        #expect(summary.qatSteps == 60 + 4 * 15 + d.all.filter { $0.rung == 1 && $0.config != reference.config }.count * 45)
+        #expect(try study.store.qatSteps() == summary.qatSteps)
+        #expect(try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger).qatSteps == summary.qatSteps)
     }
 }
