@@ -257,8 +257,16 @@ struct BrokerWorkerTests {
         #expect(log.finals.first?.0.candidateId == 99)
         #expect(log.finals.first?.1 == dispatch)
         #expect(log.finals.first?.3 == true)
-        // Not forgotten until the broker's owner acknowledges it (after its commit).
-        try await Task.sleep(for: .milliseconds(300))
+        // Not forgotten until the broker's owner acknowledges it (after its commit): the worker goes on
+        // hearing from the broker (heartbeats every 75 ms) and still holds it.
+        let heard = worker.statistics.messagesReceived
+        var heardMore = false
+        let heardBy = ContinuousClock.now + .seconds(5)
+        while !heardMore && ContinuousClock.now < heardBy {
+            heardMore = worker.statistics.messagesReceived >= heard + 5
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(heardMore, "the broker kept the link busy")
         #expect(worker.statistics.pendingFinals == 1, "kept until acknowledged")
         second.acknowledge(dispatch, to: try #require(log.finals.first?.2))
         var drained = false
