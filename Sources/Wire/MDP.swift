@@ -131,7 +131,7 @@ enum MDPValidation {
         if header.isEmpty {
             throw MDPError(
                 .unsupportedVersion, frame: 0,
-                "empty first frame: a 7/MDP (MDP/0.1) peer; this endpoint speaks \(printable(expected))")
+                "empty first frame without an MDP/0.2 header after it (a 7/MDP peer?); this endpoint speaks \(printable(expected))")
         }
         if header.count == 6, header.prefix(4) == expected.prefix(4) {
             throw MDPError(.unsupportedVersion, frame: 0, "'\(text)', expected '\(printable(expected))'")
@@ -171,5 +171,40 @@ enum MDPValidation {
             return String(decoding: shown, as: UTF8.self) + suffix
         }
         return "0x" + shown.map { String(format: "%02x", $0) }.joined() + suffix
+    }
+}
+
+/// How a peer lays out its MDP commands on the wire. The broker accepts both and answers each peer
+/// in the framing it used (workers: remembered per routing id from READY).
+public enum MDPFraming: Sendable, Hashable, CustomStringConvertible {
+    /// 18/MDP as written: frame 0 is the header.
+    case rfc
+    /// A leading empty frame before the header, as majortomo (the MDP/0.2 library on PyPI) and
+    /// REQ-socket habits from 7/MDP send. majortomo's clients also number their commands like workers
+    /// (REQUEST 0x02, PARTIAL 0x03, FINAL 0x04) and expect replies without the service frame; see
+    /// ``MDPClientMessage/init(frames:limits:framing:)``.
+    case delimited
+
+    /// Splits off a leading empty frame when an MDP header follows it.
+    public static func detect(_ frames: [Data]) -> (framing: MDPFraming, frames: [Data]) {
+        if frames.count >= 2, frames[0].isEmpty, frames[1] == MDP.workerHeader || frames[1] == MDP.clientHeader {
+            return (.delimited, Array(frames.dropFirst()))
+        }
+        return (.rfc, frames)
+    }
+
+    /// The frames with this framing's prefix, if any.
+    public func wrap(_ frames: [Data]) -> [Data] {
+        switch self {
+        case .rfc: frames
+        case .delimited: [Data()] + frames
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .rfc: "18/MDP"
+        case .delimited: "delimited (majortomo)"
+        }
     }
 }

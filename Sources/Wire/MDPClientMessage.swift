@@ -56,14 +56,47 @@ public enum MDPClientMessage: Hashable, Sendable, CustomStringConvertible {
         return [MDP.clientHeader, Data([command.rawValue]), Data(service.utf8)] + body
     }
 
+    /// The wire frames in `framing`. Delimited framing is majortomo's: a leading empty frame, commands
+    /// numbered like the worker's (REQUEST 0x02, PARTIAL 0x03, FINAL 0x04), replies without the service.
+    public func frames(in framing: MDPFraming) -> [Data] {
+        switch framing {
+        case .rfc:
+            return frames
+        case .delimited:
+            precondition(!body.isEmpty, "an MDP/Client \(command) has at least one body frame")
+            switch self {
+            case .request(let service, let body):
+                return framing.wrap([MDP.clientHeader, Data([MDPWorkerCommand.request.rawValue]), Data(service.utf8)] + body)
+            case .partial(_, let body):
+                return framing.wrap([MDP.clientHeader, Data([MDPWorkerCommand.partial.rawValue])] + body)
+            case .final(_, let body):
+                return framing.wrap([MDP.clientHeader, Data([MDPWorkerCommand.final.rawValue])] + body)
+            }
+        }
+    }
+
     /// Decodes a message from a client or for a client (without any routing-id frame).
     ///
     /// - Throws: ``MDPError`` naming the frame at fault.
     public init(frames: [Data], limits: MDPLimits = .default) throws(MDPError) {
+        try self.init(frames: frames, limits: limits, framing: .rfc)
+    }
+
+    /// Decodes a message in `framing` (frames without the routing id and without the delimiter
+    /// ``MDPFraming/detect(_:)`` split off).
+    ///
+    /// In ``MDPFraming/delimited`` framing only REQUEST is decoded (what a broker receives), numbered
+    /// 0x02 as majortomo does, or 0x01 as 18/MDP does.
+    public init(frames: [Data], limits: MDPLimits = .default, framing: MDPFraming) throws(MDPError) {
         try MDPValidation.checkLimits(frames, limits)
         try MDPValidation.checkHeader(frames, expected: MDP.clientHeader)
         let byte = try MDPValidation.command(frames)
-        guard let command = MDPClientCommand(rawValue: byte) else {
+        let decoded: MDPClientCommand?
+        switch framing {
+        case .rfc: decoded = MDPClientCommand(rawValue: byte)
+        case .delimited: decoded = byte == 0x01 || byte == 0x02 ? .request : nil
+        }
+        guard let command = decoded else {
             throw MDPError(.unknownCommand, frame: 1, String(format: "0x%02x is not an MDP/Client command", byte))
         }
         let service = try MDPValidation.serviceName(frames, at: 2, limits)

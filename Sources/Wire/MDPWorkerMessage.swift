@@ -76,6 +76,11 @@ public enum MDPWorkerMessage: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The wire frames in `framing` (delimited: a leading empty frame, otherwise the same).
+    public func frames(in framing: MDPFraming) -> [Data] {
+        framing.wrap(frames)
+    }
+
     /// Decodes a message from a worker or for a worker (without any routing-id frame).
     ///
     /// - Throws: ``MDPError`` naming the frame at fault.

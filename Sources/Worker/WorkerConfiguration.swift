@@ -1,5 +1,6 @@
 import Foundation
 public import Transport
+public import Wire
 
 /// Settings of a ``WorkerService``.
 public struct WorkerConfiguration: Sendable {
@@ -8,6 +9,9 @@ public struct WorkerConfiguration: Sendable {
     /// The worker's name and routing id: stable for the life of the process, so the broker sees a
     /// reconnect as the same worker. Printable ASCII, 1–255 bytes.
     public var name: String
+    /// How this worker frames its commands: 18/MDP (`.rfc`, what SpikeQuant's broker expects, though it
+    /// accepts both), or `.delimited` to serve a majortomo broker. Either is accepted from the broker.
+    public var framing: MDPFraming = .rfc
     /// Heartbeat interval; must match the broker's (18/MDP requires agreed rates).
     public var heartbeatInterval: Duration = .seconds(1)
     /// The broker is presumed gone after `heartbeatInterval × heartbeatLiveness` of silence.

@@ -109,7 +109,7 @@ final class WorkerLoop {
         }
         cancellation.withLock { $0 = true }
         if let link {
-            try? link.socket.send(MDPWorkerMessage.disconnect.frames, dontWait: true)
+            try? link.socket.send(MDPWorkerMessage.disconnect.frames(in: configuration.framing), dontWait: true)
             try? link.socket.setLinger(.milliseconds(100))
         }
         link = nil
@@ -155,6 +155,7 @@ final class WorkerLoop {
                 job = running
             }
             for index in pending.indices { sendFinal(at: index) }
+            forgetUnacknowledgedFinals()
         } catch {
             logger.error("Cannot open a socket to the broker", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             scheduleReconnect(now: now, reason: "socket setup failed")
@@ -196,7 +197,7 @@ final class WorkerLoop {
     private func send(_ message: MDPWorkerMessage) -> Bool {
         guard let current = link else { return false }
         do {
-            try current.socket.send(message.frames, dontWait: true)
+            try current.socket.send(message.frames(in: configuration.framing), dontWait: true)
             link?.lastSent = .now
             stats.messagesSent += 1
             return true
@@ -237,6 +238,13 @@ final class WorkerLoop {
         }
         pending.append(PendingFinal(client: client, body: body, candidateId: outcome.candidateId, sentAt: nil, sentOnLink: 0))
         sendFinal(at: pending.count - 1)
+        forgetUnacknowledgedFinals()
+    }
+
+    /// A delimited (majortomo) broker never sends SpikeQuant's ACK, so a FINAL is forgotten once sent,
+    /// as plain 18/MDP does; keeping it would grow the list and re-send it on every reconnect.
+    private func forgetUnacknowledgedFinals() {
+        if configuration.framing == .delimited { pending.removeAll { $0.sentAt != nil } }
     }
 
     // MARK: Receiving
@@ -253,7 +261,7 @@ final class WorkerLoop {
             }
             let message: MDPWorkerMessage
             do {
-                message = try MDPWorkerMessage(frames: frames)
+                message = try MDPWorkerMessage(frames: MDPFraming.detect(frames).frames)
             } catch {
                 logger.warning("Dropped malformed message from broker", metadata: metadata.merging(["error": "\(error)"]) { $1 })
                 continue

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Transport
+import Wire
 import Worker
 
 /// `spikeq worker`: serve `spikeq.evaluate` requests from a coordinator.
@@ -56,6 +57,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Heartbeats missed before the coordinator is presumed gone.")
     var heartbeatLiveness: Int = 5
 
+    /// How commands are framed: 18/MDP for SpikeQuant's coordinator, `delimited` for a majortomo broker.
+    enum Framing: String, CaseIterable, ExpressibleByArgument {
+        case rfc, delimited
+    }
+
+    @Option(help: "MDP framing: rfc (18/MDP, the coordinator's) or delimited (a leading empty frame, for a majortomo broker).")
+    var mdpFraming: Framing = .rfc
+
     func validate() throws {
         guard connect.contains("://") else {
             throw ValidationError("--connect takes a ZeroMQ endpoint such as tcp://head-node:5555, got '\(connect)'.")
@@ -85,6 +94,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.threads = threads
         configuration.heartbeatInterval = .milliseconds(heartbeatMs)
         configuration.heartbeatLiveness = heartbeatLiveness
+        configuration.framing = mdpFraming == .rfc ? .rfc : .delimited
         if let curveServerKey, let curveKeys {
             guard ZMQLibrary.hasCurve else {
                 throw ValidationError("This libzmq (\(ZMQLibrary.version)) was built without CURVE support.")

@@ -137,4 +137,34 @@ struct MDPClientFramingTests {
         #expect(MDP.subProtocol(of: [Data("MDPW01".utf8)]) == nil)
         #expect(MDP.subProtocol(of: []) == nil)
     }
+
+    @Test func delimitedFramingIsDetectedAndWrittenAsMajortomoDoes() throws {
+        // majortomo 0.2 worker READY: "" · "MDPW02" · 0x01 · service.
+        let ready = [Data(), MDP.workerHeader, Data([0x01]), Data("spikeq.evaluate".utf8)]
+        let (framing, rest) = MDPFraming.detect(ready)
+        #expect(framing == .delimited)
+        #expect(try MDPWorkerMessage(frames: rest) == .ready(service: "spikeq.evaluate"))
+        #expect(MDPWorkerMessage.heartbeat.frames(in: .delimited) == [Data(), MDP.workerHeader, Data([0x05])])
+        #expect(MDPWorkerMessage.heartbeat.frames(in: .rfc) == [MDP.workerHeader, Data([0x05])])
+        // An empty frame before anything but an MDP/0.2 header is not delimited framing.
+        #expect(MDPFraming.detect([Data(), Data("MDPW01".utf8), Data([0x04])]).framing == .rfc)
+        #expect(MDPFraming.detect([MDP.workerHeader, Data([0x05])]).framing == .rfc)
+
+        // majortomo 0.2 client REQUEST: "" · "MDPC02" · 0x02 · service · body; replies carry no service
+        // and are numbered PARTIAL 0x03, FINAL 0x04.
+        let request = [Data(), Data(header), Data([0x02]), Data("spikeq.artifact".utf8), Data("{}".utf8)]
+        let (clientFraming, clientFrames) = MDPFraming.detect(request)
+        #expect(clientFraming == .delimited)
+        let decoded = try MDPClientMessage(frames: clientFrames, framing: clientFraming)
+        #expect(decoded == .request(service: "spikeq.artifact", body: [Data("{}".utf8)]))
+        let final = MDPClientMessage.final(service: "spikeq.artifact", body: [Data("a".utf8), Data("b".utf8)])
+        #expect(final.frames(in: .delimited) == [Data(), Data(header), Data([0x04]), Data("a".utf8), Data("b".utf8)])
+        #expect(final.frames(in: .rfc) == [Data(header), Data([0x03]), Data("spikeq.artifact".utf8), Data("a".utf8), Data("b".utf8)])
+        let partial = MDPClientMessage.partial(service: "s", body: [Data("p".utf8)])
+        #expect(partial.frames(in: .delimited) == [Data(), Data(header), Data([0x03]), Data("p".utf8)])
+        // In delimited framing a client sends nothing but REQUEST.
+        #expect(throws: MDPError.self) {
+            try MDPClientMessage(frames: [Data(header), Data([0x04]), Data("s".utf8), Data()], framing: .delimited)
+        }
+    }
 }

@@ -26,6 +26,8 @@ final class BrokerLoop {
         var lastSent: ContinuousClock.Instant
         var idleSince: ContinuousClock.Instant
         var held: HeldRequest?
+        /// How the worker frames its commands (from its READY); replies use the same.
+        var framing: MDPFraming
     }
 
     private let socket: ZMQSocket
@@ -140,7 +142,7 @@ final class BrokerLoop {
             case .disconnect(let worker): disconnect(worker, reason: "requested by the coordinator")
             case .acknowledge(let dispatch, let worker):
                 ledger.markAcknowledged(dispatch)
-                if send(.acknowledge(client: dispatch.frame), to: worker) { stats.acknowledgementsSent += 1 }
+                if acknowledge(dispatch, to: worker) { stats.acknowledgementsSent += 1 }
             case .snapshot(let reply):
                 reply(
                     workers.values.map {
@@ -192,9 +194,10 @@ final class BrokerLoop {
 
     /// Sends to a peer; returns whether libzmq accepted it. Unroutable peers are logged, not fatal.
     @discardableResult
-    private func send(_ message: MDPWorkerMessage, to id: WorkerID) -> Bool {
+    private func send(_ message: MDPWorkerMessage, to id: WorkerID, framing: MDPFraming? = nil) -> Bool {
         do {
-            try socket.send([id.routingID] + message.frames, dontWait: true)
+            let framing = framing ?? workers[id]?.framing ?? .rfc
+            try socket.send([id.routingID] + message.frames(in: framing), dontWait: true)
             stats.messagesSent += 1
             if message == .disconnect { stats.disconnectsSent += 1 }
             workers[id]?.lastSent = .now
@@ -208,9 +211,16 @@ final class BrokerLoop {
         }
     }
 
-    private func sendToClient(_ message: MDPClientMessage, to client: Data) {
+    /// Sends SpikeQuant's ACK extension, except to delimited (majortomo) workers: that library treats
+    /// an unknown command as a protocol error, and its workers do not re-send FINALs anyway.
+    private func acknowledge(_ dispatch: DispatchID, to id: WorkerID) -> Bool {
+        guard workers[id]?.framing != .delimited else { return false }
+        return send(.acknowledge(client: dispatch.frame), to: id)
+    }
+
+    private func sendToClient(_ message: MDPClientMessage, to client: Data, framing: MDPFraming) {
         do {
-            try socket.send([client] + message.frames, dontWait: true)
+            try socket.send([client] + message.frames(in: framing), dontWait: true)
             stats.messagesSent += 1
         } catch {
             logger.debug("Reply to client not delivered", metadata: ["error": "\(error)"])
@@ -281,18 +291,18 @@ final class BrokerLoop {
             return
         }
         let sender = WorkerID(routingID: frames[0])
-        let payload = Array(frames.dropFirst())
+        let (framing, payload) = MDPFraming.detect(Array(frames.dropFirst()))
         switch MDP.subProtocol(of: payload) {
         case .worker:
             do {
-                handleWorker(try MDPWorkerMessage(frames: payload, limits: limits), from: sender)
+                handleWorker(try MDPWorkerMessage(frames: payload, limits: limits), from: sender, framing: framing)
             } catch {
                 stats.malformedDropped += 1
                 warn("Dropped malformed worker message", ["worker.id": "\(sender)", "error": "\(error)"])
             }
         case .client:
             do {
-                handleClient(try MDPClientMessage(frames: payload, limits: limits), from: frames[0])
+                handleClient(try MDPClientMessage(frames: payload, limits: limits, framing: framing), from: frames[0], framing: framing)
             } catch {
                 stats.malformedDropped += 1
                 warn("Dropped malformed client message", ["client.id": "\(sender)", "error": "\(error)"])
@@ -310,17 +320,17 @@ final class BrokerLoop {
         }
     }
 
-    private func handleWorker(_ message: MDPWorkerMessage, from id: WorkerID) {
+    private func handleWorker(_ message: MDPWorkerMessage, from id: WorkerID, framing: MDPFraming) {
         let now = ContinuousClock.now
         guard var entry = workers[id] else {
             switch message {
-            case .ready(let service): register(id, service: service, now: now)
+            case .ready(let service): register(id, service: service, framing: framing, now: now)
             case .disconnect: break
             default:
                 // 18/MDP: a valid but unexpected command (nothing before READY) gets DISCONNECT.
                 logger.info(
                     "Unregistered worker told to reconnect", metadata: ["worker.id": "\(id)", "mdp.command": "\(message.command)"])
-                send(.disconnect, to: id)
+                send(.disconnect, to: id, framing: framing)
             }
             return
         }
@@ -333,7 +343,7 @@ final class BrokerLoop {
             // The same routing id on a new socket: the worker reconnected (ROUTER_HANDOVER gave it the
             // id). Its old session is over; any request it held is lost unless it re-attaches.
             unregister(entry, reason: "re-registered after reconnecting")
-            register(id, service: service, now: now)
+            register(id, service: service, framing: framing, now: now)
         case .disconnect:
             unregister(entry, reason: "worker sent DISCONNECT")
         case .request:
@@ -347,15 +357,16 @@ final class BrokerLoop {
         }
     }
 
-    private func register(_ id: WorkerID, service: String, now: ContinuousClock.Instant) {
+    private func register(_ id: WorkerID, service: String, framing: MDPFraming, now: ContinuousClock.Instant) {
         guard service == MDP.evaluateService else {
             logger.warning("Worker offered an unknown service", metadata: ["worker.id": "\(id)", "mdp.service": "\(service)"])
-            send(.disconnect, to: id)
+            send(.disconnect, to: id, framing: framing)
             return
         }
         workers[id] = Entry(
-            id: id, service: service, registeredAt: now, lastHeard: now, lastSent: now, idleSince: now, held: nil)
-        logger.info("Worker ready", metadata: ["worker.id": "\(id)"])
+            id: id, service: service, registeredAt: now, lastHeard: now, lastSent: now, idleSince: now, held: nil,
+            framing: framing)
+        logger.info("Worker ready", metadata: ["worker.id": "\(id)", "mdp.framing": "\(framing)"])
         emit(.workerReady(id))
     }
 
@@ -428,7 +439,7 @@ final class BrokerLoop {
             // committed it, the repeat is answered so the worker stops re-sending.
             stats.duplicateFinals += 1
             logger.debug("Dropped repeated FINAL", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
-            if ledger.isAcknowledged(dispatchID), send(.acknowledge(client: dispatchID.frame), to: entry.id) {
+            if ledger.isAcknowledged(dispatchID), acknowledge(dispatchID, to: entry.id) {
                 stats.acknowledgementsSent += 1
             }
             return
@@ -466,7 +477,7 @@ final class BrokerLoop {
 
     // MARK: Clients (the artifact service)
 
-    private func handleClient(_ message: MDPClientMessage, from client: Data) {
+    private func handleClient(_ message: MDPClientMessage, from client: Data, framing: MDPFraming) {
         guard case .request(let service, let body) = message else {
             stats.malformedDropped += 1
             warn("Dropped client message that is not a REQUEST", ["mdp.command": "\(message.command)"])
@@ -475,13 +486,13 @@ final class BrokerLoop {
         guard service == MDP.artifactService else {
             let error = ServiceError(kind: "unknown-service", message: "this broker serves '\(MDP.artifactService)' to clients, not '\(service)'")
             if let frame = try? BodyCodec.encode(ServiceErrorReply(error: error)) {
-                sendToClient(.final(service: service, body: [frame]), to: client)
+                sendToClient(.final(service: service, body: [frame]), to: client, framing: framing)
             }
             return
         }
         let (reply, data) = serveArtifact(body)
         guard let header = try? BodyCodec.encode(reply) else { return }
-        sendToClient(.final(service: service, body: data.map { [header, $0] } ?? [header]), to: client)
+        sendToClient(.final(service: service, body: data.map { [header, $0] } ?? [header]), to: client, framing: framing)
     }
 
     private func serveArtifact(_ body: [Data]) -> (ArtifactChunkReply, Data?) {
