@@ -37,7 +37,7 @@ step "report"
 "$bin" report "$run"
 
 step "export"
-"$bin" export "$run" --out "$run/export" --select pareto
+"$bin" export "$run" --out "$run/export" --select pareto --format both
 
 step "check the exported models"
 "$bin" infer --manifest "$run/export/manifest.json" --data "$data"

@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import Quantization
+import SpikingNN
 import Statistics
 import QuantConfig
 import RunStore
@@ -17,10 +19,27 @@ public enum ExportSelection: String, CaseIterable, Sendable {
     case minEnergy = "min-energy"
 }
 
+/// Which files to write per exported model.
+public enum ExportFormat: String, CaseIterable, Sendable {
+    /// The packed model (integer codes + scales): the deployable form.
+    case packed
+    /// An FP32 checkpoint with the weights dequantized, under the checkpoint's tensor names: loads
+    /// into any Spikformer that reads SpikeQuant checkpoints (PyTorch included), no decoder needed.
+    case float
+    case both
+
+    var writesPacked: Bool { self != .float }
+    var writesFloat: Bool { self != .packed }
+}
+
 /// One exported model, as listed in `manifest.json`.
 public struct ExportedModel: Codable, Hashable, Sendable {
-    public var file: String
-    public var sha256: String
+    /// The packed file (absent when only the float form was exported).
+    public var file: String?
+    public var sha256: String?
+    /// The dequantized FP32 checkpoint, when exported.
+    public var floatFile: String?
+    public var floatSha256: String?
     public var candidateId: Int64
     public var configHash: String
     public var config: QuantizationConfig
@@ -82,7 +101,7 @@ public enum RunExport {
 
     /// Writes the selected models, `manifest.json` and `README.md` into `directory`.
     @discardableResult
-    public static func write(run directory: URL, selection: ExportSelection, to output: URL) throws -> ExportManifest {
+    public static func write(run directory: URL, selection: ExportSelection, format: ExportFormat = .packed, to output: URL) throws -> ExportManifest {
         let store = try RunStore.open(at: directory, readOnly: true)
         let metadata = try store.metadata()
         let chosen = try select(selection, from: store)
@@ -95,12 +114,24 @@ public enum RunExport {
             guard let data = FileManager.default.contents(atPath: source.path) else {
                 throw StudyError("candidate \(member.candidateId): its packed model \(source.path) is missing (was the result recorded by an older coordinator?)")
             }
-            let name = "candidate-\(member.candidateId)-\(member.configHash.prefix(12)).safetensors"
-            try data.write(to: output.appendingPathComponent(name), options: .atomic)
+            let stem = "candidate-\(member.candidateId)-\(member.configHash.prefix(12))"
+            var packed: (file: String, sha256: String)?
+            var float: (file: String, sha256: String)?
+            if format.writesPacked {
+                packed = ("\(stem).safetensors", hexDigest(data))
+                try data.write(to: output.appendingPathComponent(packed!.file), options: .atomic)
+            }
+            if format.writesFloat {
+                let checkpoint = try PackedModel.dequantized(SafetensorsDocument.parse(data, file: source.path), file: source.path)
+                let bytes = Data(checkpoint.serialized())
+                float = ("\(stem).float.safetensors", hexDigest(bytes))
+                try bytes.write(to: output.appendingPathComponent(float!.file), options: .atomic)
+            }
             let r = member.result
             models.append(
                 ExportedModel(
-                    file: name, sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(), candidateId: member.candidateId,
+                    file: packed?.file, sha256: packed?.sha256, floatFile: float?.file, floatSha256: float?.sha256,
+                    candidateId: member.candidateId,
                     configHash: member.configHash, config: r.config, accuracy: r.accuracy,
                     accuracyIntervals: Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } }),
                     energy: r.energy, averageBits: r.averageBits,
@@ -122,6 +153,10 @@ public enum RunExport {
         return manifest
     }
 
+    private static func hexDigest(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
     static func readme(_ manifest: ExportManifest) -> String {
         var text = """
             # Exported models of run `\(manifest.run)`
@@ -130,7 +165,9 @@ public enum RunExport {
             SpikeQuant model (safetensors): per quantized layer the integer codes bit-packed at the layer's width
             (`<layer>.weight.codes`, U8) and its scale (`<layer>.weight.scale`), float tensors for BatchNorm and
             biases, and the model and quantization configs in `__metadata__` (format `spikeq.packed.v1`; see
-            docs/quantization.md in the SpikeQuant repository).
+            docs/quantization.md in the SpikeQuant repository). A `*.float.safetensors` file, when present, is
+            the same model as an FP32 checkpoint with the dequantized weights under their checkpoint names;
+            `python/spikeq_export.py` in the repository loads either with numpy.
 
             Dataset fingerprint `\(manifest.datasetFingerprint)`; FP32 checkpoint sha256 `\(manifest.checkpointSha256)`;
             spikeq \(manifest.toolVersion).
@@ -141,7 +178,7 @@ public enum RunExport {
             """
         for m in manifest.models {
             let reductions = m.energy.sorted { $0.key < $1.key }.map { String(format: "%.2f× ", $0.value.reduction) + "(\($0.key))" }
-            text += "| `\(m.file)` | " + String(format: "%.2f%% | %.2f%% | %.2f | %.2f× | ", (m.accuracy["validation"] ?? .nan) * 100, (m.accuracy["test"] ?? .nan) * 100, m.averageBits, m.compression)
+            text += "| `\(m.file ?? m.floatFile ?? "-")` | " + String(format: "%.2f%% | %.2f%% | %.2f | %.2f× | ", (m.accuracy["validation"] ?? .nan) * 100, (m.accuracy["test"] ?? .nan) * 100, m.averageBits, m.compression)
                 + "\(m.packedBytes) | \(reductions.joined(separator: ", ")) |\n"
         }
         if let reference = manifest.reference {

@@ -78,6 +78,25 @@ public enum PackedModel {
     }
 
     public static func load(_ packed: SafetensorsDocument, file: String) throws -> (model: Spikformer, quantization: QuantizationConfig, metadata: [String: String]) {
+        let decoded = try decode(packed, file: file)
+        let model = try Spikformer(checkpoint: decoded.checkpoint, file: file)
+        for layer in model.quantizableLayers {
+            if let quantizer = decoded.quantizers[layer.name] { layer.quantizer = quantizer }
+        }
+        return (model, decoded.quantization, packed.metadata)
+    }
+
+    /// The float form of a packed model: an FP32 checkpoint with every quantized weight decoded to
+    /// the value the fake-quantized model used, under its checkpoint name, so any Spikformer that
+    /// loads SpikeQuant checkpoints (the PyTorch reference in benchmarks/pytorch among them) loads it.
+    /// The quantization config and packing layout stay in `__metadata__`.
+    public static func dequantized(_ packed: SafetensorsDocument, file: String) throws -> SafetensorsDocument {
+        try decode(packed, file: file).checkpoint
+    }
+
+    private static func decode(_ packed: SafetensorsDocument, file: String) throws
+        -> (checkpoint: SafetensorsDocument, quantizers: [String: any LayerQuantizer], quantization: QuantizationConfig)
+    {
         guard packed.metadata[Spikformer.formatMetadataKey] == formatName else {
             throw PackedModelError(
                 file: file, tensor: nil,
@@ -129,11 +148,7 @@ public enum PackedModel {
                 ? UniformQuantizer(layer: layer, bits: layout.bits, step: scale)
                 : PowerOfTwoQuantizer(layer: layer, bits: layout.bits, alpha: scale)
         }
-        let model = try Spikformer(checkpoint: plain, file: file)
-        for layer in model.quantizableLayers {
-            if let quantizer = quantizers[layer.name] { layer.quantizer = quantizer }
-        }
-        return (model, quantization, packed.metadata)
+        return (plain, quantizers, quantization)
     }
 }
 

@@ -8,6 +8,7 @@ import SpikingNN
 import Tensor
 
 extension ExportSelection: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
 
 /// `spikeq export RUN --out DIR`: the chosen Pareto models, packed, with a manifest and README.
 struct ExportCommand: ParsableCommand {
@@ -19,13 +20,15 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The run directory or name.", valueName: "RUN")) var runName: String
     @Option(help: "Output directory.") var out: String
     @Option(help: "Which front members: pareto (all), knee, max-accuracy, min-energy.") var select: ExportSelection = .pareto
+    @Option(help: "Files per model: packed (codes + scales), float (dequantized FP32 checkpoint, loads in PyTorch), or both.")
+    var format: ExportFormat = .packed
 
     func run() throws {
         global.bootstrapLogging()
         let directory = RunInspection.locate(runName, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        let manifest = try RunExport.write(run: directory, selection: select, to: URL(fileURLWithPath: out))
+        let manifest = try RunExport.write(run: directory, selection: select, format: format, to: URL(fileURLWithPath: out))
         for model in manifest.models {
-            print(model.file + String(format: "  test %.2f%%  %.2f bits", (model.accuracy["test"] ?? .nan) * 100, model.averageBits))
+            print([model.file, model.floatFile].compactMap { $0 }.joined(separator: ", ") + String(format: "  test %.2f%%  %.2f bits", (model.accuracy["test"] ?? .nan) * 100, model.averageBits))
         }
         print("\(manifest.models.count) model(s), manifest: \(URL(fileURLWithPath: out).appendingPathComponent("manifest.json").path)")
     }
@@ -72,19 +75,30 @@ struct InferCommand: AsyncParsableCommand {
             throw ValidationError("\(manifestURL.path): models were measured on dataset \(exported.datasetFingerprint), but \(self.data) is \(data.fingerprint).")
         }
         var mismatches = 0
+        let folder = manifestURL.deletingLastPathComponent()
+        var checked = 0
         for entry in exported.models {
-            let (network, _, _) = try PackedModel.load(contentsOf: manifestURL.deletingLastPathComponent().appendingPathComponent(entry.file))
-            var line = entry.file
-            for name in ["validation", "test"] {
-                let measured = try Trainer.evaluate(network, on: sources[name]!, batchSize: 32).accuracy
-                let recorded = entry.accuracy[name] ?? .nan
-                let same = measured == recorded
-                if !same { mismatches += 1 }
-                line += "  \(name) " + String(format: "%.2f%%", measured * 100) + (same ? " (= recorded)" : String(format: " (recorded %.2f%%: MISMATCH)", recorded * 100))
+            // The packed file runs the exact integer-level products; the float file the same weights in FP32.
+            var networks: [(String, Spikformer)] = []
+            if let file = entry.file { networks.append((file, try PackedModel.load(contentsOf: folder.appendingPathComponent(file)).model)) }
+            if let file = entry.floatFile {
+                let url = folder.appendingPathComponent(file)
+                networks.append((file, try Spikformer(checkpoint: SafetensorsDocument.read(contentsOf: url), file: url.path)))
             }
-            print(line)
+            for (file, network) in networks {
+                var line = file
+                for name in ["validation", "test"] {
+                    let measured = try Trainer.evaluate(network, on: sources[name]!, batchSize: 32).accuracy
+                    let recorded = entry.accuracy[name] ?? .nan
+                    let same = measured == recorded
+                    if !same { mismatches += 1 }
+                    line += "  \(name) " + String(format: "%.2f%%", measured * 100) + (same ? " (= recorded)" : String(format: " (recorded %.2f%%: MISMATCH)", recorded * 100))
+                }
+                print(line)
+                checked += 1
+            }
         }
         guard mismatches == 0 else { throw ExitCode.failure }
-        print("All \(exported.models.count) exported model(s) reproduce their recorded accuracy.")
+        print("All \(exported.models.count) exported model(s) (\(checked) file(s)) reproduce their recorded accuracy.")
     }
 }

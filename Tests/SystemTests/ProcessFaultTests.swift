@@ -1,3 +1,4 @@
+import Coordinator
 import Foundation
 import RunStore
 import Testing
@@ -92,14 +93,19 @@ struct ProcessFaultTests {
 
         let export = directory.appendingPathComponent("export")
         let exporter = try SpikeqProcess(
-            ["export", run.path, "--out", export.path, "--select", "pareto"], log: directory.appendingPathComponent("export.log"),
-            environment: environment)
+            ["export", run.path, "--out", export.path, "--select", "pareto", "--format", "both"],
+            log: directory.appendingPathComponent("export.log"), environment: environment)
         #expect(await exporter.exitStatus(within: .seconds(60)) == 0, "\(exporter.output)")
+        let manifest = try JSONDecoder().decode(ExportManifest.self, from: Data(contentsOf: export.appendingPathComponent("manifest.json")))
+        #expect(!manifest.models.isEmpty)
+        #expect(manifest.models.allSatisfy { $0.file != nil && $0.floatFile != nil })
 
         // `infer --manifest` re-evaluates every exported model and fails if one disagrees with the search.
         let infer = try SpikeqProcess(
             ["infer", "--manifest", export.appendingPathComponent("manifest.json").path, "--data", directory.appendingPathComponent("data.yaml").path],
             log: directory.appendingPathComponent("infer.log"), environment: environment)
         #expect(await infer.exitStatus(within: .seconds(120)) == 0, "\(infer.output)")
+        // Both forms were run: the packed file and the dequantized float checkpoint.
+        #expect(infer.output.components(separatedBy: ".float.safetensors  validation").count - 1 == manifest.models.count, "\(infer.output)")
     }
 }
