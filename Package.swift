@@ -20,6 +20,7 @@
 //   RunStore                   the run directory and its SQLite database (GRDB)
 //   Coordinator, Worker        the two services of a distributed search
 //   Report                     HTML + SVG report, CSV/JSON figure data
+//   Dashboard                  live read-only web view of a run (Hummingbird), JSON behind each view
 //   spikeq                     the command line: parses, wires, no logic of its own
 import Foundation
 import PackageDescription
@@ -58,6 +59,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // C libraries.
@@ -110,13 +113,19 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "RunStore", "Search", "Wire", "QuantConfig", "Statistics", logging, crypto,
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+            ]),
 
         // The command line.
         .executableTarget(
             name: "spikeq",
             dependencies: [
                 "Seeding", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
-                "RunStore", "Coordinator", "Worker", "Report", argumentParser, logging, lifecycle, yams,
+                "RunStore", "Coordinator", "Worker", "Report", "Dashboard", argumentParser, logging, lifecycle, yams,
             ]),
 
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
@@ -138,6 +147,8 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport", logging], exclude: ["Interop"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", grdb]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Wire", "QuantConfig", "TestSupport"]),
+        .testTarget(
+            name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging, yams]),

@@ -31,7 +31,9 @@ step "dataset"
 
 step "search (trains the FP32 base model first if runs/base/ does not have it)"
 rm -rf "$run"
-"$bin" search --config "$config" --run "$run" --bind 'tcp://127.0.0.1:*' --local-workers 2 --worker-threads 1
+# --dashboard: a live view while it runs (the address, with a free port, is printed at the start).
+"$bin" search --config "$config" --run "$run" --bind 'tcp://127.0.0.1:*' --local-workers 2 --worker-threads 1 \
+    --dashboard 127.0.0.1:0
 
 step "report"
 "$bin" report "$run"
@@ -44,3 +46,4 @@ step "check the exported models"
 
 step "done"
 echo "report: $run/report/index.html    models: $run/export/"
+echo "dashboard: $bin dashboard $run   (then open http://127.0.0.1:8080/)"

@@ -209,6 +209,11 @@ public struct WorkerRecord: Hashable, Sendable {
     public var lost: Int
     /// Why results from this worker are refused, if they are.
     public var quarantined: String?
+    /// When it was last reported lost (schema v3).
+    public var lastLost: Date? = nil
+
+    /// Lost and not heard from since.
+    public var isLost: Bool { lastLost.map { $0 >= lastSeen } ?? false }
 }
 
 /// A span during which a worker held a lease, for the utilisation plot. `end` is nil while running.

@@ -141,7 +141,8 @@ extension RunStore {
             try Row.fetchAll(db, sql: "SELECT * FROM worker ORDER BY name").map { row in
                 WorkerRecord(
                     name: row["name"], firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]),
-                    connects: row["connects"], lost: row["lost"], quarantined: row["quarantined"])
+                    connects: row["connects"], lost: row["lost"], quarantined: row["quarantined"],
+                    lastLost: (row["last_lost"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
         }
     }

@@ -22,14 +22,15 @@ import GRDB
 /// | `event`        | thing that happened           | time, kind, candidate_id, attempt, worker, payload_json           |
 /// | `hypervolume`  | accepted result               | evaluations, wall_seconds, value                                  |
 /// | `search_state` | latest + every 100th snapshot | evaluations, saved_at, milestone, state_json (incl. RNG state)    |
-/// | `worker`       | worker seen                   | name, first_seen, last_seen, connects, lost, quarantined          |
+/// | `worker`       | worker seen                   | name, first_seen, last_seen, connects, lost, quarantined,         |
+/// |                |                               | last_lost (v3)                                                    |
 /// | `worker_busy`  | attempt on a worker           | worker, candidate_id, attempt, started_at, ended_at               |
 ///
 /// The file is marked with `PRAGMA application_id` = 0x53514E54 ("SQNT") and `PRAGMA user_version`
 /// = the schema version, so foreign or newer databases are refused with a clear message.
 extension RunStore {
     public static let applicationID: Int32 = 0x5351_4E54
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -177,6 +178,12 @@ extension RunStore {
                 );
                 """)
             try db.execute(sql: "PRAGMA user_version = 2")
+        }
+        // v3: when a worker was last lost, so a reader (the dashboard) can tell a lost worker from an
+        // idle one: lost while `last_lost` ≥ `last_seen`, until it connects again.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: "ALTER TABLE worker ADD COLUMN last_lost REAL")
+            try db.execute(sql: "PRAGMA user_version = 3")
         }
         return migrator
     }()

@@ -202,7 +202,8 @@ public struct RunWriter {
 
     public func workerLost(_ name: String, at time: Date) throws {
         try workerSeen(name, at: time)
-        try db.execute(sql: "UPDATE worker SET lost = lost + 1 WHERE name = ?", arguments: [name])
+        try db.execute(
+            sql: "UPDATE worker SET lost = lost + 1, last_lost = ? WHERE name = ?", arguments: [time.timeIntervalSince1970, name])
     }
 
     /// Marks a worker whose results are refused (e.g. wrong dataset), with the reason.

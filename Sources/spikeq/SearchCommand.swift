@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Crypto
+import Dashboard
 import Evaluation
 import Events
 import Foundation
@@ -45,6 +46,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Heartbeat interval in milliseconds (workers must use the same).") var heartbeatMs: Int = 1000
     @Flag(help: "Allow plain TCP (no CURVE) on a non-loopback --bind: only on a network you trust.") var insecure = false
     @Option(help: "Compute threads for preparing data and training the base model (default: all cores).") var threads: Int?
+    @Option(help: ArgumentHelp("Also serve the live dashboard at this address (e.g. 127.0.0.1:8080).", valueName: "HOST:PORT"))
+    var dashboard: String?
 
     func validate() throws {
         guard (config == nil) != (resume == nil) else { throw ValidationError("Pass --config for a new run or --resume RUN, not both.") }
@@ -53,6 +56,9 @@ struct SearchCommand: AsyncParsableCommand {
         }
         guard !resumeExisting || (config != nil && run != nil) else { throw ValidationError("--resume-existing needs --config and --run.") }
         guard localWorkers >= 0, workerThreads >= 1 else { throw ValidationError("--local-workers ≥ 0 and --worker-threads ≥ 1.") }
+        if let dashboard {
+            do { _ = try DashboardServer.parseAddress(dashboard) } catch { throw ValidationError("--dashboard: \(error)") }
+        }
     }
 
     func run() async throws {
@@ -90,6 +96,17 @@ struct SearchCommand: AsyncParsableCommand {
         let pool = try startLocalWorkers(endpoint: broker.endpoint, directory: directory, logger: logger)
         let coordinator = try SearchCoordinator(study: study, broker: broker, artifactsDirectory: directory.appendingPathComponent("artifacts"), logger: logger)
         let line = StatusLine()
+        let dashboardTask = try dashboard.map { address in
+            let store = try RunStore.open(at: directory, readOnly: true)
+            return Task {
+                do {
+                    try await DashboardLauncher.serve(store: store, address: address, logger: Logger(label: "spikeq.dashboard"))
+                } catch {
+                    logger.error("Dashboard stopped", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        defer { dashboardTask?.cancel() }
         let task = Task { try await coordinator.run { line.show($0) } }
         let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)

@@ -19,7 +19,7 @@ struct SpikeQ: AsyncParsableCommand {
         subcommands: [
             SearchCommand.self, WorkerCommand.self, StatusCommand.self, ParetoCommand.self, ReportCommand.self, ExportCommand.self,
             InferCommand.self, EvaluateCommand.self, SensitivityCommand.self, TrainCommand.self, DatasetCommand.self, ModelCommand.self,
-            KeysCommand.self, BenchCommand.self,
+            KeysCommand.self, BenchCommand.self, DashboardCommand.self,
         ]
     )
 
