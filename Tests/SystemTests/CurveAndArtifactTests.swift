@@ -82,6 +82,16 @@ struct CurveBrokerTests {
 
 @Suite(.serialized)
 struct ArtifactServiceTests {
+    /// Polls `condition` until it holds or 10 s pass.
+    static func eventually(_ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            if ContinuousClock.now > deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
     @Test func checkpointIsFetchedVerifiedCachedAndRefetchedWhenCorrupt() async throws {
         let directory = Net.temporaryDirectory("artifact")
         let source = directory.appendingPathComponent("base.safetensors")
@@ -104,9 +114,10 @@ struct ArtifactServiceTests {
         let local = try provider.file(for: reference) { done, _ in progress.withLock { $0.append(done) } }
         #expect(try Data(contentsOf: local) == Data(bytes))
         #expect(progress.current.last == bytes.count)
-        // Chunks were capped by the broker at 256 KiB.
-        let chunks = broker.statistics.artifactChunksServed
-        #expect(chunks == (bytes.count + (256 << 10) - 1) / (256 << 10))
+        // Chunks were capped by the broker at 256 KiB. (The broker publishes its counters after the
+        // loop turn that sent the last reply, so they are awaited, not read at once.)
+        let chunks = (bytes.count + (256 << 10) - 1) / (256 << 10)
+        #expect(await Self.eventually { broker.statistics.artifactChunksServed == chunks })
 
         // Second use: from the cache, nothing fetched.
         #expect(try provider.file(for: reference, progress: nil) == local)
@@ -120,7 +131,7 @@ struct ArtifactServiceTests {
         let fresh = ArtifactCache(directory: directory.appendingPathComponent("cache"))
         let again = try CheckpointProvider(cache: fresh, fetcher: fetcher).file(for: reference, progress: nil)
         #expect(try Data(contentsOf: again) == Data(bytes))
-        #expect(broker.statistics.artifactChunksServed == 2 * chunks)
+        #expect(await Self.eventually { broker.statistics.artifactChunksServed == 2 * chunks })
 
         // Unknown hash and a size that lies are refused with checkpoint failures.
         let unknown = ArtifactReference(sha256: String(repeating: "a", count: 64), bytes: 10, name: "missing")

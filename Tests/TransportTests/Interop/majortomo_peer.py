@@ -73,16 +73,32 @@ def serve(args):
     return 0
 
 
+class LoopbackBroker(Broker):
+    """majortomo's broker on a free loopback port, bound by the socket itself (no probe-then-bind race)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(bind="tcp://127.0.0.1:0", **kwargs)
+        self.bound = threading.Event()
+        self.endpoint = None
+
+    def bind(self):
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.rcvtimeo = int(self._heartbeat_interval * 1000)
+        port = self._socket.bind_to_random_port("tcp://127.0.0.1")
+        self._bind_url = self.endpoint = f"tcp://127.0.0.1:{port}"
+        self.bound.set()
+
+
 def broker_and_client(args):
     with open(args.request, "rb") as f:
         body = f.read()
-    probe = zmq.Context.instance().socket(zmq.ROUTER)
-    port = probe.bind_to_random_port("tcp://127.0.0.1")
-    probe.close(linger=0)
-    endpoint = f"tcp://127.0.0.1:{port}"
-    broker = Broker(bind=endpoint, heartbeat_interval=0.2, heartbeat_timeout=args.timeout)
+    broker = LoopbackBroker(heartbeat_interval=0.2, heartbeat_timeout=args.timeout)
     thread = threading.Thread(target=broker.run, daemon=True)
     thread.start()
+    if not broker.bound.wait(args.timeout):
+        print("timeout: the broker did not bind", file=sys.stderr)
+        return 2
+    endpoint = broker.endpoint
     temporary = args.endpoint_file + ".tmp"
     with open(temporary, "w") as f:
         f.write(endpoint)
