@@ -19,7 +19,7 @@ enum DashboardAssets {
         <section id="summary" aria-label="progress"></section>
         <section>
           <h2>Pareto front: validation accuracy versus energy</h2>
-          <p class="note">Filled: the front (with 95 % intervals); grey: dominated results; dashed: FP32 references.</p>
+          <p class="note">Filled: the front (with 95 % intervals); grey: dominated results; hollow: candidates measured only at a lower fidelity rung so far; dashed: FP32 references.</p>
           <div id="fronts" class="charts"></div>
         </section>
         <section>
@@ -140,8 +140,10 @@ enum DashboardAssets {
           }
           for (const p of points) {
             if (!num(p.x) || !num(p.y)) continue;
-            if (num(p.lo) && num(p.hi)) root.append(svg('line', { x1: X(p.x), x2: X(p.x), y1: Y(p.lo), y2: Y(p.hi), stroke: colours[0], 'stroke-opacity': 0.5 }));
-            const dot = svg('circle', { cx: X(p.x), cy: Y(p.y), r: p.kind === 'front' ? 4.5 : 3, fill: p.kind === 'front' ? colours[0] : '#bbb' });
+            if (p.kind === 'front' && num(p.lo) && num(p.hi)) root.append(svg('line', { x1: X(p.x), x2: X(p.x), y1: Y(p.lo), y2: Y(p.hi), stroke: colours[0], 'stroke-opacity': 0.5 }));
+            const dot = p.kind === 'rung'
+              ? svg('circle', { cx: X(p.x), cy: Y(p.y), r: 3, fill: 'none', stroke: '#999' })
+              : svg('circle', { cx: X(p.x), cy: Y(p.y), r: p.kind === 'front' ? 4.5 : 3, fill: p.kind === 'front' ? colours[0] : '#bbb' });
             const tip = svg('title', {}); tip.textContent = p.label; dot.append(tip); root.append(dot);
           }
           return root;
@@ -171,9 +173,9 @@ enum DashboardAssets {
             const point = (p, kind) => ({
               x: p.energy[model] ? p.energy[model].reduction : NaN, y: p.accuracy.validation, kind,
               lo: p.intervals.validation ? p.intervals.validation.lower : NaN, hi: p.intervals.validation ? p.intervals.validation.upper : NaN,
-              label: `#${p.id} ${p.config}: ${pct(p.accuracy.validation)}, ${p.averageBits.toFixed(2)} bits`,
+              label: `#${p.id} ${p.config}: ${pct(p.accuracy.validation)}, ${p.averageBits.toFixed(2)} bits` + (num(p.steps) ? ` (${p.steps} fine-tune steps)` : ''),
             });
-            const points = s.dominated.map(p => point(p, 'dominated')).concat(s.front.map(p => point(p, 'front')));
+            const points = s.lowerRungs.map(p => point(p, 'rung')).concat(s.dominated.map(p => point(p, 'dominated')), s.front.map(p => point(p, 'front')));
             const lines = s.references.filter(r => num(r.accuracy.validation)).map(r => ({ y: r.accuracy.validation, label: r.label }));
             fronts.append(chart(`energy table ${model}`, 'energy reduction vs FP32 (×)', 'validation accuracy',
               points, lines, { xFormat: v => v.toFixed(1) + '×', yFormat: v => (100 * v).toFixed(1) }));

@@ -16,6 +16,9 @@ public struct DashboardSnapshot: Codable, Hashable, Sendable {
     public var front: [PointView]
     /// The other full-fidelity results, for the scatter plots.
     public var dominated: [PointView]
+    /// Multi-fidelity: candidates measured only below full fidelity so far, at their highest rung
+    /// (shown apart: they never sit on the front next to full-fidelity results).
+    public var lowerRungs: [PointView] = []
     public var hypervolume: [HypervolumePoint]
     public var inFlight: [InFlightView]
     public var workers: [WorkerView]
@@ -71,6 +74,8 @@ public struct DashboardSnapshot: Codable, Hashable, Sendable {
         public var energy: [String: EnergyFigure]
         public var feasible: Bool
         public var receivedAt: Date
+        /// Fine-tune steps of a lower-rung result; nil at full fidelity.
+        public var steps: Int? = nil
     }
 
     public struct HypervolumePoint: Codable, Hashable, Sendable {
@@ -145,6 +150,19 @@ extension DashboardSnapshot {
             ($0.energy[primary ?? ""]?.picojoules ?? 0, $0.id) < ($1.energy[primary ?? ""]?.picojoules ?? 0, $1.id)
         }
         let dominated = results.filter { !frontIDs.contains($0.candidateId) }.suffix(maxDominated).map(point)
+        let full = Set(results.map(\.candidateId))
+        var highestRung: [Int64: StoredRungResult] = [:]
+        for rung in try store.rungResults() where !full.contains(rung.candidateId) {
+            if (highestRung[rung.candidateId]?.rung ?? -1) < rung.rung { highestRung[rung.candidateId] = rung }
+        }
+        let lowerRungs = highestRung.values.sorted { $0.candidateId < $1.candidateId }.suffix(maxDominated).map { stored -> PointView in
+            let r = stored.result
+            return PointView(
+                id: stored.candidateId, origin: "rung \(stored.rung)", config: r.config.summary(order: settings.layers), averageBits: r.averageBits,
+                accuracy: r.accuracy,
+                intervals: Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } }),
+                energy: r.energy, feasible: stored.violation <= 0, receivedAt: stored.receivedAt, steps: stored.steps)
+        }
 
         var references: [ReferenceView] = []
         if let base = results.first?.result.reference {
@@ -189,7 +207,7 @@ extension DashboardSnapshot {
                 attempts: Dictionary(uniqueKeysWithValues: status.attempts.map { ($0.key.rawValue, $0.value) }),
                 finished: status.finished, done: status.done, rungResults: try store.rungResults().count, qatSteps: try store.qatSteps(),
                 activeSeconds: try store.activeSeconds(), lastEvent: status.lastEvent, feasibleFront: status.front.feasible),
-            references: references, front: front, dominated: Array(dominated),
+            references: references, front: front, dominated: Array(dominated), lowerRungs: Array(lowerRungs),
             hypervolume: try store.hypervolumeHistory().map { HypervolumePoint(evaluations: $0.evaluations, wallSeconds: $0.wallSeconds, value: $0.value) },
             inFlight: status.inFlight.map {
                 InFlightView(candidateId: $0.candidateId, attempt: $0.number, worker: $0.worker, rung: $0.rung, dispatchedAt: $0.dispatchedAt, progress: $0.progress)

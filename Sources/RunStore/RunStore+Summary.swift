@@ -15,6 +15,7 @@ public struct ParetoSummary: Hashable, Sendable {
 /// A run at a glance, for `spikeq status`.
 public struct RunStatus: Hashable, Sendable {
     public var metadata: RunMetadata
+    /// Search candidates by status (the fine-tuned FP32 reference is not counted).
     public var candidates: [CandidateStatus: Int]
     public var attempts: [AttemptState: Int]
     /// Attempts still running, with their latest progress.
@@ -47,7 +48,8 @@ extension RunStore {
     public func status() throws -> RunStatus {
         let counts: ([CandidateStatus: Int], [AttemptState: Int], Date?) = try read { db in
             var candidates: [CandidateStatus: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM candidate GROUP BY status") {
+            // The fine-tuned FP32 reference is measured like a candidate but is not one of the search's.
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM candidate WHERE origin != 'reference' GROUP BY status") {
                 if let status = CandidateStatus(rawValue: row["status"]) { candidates[status] = row["n"] }
             }
             var attempts: [AttemptState: Int] = [:]

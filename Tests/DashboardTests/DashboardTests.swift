@@ -73,6 +73,10 @@ struct DashboardRun {
             try w.insertAttempt(candidateId: id, number: 1, worker: "busy-worker", seed: 9, rung: 1, at: Date(timeIntervalSince1970: 1_031))
             try w.beginBusy(worker: "busy-worker", candidateId: id, attempt: 1, at: Date(timeIntervalSince1970: 1_031))
             try w.recordProgress(EvaluationProgress(candidateId: id, attempt: 1, phase: "finetune", epoch: 1, epochs: 2, step: 12, steps: 60, loss: 0.75))
+            // Its rung-0 result (15 steps) came in before it was promoted to rung 1.
+            try w.insertRungResult(
+                candidateId: id, rung: 0, attempt: 1, steps: 15, result: Self.result(config, accuracy: 0.6, picojoules: 9), objectives: [0.4, 0.09],
+                violations: [], at: Date(timeIntervalSince1970: 1_030))
             return id
         }
     }
@@ -92,6 +96,7 @@ struct DashboardSnapshotTests {
 
         #expect(snapshot.front.map(\.id) == [cheap, accurate], "least energy first")
         #expect(snapshot.dominated.map(\.id) == [dominated])
+        #expect(snapshot.lowerRungs.map(\.id) == [flying] && snapshot.lowerRungs[0].steps == 15, "lower rungs apart from the front")
         #expect(snapshot.run.energyModels == ["e45", "e7"], "the objective's table first, then every other one")
         #expect(snapshot.front[0].config == "u2 u2 u2")
         #expect(snapshot.references.map(\.label) == ["base FP32 checkpoint"])
