@@ -71,7 +71,7 @@ import Wire
 ///   max_attempts: 3                          # lost leases / refused results before giving up
 /// lease:
 ///   progress_timeout: 15m                    # no PARTIAL/FINAL for this long → the worker is hung
-///   heartbeat_timeout: 30s                   # used when the broker feeds heartbeats to the study
+///   heartbeat_timeout: 30s                   # a worker silent this long is lost; its lease is re-issued
 /// ```
 public struct SearchConfig: Hashable, Sendable {
     /// The file this was read from.
@@ -184,7 +184,9 @@ public enum ReferenceKind: String, Codable, Hashable, Sendable, CaseIterable {
 public struct LeaseTimings: Codable, Hashable, Sendable {
     /// No PARTIAL or FINAL for this long: the evaluation is considered hung.
     public var progressTimeout: Double
-    /// No heartbeat for this long (only once the broker has fed one for the worker).
+    /// No message (heartbeats included) from a worker for this long: the broker presumes it lost and
+    /// the study re-issues its lease. Sets the broker's heartbeat liveness (see
+    /// ``BrokerConfiguration/liveness(timeout:interval:)``).
     public var heartbeatTimeout: Double
 
     public init(progressTimeout: Double = 900, heartbeatTimeout: Double = 30) {

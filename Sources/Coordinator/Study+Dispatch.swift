@@ -130,7 +130,7 @@ extension Study {
             id: id, hash: hash, config: config, status: .running, dispatched: attempt, lost: candidates[id]?.lost ?? 0, rung: rung,
             isReference: isReference)
         let key = AttemptKey(candidateId: id, attempt: attempt)
-        leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now, lastHeartbeat: heartbeats[worker])
+        leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now)
         attemptWorkers[key] = worker
         attemptRungs[key] = rung
         logger.info("Dispatched candidate", metadata: ["candidate.id": "\(id)", "candidate.attempt": "\(attempt)", "worker": "\(worker)"])

@@ -5,14 +5,6 @@ import Search
 import Wire
 
 extension Study {
-    /// A sign of life from `worker` (the broker saw a heartbeat). Once fed, leases of this worker
-    /// also expire after ``LeaseTimings/heartbeatTimeout`` without one.
-    public func heartbeat(from worker: String) {
-        let now = clock.now
-        heartbeats[worker] = now
-        for key in leases.keys where leases[key]!.worker == worker { leases[key]!.lastHeartbeat = now }
-    }
-
     /// A PARTIAL: extends the lease and records the progress.
     public func progress(_ received: EvaluationProgress, from worker: String) throws -> [StudyAction] {
         let now = clock.now
@@ -28,7 +20,6 @@ extension Study {
             return []
         }
         lease.lastProgress = now
-        lease.lastHeartbeat = lease.lastHeartbeat.map { _ in now }
         lease.progress = progress
         leases[key] = lease
         try store.write { w in
@@ -49,7 +40,6 @@ extension Study {
         let now = clock.now
         liveWorkers.remove(worker)
         idleWorkers.removeAll { $0 == worker }
-        heartbeats[worker] = nil
         var held = leases.values.filter { $0.worker == worker }
         if let request { held = held.filter { $0.key == AttemptKey(candidateId: request.candidateId, attempt: request.attempt) } }
         for lease in held.sorted(by: { $0.key < $1.key }) {
@@ -86,7 +76,7 @@ extension Study {
         candidates[key.candidateId] = candidate
         liveWorkers.insert(worker)
         idleWorkers.removeAll { $0 == worker }
-        leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now, lastHeartbeat: heartbeats[worker])
+        leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now)
         logger.info("Lease restored", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
         return true
     }
@@ -142,9 +132,6 @@ extension Study {
         let silent = now.timeIntervalSince(lease.lastProgress)
         if silent > setup.lease.progressTimeout {
             return "lease expired: no progress for \(Int(silent)) s (limit \(Int(setup.lease.progressTimeout)) s)"
-        }
-        if let heartbeat = lease.lastHeartbeat, now.timeIntervalSince(heartbeat) > setup.lease.heartbeatTimeout {
-            return "lease expired: no heartbeat for \(Int(now.timeIntervalSince(heartbeat))) s (limit \(Int(setup.lease.heartbeatTimeout)) s)"
         }
         return nil
     }

@@ -60,7 +60,6 @@ public final class Study {
     /// READY again after one).
     var idleWorkers: [String] = []
     var liveWorkers: Set<String> = []
-    var heartbeats: [String: Date] = [:]
     /// Workers whose results are refused, with the reason.
     public internal(set) var quarantined: [String: String] = [:]
     var sessionID: Int64 = 0

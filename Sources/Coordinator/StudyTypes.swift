@@ -61,8 +61,6 @@ public struct Lease: Hashable, Sendable {
     public var dispatchedAt: Date
     /// Dispatch time, then the time of the latest PARTIAL.
     public var lastProgress: Date
-    /// The latest heartbeat the broker fed for this worker, if any.
-    public var lastHeartbeat: Date?
     public var progress: EvaluationProgress?
 }
 

@@ -75,6 +75,8 @@ struct SearchCommand: AsyncParsableCommand {
         let context = try ZMQContext()
         var brokerConfiguration = BrokerConfiguration(endpoint: bind)
         brokerConfiguration.heartbeatInterval = .milliseconds(heartbeatMs)
+        brokerConfiguration.heartbeatLiveness = BrokerConfiguration.liveness(
+            timeout: study.setup.lease.heartbeatTimeout, interval: brokerConfiguration.heartbeatInterval)
         if let curveSecret, let authorizedKeys {
             let certificate = try CurveCertificate.load(from: URL(fileURLWithPath: curveSecret))
             brokerConfiguration.curve = CurveServerSettings(serverKeys: certificate.keys, authorizedKeysDirectory: URL(fileURLWithPath: authorizedKeys))

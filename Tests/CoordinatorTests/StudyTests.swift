@@ -72,21 +72,15 @@ struct StudyTests {
         #expect(try study.store.result(candidateId: first.candidateId)?.attempt == 2)
     }
 
-    @Test func missingHeartbeatsExpireTheLeaseOnceTheyAreFed() throws {
-        let (study, directory) = try StudyFixtures.makeStudy(clock: clock)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var d = Dispatches()
-        study.heartbeat(from: "w1")
-        d.apply(try study.workerReady("w1"))
-        clock.advance(20)
-        study.heartbeat(from: "w1")
-        clock.advance(20)
-        d.apply(try study.tick())
-        #expect(d.disconnected.isEmpty)
-        clock.advance(15)
-        d.apply(try study.tick())
-        #expect(d.disconnected == ["w1"])
-        #expect(try study.store.attempts().first?.error?.contains("no heartbeat") == true)
+    /// `lease.heartbeat_timeout` is the broker's expiry: a worker silent that long is lost.
+    @Test func heartbeatTimeoutSetsTheBrokerLiveness() {
+        #expect(BrokerConfiguration.liveness(timeout: 30, interval: .seconds(1)) == 30)
+        #expect(BrokerConfiguration.liveness(timeout: 2.5, interval: .milliseconds(1000)) == 3)
+        #expect(BrokerConfiguration.liveness(timeout: 0.5, interval: .seconds(1)) == 2, "never less than two intervals")
+        var configuration = BrokerConfiguration(endpoint: "tcp://127.0.0.1:*")
+        configuration.heartbeatInterval = .milliseconds(500)
+        configuration.heartbeatLiveness = BrokerConfiguration.liveness(timeout: 30, interval: configuration.heartbeatInterval)
+        #expect(configuration.expiry == .seconds(30))
     }
 
     @Test func theRetryCapGivesUpAsStaleWithTheReason() throws {

@@ -85,7 +85,7 @@ search:
 fine_tune: {epochs: 1, max_steps: 1}
 lease:
   progress_timeout: 2m
-  heartbeat_timeout: 10s
+  heartbeat_timeout: 2s   # with 300 ms heartbeats: a silent worker is lost after 7 missed
 YAML
 printf 'sq-w1\nsq-w2\nsq-w3\n' > "$work/hosts.txt"
 export SPIKEQ_CACHE_DIR=$work/frames
