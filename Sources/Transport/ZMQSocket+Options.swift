@@ -135,6 +135,12 @@ extension ZMQSocket {
         try setBytesOption(ZMQ_ZAP_DOMAIN, Data(domain.utf8), "ZMQ_ZAP_DOMAIN")
     }
 
+    /// `ZMQ_ZAP_ENFORCE_DOMAIN` (libzmq draft API): strict ZAP domain handling.
+    /// - Throws: ``ZMQError`` where the library was built without the draft options.
+    public func setZAPEnforceDomain(_ enabled: Bool) throws {
+        try setIntegerOption(93 /* ZMQ_ZAP_ENFORCE_DOMAIN */, enabled ? 1 : 0, "ZMQ_ZAP_ENFORCE_DOMAIN")
+    }
+
     /// The endpoint last bound or connected, with a wildcard port resolved (`tcp://127.0.0.1:41234`).
     public func lastEndpoint() throws -> String {
         var buffer = [CChar](repeating: 0, count: 1024)

@@ -45,6 +45,8 @@ public final class ZMQSocket {
     public let type: ZMQSocketType
     /// Received multipart messages with more frames than this are discarded whole (see ``receive(dontWait:)``).
     public var maximumFrames: Int = 64
+    /// The ZAP `User-Id` of the last message received (the authorized key's name under CURVE), or nil.
+    public private(set) var lastUserID: String?
 
     /// Creates a socket with linger 0.
     public init(context: ZMQContext, type: ZMQSocketType) throws {
@@ -123,6 +125,7 @@ public final class ZMQSocket {
     /// - Throws: ``ZMQError`` with ``ZMQError/Code/tooManyFrames`` when the message had more than
     ///   ``maximumFrames`` frames (the whole message is consumed and discarded), or libzmq's error.
     public func receive(dontWait: Bool = true) throws -> [Data]? {
+        lastUserID = nil
         var frames: [Data] = []
         var message = zmq_msg_t()
         zmq_msg_init(&message)
@@ -140,6 +143,10 @@ public final class ZMQSocket {
                 throw ZMQError.last("zmq_msg_recv")
             }
             more = zmq_msg_more(&message) == 1
+            // A ROUTER's routing-id frame carries no metadata; the frames from the wire do.
+            if lastUserID == nil, let userID = zmq_msg_gets(&message, "User-Id") {
+                lastUserID = String(cString: userID)
+            }
             if frames.count < maximumFrames {
                 let size = zmq_msg_size(&message)
                 frames.append(size == 0 ? Data() : Data(bytes: zmq_msg_data(&message), count: size))

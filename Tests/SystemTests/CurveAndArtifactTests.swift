@@ -7,6 +7,71 @@ import Worker
 
 @Suite(.serialized)
 struct CurveBrokerTests {
+    /// Under CURVE a routing id belongs to the key that first used it: another authorized key that
+    /// takes over the id (ROUTER_HANDOVER) can neither register as that worker nor finish its dispatch.
+    @Test func anotherKeyCannotImpersonateAWorker() async throws {
+        try #require(ZMQLibrary.hasCurve, "libzmq without CURVE")
+        let directory = Net.temporaryDirectory("curve-owner")
+        let authorized = directory.appendingPathComponent("authorized", isDirectory: true)
+        try FileManager.default.createDirectory(at: authorized, withIntermediateDirectories: true)
+        let server = try CurveKeyPair.generate()
+        let alice = try CurveKeyPair.generate()
+        let mallory = try CurveKeyPair.generate()
+        for (name, keys) in [("alice", alice), ("mallory", mallory)] {
+            try CurveCertificate(keys: CurveKeyPair(publicKey: keys.publicKey, secretKey: nil), metadata: [("name", name)])
+                .save(to: authorized.appendingPathComponent("\(name).key"))
+        }
+        let context = try ZMQContext()
+        var configuration = Net.brokerConfiguration()
+        configuration.curve = CurveServerSettings(serverKeys: server, authorizedKeysDirectory: authorized)
+        configuration.heartbeatLiveness = 1000  // hand-driven peers do not heartbeat
+        let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
+        defer { broker.shutdown() }
+        let log = EventLog(broker)
+
+        func peer(_ keys: CurveKeyPair) throws -> ZMQSocket {
+            let socket = try ZMQSocket(context: context, type: .dealer)
+            try socket.setCurveClient(serverKey: server.publicKey, keyPair: keys)
+            try socket.setRoutingID(Data("shared-id".utf8))
+            try socket.connect(broker.endpoint)
+            return socket
+        }
+        let shared = WorkerID(routingID: Data("shared-id".utf8))
+        let honest = try peer(alice)
+        try honest.send(MDPWorkerMessage.ready(service: MDP.evaluateService).frames)
+        #expect(await log.wait { _ in log.readyWorkers.contains(shared) })
+        let request = Net.request(candidate: 77)
+        let dispatch = broker.dispatch(request, to: shared)
+        var received: MDPWorkerMessage?
+        while received == nil || received == .heartbeat {
+            received = try MDPWorkerMessage(frames: try #require(try honest.receive(timeout: .seconds(10))))
+        }
+        guard case .request(let client, _) = received else {
+            Issue.record("expected a REQUEST, got \(String(describing: received))")
+            return
+        }
+        #expect(client == dispatch.frame)
+
+        // Mallory, also authorized, connects under the same routing id and tries to finish the dispatch.
+        let outcome = EvaluationOutcome(
+            candidateId: 77, attempt: request.attempt, result: NullEvaluator.result(for: request, seconds: 0.1), error: nil, worker: "shared-id")
+        let body = try BodyCodec.encode(outcome)
+        do {
+            let impostor = try peer(mallory)  // closed at the end of this block (linger 0)
+            try impostor.send(MDPWorkerMessage.ready(service: MDP.evaluateService).frames)
+            try impostor.send(MDPWorkerMessage.final(client: client, body: [body]).frames)
+            #expect(await log.wait(for: .seconds(10)) { _ in broker.statistics.impersonationDropped >= 2 })
+            #expect(!log.finals.contains { $0.1 == dispatch }, "the impostor's FINAL was dropped")
+            #expect(log.readyWorkers.filter { $0 == shared }.count == 1, "the impostor's READY was dropped")
+        }
+
+        // Alice, reconnecting under her key on a new socket (as the worker does), still delivers her result.
+        let reconnected = try peer(alice)
+        try reconnected.send(MDPWorkerMessage.final(client: client, body: [body]).frames)
+        #expect(await log.wait(for: .seconds(10)) { _ in log.finals.contains { $0.1 == dispatch } })
+        _ = honest
+    }
+
     @Test func onlyListedWorkerKeysAreAdmitted() async throws {
         try #require(ZMQLibrary.hasCurve, "libzmq without CURVE")
         let directory = Net.temporaryDirectory("curve")

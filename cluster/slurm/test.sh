@@ -99,7 +99,10 @@ fine_tune: {epochs: 1, max_steps: 2, learning_rate: 1.0e-4, batch_size: 16}
 YAML
 
 port=$(( 20000 + RANDOM % 20000 ))
+# CURVE with one key pair per node, made by the batch script from the coordinator's key alone.
+"$bin" keys generate --out "$work/keys" --name coordinator >/dev/null
 job=$(cd "$work" && SPIKEQ_BIN=$bin SPIKEQ_CONFIG=$work/search.yaml SPIKEQ_RUN=$work/run SPIKEQ_PORT=$port SPIKEQ_CACHE=$work/cache \
+    SPIKEQ_KEYS=$work/keys \
     sbatch --parsable --nodes=1 --ntasks=2 --cpus-per-task=1 --time=20 --output="$work/job-%j.out" "$repo/cluster/slurm/spikeq.sbatch")
 echo "submitted job $job"
 for _ in $(seq 900); do
@@ -127,5 +130,7 @@ print(f"Pareto front: {len(members)} member(s)")
 PY
 [[ "$done_count" == 4 ]] || { echo "slurm test: expected 4 finished evaluations, got $done_count" >&2; exit 1; }
 [[ "$workers" -ge 2 ]] || { echo "slurm test: expected both worker tasks to take part" >&2; exit 1; }
+node_keys=$(ls "$work/keys/authorized"/worker-*.key 2>/dev/null | wc -l)
+[[ "$node_keys" -ge 1 ]] || { echo "slurm test: no per-node worker key was authorized" >&2; exit 1; }
 echo "slurm test: passed"
 rm -rf "$work"

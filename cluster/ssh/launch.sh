@@ -6,9 +6,11 @@
 #
 # hosts.txt: one host per line (`user@host` works; `host:N` starts N workers there; # comments).
 # Each host needs the spikeq binary (SPIKEQ_REMOTE_BIN, default `spikeq` on its PATH) and the
-# dataset at the path the dataset config names. With --keys DIR (made by `spikeq keys generate`:
-# coordinator.key(_secret), worker.key(_secret), authorized/), the link is CURVE-encrypted and the
-# worker key files are copied to each host (~/.spikeq-keys) first.
+# dataset at the path the dataset config names. With --keys DIR (holding coordinator.key(_secret)
+# from `spikeq keys generate --name coordinator`), the link is CURVE-encrypted and authenticated:
+# each host gets its own key pair (DIR/workers/worker-HOST.key(_secret), generated on first use,
+# its public key added to DIR/authorized/), copied to the host (~/.spikeq-keys) first. To revoke a
+# machine, delete DIR/authorized/worker-HOST.key: its next connection is refused.
 #
 # Workers run detached (nohup) and reconnect on their own if the coordinator restarts; Ctrl-C here
 # stops the coordinator and then the workers. SSH defaults to `ssh -o BatchMode=yes`; override it
@@ -49,8 +51,19 @@ if [[ -z $keys ]]; then
     search+=(--insecure)
 else
     search+=(--curve-secret "$keys/coordinator.key_secret" --authorized-keys "$keys/authorized")
-    worker_keys=(--curve-server-key '~/.spikeq-keys/coordinator.key' --curve-keys '~/.spikeq-keys/worker.key_secret')
+    mkdir -p "$keys/authorized" "$keys/workers"
 fi
+
+# One key pair per host, so one machine can be revoked without re-keying the others.
+host_key() { # HOST -> key name, generating the pair and authorizing it on first use
+    local name="worker-${1##*@}"
+    name=${name//[^A-Za-z0-9._-]/_}
+    if [[ ! -f "$keys/workers/$name.key_secret" ]]; then
+        "$bin" keys generate --out "$keys/workers" --name "$name" >/dev/null
+        cp "$keys/workers/$name.key" "$keys/authorized/$name.key"
+    fi
+    echo "$name"
+}
 
 "${search[@]}" &
 coordinator=$!
@@ -68,12 +81,15 @@ while read -r line; do
     host=${line%%:*}; count=1
     [[ $line == *:* ]] && count=${line##*:}
     if [[ -n $keys ]]; then
+        key=$(host_key "$host")
         "${ssh[@]}" "$host" 'mkdir -p ~/.spikeq-keys && chmod 700 ~/.spikeq-keys' </dev/null
-        for file in coordinator.key worker.key worker.key_secret; do
+        for source in "$keys/coordinator.key" "$keys/workers/$key.key_secret"; do
+            file=${source##*/}
             # Written aside and renamed: hosts may share a home directory, and a worker started on
             # an earlier host may be reading the file right now.
-            "${ssh[@]}" "$host" "umask 077 && cat > ~/.spikeq-keys/$file.tmp.\$\$ && mv -f ~/.spikeq-keys/$file.tmp.\$\$ ~/.spikeq-keys/$file" < "$keys/$file"
+            "${ssh[@]}" "$host" "umask 077 && cat > ~/.spikeq-keys/$file.tmp.\$\$ && mv -f ~/.spikeq-keys/$file.tmp.\$\$ ~/.spikeq-keys/$file" < "$source"
         done
+        worker_keys=(--curve-server-key '~/.spikeq-keys/coordinator.key' --curve-keys "~/.spikeq-keys/$key.key_secret")
     fi
     for ((i = 0; i < count; i++)); do
         name="ssh-${host##*@}-$i"

@@ -66,6 +66,11 @@ public final class Broker: Sendable {
             for problem in authorized.problems {
                 logger.warning("Unreadable authorized key file", metadata: ["error": "\(problem)"])
             }
+            if count == 0 {
+                logger.warning(
+                    "No worker keys are authorized yet: no worker can connect until a public key is added (the directory is re-read at every connection)",
+                    metadata: ["zmq.authorized_keys": "\(curve.authorizedKeysDirectory.path)"])
+            }
             zap = try ZAPHandler(context: context, authorizer: authorized, logger: logger)
             logger.info(
                 "CURVE enabled",
@@ -146,6 +151,9 @@ public final class Broker: Sendable {
         }
         if let curve = configuration.curve, let secret = curve.serverKeys.secretKey {
             try socket.setZAPDomain(configuration.zapDomain)
+            // Ask ZAP for every connection in this domain, also where libzmq would skip it; a draft
+            // option, absent from some libzmq builds (ZAP is then already used for CURVE).
+            try? socket.setZAPEnforceDomain(true)
             try socket.setCurveServer(secretKey: secret)
         }
         try socket.bind(configuration.endpoint)

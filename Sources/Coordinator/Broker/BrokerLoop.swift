@@ -40,6 +40,8 @@ final class BrokerLoop {
     private let logger: Logger
 
     private var workers: [WorkerID: Entry] = [:]
+    /// Under CURVE: which authorized key (ZAP User-Id) owns each routing id.
+    private var owners: [WorkerID: String] = [:]
     private var ledger: DispatchLedger
     private var stats = BrokerStatistics()
     private var throttle = LogThrottle()
@@ -126,7 +128,7 @@ final class BrokerLoop {
                 continue
             }
             stats.messagesReceived += 1
-            handle(frames)
+            handle(frames, userID: socket.lastUserID)
         }
         return true
     }
@@ -284,13 +286,14 @@ final class BrokerLoop {
         if throttle.allow(logger, now: .now) { logger.warning(message, metadata: metadata) }
     }
 
-    private func handle(_ frames: [Data]) {
+    private func handle(_ frames: [Data], userID: String?) {
         guard frames.count >= 2 else {
             stats.malformedDropped += 1
             warn("Dropped message without content", ["zmq.frames": "\(frames.count)"])
             return
         }
         let sender = WorkerID(routingID: frames[0])
+        guard claim(sender, by: userID) else { return }
         let (framing, payload) = MDPFraming.detect(Array(frames.dropFirst()))
         switch MDP.subProtocol(of: payload) {
         case .worker:
@@ -319,6 +322,32 @@ final class BrokerLoop {
             warn("Dropped non-MDP message", ["peer.id": "\(sender)", "error": "\(reason)"])
         }
     }
+
+    /// Under CURVE, a routing id belongs to the key (ZAP User-Id) that first used it, for this broker's
+    /// life: another authorized key cannot take over a worker's identity (ROUTER_HANDOVER would hand it
+    /// the connection) to report on, or refresh, that worker's dispatches.
+    private func claim(_ sender: WorkerID, by userID: String?) -> Bool {
+        guard let userID else { return true }
+        if let owner = owners[sender] {
+            guard owner == userID else {
+                stats.impersonationDropped += 1
+                warn("Dropped message: routing id belongs to another key", [
+                    "peer.id": "\(sender)", "zap.user": "\(PeerText.escaped(userID))", "zap.owner": "\(PeerText.escaped(owner))",
+                ])
+                return false
+            }
+            return true
+        }
+        if owners.count >= Self.maxOwners {
+            // Forget owners of ids that are not registered now (bounded memory under id churn).
+            owners = owners.filter { workers[$0.key] != nil }
+        }
+        owners[sender] = userID
+        return true
+    }
+
+    /// Most routing-id owners remembered (see ``claim(_:by:)``).
+    static let maxOwners = 65_536
 
     private func handleWorker(_ message: MDPWorkerMessage, from id: WorkerID, framing: MDPFraming) {
         let now = ContinuousClock.now

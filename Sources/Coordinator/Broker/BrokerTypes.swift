@@ -104,6 +104,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var duplicateFinals = 0
     /// PARTIALs and FINALs for a dispatch this broker gave to another worker: dropped.
     public var unboundDropped = 0
+    /// Under CURVE: messages from a key other than the one that owns the routing id, dropped.
+    public var impersonationDropped = 0
     /// FINAL acknowledgements sent (first ones and answers to repeats).
     public var acknowledgementsSent = 0
     public var workersLost = 0
