@@ -114,9 +114,11 @@ struct SafetensorsTests {
         }
     }
 
-    /// Python's `safetensors` must read what we write. Skips without python3 + safetensors unless
-    /// external tools are required (CI), where it fails instead.
-    @Test func pythonReadsOurCheckpoint() throws {
+    /// Python's `safetensors` must read what we write. Skipped (reported) without python3 +
+    /// safetensors unless external tools are required (CI), where it fails instead.
+    @Test(.enabled(if: PythonSafetensors.available || TestEnvironment.requiresExternalTools))
+    func pythonReadsOurCheckpoint() throws {
+        try #require(PythonSafetensors.available, "python3 with safetensors and numpy is required (pip install safetensors numpy)")
         let model = Spikformer(config: TinyConfigs.gradientCheck, seed: 2)
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -137,18 +139,10 @@ struct SafetensorsTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = Pipe()
-        do {
-            try process.run()
-        } catch {
-            #expect(!TestEnvironment.requiresExternalTools, "python3 is required: \(error)")
-            return
-        }
+        try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            #expect(!TestEnvironment.requiresExternalTools, "python3 with safetensors and numpy is required (pip install safetensors numpy)")
-            return
-        }
+        try #require(process.terminationStatus == 0, "the Python reader failed on our file")
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let meta = try #require(json["meta"] as? [String: String])
         #expect(meta[Spikformer.configMetadataKey] == model.config.canonicalJSON)
@@ -161,4 +155,22 @@ struct SafetensorsTests {
             #expect(isClose(entry[2] as? Double ?? .nan, tensor.sum(), relative: 1e-6, absolute: 1e-6), "\(name)")
         }
     }
+}
+
+enum PythonSafetensors {
+    /// Whether `python3 -c "import safetensors, numpy"` succeeds.
+    static let available: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import safetensors, numpy"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        } catch {
+            return false
+        }
+    }()
 }

@@ -109,8 +109,8 @@ struct CurveBrokerTests {
         #expect(await log.wait { _ in log.readyWorkers.contains(memberID) })
         let id = broker.dispatch(Net.request(candidate: 3), to: memberID)
         #expect(await log.wait { _ in log.finals.contains { $0.1 == id } })
-        // Give the intruder several reconnect attempts: it never gets in.
-        try await Task.sleep(for: .milliseconds(500))
+        // The intruder's handshakes are refused (several reconnect attempts): it never gets in.
+        #expect(await log.wait(for: .seconds(30)) { _ in (broker.authentications?.denied ?? 0) >= 3 })
         #expect(!log.readyWorkers.contains(WorkerID(routingID: Data("intruder".utf8))))
         #expect(intruder.statistics.messagesReceived == 0)
 

@@ -37,6 +37,9 @@ public final class Broker: Sendable {
     private let thread: OwnerThread
     private let zap: ZAPHandler?
 
+    /// Under CURVE: handshakes the ZAP handler admitted and refused so far (nil without CURVE).
+    public var authentications: (allowed: Int, denied: Int)? { zap?.decisions }
+
     /// Binds the socket on the broker thread and starts serving.
     ///
     /// With ``BrokerConfiguration/curve`` set, a ``ZAPHandler`` admitting only the keys in the
