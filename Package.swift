@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport", logging], exclude: ["Interop"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", grdb]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Wire", "QuantConfig", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport"]),
         .testTarget(
             name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
         .testTarget(
