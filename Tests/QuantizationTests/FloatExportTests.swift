@@ -72,7 +72,7 @@ enum NumpyLoader {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("python/spikeq_export.py")
 
-    static let available: Bool = (try? run(["-c", "import numpy"], script: false).status) == 0
+    static let available = TestEnvironment.pythonCanImport("numpy")
 
     struct Missing: Error, CustomStringConvertible {
         var description: String { "python3 with numpy is required (pip install numpy)" }
@@ -82,10 +82,10 @@ enum NumpyLoader {
         if !available { throw Missing() }
     }
 
-    static func run(_ arguments: [String], script: Bool = true) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + (script ? [Self.script.path] : []) + arguments
+        process.arguments = ["python3", Self.script.path] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

@@ -159,18 +159,5 @@ struct SafetensorsTests {
 
 enum PythonSafetensors {
     /// Whether `python3 -c "import safetensors, numpy"` succeeds.
-    static let available: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import safetensors, numpy"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus == 0
-        } catch {
-            return false
-        }
-    }()
+    static let available = TestEnvironment.pythonCanImport("safetensors, numpy")
 }

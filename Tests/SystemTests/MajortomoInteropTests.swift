@@ -114,20 +114,7 @@ struct MajortomoInteropTests {
 
 enum Majortomo {
     /// Whether `python3 -c "import majortomo"` succeeds.
-    static let available: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import majortomo"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus == 0
-        } catch {
-            return false
-        }
-    }()
+    static let available = TestEnvironment.pythonCanImport("majortomo")
 
     struct Missing: Error, CustomStringConvertible {
         var description: String { "python3 with majortomo is required (pip install majortomo)" }

@@ -126,20 +126,7 @@ enum PythonInterop {
         .deletingLastPathComponent().appendingPathComponent("TransportTests/Interop")
 
     /// Whether `python3 -c "import zmq"` succeeds.
-    static let available: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import zmq"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus == 0
-        } catch {
-            return false
-        }
-    }()
+    static let available = TestEnvironment.pythonCanImport("zmq")
 
     struct Missing: Error, CustomStringConvertible {
         var description: String { "python3 with pyzmq is required (pip install pyzmq)" }

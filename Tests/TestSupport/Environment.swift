@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,6 +10,22 @@ public enum TestEnvironment {
     public static var requiresExternalTools: Bool {
         guard let value = getenv("SPIKEQ_REQUIRE_EXTERNAL") else { return false }
         return String(cString: value) == "1"
+    }
+
+    /// Whether `python3 -c "import MODULES"` succeeds (e.g. `"zmq"`, `"safetensors, numpy"`).
+    public static func pythonCanImport(_ modules: String) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import \(modules)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        } catch {
+            return false
+        }
     }
 
     /// The value of an environment variable, if set.
