@@ -38,6 +38,9 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
     @Option(help: "QAT steps the other strategies may spend (default: a third of the reference's).")
     var budgetSteps: Int?
 
+    @Option(help: "Fraction of the reference hypervolume a run must reach (steps_to_95 at 0.95).")
+    var target: Double = 0.95
+
     @Option(help: "Local workers per run.")
     var workers: Int = 2
 
@@ -60,6 +63,7 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         guard parsedStrategies != nil else {
             throw ValidationError("--strategies takes \(Strategy.allCases.map(\.rawValue).joined(separator: ", ")), comma-separated.")
         }
+        guard target > 0, target <= 1 else { throw ValidationError("--target is a fraction in (0, 1].") }
         guard seeds >= 1, referenceEvaluations >= 2, workers >= 1, (budgetSteps ?? 1) >= 1 else {
             throw ValidationError("--seeds, --workers ≥ 1, --reference-evaluations ≥ 2 and --budget-steps ≥ 1.")
         }
@@ -70,15 +74,15 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         var seed: Int
         var evaluationBudget: Int
         var quality: SearchQuality
-        /// Steps until 95 % of the reference hypervolume; nil if never reached.
-        var stepsTo95: Int?
+        /// Steps until `target` × the reference hypervolume; nil if never reached.
+        var stepsToTarget: Int?
         var hypervolumeWithinBudget: Double
     }
 
     struct Summary: Codable {
         var strategy: String
-        var medianStepsTo95: Double?
-        /// Reference's median steps_to_95 / this strategy's (higher is cheaper).
+        var medianStepsToTarget: Double?
+        /// Reference's median steps to the target / this strategy's (higher is cheaper).
         var stepsRatio: Double?
         var medianFinalHypervolume: Double
         var reached: Int
@@ -89,6 +93,8 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         var config: String
         var referenceEvaluations: Int
         var budgetSteps: Int
+        /// The fraction of the reference hypervolume a run must reach.
+        var target: Double
         var referenceHypervolume: Double
         var runs: [Run]
         var summary: [Summary]
@@ -102,8 +108,7 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         let output = URL(fileURLWithPath: out, relativeTo: cwd).standardizedFileURL
         try FileManager.default.createDirectory(at: output.appendingPathComponent("runs"), withIntermediateDirectories: true)
         let chosen = parsedStrategies!
-        let referenceSteps = referenceEvaluations * base.topRung
-        let budget = budgetSteps ?? max(1, referenceSteps / 3)
+        let budget = budgetSteps ?? max(1, referenceEvaluations * base.topRung / 3)
 
         var runs: [Run] = []
         // The reference first: its hypervolume is every other strategy's target.
@@ -122,26 +127,26 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
                     exists ? ["--resume", runDirectory.path] : ["--config", configFile.path, "--run", runDirectory.path],
                     name: name, log: output.appendingPathComponent("runs/\(name).log"))
                 let quality = try SearchQuality.measure(try RunStore.open(at: runDirectory, readOnly: true))
-                runs.append(Run(strategy: strategy.rawValue, seed: seed, evaluationBudget: evaluations, quality: quality, stepsTo95: nil,
+                runs.append(Run(strategy: strategy.rawValue, seed: seed, evaluationBudget: evaluations, quality: quality, stepsToTarget: nil,
                                 hypervolumeWithinBudget: quality.hypervolume(within: budget)))
             }
         }
         let referenceHV = median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map(\.quality.finalHypervolume)) ?? 0
-        for index in runs.indices { runs[index].stepsTo95 = runs[index].quality.steps(toReach: 0.95 * referenceHV) }
-        let referenceSteps95 = median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.compactMap { $0.stepsTo95.map(Double.init) })
+        for index in runs.indices { runs[index].stepsToTarget = runs[index].quality.steps(toReach: target * referenceHV) }
+        let referenceSteps = median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map { $0.stepsToTarget.map(Double.init) ?? .infinity })
         let summary = ([Strategy.nsga2] + chosen.filter { $0 != .nsga2 }).map { strategy -> Summary in
             let mine = runs.filter { $0.strategy == strategy.rawValue }
             // A run that never reached the target counts as infinitely many steps (median over all seeds).
-            let steps = mine.map { $0.stepsTo95.map(Double.init) ?? .infinity }
+            let steps = mine.map { $0.stepsToTarget.map(Double.init) ?? .infinity }
             let medianSteps = median(steps).flatMap { $0.isFinite ? $0 : nil }
             return Summary(
-                strategy: strategy.rawValue, medianStepsTo95: medianSteps,
-                stepsRatio: ratio(referenceSteps95, medianSteps),
+                strategy: strategy.rawValue, medianStepsToTarget: medianSteps,
+                stepsRatio: ratio(referenceSteps.flatMap { $0.isFinite ? $0 : nil }, medianSteps),
                 medianFinalHypervolume: median(mine.map(\.quality.finalHypervolume)) ?? 0,
-                reached: mine.filter { $0.stepsTo95 != nil }.count, runs: mine.count)
+                reached: mine.filter { $0.stepsToTarget != nil }.count, runs: mine.count)
         }
         let report = QualityReport(
-            config: configURL.path, referenceEvaluations: referenceEvaluations, budgetSteps: budget, referenceHypervolume: referenceHV,
+            config: configURL.path, referenceEvaluations: referenceEvaluations, budgetSteps: budget, target: target, referenceHypervolume: referenceHV,
             runs: runs, summary: summary)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -152,16 +157,18 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        print(String(format: "Reference: nsga2 at full fidelity, %d evaluations; median final hypervolume %.5f; budget %d steps", referenceEvaluations, referenceHV, budget))
-        print("strategy   seed  evals  steps  final HV  HV@budget  steps_to_95  best front test")
+        let label = String(format: "steps_to_%.0f", target * 100)
+        print(String(format: "Reference: nsga2 at full fidelity, %d evaluations; median final hypervolume %.5f; budget %d steps; target %.0f %%",
+                     referenceEvaluations, referenceHV, budget, target * 100))
+        print("strategy   seed  evals  steps  final HV  HV@budget  \(label)  best front test")
         for r in runs {
             print(String(format: "%-9@  %4d  %5d  %5d  %8.5f  %9.5f  %11@  %@", r.strategy as NSString, r.seed, r.quality.fullFidelityResults + r.quality.lowerRungResults,
-                         r.quality.totalSteps, r.quality.finalHypervolume, r.hypervolumeWithinBudget, (r.stepsTo95.map(String.init) ?? "never") as NSString,
+                         r.quality.totalSteps, r.quality.finalHypervolume, r.hypervolumeWithinBudget, (r.stepsToTarget.map(String.init) ?? "never") as NSString,
                          (r.quality.frontTestAccuracies.max().map { String(format: "%.2f%%", $0 * 100) } ?? "-") as NSString))
         }
-        print("strategy   median steps_to_95  ratio vs reference  median final HV  reached")
+        print("strategy   median \(label)  ratio vs reference  median final HV  reached")
         for s in summary {
-            print(String(format: "%-9@  %18@  %18@  %15.5f  %d/%d", s.strategy as NSString, (s.medianStepsTo95.map { String(format: "%.0f", $0) } ?? "-") as NSString,
+            print(String(format: "%-9@  %18@  %18@  %15.5f  %d/%d", s.strategy as NSString, (s.medianStepsToTarget.map { String(format: "%.0f", $0) } ?? "-") as NSString,
                          (s.stepsRatio.map { String(format: "%.2f×", $0) } ?? "-") as NSString, s.medianFinalHypervolume, s.reached, s.runs))
         }
         print("JSON: \(output.appendingPathComponent("search-quality.json").path)")

@@ -140,7 +140,7 @@ struct SearchCommand: AsyncParsableCommand {
     private func existingRunToResume(cwd: URL) throws -> String? {
         guard resumeExisting, let run, let config else { return nil }
         let directory = URL(fileURLWithPath: run, relativeTo: cwd).standardizedFileURL
-        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.sqlite").path) else { return nil }
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(RunStore.databaseName).path) else { return nil }
         let name = runName(of: try SearchConfig.load(from: URL(fileURLWithPath: config, relativeTo: cwd)))
         let stored = try RunStore.open(at: directory, readOnly: true).metadata().name
         guard stored == name else {
@@ -166,7 +166,7 @@ struct SearchCommand: AsyncParsableCommand {
         let searchConfig = try SearchConfig.load(from: URL(fileURLWithPath: config!, relativeTo: cwd))
         let name = runName(of: searchConfig)
         let directory = run.map { URL(fileURLWithPath: $0, relativeTo: cwd).standardizedFileURL } ?? cwd.appendingPathComponent("runs/\(name)")
-        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.sqlite").path) {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(RunStore.databaseName).path) {
             throw ValidationError("\(directory.path) already holds a run; continue it with --resume \(directory.path), or pick another --run.")
         }
         let modelConfig = try SpikformerConfig.load(contentsOf: searchConfig.model)
