@@ -108,4 +108,23 @@ struct HostileBrokerPeerTests {
         #expect(log.finals.count == 1)
         #expect(await log.wait { _ in broker.statistics.acknowledgementsSent == 2 })
     }
+
+    /// A progress flood from the holder is cut to its rate: the burst passes, the rest is dropped
+    /// before decoding, and the worker stays registered and can still finish.
+    @Test func progressFloodsAreRateLimited() async throws {
+        let context = try ZMQContext()
+        let (broker, log, honest, _, dispatch, request) = try await setUp(context)
+        defer { broker.shutdown() }
+        let started = ContinuousClock.now
+        let progress = try BodyCodec.encode(EvaluationProgress(candidateId: request.candidateId, attempt: request.attempt, phase: "finetune"))
+        for _ in 0..<500 { try honest.send(.partial(client: dispatch.frame, body: [progress])) }
+        #expect(await log.wait { _ in broker.statistics.partials + broker.statistics.partialsThrottled == 500 })
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let allowed = Int(20 + 10 * seconds.rounded(.up))
+        #expect(broker.statistics.partials <= allowed, "burst 20 + 10/s over \(seconds) s")
+        #expect(broker.statistics.partialsThrottled >= 500 - allowed)
+        try honest.send(.final(client: dispatch.frame, body: [try failure(for: request, worker: "honest")]))
+        #expect(await log.wait { _ in log.finals.count == 1 })
+    }
 }

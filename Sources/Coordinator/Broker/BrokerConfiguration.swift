@@ -17,6 +17,11 @@ public struct BrokerConfiguration: Sendable {
     /// Largest PARTIAL body (progress is a few hundred bytes of JSON); larger ones are dropped
     /// without decoding, so progress floods cost the coordinator no JSON parsing of large bodies.
     public var maxPartialBytes: Int = 64 << 10
+    /// PARTIALs each worker may send per second, with bursts of ``partialBurst``; the excess is dropped
+    /// (and counted) before decoding, though it still counts as a sign of life. SpikeQuant workers send
+    /// at most 4 per second (they coalesce progress), so only floods are cut.
+    public var partialsPerSecond: Double = 10
+    public var partialBurst: Double = 20
     /// CURVE server keys and the allowlist of worker keys; nil for plain TCP.
     public var curve: CurveServerSettings?
     /// The ZAP domain the socket authenticates in (with ``curve``).

@@ -28,6 +28,9 @@ final class BrokerLoop {
         var held: HeldRequest?
         /// How the worker frames its commands (from its READY); replies use the same.
         var framing: MDPFraming
+        /// Token bucket for its PARTIALs.
+        var partialTokens: Double
+        var partialsCountedAt: ContinuousClock.Instant
     }
 
     private let socket: ZMQSocket
@@ -394,7 +397,7 @@ final class BrokerLoop {
         }
         workers[id] = Entry(
             id: id, service: service, registeredAt: now, lastHeard: now, lastSent: now, idleSince: now, held: nil,
-            framing: framing)
+            framing: framing, partialTokens: configuration.partialBurst, partialsCountedAt: now)
         logger.info("Worker ready", metadata: ["worker.id": "\(id)", "mdp.framing": "\(framing)"])
         emit(.workerReady(id))
     }
@@ -424,6 +427,11 @@ final class BrokerLoop {
             workers[entry.id]?.held = HeldRequest(dispatch: dispatchID, request: request, since: now, reattached: true)
             logger.info("Worker re-attached a running request", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
         }
+        guard takePartialToken(entry.id, now: now) else {
+            stats.partialsThrottled += 1
+            warn("Dropped PARTIAL over the worker's rate", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
+            return
+        }
         let bytes = body.reduce(0) { $0 + $1.count }
         guard bytes <= configuration.maxPartialBytes else {
             stats.malformedDropped += 1
@@ -442,6 +450,19 @@ final class BrokerLoop {
 
     /// The worker this broker gave `dispatch` to, while it holds it or since it was lost; nil for
     /// ids this broker instance never gave out (dispatched before a restart, or made up).
+    /// Refills the worker's PARTIAL bucket for the time passed and takes one token if there is one.
+    private func takePartialToken(_ id: WorkerID, now: ContinuousClock.Instant) -> Bool {
+        guard var entry = workers[id] else { return false }
+        let elapsed = now - entry.partialsCountedAt
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        entry.partialTokens = min(configuration.partialBurst, entry.partialTokens + max(0, seconds) * configuration.partialsPerSecond)
+        entry.partialsCountedAt = now
+        let allowed = entry.partialTokens >= 1
+        if allowed { entry.partialTokens -= 1 }
+        workers[id] = entry
+        return allowed
+    }
+
     private func holder(of dispatch: DispatchID) -> WorkerID? {
         workers.values.first { $0.held?.dispatch == dispatch }?.id ?? ledger.owner(of: dispatch)
     }

@@ -106,6 +106,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var unboundDropped = 0
     /// Under CURVE: messages from a key other than the one that owns the routing id, dropped.
     public var impersonationDropped = 0
+    /// PARTIALs over a worker's rate (``BrokerConfiguration/partialsPerSecond``), dropped.
+    public var partialsThrottled = 0
     /// FINAL acknowledgements sent (first ones and answers to repeats).
     public var acknowledgementsSent = 0
     public var workersLost = 0
