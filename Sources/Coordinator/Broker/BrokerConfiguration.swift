@@ -22,6 +22,11 @@ public struct BrokerConfiguration: Sendable {
     /// at most 4 per second (they coalesce progress), so only floods are cut.
     public var partialsPerSecond: Double = 10
     public var partialBurst: Double = 20
+    /// FINALs per second (burst ``unknownFinalBurst``) a worker may send for dispatch ids this broker
+    /// never gave out: legitimate after a coordinator restart (a worker re-sends what it kept), a
+    /// flood otherwise, and each one reaches the study.
+    public var unknownFinalsPerSecond: Double = 2
+    public var unknownFinalBurst: Double = 20
     /// CURVE server keys and the allowlist of worker keys; nil for plain TCP.
     public var curve: CurveServerSettings?
     /// The ZAP domain the socket authenticates in (with ``curve``).

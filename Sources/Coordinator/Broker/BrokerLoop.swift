@@ -28,9 +28,9 @@ final class BrokerLoop {
         var held: HeldRequest?
         /// How the worker frames its commands (from its READY); replies use the same.
         var framing: MDPFraming
-        /// Token bucket for its PARTIALs.
-        var partialTokens: Double
-        var partialsCountedAt: ContinuousClock.Instant
+        /// Rate limits of its PARTIALs and of its FINALs for ids this broker never gave out.
+        var partialBucket: TokenBucket
+        var unknownFinalBucket: TokenBucket
     }
 
     private let socket: ZMQSocket
@@ -397,7 +397,8 @@ final class BrokerLoop {
         }
         workers[id] = Entry(
             id: id, service: service, registeredAt: now, lastHeard: now, lastSent: now, idleSince: now, held: nil,
-            framing: framing, partialTokens: configuration.partialBurst, partialsCountedAt: now)
+            framing: framing, partialBucket: TokenBucket(burst: configuration.partialBurst, now: now),
+            unknownFinalBucket: TokenBucket(burst: configuration.unknownFinalBurst, now: now))
         logger.info("Worker ready", metadata: ["worker.id": "\(id)", "mdp.framing": "\(framing)"])
         emit(.workerReady(id))
     }
@@ -427,7 +428,7 @@ final class BrokerLoop {
             workers[entry.id]?.held = HeldRequest(dispatch: dispatchID, request: request, since: now, reattached: true)
             logger.info("Worker re-attached a running request", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
         }
-        guard takePartialToken(entry.id, now: now) else {
+        guard workers[entry.id]?.partialBucket.take(now: now, rate: configuration.partialsPerSecond, burst: configuration.partialBurst) == true else {
             stats.partialsThrottled += 1
             warn("Dropped PARTIAL over the worker's rate", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
             return
@@ -450,19 +451,6 @@ final class BrokerLoop {
 
     /// The worker this broker gave `dispatch` to, while it holds it or since it was lost; nil for
     /// ids this broker instance never gave out (dispatched before a restart, or made up).
-    /// Refills the worker's PARTIAL bucket for the time passed and takes one token if there is one.
-    private func takePartialToken(_ id: WorkerID, now: ContinuousClock.Instant) -> Bool {
-        guard var entry = workers[id] else { return false }
-        let elapsed = now - entry.partialsCountedAt
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        entry.partialTokens = min(configuration.partialBurst, entry.partialTokens + max(0, seconds) * configuration.partialsPerSecond)
-        entry.partialsCountedAt = now
-        let allowed = entry.partialTokens >= 1
-        if allowed { entry.partialTokens -= 1 }
-        workers[id] = entry
-        return allowed
-    }
-
     private func holder(of dispatch: DispatchID) -> WorkerID? {
         workers.values.first { $0.held?.dispatch == dispatch }?.id ?? ledger.owner(of: dispatch)
     }
@@ -497,6 +485,13 @@ final class BrokerLoop {
         // This worker's own dispatch (held now, or lost by it): an undecodable FINAL ends it. For an id
         // this broker never gave out, nothing is recorded, so guessed ids cannot poison the ledger.
         let ownDispatch = heldHere || owner == entry.id
+        if !ownDispatch,
+            workers[entry.id]?.unknownFinalBucket.take(now: now, rate: configuration.unknownFinalsPerSecond, burst: configuration.unknownFinalBurst) != true
+        {
+            stats.unknownFinalsThrottled += 1
+            warn("Dropped FINAL for an unknown dispatch over the worker's rate", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
+            return
+        }
         let outcome: EvaluationOutcome
         do {
             // Body: the outcome's JSON, optionally followed by the packed model.

@@ -108,6 +108,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var impersonationDropped = 0
     /// PARTIALs over a worker's rate (``BrokerConfiguration/partialsPerSecond``), dropped.
     public var partialsThrottled = 0
+    /// FINALs for dispatch ids this broker never gave out over a worker's rate, dropped.
+    public var unknownFinalsThrottled = 0
     /// FINAL acknowledgements sent (first ones and answers to repeats).
     public var acknowledgementsSent = 0
     public var workersLost = 0
@@ -128,4 +130,26 @@ public struct WorkerStatus: Sendable, Hashable {
     public var held: HeldRequest?
     public var registeredAt: ContinuousClock.Instant
     public var lastHeard: ContinuousClock.Instant
+}
+
+/// A per-peer rate limit: `rate` tokens a second, at most `burst` saved up.
+struct TokenBucket {
+    var tokens: Double
+    var countedAt: ContinuousClock.Instant
+
+    init(burst: Double, now: ContinuousClock.Instant) {
+        tokens = burst
+        countedAt = now
+    }
+
+    /// Refills for the time passed and takes one token if there is one.
+    mutating func take(now: ContinuousClock.Instant, rate: Double, burst: Double) -> Bool {
+        let elapsed = now - countedAt
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        tokens = min(burst, tokens + max(0, seconds) * rate)
+        countedAt = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
 }
