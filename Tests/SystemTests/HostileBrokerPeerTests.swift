@@ -129,4 +129,23 @@ struct HostileBrokerPeerTests {
         try honest.send(.final(client: dispatch.frame, body: [try failure(for: request, worker: "honest")]))
         #expect(await log.wait { _ in log.finals.count == 1 })
     }
+
+    /// Registering ids in a loop fills the registry up to its cap, no further; the peers beyond it are
+    /// told to go away.
+    @Test func registrationsBeyondTheCapAreRefused() async throws {
+        let context = try ZMQContext()
+        var configuration = Net.brokerConfiguration()
+        configuration.maxWorkers = 3
+        configuration.heartbeatLiveness = 600
+        let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
+        defer { broker.shutdown() }
+        let log = EventLog(broker)
+        let peers = try (0..<5).map { try RawWorker(context: context, endpoint: broker.endpoint, name: "reg-\($0)-\(UUID().uuidString.prefix(6))") }
+        for peer in peers { try peer.send(.ready(service: MDP.evaluateService)) }
+        #expect(await log.wait { _ in broker.statistics.registrationsRefused == 2 })
+        #expect(log.readyWorkers.count == 3)
+        let refused = try peers.filter { !log.readyWorkers.contains(WorkerID(routingID: try $0.socket.routingID())) }
+        #expect(refused.count == 2)
+        for peer in refused { #expect(try peer.next(timeout: .seconds(10)) == .disconnect) }
+    }
 }

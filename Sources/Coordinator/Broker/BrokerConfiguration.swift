@@ -27,6 +27,9 @@ public struct BrokerConfiguration: Sendable {
     /// flood otherwise, and each one reaches the study.
     public var unknownFinalsPerSecond: Double = 2
     public var unknownFinalBurst: Double = 20
+    /// Most registered workers; further READYs get DISCONNECT (bounded memory when anyone who can
+    /// reach a plain-TCP port registers ids in a loop).
+    public var maxWorkers = 10_000
     /// CURVE server keys and the allowlist of worker keys; nil for plain TCP.
     public var curve: CurveServerSettings?
     /// The ZAP domain the socket authenticates in (with ``curve``).

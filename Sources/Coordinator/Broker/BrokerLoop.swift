@@ -395,6 +395,12 @@ final class BrokerLoop {
             send(.disconnect, to: id, framing: framing)
             return
         }
+        guard workers.count < configuration.maxWorkers else {
+            stats.registrationsRefused += 1
+            warn("Refused a worker: the registry is full", ["worker.id": "\(id)", "workers": "\(workers.count)"])
+            send(.disconnect, to: id, framing: framing)
+            return
+        }
         workers[id] = Entry(
             id: id, service: service, registeredAt: now, lastHeard: now, lastSent: now, idleSince: now, held: nil,
             framing: framing, partialBucket: TokenBucket(burst: configuration.partialBurst, now: now),

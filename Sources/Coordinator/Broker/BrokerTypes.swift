@@ -110,6 +110,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var partialsThrottled = 0
     /// FINALs for dispatch ids this broker never gave out over a worker's rate, dropped.
     public var unknownFinalsThrottled = 0
+    /// READYs refused because ``BrokerConfiguration/maxWorkers`` were registered.
+    public var registrationsRefused = 0
     /// FINAL acknowledgements sent (first ones and answers to repeats).
     public var acknowledgementsSent = 0
     public var workersLost = 0
