@@ -107,7 +107,7 @@ struct BrokerWorkerTests {
 
         // Go silent: the broker expires the worker after interval × liveness and reports the request.
         let started = ContinuousClock.now
-        let lost = await log.wait(for: .seconds(3)) { events in
+        let lost = await log.wait(for: .seconds(30)) { events in
             events.contains { if case .workerLost(let id, let held) = $0 { id == worker && held?.dispatch == dispatch } else { false } }
         }
         #expect(lost)
@@ -219,8 +219,8 @@ struct BrokerWorkerTests {
         let second = try Broker(context: context, configuration: Net.brokerConfiguration(endpoint: endpoint), logger: Net.logger)
         defer { second.shutdown() }
         let log = EventLog(second)
-        #expect(await log.wait(for: .seconds(5)) { _ in log.readyWorkers.count == 1 }, "worker re-registered")
-        #expect(await log.wait(for: .seconds(5)) { _ in log.finals.count == 1 }, "result delivered to the new broker")
+        #expect(await log.wait(for: .seconds(30)) { _ in log.readyWorkers.count == 1 }, "worker re-registered")
+        #expect(await log.wait(for: .seconds(30)) { _ in log.finals.count == 1 }, "result delivered to the new broker")
         let final = try #require(log.finals.first)
         #expect(final.0.candidateId == 7)
         #expect(final.1 == dispatch)
@@ -228,7 +228,7 @@ struct BrokerWorkerTests {
         #expect(worker.statistics.connections >= 2)
         // The worker is usable again afterwards.
         let again = second.dispatch(Net.request(candidate: 8), to: log.readyWorkers[0])
-        #expect(await log.wait(for: .seconds(5)) { _ in log.finals.contains { $0.1 == again && !$0.3 } })
+        #expect(await log.wait(for: .seconds(30)) { _ in log.finals.contains { $0.1 == again && !$0.3 } })
     }
 
     @Test func resultFinishedWhileDisconnectedIsDeliveredAfterReconnect() async throws {
@@ -253,7 +253,7 @@ struct BrokerWorkerTests {
         let second = try Broker(context: context, configuration: Net.brokerConfiguration(endpoint: endpoint), logger: Net.logger)
         defer { second.shutdown() }
         let log = EventLog(second)
-        #expect(await log.wait(for: .seconds(5)) { _ in log.finals.count == 1 })
+        #expect(await log.wait(for: .seconds(30)) { _ in log.finals.count == 1 })
         #expect(log.finals.first?.0.candidateId == 99)
         #expect(log.finals.first?.1 == dispatch)
         #expect(log.finals.first?.3 == true)

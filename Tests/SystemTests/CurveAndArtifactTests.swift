@@ -141,12 +141,35 @@ struct CurveBrokerTests {
         #expect(log.readyWorkers.isEmpty)
         try CurveCertificate(keys: CurveKeyPair(publicKey: late.publicKey, secretKey: nil))
             .save(to: authorized.appendingPathComponent("late.key"))
-        #expect(await log.wait(for: .seconds(5)) { _ in !log.readyWorkers.isEmpty })
+        #expect(await log.wait(for: .seconds(30)) { _ in !log.readyWorkers.isEmpty })
     }
 }
 
 @Suite(.serialized)
 struct ArtifactServiceTests {
+    /// A client that asks for chunk after chunk and never reads gets at most the send queue's worth
+    /// queued at the broker; the other replies are dropped (counted), not buffered.
+    @Test func aClientThatNeverReadsCannotMakeTheBrokerBuffer() async throws {
+        let directory = Net.temporaryDirectory("artifact-hog")
+        let source = directory.appendingPathComponent("big.bin")
+        try Data(repeating: 7, count: 1 << 20).write(to: source)
+        var configuration = Net.brokerConfiguration()
+        configuration.sendQueueMessages = 8
+        let context = try ZMQContext()
+        let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
+        defer { broker.shutdown() }
+        let reference = try broker.artifacts.add(fileAt: source)
+        let hog = try ZMQSocket(context: context, type: .dealer)
+        try hog.setHighWaterMarks(send: 1_000, receive: 1)
+        try hog.connect(broker.endpoint)
+        let request = try BodyCodec.encode(ArtifactChunkRequest(sha256: reference.sha256, offset: 0, length: 1 << 20))
+        for _ in 0..<300 { try hog.send(MDPClientMessage.request(service: MDP.artifactService, body: [request]).frames) }
+        #expect(await Self.eventually { broker.statistics.artifactChunksServed == 300 })
+        // Replies that found the queue full were dropped; far fewer than 300 MiB were kept.
+        #expect(await Self.eventually { broker.statistics.clientRepliesDropped > 0 })
+        #expect(broker.statistics.messagesSent < 100, "\(broker.statistics.messagesSent) replies queued or delivered")
+    }
+
     /// Polls `condition` until it holds or 10 s pass.
     static func eventually(_ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(10)

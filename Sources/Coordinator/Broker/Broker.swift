@@ -147,7 +147,7 @@ public final class Broker: Sendable {
         try socket.setRouterMandatory(true)
         try socket.setRouterHandover(true)
         try socket.setMaxMessageSize(configuration.maxMessageBytes)
-        try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
+        try socket.setHighWaterMarks(send: configuration.sendQueueMessages, receive: configuration.receiveQueueMessages)
         if configuration.transportHeartbeats {
             try socket.setTransportHeartbeat(
                 interval: configuration.heartbeatInterval, timeout: configuration.expiry, ttl: configuration.expiry)

@@ -30,6 +30,11 @@ public struct BrokerConfiguration: Sendable {
     /// Most registered workers; further READYs get DISCONNECT (bounded memory when anyone who can
     /// reach a plain-TCP port registers ids in a loop).
     public var maxWorkers = 10_000
+    /// Messages queued towards one peer (ZMQ_SNDHWM) and from one peer (ZMQ_RCVHWM). The send side
+    /// bounds what a client that requests artifact chunks and never reads can make the broker hold
+    /// (64 × the chunk size); replies beyond it are dropped and the client retries.
+    public var sendQueueMessages = 64
+    public var receiveQueueMessages = 1_000
     /// CURVE server keys and the allowlist of worker keys; nil for plain TCP.
     public var curve: CurveServerSettings?
     /// The ZAP domain the socket authenticates in (with ``curve``).

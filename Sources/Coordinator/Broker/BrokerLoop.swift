@@ -228,6 +228,7 @@ final class BrokerLoop {
             try socket.send([client] + message.frames(in: framing), dontWait: true)
             stats.messagesSent += 1
         } catch {
+            stats.clientRepliesDropped += 1
             logger.debug("Reply to client not delivered", metadata: ["error": "\(error)"])
         }
     }

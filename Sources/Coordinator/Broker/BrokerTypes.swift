@@ -112,6 +112,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var unknownFinalsThrottled = 0
     /// READYs refused because ``BrokerConfiguration/maxWorkers`` were registered.
     public var registrationsRefused = 0
+    /// Client replies not delivered (the client's queue was full or it was gone).
+    public var clientRepliesDropped = 0
     /// FINAL acknowledgements sent (first ones and answers to repeats).
     public var acknowledgementsSent = 0
     public var workersLost = 0
