@@ -76,6 +76,21 @@ public struct DashboardSnapshot: Codable, Hashable, Sendable {
         public var receivedAt: Date
         /// Fine-tune steps of a lower-rung result; nil at full fidelity.
         public var steps: Int? = nil
+
+        init(
+            _ r: EvaluationResult, id: Int64, origin: String, layers: [String], feasible: Bool, receivedAt: Date, steps: Int? = nil
+        ) {
+            self.id = id
+            self.origin = origin
+            config = r.config.summary(order: layers)
+            averageBits = r.averageBits
+            accuracy = r.accuracy
+            intervals = Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } })
+            energy = r.energy
+            self.feasible = feasible
+            self.receivedAt = receivedAt
+            self.steps = steps
+        }
     }
 
     public struct HypervolumePoint: Codable, Hashable, Sendable {
@@ -138,12 +153,9 @@ extension DashboardSnapshot {
         let frontIDs = Set(status.front.members.map(\.candidateId))
         let models = energyModels(settings, results: results)
         let point = { (stored: StoredResult) -> PointView in
-            let r = stored.result
-            return PointView(
-                id: stored.candidateId, origin: stored.origin.rawValue, config: r.config.summary(order: settings.layers),
-                averageBits: r.averageBits, accuracy: r.accuracy,
-                intervals: Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } }),
-                energy: r.energy, feasible: stored.isFeasible, receivedAt: stored.receivedAt)
+            PointView(
+                stored.result, id: stored.candidateId, origin: stored.origin.rawValue, layers: settings.layers, feasible: stored.isFeasible,
+                receivedAt: stored.receivedAt)
         }
         let primary = models.first
         let front = status.front.members.map(point).sorted {
@@ -155,13 +167,10 @@ extension DashboardSnapshot {
         for rung in try store.rungResults() where !full.contains(rung.candidateId) {
             if (highestRung[rung.candidateId]?.rung ?? -1) < rung.rung { highestRung[rung.candidateId] = rung }
         }
-        let lowerRungs = highestRung.values.sorted { $0.candidateId < $1.candidateId }.suffix(maxDominated).map { stored -> PointView in
-            let r = stored.result
-            return PointView(
-                id: stored.candidateId, origin: "rung \(stored.rung)", config: r.config.summary(order: settings.layers), averageBits: r.averageBits,
-                accuracy: r.accuracy,
-                intervals: Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } }),
-                energy: r.energy, feasible: stored.violation <= 0, receivedAt: stored.receivedAt, steps: stored.steps)
+        let lowerRungs = highestRung.values.sorted { $0.candidateId < $1.candidateId }.suffix(maxDominated).map { stored in
+            PointView(
+                stored.result, id: stored.candidateId, origin: "rung \(stored.rung)", layers: settings.layers, feasible: stored.violation <= 0,
+                receivedAt: stored.receivedAt, steps: stored.steps)
         }
 
         var references: [ReferenceView] = []
