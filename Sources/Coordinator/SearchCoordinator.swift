@@ -76,7 +76,11 @@ public final class SearchCoordinator {
         }
         let clock = ContinuousClock()
         var lastStatus = clock.now
-        try perform(try study.tick())
+        // A resumed run may already be over (its budget spent): the first tick then finishes it.
+        if let summary = try perform(try study.tick()) {
+            status(try snapshot())
+            return summary
+        }
         for await input in inputs {
             if Task.isCancelled { break }
             var actions: [StudyAction]

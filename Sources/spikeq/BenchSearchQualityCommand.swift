@@ -160,16 +160,18 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         let label = String(format: "steps_to_%.0f", target * 100)
         print(String(format: "Reference: nsga2 at full fidelity, %d evaluations; median final hypervolume %.5f; budget %d steps; target %.0f %%",
                      referenceEvaluations, referenceHV, budget, target * 100))
-        print("strategy   seed  evals  steps  final HV  HV@budget  \(label)  best front test")
+        print("strategy   seed  results  steps  final HV  HV@budget  \(label)  best front test")
+        func column(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
         for r in runs {
-            print(String(format: "%-9@  %4d  %5d  %5d  %8.5f  %9.5f  %11@  %@", r.strategy as NSString, r.seed, r.quality.fullFidelityResults + r.quality.lowerRungResults,
-                         r.quality.totalSteps, r.quality.finalHypervolume, r.hypervolumeWithinBudget, (r.stepsToTarget.map(String.init) ?? "never") as NSString,
-                         (r.quality.frontTestAccuracies.max().map { String(format: "%.2f%%", $0 * 100) } ?? "-") as NSString))
+            print(column(r.strategy, 9) + String(format: "  %4d  %7d  %5d  %8.5f  %9.5f  ", r.seed, r.quality.fullFidelityResults + r.quality.lowerRungResults,
+                                                 r.quality.totalSteps, r.quality.finalHypervolume, r.hypervolumeWithinBudget)
+                + column(r.stepsToTarget.map(String.init) ?? "never", 11) + "  "
+                + (r.quality.frontTestAccuracies.max().map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
         }
         print("strategy   median \(label)  ratio vs reference  median final HV  reached")
         for s in summary {
-            print(String(format: "%-9@  %18@  %18@  %15.5f  %d/%d", s.strategy as NSString, (s.medianStepsToTarget.map { String(format: "%.0f", $0) } ?? "-") as NSString,
-                         (s.stepsRatio.map { String(format: "%.2f×", $0) } ?? "-") as NSString, s.medianFinalHypervolume, s.reached, s.runs))
+            print(column(s.strategy, 9) + "  " + column(s.medianStepsToTarget.map { String(format: "%.0f", $0) } ?? "never", 18) + "  "
+                + column(s.stepsRatio.map { String(format: "%.2f×", $0) } ?? "-", 18) + String(format: "  %15.5f  %d/%d", s.medianFinalHypervolume, s.reached, s.runs))
         }
         print("JSON: \(output.appendingPathComponent("search-quality.json").path)")
     }

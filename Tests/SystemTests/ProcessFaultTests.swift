@@ -75,6 +75,11 @@ struct ProcessFaultTests {
         // Both sessions are in the database; the interrupted attempts were settled, none is left running.
         #expect(try store.attempts(state: .running).isEmpty)
         #expect(Set(try store.attempts().map(\.worker)) == ["w1", "w2"])
+        // Restarted once more, the finished run ends at once instead of waiting for work.
+        let again = try coordinator(
+            ["--config", config.path, "--run", run.path, "--resume-existing", "--bind", endpoint], log: "again.log")
+        #expect(await again.exitStatus(within: .seconds(60)) == 0, "\(again.output)")
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 10) == [])
     }
 
     @Test func realSearchReportExportAndInferAgree() async throws {
