@@ -59,7 +59,7 @@ public struct BrokerConfiguration: Sendable {
     /// The liveness (heartbeats missed) for which a worker silent for `timeout` seconds is lost: the
     /// timeout rounded up to whole intervals, at least 2 so one late heartbeat is not a loss.
     public static func liveness(timeout: Double, interval: Duration) -> Int {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let seconds = interval.seconds
         guard seconds > 0, timeout.isFinite, timeout > 0 else { return 2 }
         return max(2, Int((timeout / seconds).rounded(.up)))
     }

@@ -148,9 +148,7 @@ struct TokenBucket {
 
     /// Refills for the time passed and takes one token if there is one.
     mutating func take(now: ContinuousClock.Instant, rate: Double, burst: Double) -> Bool {
-        let elapsed = now - countedAt
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        tokens = min(burst, tokens + max(0, seconds) * rate)
+        tokens = min(burst, tokens + max(0, (now - countedAt).seconds) * rate)
         countedAt = now
         guard tokens >= 1 else { return false }
         tokens -= 1
