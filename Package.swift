@@ -92,7 +92,7 @@ let package = Package(
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
         .target(name: "QuantConfig", dependencies: [yams, crypto]),
-        .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", yams, crypto]),
+        .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", "Seeding", yams, crypto]),
         .target(name: "Evaluation", dependencies: ["SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Wire", "Tensor", yams, crypto]),
 
         // The distributed search.

@@ -76,6 +76,25 @@ public struct EvaluationSummary: Sendable, Hashable {
     public var samplesPerSecond: Double
 }
 
+/// Extra work a training run does around each step, for searches that train more than the
+/// weights (the Gumbel-softmax supernet: temperature schedule, energy term, architecture logits).
+public struct TrainingHooks {
+    /// Parameters the run's optimizer leaves alone (another optimizer updates them in `afterBackward`).
+    public var excluded: Set<ObjectIdentifier>
+    /// Before each step's forward pass: the step over the run and the schedule's length.
+    public var beforeStep: (_ step: Int, _ totalSteps: Int) -> Void
+    /// After the backward pass, before the weights' update: adds any further loss term's gradients
+    /// and returns that term's value (added to the step's reported loss).
+    public var afterBackward: () -> Double
+
+    public init(excluded: Set<ObjectIdentifier> = [], beforeStep: @escaping (Int, Int) -> Void = { _, _ in },
+                afterBackward: @escaping () -> Double = { 0 }) {
+        self.excluded = excluded
+        self.beforeStep = beforeStep
+        self.afterBackward = afterBackward
+    }
+}
+
 /// Trains and evaluates a ``Spikformer`` on a ``FrameSource``.
 ///
 /// Reproducible: the shuffle order, the augmentation draws and the weight updates depend only on
@@ -91,14 +110,16 @@ public enum Trainer {
     /// - Returns: the summary of the steps this call ran (skipped steps are not counted).
     @discardableResult
     public static func train(_ model: Spikformer, on source: any FrameSource, config: TrainingConfig, optimizer: AdamW? = nil,
+                             hooks: TrainingHooks = TrainingHooks(),
                              progress: (TrainingProgress) throws -> Void = { _ in }) throws -> TrainingSummary {
         try checkShape(model, source)
         precondition(config.epochs >= 0 && config.batchSize > 0 && config.startStep >= 0,
                       "training needs epochs ≥ 0, batch size > 0 and a non-negative start step")
         let stepsPerEpoch = (source.count + config.batchSize - 1) / config.batchSize
+        let totalSteps = config.scheduleSteps ?? min(stepsPerEpoch * config.epochs, config.maxSteps ?? .max)
         let schedule = CosineSchedule(baseLearningRate: config.learningRate, minimumLearningRate: config.minimumLearningRate,
                                       warmupSteps: Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()),
-                                      totalSteps: config.scheduleSteps ?? min(stepsPerEpoch * config.epochs, config.maxSteps ?? .max))
+                                      totalSteps: totalSteps)
         let optimizer = optimizer ?? AdamW(learningRate: config.learningRate, weightDecay: config.weightDecay)
         var shuffler = SeededGenerator(seed: config.seed, stream: "trainer.shuffle")
         let clock = ContinuousClock()
@@ -131,11 +152,13 @@ public enum Trainer {
                 optimizer.learningRate = lr
                 let parameters = model.trainableParameters
                 for p in parameters { p.zeroGradient() }
+                hooks.beforeStep(globalStep, totalSteps)
                 let logits = model.forward(batch.input, training: true)
-                let (loss, gradient, correct) = CrossEntropy.evaluate(logits: logits, labels: batch.labels,
+                let (crossEntropy, gradient, correct) = CrossEntropy.evaluate(logits: logits, labels: batch.labels,
                                                                       labelSmoothing: config.labelSmoothing)
                 model.backward(gradient)
-                optimizer.update(parameters)
+                let loss = crossEntropy + hooks.afterBackward()
+                optimizer.update(hooks.excluded.isEmpty ? parameters : parameters.filter { !hooks.excluded.contains(ObjectIdentifier($0)) })
                 let seconds = (clock.now - stepStart).seconds
                 samples += batch.labels.count
                 epochLoss += loss * Double(batch.labels.count)
