@@ -20,6 +20,9 @@ struct ConfigNode {
     }
 
     var isScalar: Bool { node.scalar != nil }
+
+    /// Whether this is a mapping with the key `name`.
+    func hasKey(_ name: String) -> Bool { node.mapping?.keys.contains { $0.string == name } ?? false }
     var line: Int? { node.mark?.line }
 
     func error(_ message: String) -> SearchConfigError {

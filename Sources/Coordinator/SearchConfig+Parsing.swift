@@ -88,6 +88,22 @@ extension SearchConfig {
         return models
     }
 
+    /// Reads a search space on its own: a YAML file holding either a search config's `space:`
+    /// section (schemes, bits, fixed) or a whole search config with one.
+    public static func loadSpace(from url: URL) throws(SearchConfigError) -> SpaceSettings {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw SearchConfigError(file: url.path, key: "", message: "cannot read: \(error.localizedDescription)")
+        }
+        let root = try ConfigNode.root(text, file: url.path)
+        if root.hasKey("space") {
+            return try parseSpace(try root.mapping(allowed: topLevelKeys)["space"])
+        }
+        return try parseSpace(root)
+    }
+
     private static func parseSpace(_ node: ConfigNode?) throws(SearchConfigError) -> SpaceSettings {
         var space = SpaceSettings()
         guard let node else { return space }

@@ -127,6 +127,14 @@ public struct SpaceSettings: Codable, Hashable, Sendable {
     public var schemes: [QuantScheme] = [.uniform, .pot]
     public var bits: [Int] = QuantizationSpace.defaultBits
     public var fixed: [String: LayerQuantization] = [:]
+
+    public init(
+        schemes: [QuantScheme] = [.uniform, .pot], bits: [Int] = QuantizationSpace.defaultBits, fixed: [String: LayerQuantization] = [:]
+    ) {
+        self.schemes = schemes
+        self.bits = bits
+        self.fixed = fixed
+    }
 }
 
 /// When the search stops starting new candidates, and how long it waits for running ones.

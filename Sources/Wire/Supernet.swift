@@ -19,8 +19,13 @@ public struct SupernetSettings: Codable, Hashable, Sendable {
     /// The energy table whose per-layer costs define E (nil: the first one the request lists).
     public var energyModel: String?
 
+    /// θ's Adam learning rate unless set: large enough that θ moves across the choices within a
+    /// fine-tune-length run (Adam moves θ by about this much per step).
+    public static let defaultArchitectureLearningRate = 0.05
+
     public init(
-        lambda: Double, temperatureStart: Double = 5, temperatureEnd: Double = 0.5, architectureLearningRate: Double = 0.01,
+        lambda: Double, temperatureStart: Double = 5, temperatureEnd: Double = 0.5,
+        architectureLearningRate: Double = defaultArchitectureLearningRate,
         hardSampling: Bool = false, energyModel: String? = nil
     ) {
         self.lambda = lambda

@@ -18,7 +18,7 @@ struct SpikeQ: AsyncParsableCommand {
         version: SpikeQuantVersion.string,
         subcommands: [
             SearchCommand.self, WorkerCommand.self, StatusCommand.self, ParetoCommand.self, ReportCommand.self, ExportCommand.self,
-            InferCommand.self, EvaluateCommand.self, SensitivityCommand.self, TrainCommand.self, DatasetCommand.self, ModelCommand.self,
+            InferCommand.self, EvaluateCommand.self, SupernetCommand.self, SensitivityCommand.self, TrainCommand.self, DatasetCommand.self, ModelCommand.self,
             KeysCommand.self, BenchCommand.self, DashboardCommand.self,
         ]
     )
