@@ -6,7 +6,7 @@ import Wire
 extension SearchConfig {
     static let topLevelKeys = [
         "name", "seed", "model", "dataset", "checkpoint", "energy", "space", "objectives", "constraints", "budget", "search", "fine_tune", "retry",
-        "lease",
+        "lease", "gumbel",
     ]
 
     /// Reads and checks a search config file; relative paths resolve against its directory.
@@ -39,6 +39,16 @@ extension SearchConfig {
                 message: "has \(reference.count) entries for \(objectives.count) objectives")
         }
         search.referencePoint = search.referencePoint ?? Array(repeating: 1, count: objectives.count)
+        let gumbel = try parseGumbel(map["gumbel"])
+        if search.strategy == .gumbel, search.fidelity != nil, let node = map["search"] {
+            throw SearchConfigError(
+                file: file.path, key: "search.fidelity", line: node.line,
+                message: "the gumbel strategy evaluates each derived configuration once at full fidelity; use hybrid for multi-fidelity")
+        }
+        if map["gumbel"] != nil && search.strategy == .nsga2, let node = map["gumbel"] {
+            throw SearchConfigError(
+                file: file.path, key: "gumbel", line: node.line, message: "is used only with search.strategy gumbel or hybrid (the strategy is nsga2)")
+        }
 
         let config = SearchConfig(
             file: file, name: try map["name"]?.string(), seed: try map["seed"].map { node throws(SearchConfigError) in UInt64(try node.int(0...Int.max)) } ?? 0,
@@ -47,7 +57,7 @@ extension SearchConfig {
             space: try parseSpace(map["space"]), objectives: objectives,
             constraints: try parseConstraints(map["constraints"], objectives: objectives, energyModels: energyModels),
             budget: try parseBudget(try required("budget")), search: search, fineTune: try parseFineTune(map["fine_tune"]),
-            maxAttempts: try parseRetry(map["retry"]), lease: try parseLease(map["lease"]))
+            maxAttempts: try parseRetry(map["retry"]), lease: try parseLease(map["lease"]), gumbel: gumbel)
         if let name = config.name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
             throw SearchConfigError(file: file.path, key: "name", message: "`\(name)` is not usable as a directory name")
         }
@@ -231,8 +241,15 @@ extension SearchConfig {
         guard let node else { return settings }
         let map = try node.mapping(allowed: [
             "population", "crossover_rate", "mutation_rate", "mutation_mix", "remating_attempts", "reference_point", "sensitivity", "sensitivity_budgets",
-            "sensitivity_temperature", "knapsack_seeds", "surrogate", "fidelity", "reference", "common_random_numbers",
+            "sensitivity_temperature", "knapsack_seeds", "surrogate", "fidelity", "reference", "common_random_numbers", "strategy",
         ])
+        if let value = map["strategy"] {
+            let text = try value.string()
+            guard let strategy = SearchStrategy(rawValue: text) else {
+                throw value.error("`\(text)` is not one of \(SearchStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            settings.strategy = strategy
+        }
         if let value = map["population"] { settings.populationSize = try value.int(2...100_000) }
         if let value = map["crossover_rate"] { settings.crossoverRate = try value.double(0...1) }
         if let value = map["mutation_rate"] {
@@ -288,6 +305,38 @@ extension SearchConfig {
         if settings.knapsackSeeds ?? 0 > 0 && settings.sensitivity == nil {
             throw map["knapsack_seeds"]!.error("knapsack seeds need a `sensitivity` table (spikeq sensitivity --method fisher)")
         }
+        return settings
+    }
+
+    private static func parseGumbel(_ node: ConfigNode?) throws(SearchConfigError) -> GumbelSettings {
+        var settings = GumbelSettings()
+        guard let node else { return settings }
+        let map = try node.mapping(allowed: [
+            "lambdas", "epochs", "max_steps", "learning_rate", "temperature", "architecture_learning_rate", "hard_sampling",
+        ])
+        if let list = map["lambdas"] {
+            settings.lambdas = []
+            for entry in try list.sequence() {
+                let lambda = try entry.double(0...1e6)
+                guard !settings.lambdas.contains(lambda) else { throw entry.error("\(lambda) listed twice") }
+                settings.lambdas.append(lambda)
+            }
+            if settings.lambdas.isEmpty { throw list.error("list at least one λ") }
+            if settings.lambdas.count > 1000 { throw list.error("at most 1000 λ values") }
+            settings.lambdas.sort()
+        }
+        if let value = map["epochs"] { settings.epochs = try value.int(1...100_000) }
+        if let value = map["max_steps"] { settings.maxSteps = try value.int(1...EvaluationRequest.maxSteps) }
+        if let value = map["learning_rate"] { settings.learningRate = try value.double(0...10, exclusiveLower: true) }
+        if let value = map["temperature"] {
+            let entries = try value.sequence()
+            guard entries.count == 2 else { throw value.error("give [start, end], e.g. [5.0, 0.5]") }
+            settings.temperatureStart = try entries[0].double(0...1000, exclusiveLower: true)
+            settings.temperatureEnd = try entries[1].double(0...1000, exclusiveLower: true)
+            if settings.temperatureEnd > settings.temperatureStart { throw value.error("the temperature must anneal down (start ≥ end)") }
+        }
+        if let value = map["architecture_learning_rate"] { settings.architectureLearningRate = try value.double(0...10, exclusiveLower: true) }
+        if let value = map["hard_sampling"] { settings.hardSampling = try value.bool() }
         return settings
     }
 

@@ -73,7 +73,20 @@ extension SearchConfig {
             name: name ?? self.name ?? file.deletingPathExtension().lastPathComponent, configYAML: resolvedYAML, space: quantizationSpace,
             objectives: objectives, constraints: constraints, parameters: parameters(space: genomeSpace, sensitivity: sensitivity), sensitivity: sensitivity,
             seed: seed, budget: budget, maxAttempts: maxAttempts, lease: lease, template: template, fidelity: search.fidelity,
-            fineTunedReference: search.reference == .fineTuned, commonRandomNumbers: search.commonRandomNumbers)
+            fineTunedReference: search.reference == .fineTuned, commonRandomNumbers: search.commonRandomNumbers,
+            supernet: supernetSweep(template: template))
+    }
+
+    /// The λ sweep of the gumbel and hybrid strategies (nil for nsga2); E is measured under the
+    /// energy objective's table (else the first one).
+    func supernetSweep(template: RequestTemplate) -> SupernetSweep? {
+        guard search.strategy != .nsga2 else { return nil }
+        let energyModel = objectives.lazy.compactMap { objective -> String? in
+            if case .energy(let model) = objective { return model }
+            return nil
+        }.first ?? energyModels.first?.name
+        return SupernetSweep(
+            jobs: gumbel.jobs(energyModel: energyModel), budget: gumbel.budget(from: template.fineTune), continuesWithNSGA2: search.strategy == .hybrid)
     }
 
     /// The config with every default filled in and every path absolute, as YAML that
@@ -151,6 +164,7 @@ extension SearchConfig {
         if let seeds = search.knapsackSeeds { searchPairs.append(("knapsack_seeds", number(seeds))) }
         searchPairs.append(("reference", text(search.reference.rawValue)))
         searchPairs.append(("common_random_numbers", Node(search.commonRandomNumbers ? "true" : "false")))
+        searchPairs.append(("strategy", Node(search.strategy.rawValue)))
         if let fidelity = search.fidelity {
             searchPairs.append(
                 ("fidelity", mapping([("rungs", Node(fidelity.rungs.map(number), .implicit, .flow)), ("eta", number(fidelity.eta))])))
@@ -163,6 +177,18 @@ extension SearchConfig {
                 ])))
         }
         add("search", mapping(searchPairs))
+        if search.strategy != .nsga2 {
+            var gumbelPairs: [(String, Node)] = [("lambdas", Node(gumbel.lambdas.map(number), .implicit, .flow))]
+            if let epochs = gumbel.epochs { gumbelPairs.append(("epochs", number(epochs))) }
+            if let steps = gumbel.maxSteps { gumbelPairs.append(("max_steps", number(steps))) }
+            if let rate = gumbel.learningRate { gumbelPairs.append(("learning_rate", number(rate))) }
+            gumbelPairs += [
+                ("temperature", Node([number(gumbel.temperatureStart), number(gumbel.temperatureEnd)], .implicit, .flow)),
+                ("architecture_learning_rate", number(gumbel.architectureLearningRate)),
+                ("hard_sampling", Node(gumbel.hardSampling ? "true" : "false")),
+            ]
+            add("gumbel", mapping(gumbelPairs))
+        }
         var fineTunePairs: [(String, Node)] = [("epochs", number(fineTune.epochs))]
         if let steps = fineTune.maxSteps { fineTunePairs.append(("max_steps", number(steps))) }
         fineTunePairs += [

@@ -59,6 +59,14 @@ import Wire
 ///   reference: fine_tuned                    # drops against the FP32 model fine-tuned like the candidates (default: base)
 ///   fidelity: {rungs: [15, 60], eta: 3}      # multi-fidelity: every candidate 15 QAT steps, the best
 ///                                            # 1/η continued to 60; only 60-step results form the front
+///   strategy: nsga2                          # nsga2 | gumbel (the seed paper's supernet sweep, its derived
+///                                            # configurations evaluated) | hybrid (the sweep seeds NSGA-II)
+/// gumbel:                                    # the supernet sweep of the gumbel and hybrid strategies
+///   lambdas: [0.0, 0.3, 1.0, 3.0, 10.0]      # energy weights λ, one supernet training job each
+///   epochs: 1                                # supernet training (default: fine_tune's epochs, max_steps, learning rate)
+///   temperature: [5.0, 0.5]                  # τ anneals exponentially from the first to the second
+///   architecture_learning_rate: 0.05         # θ's Adam
+///   hard_sampling: false                     # straight-through one-hot forward
 /// fine_tune:
 ///   epochs: 1
 ///   max_steps: 200                           # optional
@@ -91,6 +99,8 @@ public struct SearchConfig: Hashable, Sendable {
     public var fineTune: FineTuneBudget
     public var maxAttempts: Int
     public var lease: LeaseTimings
+    /// The supernet sweep of the gumbel and hybrid strategies (defaults when absent).
+    public var gumbel = GumbelSettings()
 
     /// Energy model `name`'s file, if configured.
     public func energyModel(_ name: String) -> URL? {
@@ -180,6 +190,59 @@ public struct SearchSettings: Codable, Hashable, Sendable {
     /// Every candidate fine-tuned with the same seed (data order, augmentation), so differences
     /// between configurations are not seed noise.
     public var commonRandomNumbers = true
+    public var strategy: SearchStrategy = .nsga2
+}
+
+/// How candidates are found.
+public enum SearchStrategy: String, Codable, Hashable, Sendable, CaseIterable {
+    /// The steady-state NSGA-II (seeds, random initial population, then children).
+    case nsga2
+    /// The seed paper's search: one Gumbel-softmax supernet per λ of ``GumbelSettings/lambdas``;
+    /// each derived configuration (and the uniform baselines) is then fine-tuned and evaluated as a
+    /// candidate, and nothing else.
+    case gumbel
+    /// The λ sweep first; its derived configurations join NSGA-II's initial population (first in
+    /// line), then NSGA-II continues as usual.
+    case hybrid
+}
+
+/// The `gumbel:` section: the supernet sweep of the gumbel and hybrid strategies.
+public struct GumbelSettings: Codable, Hashable, Sendable {
+    /// From accuracy-only (0) to strongly energy-weighted: with the loss's energy term relative to
+    /// FP32 (≤ 1) and a cross-entropy of order 1, this spans the front on the tiny and paper models.
+    public static let defaultLambdas = [0.0, 0.3, 1, 3, 10]
+
+    public var lambdas = defaultLambdas
+    /// Supernet training length and weight learning rate; nil: the `fine_tune` section's.
+    public var epochs: Int?
+    public var maxSteps: Int?
+    public var learningRate: Double?
+    public var temperatureStart = 5.0
+    public var temperatureEnd = 0.5
+    public var architectureLearningRate = SupernetSettings.defaultArchitectureLearningRate
+    public var hardSampling = false
+
+    public init() {}
+
+    /// The training budget of one supernet: the candidates' fine-tune with this section's overrides.
+    public func budget(from fineTune: FineTuneBudget) -> FineTuneBudget {
+        var budget = fineTune
+        if let epochs { budget.epochs = epochs }
+        if let maxSteps { budget.maxSteps = maxSteps }
+        if let learningRate { budget.learningRate = learningRate }
+        budget.epochs = max(budget.epochs, 1)
+        budget.scheduleSteps = nil
+        return budget
+    }
+
+    /// One job's settings per λ, with E measured under `energyModel`.
+    public func jobs(energyModel: String?) -> [SupernetSettings] {
+        lambdas.map {
+            SupernetSettings(
+                lambda: $0, temperatureStart: temperatureStart, temperatureEnd: temperatureEnd, architectureLearningRate: architectureLearningRate,
+                hardSampling: hardSampling, energyModel: energyModel)
+        }
+    }
 }
 
 /// The FP32 model candidates are compared with.

@@ -55,7 +55,7 @@ extension Study {
     }
 
     /// Candidates the search proposed (the fine-tuned reference is not one).
-    var searchCandidateCount: Int { candidates.count - (candidates.values.contains { $0.isReference } ? 1 : 0) }
+    var searchCandidateCount: Int { candidates.values.filter { $0.kind == .search }.count }
 
     private func nextRequest(for worker: String, at now: Date) throws -> EvaluationRequest? {
         if let id = queue.first {
@@ -70,8 +70,10 @@ extension Study {
         case .draining(_, let reason): mayPromote = reason != .wallTime
         case .finished: mayPromote = false
         }
+        // While the λ sweep runs only seeds start (its derived configurations join them first).
+        let allowNew = canStartNew && (!sweepUnfinished || engine.nsga2.hasPendingSeed)
         var next = engine
-        guard let work = next.next(allowNew: canStartNew, allowPromotion: mayPromote) else { return nil }
+        guard let work = next.next(allowNew: allowNew, allowPromotion: mayPromote) else { return nil }
         engine = next
         switch work {
         case .evaluate(let proposal):
@@ -92,10 +94,10 @@ extension Study {
         let config: QuantizationConfig
         let attempt: Int
         var rung = 0
-        var isReference = false
+        var kind = CandidateState.Kind.search
         if let existing {
             guard let candidate = candidates[existing] else { throw StudyError("candidate \(existing) is not in this run") }
-            (hash, config, attempt, rung, isReference) = (candidate.hash, candidate.config, candidate.dispatched + 1, candidate.rung, candidate.isReference)
+            (hash, config, attempt, rung, kind) = (candidate.hash, candidate.config, candidate.dispatched + 1, candidate.rung, candidate.kind)
         } else if let proposal {
             (hash, config, attempt) = (proposal.hash, proposal.config, 1)
         } else {
@@ -127,14 +129,26 @@ extension Study {
         lastTouch = now
         idByHash[hash] = id
         candidates[id] = CandidateState(
-            id: id, hash: hash, config: config, status: .running, dispatched: attempt, lost: candidates[id]?.lost ?? 0, rung: rung,
-            isReference: isReference)
+            id: id, hash: hash, config: config, status: .running, dispatched: attempt, lost: candidates[id]?.lost ?? 0, rung: rung, kind: kind)
         let key = AttemptKey(candidateId: id, attempt: attempt)
         leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now)
         attemptWorkers[key] = worker
         attemptRungs[key] = rung
         logger.info("Dispatched candidate", metadata: ["candidate.id": "\(id)", "candidate.attempt": "\(attempt)", "worker": "\(worker)"])
-        return request(candidateId: id, attempt: attempt, config: config, seed: seed, rung: rung, continues: !isReference)
+        if case .supernet(let settings) = kind { return supernetRequest(candidateId: id, attempt: attempt, settings: settings, seed: seed) }
+        return request(candidateId: id, attempt: attempt, config: config, seed: seed, rung: rung, continues: kind == .search)
+    }
+
+    /// The request of a supernet training job: schema `spikeq.supernet/1`, the run's space, the
+    /// sweep's training budget, the placeholder all-float config.
+    func supernetRequest(candidateId: Int64, attempt: Int, settings: SupernetSettings, seed: UInt64) -> EvaluationRequest {
+        let template = setup.template
+        var request = EvaluationRequest(
+            candidateId: candidateId, attempt: attempt, config: placeholderConfig, budget: setup.supernet?.budget ?? template.fineTune, seed: seed,
+            baseCheckpoint: template.baseCheckpoint, dataset: template.dataset, energyModels: template.energyModels)
+        request.schema = EvaluationRequest.supernetSchema
+        request.supernet = SupernetJob(settings: settings, space: setup.space)
+        return request
     }
 
     /// The request for one attempt. In a multi-fidelity run rung r fine-tunes `rungs[r]` steps of

@@ -145,7 +145,7 @@ extension Study {
         let current = candidate.status == .running && candidate.dispatched == key.attempt
         candidate.lost += current ? 1 : 0
         let giveUp = current && candidate.lost >= setup.maxAttempts
-        if giveUp && !candidate.isReference { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
+        if giveUp && candidate.kind == .search { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
         try store.write { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .stale, error: reason, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)

@@ -54,6 +54,19 @@ extension Study {
             } else {
                 disposition = try fail(key, worker: worker, reason: failure.description, at: now)
             }
+        } else if let job = candidate.supernetJob {
+            if let derived = outcome.supernet, outcome.result == nil {
+                let problems = derived.problems(for: SupernetJob(settings: job, space: setup.space))
+                if problems.isEmpty {
+                    disposition = try acceptSupernet(derived, key: key, worker: worker, late: !hadLease || key.attempt != candidate.dispatched, at: now)
+                } else {
+                    disposition = try reject(key, worker: worker, reason: "supernet result out of range: " + problems.prefix(3).joined(separator: "; "), at: now)
+                }
+            } else {
+                disposition = try reject(key, worker: worker, reason: "the FINAL of a supernet job carries no supernet result (or also an evaluation)", at: now)
+            }
+        } else if outcome.supernet != nil {
+            disposition = try reject(key, worker: worker, reason: "a supernet result for a candidate that is not a supernet job", at: now)
         } else if let result = outcome.result {
             if let mismatch = mismatch(in: result, for: candidate) {
                 disposition = try reject(key, worker: worker, reason: mismatch, at: now)
@@ -96,7 +109,7 @@ extension Study {
 
     /// Whether `candidate` already has a result at `rung` (a FINAL for it is a duplicate).
     func hasResult(_ candidate: CandidateState, at rung: Int) -> Bool {
-        if candidate.isReference { return candidate.status == .done }
+        if candidate.kind != .search { return candidate.status == .done }
         if engine.ladder.results.indices.contains(rung), engine.ladder.result(of: candidate.hash, at: rung) != nil { return true }
         // Runs from before multi-fidelity resume with an empty ladder: a done candidate has its result.
         return !setup.isMultiFidelity && candidate.status == .done
@@ -222,6 +235,38 @@ extension Study {
         return .accepted(late: late)
     }
 
+    /// A supernet job's derived configuration: stored with its π table and trajectory, and queued
+    /// for the search as a seed of origin `supernet` (first in line, unless already proposed), in
+    /// one transaction with the search state.
+    private func acceptSupernet(_ derived: SupernetResult, key: AttemptKey, worker: String, late: Bool, at now: Date) throws -> OutcomeDisposition {
+        var next = engine
+        let queued = next.addSeeds([derived.config], origin: .supernet)
+        engine = next
+        try store.write { w in
+            try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .done, at: now)
+            try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
+            try w.insertSupernetResult(candidateId: key.candidateId, attempt: key.attempt, result: derived, at: now)
+            try w.setCandidateStatus(key.candidateId, .done, finishedAt: now)
+            try w.workerSeen(worker, at: now)
+            try w.appendEvent(
+                "supernet-result", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker,
+                payload: [
+                    "lambda": String(derived.lambda), "config": derived.configHash, "queued": String(queued == 1),
+                    "derived_relative_energy": String(derived.derivedRelativeEnergy), "steps": String(derived.steps),
+                ])
+            try w.saveSearchState(engine, at: now)
+            try w.touchSession(sessionID, at: now)
+        }
+        qatSteps += derived.steps
+        lastTouch = now
+        candidates[key.candidateId]?.status = .done
+        queue.removeAll { $0 == key.candidateId }
+        logger.info(
+            "Supernet derived a configuration",
+            metadata: ["lambda": "\(derived.lambda)", "config": "\(derived.configHash.prefix(12))", "queued": "\(queued == 1)"])
+        return .accepted(late: late)
+    }
+
     /// The evaluation raised. From the candidate's current attempt this makes it FAILED; from a
     /// superseded attempt it is only recorded.
     private func fail(_ key: AttemptKey, worker: String, reason: String, at now: Date) throws -> OutcomeDisposition {
@@ -230,7 +275,7 @@ extension Study {
         let inSearch = search.inFlight.contains { $0.hash == candidate.hash }
         if current && inSearch { try engine.recordFailure(candidate.hash, rung: 0) }
         // A failed promotion leaves the candidate with its lower-rung result: done, not failed.
-        let keepsLowerResult = (attemptRungs[key] ?? 0) > 0 && !candidate.isReference
+        let keepsLowerResult = (attemptRungs[key] ?? 0) > 0 && candidate.kind == .search
         let endStatus: CandidateStatus = keepsLowerResult ? .done : .failed
         try store.write { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .failed, error: reason, at: now)
@@ -263,7 +308,7 @@ extension Study {
         let wasQueued = queue.contains(key.candidateId)
         if current { candidate.lost += 1 }
         let giveUp = current && candidate.lost >= setup.maxAttempts
-        if giveUp && !candidate.isReference { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
+        if giveUp && candidate.kind == .search { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
         try store.write { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .rejected, error: reason, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)

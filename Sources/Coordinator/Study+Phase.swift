@@ -16,7 +16,7 @@ extension Study {
                 reason = .evaluationBudget
             } else if let limit = setup.budget.wallSeconds, activeSeconds(at: now) >= limit {
                 reason = .wallTime
-            } else if search.isExhausted {
+            } else if engine.isExhausted && !sweepUnfinished {
                 reason = .exhausted
             } else {
                 reason = nil

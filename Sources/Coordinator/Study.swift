@@ -79,8 +79,23 @@ public final class Study {
         var lost: Int
         /// The rung its current (or next) attempt evaluates.
         var rung = 0
-        /// The fine-tuned FP32 reference: evaluated like a candidate, never shown to the search.
-        var isReference = false
+        var kind: Kind = .search
+
+        /// What a candidate row stands for.
+        enum Kind: Hashable {
+            /// A configuration the search proposed.
+            case search
+            /// The fine-tuned FP32 reference: evaluated like a candidate, never shown to the search.
+            case reference
+            /// A supernet training job of the λ sweep (its config is a placeholder).
+            case supernet(SupernetSettings)
+        }
+
+        var isReference: Bool { kind == .reference }
+        var supernetJob: SupernetSettings? {
+            if case .supernet(let settings) = kind { return settings }
+            return nil
+        }
     }
 
     private init(store: RunStore, setup: StudySetup, engine: SearchEngine, metadata: RunMetadata, clock: any StudyClock, logger: Logger) {
@@ -101,7 +116,7 @@ public final class Study {
     ) throws -> Study {
         let space = try GenomeSpace(setup.space)
         let search = try SteadyStateNSGA2(space: space, parameters: setup.parameters, seed: setup.seed, sensitivity: setup.sensitivity)
-        let engine = try SearchEngine(nsga2: search, fidelity: setup.schedule)
+        let engine = try SearchEngine(nsga2: search, fidelity: setup.schedule, proposals: setup.proposals)
         guard setup.parameters.objectiveCount == setup.objectives.count else {
             throw StudyError("\(setup.objectives.count) objectives but the search expects \(setup.parameters.objectiveCount)")
         }
@@ -122,8 +137,18 @@ public final class Study {
                 let config = QuantizationConfig(layers: Dictionary(uniqueKeysWithValues: setup.space.layers.map { ($0, LayerQuantization.float) }))
                 let id = try w.insertCandidate(NewCandidate(config: config, origin: .reference, parents: [], createdAt: now))
                 study.candidates[id] = CandidateState(
-                    id: id, hash: config.hash, config: config, status: .pending, dispatched: 0, lost: 0, rung: setup.schedule.topRung, isReference: true)
+                    id: id, hash: config.hash, config: config, status: .pending, dispatched: 0, lost: 0, rung: setup.schedule.topRung, kind: .reference)
                 study.idByHash[config.hash] = id
+                study.queue.append(id)
+            }
+            // The λ sweep: one job row per λ, queued before any candidate.
+            for job in setup.supernet?.jobs ?? [] {
+                let hash = SupernetSweep.hash(of: job)
+                let id = try w.insertCandidate(
+                    NewCandidate(config: study.placeholderConfig, configHash: hash, origin: .supernetTraining, parents: [], createdAt: now))
+                study.candidates[id] = CandidateState(
+                    id: id, hash: hash, config: study.placeholderConfig, status: .pending, dispatched: 0, lost: 0, kind: .supernet(job))
+                study.idByHash[hash] = id
                 study.queue.append(id)
             }
         }
@@ -159,7 +184,7 @@ public final class Study {
             engine = saved
         } else {
             let search = try SteadyStateNSGA2(space: try GenomeSpace(setup.space), parameters: setup.parameters, seed: setup.seed, sensitivity: setup.sensitivity)
-            engine = try SearchEngine(nsga2: search, fidelity: setup.schedule)
+            engine = try SearchEngine(nsga2: search, fidelity: setup.schedule, proposals: setup.proposals)
         }
         let study = Study(store: store, setup: setup, engine: engine, metadata: metadata, clock: clock, logger: logger)
         try study.reload(budgetChanged: budget != nil)
@@ -175,11 +200,21 @@ public final class Study {
         let attempts = try store.attempts()
         var lostCount: [Int64: Int] = [:]
         for attempt in attempts where attempt.state == .stale || attempt.state == .rejected { lostCount[attempt.candidateId, default: 0] += 1 }
+        let jobs = Dictionary((setup.supernet?.jobs ?? []).map { (SupernetSweep.hash(of: $0), $0) }) { first, _ in first }
         for record in records {
+            let kind: CandidateState.Kind
+            switch record.origin {
+            case .reference: kind = .reference
+            case .supernetTraining:
+                guard let job = jobs[record.configHash] else {
+                    throw StudyError("\(store.databaseURL.path): supernet job \(record.id) is not one of the stored setup's λ sweep")
+                }
+                kind = .supernet(job)
+            default: kind = .search
+            }
             candidates[record.id] = CandidateState(
                 id: record.id, hash: record.configHash, config: record.config, status: record.status, dispatched: record.attempts,
-                lost: lostCount[record.id, default: 0], rung: record.origin == .reference ? setup.schedule.topRung : 0,
-                isReference: record.origin == .reference)
+                lost: lostCount[record.id, default: 0], rung: kind == .reference ? setup.schedule.topRung : 0, kind: kind)
             idByHash[record.configHash] = record.id
         }
         activeBefore = try store.activeSeconds()
@@ -235,7 +270,18 @@ public final class Study {
     /// Seconds this run's coordinators have been active, including earlier sessions.
     public func activeSeconds(at time: Date) -> Double { activeBefore + max(0, time.timeIntervalSince(sessionStart)) }
 
-    public func count(_ status: CandidateStatus) -> Int { candidates.values.filter { $0.status == status }.count }
+    /// Search candidates with `status` (not the fine-tuned reference or supernet jobs).
+    public func count(_ status: CandidateStatus) -> Int { candidates.values.filter { $0.status == status && $0.kind == .search }.count }
+
+    /// Whether a supernet job of the λ sweep has yet to end (done, failed or given up).
+    var sweepUnfinished: Bool {
+        candidates.values.contains { $0.supernetJob != nil && ($0.status == .pending || $0.status == .running) }
+    }
+
+    /// The config a supernet job's row and request carry (all float; unused by the job).
+    var placeholderConfig: QuantizationConfig {
+        QuantizationConfig(layers: Dictionary(uniqueKeysWithValues: setup.space.layers.map { ($0, LayerQuantization.float) }))
+    }
 
     public var summary: StudySummary {
         let reason: StopReason =

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import QuantConfig
 import RunStore
@@ -30,13 +31,16 @@ public struct StudySetup: Codable, Hashable, Sendable {
     /// data order and augmentation do not differ between the configurations being compared; retries
     /// after a lost attempt still get their own. False or absent: a seed per configuration.
     public var commonRandomNumbers: Bool?
+    /// The supernet λ sweep of the gumbel and hybrid strategies; nil for plain NSGA-II.
+    public var supernet: SupernetSweep?
 
     public init(
         name: String, configYAML: String, space: QuantizationSpace, objectives: [ObjectiveSpec], constraints: [ConstraintSpec] = [],
         parameters: NSGA2Parameters, sensitivity: SensitivityTable? = nil, seed: UInt64, budget: StudyBudget, maxAttempts: Int = 3,
         lease: LeaseTimings = LeaseTimings(), template: RequestTemplate, fidelity: FidelitySchedule? = nil, fineTunedReference: Bool = false,
-        commonRandomNumbers: Bool = false
+        commonRandomNumbers: Bool = false, supernet: SupernetSweep? = nil
     ) {
+        self.supernet = supernet
         self.commonRandomNumbers = commonRandomNumbers
         self.fineTunedReference = fineTunedReference
         self.fidelity = fidelity
@@ -61,11 +65,40 @@ public struct StudySetup: Codable, Hashable, Sendable {
 
     public var isMultiFidelity: Bool { schedule.isMultiFidelity }
 
+    /// How new candidates are proposed: the gumbel strategy evaluates only seeds (the baselines and
+    /// the derived configurations).
+    var proposals: SearchEngine.Proposals {
+        supernet.map { $0.continuesWithNSGA2 ? .evolutionary : .seedsOnly } ?? .evolutionary
+    }
+
     /// The summary RunStore keeps for readers.
     var runSettings: RunSettings {
         RunSettings(
             layers: space.layers, objectives: objectives, constraints: constraints, evaluationBudget: budget.evaluations, wallTimeBudget: budget.wallSeconds,
             referencePoint: parameters.referencePoint, populationSize: parameters.populationSize, maxAttempts: maxAttempts)
+    }
+}
+
+/// The supernet training jobs of the gumbel and hybrid strategies: one per λ, each a job row in
+/// the run (origin `supernet-training`), leased, retried and resumed like a candidate.
+public struct SupernetSweep: Codable, Hashable, Sendable {
+    public var jobs: [SupernetSettings]
+    /// Each supernet's training budget.
+    public var budget: FineTuneBudget
+    /// hybrid: NSGA-II continues after the seeds; gumbel: only the seeds are evaluated.
+    public var continuesWithNSGA2: Bool
+
+    public init(jobs: [SupernetSettings], budget: FineTuneBudget, continuesWithNSGA2: Bool) {
+        self.jobs = jobs
+        self.budget = budget
+        self.continuesWithNSGA2 = continuesWithNSGA2
+    }
+
+    /// A job's identity in the run (its candidate row's `config_hash`): SHA-256 of its settings,
+    /// so it never collides with a configuration's hash.
+    static func hash(of job: SupernetSettings) -> String {
+        let text = "spikeq.supernet-job:" + ((try? StudyJSON.encode(job)) ?? "\(job.lambda)")
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }
 

@@ -224,3 +224,11 @@ public struct BusyInterval: Hashable, Sendable {
     public var start: Date
     public var end: Date?
 }
+
+/// A supernet training job's accepted result.
+public struct StoredSupernetResult: Hashable, Sendable {
+    public var candidateId: Int64
+    public var attempt: Int
+    public var result: SupernetResult
+    public var receivedAt: Date
+}

@@ -197,17 +197,33 @@ extension RunStore {
         }
     }
 
-    /// Fine-tune steps of every accepted result (full fidelity, lower rungs and the fine-tuned
-    /// reference): what the run has cost in QAT steps.
+    /// Fine-tune steps of every accepted result (full fidelity, lower rungs, the fine-tuned
+    /// reference, supernet trainings): what the run has cost in QAT steps.
     public func qatSteps() throws -> Int {
         try read { db in
-            try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT COALESCE(SUM(json_extract(result_json, '$.fineTune.steps')), 0) FROM (
-                        SELECT result_json FROM result UNION ALL SELECT result_json FROM rung_result
-                        UNION ALL SELECT result_json FROM reference_result)
-                    """) ?? 0
+            let fineTunes =
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT COALESCE(SUM(json_extract(result_json, '$.fineTune.steps')), 0) FROM (
+                            SELECT result_json FROM result UNION ALL SELECT result_json FROM rung_result
+                            UNION ALL SELECT result_json FROM reference_result)
+                        """) ?? 0
+            let supernets = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(json_extract(result_json, '$.steps')), 0) FROM supernet_result") ?? 0
+            return fineTunes + supernets
+        }
+    }
+
+    /// What each supernet training job derived, by candidate (job) id.
+    public func supernetResults() throws -> [StoredSupernetResult] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM supernet_result ORDER BY lambda, candidate_id").map { row in
+                let candidateId: Int64 = row["candidate_id"]
+                return StoredSupernetResult(
+                    candidateId: candidateId, attempt: row["attempt"],
+                    result: try decode(SupernetResult.self, row["result_json"] as String, at: "supernet_result \(candidateId) result_json"),
+                    receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// The schema of `run.sqlite` (version 2; version 1 files are migrated when opened). Times are Unix seconds (REAL); JSON columns hold compact
+/// The schema of `run.sqlite` (version 4; older files are migrated when opened). Times are Unix seconds (REAL); JSON columns hold compact
 /// JSON with sorted keys; seeds are decimal TEXT (SQLite integers are signed 64-bit).
 ///
 /// | table          | one row per                   | key columns                                                       |
@@ -19,6 +19,7 @@ import GRDB
 /// | `rung_result`  | accepted lower-rung result    | (candidate_id, rung), attempt, steps, result_json, objectives,    |
 /// |                | (v2)                          | violations_json, violation, received_at                           |
 /// | `reference_result` | the fine-tuned FP32 model (v2) | candidate_id, attempt, result_json, received_at                |
+/// | `supernet_result` | a supernet training job's derived configuration (v4) | candidate_id, attempt, lambda, result_json (SupernetResult), received_at |
 /// | `event`        | thing that happened           | time, kind, candidate_id, attempt, worker, payload_json           |
 /// | `hypervolume`  | accepted result               | evaluations, wall_seconds, value                                  |
 /// | `search_state` | latest + every 100th snapshot | evaluations, saved_at, milestone, state_json (incl. RNG state)    |
@@ -30,7 +31,7 @@ import GRDB
 /// = the schema version, so foreign or newer databases are refused with a clear message.
 extension RunStore {
     public static let applicationID: Int32 = 0x5351_4E54
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -184,6 +185,22 @@ extension RunStore {
         migrator.registerMigration("v3") { db in
             try db.execute(sql: "ALTER TABLE worker ADD COLUMN last_lost REAL")
             try db.execute(sql: "PRAGMA user_version = 3")
+        }
+        // v4: the gumbel and hybrid strategies' supernet training jobs (candidate rows of origin
+        // `supernet-training`) and what each derived.
+        migrator.registerMigration("v4") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE supernet_result (
+                        candidate_id INTEGER PRIMARY KEY REFERENCES candidate(id),
+                        attempt INTEGER NOT NULL,
+                        lambda REAL NOT NULL,
+                        result_json TEXT NOT NULL,
+                        received_at REAL NOT NULL,
+                        FOREIGN KEY (candidate_id, attempt) REFERENCES attempt(candidate_id, number)
+                    );
+                    PRAGMA user_version = 4;
+                    """)
         }
         return migrator
     }()

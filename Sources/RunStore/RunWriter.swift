@@ -144,6 +144,13 @@ public struct RunWriter {
             arguments: [candidateId, attempt, try JSONText.encode(result), time.timeIntervalSince1970])
     }
 
+    /// Records what a supernet training job derived.
+    public func insertSupernetResult(candidateId: Int64, attempt: Int, result: SupernetResult, at time: Date) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO supernet_result (candidate_id, attempt, lambda, result_json, received_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [candidateId, attempt, result.lambda, try JSONText.encode(result), time.timeIntervalSince1970])
+    }
+
     /// Appends to the event journal; `payload` is stored as a JSON object.
     public func appendEvent(
         _ kind: String, at time: Date, candidateId: Int64? = nil, attempt: Int? = nil, worker: String? = nil,

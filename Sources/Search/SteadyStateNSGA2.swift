@@ -73,6 +73,9 @@ public enum CandidateOrigin: String, Codable, Hashable, Sendable, CaseIterable {
     /// Not a search candidate: the FP32 model fine-tuned with the candidates' recipe, the reference
     /// accuracy drops are measured against.
     case reference
+    /// Not a configuration: a Gumbel-softmax supernet training job of the gumbel and hybrid
+    /// strategies (its derived configuration becomes a candidate of origin ``supernet``).
+    case supernetTraining = "supernet-training"
 }
 
 /// A configuration the search wants evaluated.
@@ -243,6 +246,9 @@ public struct SteadyStateNSGA2: Codable, Sendable {
         guard let size = space.size else { return false }
         return seen.count >= size
     }
+
+    /// Whether a seed not yet proposed is waiting (``ask()`` returns it next).
+    public var hasPendingSeed: Bool { pendingSeeds.contains { !seen.contains($0.hash) } }
 
     /// Whether `hash` was ever proposed (in flight, evaluated or failed).
     public func hasSeen(_ hash: String) -> Bool { seen.contains(hash) }

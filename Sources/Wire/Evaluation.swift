@@ -5,6 +5,9 @@ import QuantConfig
 public struct EvaluationRequest: Codable, Hashable, Sendable {
     /// Body schema; a worker refuses a schema it does not know with a structured error.
     public static let currentSchema = "spikeq.evaluate/1"
+    /// Schema of a supernet training job (``supernet`` set): a worker that only knows
+    /// ``currentSchema`` refuses it instead of evaluating the placeholder `config`.
+    public static let supernetSchema = "spikeq.supernet/1"
 
     public var schema: String
     /// The coordinator's id for this candidate (unique within a run).
@@ -28,6 +31,13 @@ public struct EvaluationRequest: Codable, Hashable, Sendable {
     public var continuation: Continuation?
     /// The splits to measure (`validation`, `test`); nil: every split. Lower rungs need validation only.
     public var splits: [String]?
+    /// Set for a supernet training job (schema ``supernetSchema``): train a Gumbel-softmax supernet
+    /// over its space with `budget` and `seed`, and reply with the derived configuration
+    /// (``EvaluationOutcome/supernet``) instead of evaluating `config` (then all-float, unused).
+    public var supernet: SupernetJob?
+
+    /// Whether this request is a supernet training job.
+    public var isSupernetJob: Bool { schema == Self.supernetSchema && supernet != nil }
 
     public init(
         candidateId: Int64, attempt: Int, config: QuantizationConfig, budget: FineTuneBudget, seed: UInt64,
@@ -169,13 +179,18 @@ public struct EvaluationOutcome: Codable, Hashable, Sendable {
     public var error: EvaluationFailure?
     /// Which worker produced it (host name and process id), for the run log.
     public var worker: String
+    /// The derived configuration of a supernet training job (instead of `result`).
+    public var supernet: SupernetResult?
 
-    public init(candidateId: Int64, attempt: Int, result: EvaluationResult?, error: EvaluationFailure?, worker: String) {
+    public init(
+        candidateId: Int64, attempt: Int, result: EvaluationResult?, error: EvaluationFailure?, worker: String, supernet: SupernetResult? = nil
+    ) {
         self.candidateId = candidateId
         self.attempt = attempt
         self.result = result
         self.error = error
         self.worker = worker
+        self.supernet = supernet
     }
 }
 

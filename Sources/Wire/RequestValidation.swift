@@ -1,4 +1,5 @@
 import Foundation
+import QuantConfig
 
 /// Range checks on a request before a worker acts on it: a coordinator (or anything that reached
 /// the broker's port) is not trusted to send values the engine's preconditions would trap on.
@@ -37,6 +38,16 @@ extension EvaluationRequest {
             }
         }
         if let splits { check(!splits.isEmpty, "splits is empty") }
+        if let supernet {
+            if let problem = supernet.settings.problem { problems.append("supernet.settings: \(problem)") }
+            do {
+                try supernet.space.validate()
+            } catch {
+                problems.append("supernet.space: \(error)")
+            }
+            check(supernet.space.layers.count <= EvaluationResult.maxLayers, "supernet.space has more than \(EvaluationResult.maxLayers) layers")
+            check(budget.epochs >= 1, "a supernet job needs at least one training epoch")
+        }
         return problems
     }
 }

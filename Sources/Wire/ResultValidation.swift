@@ -1,4 +1,5 @@
 import Foundation
+import QuantConfig
 import Statistics
 
 /// Range and format checks on a peer's result, run before anything from it is stored or used as a
@@ -61,5 +62,36 @@ extension EvaluationResult {
     public func accuracyInterval(split: String) -> Interval? {
         guard let outcomes = samples?[split], outcomes.count > 0 else { return nil }
         return Proportion.wilson(successes: outcomes.correctCount, trials: outcomes.count)
+    }
+}
+
+extension SupernetResult {
+    /// Everything wrong with this supernet result for `job`, in field order; empty when it is usable.
+    public func problems(for job: SupernetJob) -> [String] {
+        var problems: [String] = []
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) {
+            if !ok { problems.append(message()) }
+        }
+        func nonNegative(_ value: Double) -> Bool { value.isFinite && value >= 0 }
+        check(lambda == job.settings.lambda, "lambda \(lambda) is not the job's \(job.settings.lambda)")
+        do {
+            try job.space.validate(config)
+        } catch {
+            problems.append("the derived configuration is not in the run's space: \(error)")
+        }
+        check(configHash == config.hash, "configHash is not the derived configuration's hash")
+        check(probabilities.count <= EvaluationResult.maxLayers, "probabilities has more than \(EvaluationResult.maxLayers) layers")
+        for (layer, table) in probabilities.sorted(by: { $0.key < $1.key }).prefix(EvaluationResult.maxLayers) {
+            check(table.values.allSatisfy { $0.isFinite && (0...1).contains($0) }, "probabilities[\(layer)] has a value outside [0, 1]")
+        }
+        check(nonNegative(referencePicojoules), "referencePicojoules = \(referencePicojoules) is not a finite non-negative number")
+        check(nonNegative(expectedRelativeEnergy), "expectedRelativeEnergy = \(expectedRelativeEnergy) is not a finite non-negative number")
+        check(nonNegative(derivedRelativeEnergy), "derivedRelativeEnergy = \(derivedRelativeEnergy) is not a finite non-negative number")
+        check(averageBits.isFinite && (1...32).contains(averageBits), "averageBits = \(averageBits) is outside [1, 32]")
+        check(expectedAverageBits.isFinite && (1...32).contains(expectedAverageBits), "expectedAverageBits = \(expectedAverageBits) is outside [1, 32]")
+        check((0...EvaluationRequest.maxSteps).contains(steps), "steps = \(steps) is out of range")
+        check(nonNegative(seconds), "seconds = \(seconds) is not a finite non-negative number")
+        check(trajectory.count <= 10_000, "the trajectory has more than 10,000 points")
+        return problems
     }
 }

@@ -57,6 +57,18 @@ public struct SupernetSettings: Codable, Hashable, Sendable {
     }
 }
 
+/// A supernet training job: what a worker trains for one λ of the gumbel and hybrid strategies.
+public struct SupernetJob: Codable, Hashable, Sendable {
+    public var settings: SupernetSettings
+    /// The run's space: the choices each layer's mixture holds.
+    public var space: QuantizationSpace
+
+    public init(settings: SupernetSettings, space: QuantizationSpace) {
+        self.settings = settings
+        self.space = space
+    }
+}
+
 /// What one supernet training derived: the configuration (per-layer argmax of θ) and how it got there.
 public struct SupernetResult: Codable, Hashable, Sendable {
     public var lambda: Double

@@ -14,13 +14,19 @@ public protocol Evaluator: Sendable {
 /// What an evaluation produces: the measured result and, optionally, the fine-tuned model in its
 /// packed form, which the FINAL carries as a second body frame so the coordinator can export it
 /// without re-training.
+/// A supernet training job's reply carries its ``SupernetResult`` instead.
 public struct EvaluationReply: Sendable {
-    public var result: EvaluationResult
+    public var result: EvaluationResult?
     public var packedModel: Data?
+    public var supernet: SupernetResult?
 
     public init(result: EvaluationResult, packedModel: Data? = nil) {
         self.result = result
         self.packedModel = packedModel
+    }
+
+    public init(supernet: SupernetResult) {
+        self.supernet = supernet
     }
 }
 

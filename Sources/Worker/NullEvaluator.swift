@@ -11,6 +11,9 @@ public import Wire
 /// laws of the mean layer bit width *b̄* (unweighted over the config's layers; float layers count 32):
 /// - accuracy = 0.95 − 0.5·exp(−(b̄ − 1)/1.5) − 0.01·(fraction of power-of-two layers), on `validation`;
 /// - energy = 1000·b̄ pJ, reduction 32/b̄; packed size = Σ bits × 1024 / 8 bytes (1024 weights a layer).
+///
+/// A supernet job derives, for every layer, the allowed choice minimising the same laws' per-layer
+/// loss `0.5·exp(−(b − 1)/1.5) + 0.01·[pot] + λ·b/32`, so larger λ gives fewer bits.
 public struct NullEvaluator: Evaluator {
     public static let label = "null-evaluator"
 
@@ -27,7 +30,7 @@ public struct NullEvaluator: Evaluator {
 
     public func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
         let started = ContinuousClock.now
-        guard request.schema == EvaluationRequest.currentSchema else {
+        guard request.schema == EvaluationRequest.currentSchema || request.isSupernetJob else {
             throw EvaluationFailure(kind: "schema", message: "unknown request schema '\(request.schema)'")
         }
         if fetchCheckpoint {
@@ -42,7 +45,32 @@ public struct NullEvaluator: Evaluator {
                     candidateId: request.candidateId, attempt: request.attempt, phase: "finetune", epoch: step,
                     epochs: reports, step: step, steps: reports))
         }
-        return EvaluationReply(result: Self.result(for: request, seconds: (ContinuousClock.now - started).seconds))
+        let seconds = (ContinuousClock.now - started).seconds
+        if let job = request.supernet { return EvaluationReply(supernet: Self.supernet(for: job, seconds: seconds)) }
+        return EvaluationReply(result: Self.result(for: request, seconds: seconds))
+    }
+
+    /// The deterministic fake supernet result for a job (see the type's documentation).
+    public static func supernet(for job: SupernetJob, seconds: Double) -> SupernetResult {
+        let lambda = job.settings.lambda
+        func loss(_ choice: LayerQuantization) -> Double {
+            let bits = Double(choice.bits)
+            return 0.5 * exp(-(bits - 1) / 1.5) + (choice.scheme == .pot ? 0.01 : 0) + lambda * bits / 32
+        }
+        var config = QuantizationConfig(layers: [:])
+        var probabilities: [String: [String: Double]] = [:]
+        for layer in job.space.layers {
+            let choices = job.space.choices(for: layer)
+            let weights = choices.map { exp(-loss($0) * 20) }
+            let total = weights.reduce(0, +)
+            probabilities[layer] = Dictionary(uniqueKeysWithValues: zip(choices.map(\.description), weights.map { $0 / total }))
+            config[layer] = choices.min { loss($0) < loss($1) }!
+        }
+        let meanBits = job.space.layers.map { Double(config[$0]!.bits) }.reduce(0, +) / Double(max(job.space.layers.count, 1))
+        return SupernetResult(
+            lambda: lambda, config: config, probabilities: probabilities, energyModel: label, referencePicojoules: 32_000,
+            expectedRelativeEnergy: meanBits / 32, derivedRelativeEnergy: meanBits / 32, averageBits: meanBits, expectedAverageBits: meanBits,
+            trajectory: [], steps: 0, seconds: seconds)
     }
 
     private func wait(_ duration: Duration, context: EvaluationContext) throws {

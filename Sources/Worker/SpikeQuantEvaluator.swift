@@ -40,8 +40,10 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
     public func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
         lock.lock()
         defer { lock.unlock() }
-        guard request.schema == EvaluationRequest.currentSchema else {
-            throw EvaluationFailure(kind: "schema", message: "unknown request schema `\(request.schema)`; this worker speaks \(EvaluationRequest.currentSchema)")
+        guard request.schema == EvaluationRequest.currentSchema || request.isSupernetJob else {
+            throw EvaluationFailure(
+                kind: "schema",
+                message: "unknown request schema `\(request.schema)`; this worker speaks \(EvaluationRequest.currentSchema) and \(EvaluationRequest.supernetSchema)")
         }
         if Compute.threadCount != context.threads { Compute.setThreadCount(context.threads) }
         let report = { (phase: String) in
@@ -51,6 +53,12 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
         report("fetch")
         let checkpoint = try context.checkpoint(for: request.baseCheckpoint)
         let evaluator = try candidateEvaluator(checkpoint: checkpoint, reference: request.baseCheckpoint, data: data, energyTexts: request.energyModels)
+        if let job = request.supernet {
+            let result = try evaluator.trainSupernet(
+                space: job.space, settings: job.settings, budget: request.budget, seed: request.seed, candidateId: request.candidateId,
+                attempt: request.attempt, progress: { context.report($0) }, isCancelled: { context.isCancelled })
+            return EvaluationReply(supernet: result)
+        }
         let continuation = try continuation(of: request, context: context)
         let outcome = try evaluator.evaluate(
             request.config, budget: request.budget, seed: request.seed, candidateId: request.candidateId, attempt: request.attempt,

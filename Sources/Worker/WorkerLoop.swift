@@ -298,10 +298,10 @@ final class WorkerLoop {
             logger.warning("Refused an undecodable request", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return refuse(client: client, candidateId: ids?.candidateId ?? 0, attempt: ids?.attempt ?? 0, kind: "bad-request", "\(error)")
         }
-        guard request.schema == EvaluationRequest.currentSchema else {
+        guard request.schema == EvaluationRequest.currentSchema || request.isSupernetJob else {
             return refuse(
                 client: client, candidateId: request.candidateId, attempt: request.attempt, kind: "schema",
-                "request schema '\(request.schema)' is not '\(EvaluationRequest.currentSchema)'")
+                "request schema '\(request.schema)' is not '\(EvaluationRequest.currentSchema)' or '\(EvaluationRequest.supernetSchema)' with a supernet job")
         }
         let problems = request.problems
         guard problems.isEmpty else {
@@ -358,7 +358,8 @@ final class WorkerLoop {
                 let reply = try evaluator.evaluate(request, context: context)
                 packedModel = reply.packedModel
                 outcome = EvaluationOutcome(
-                    candidateId: request.candidateId, attempt: request.attempt, result: reply.result, error: nil, worker: name)
+                    candidateId: request.candidateId, attempt: request.attempt, result: reply.result, error: nil, worker: name,
+                    supernet: reply.supernet)
             } catch let failure as EvaluationFailure {
                 outcome = EvaluationOutcome(
                     candidateId: request.candidateId, attempt: request.attempt, result: nil, error: failure, worker: name)
