@@ -125,6 +125,7 @@ public enum RunInspection {
             let lower = byRung.keys.sorted().map { "rung \($0): \(byRung[$0]!)" }.joined(separator: ", ")
             out += "  fidelity: \(lower), full fidelity: \(results.count); \(try store.qatSteps()) QAT steps in all\n"
         }
+        out += supernetSweepText(try store.supernetResults(), results: results)
         out += "  candidates: " + CandidateStatus.allCases.map { "\($0.rawValue) \(status.candidates[$0, default: 0])" }.joined(separator: ", ") + "\n"
         out += "  attempts: " + AttemptState.allCases.map { "\($0.rawValue) \(status.attempts[$0, default: 0])" }.joined(separator: ", ") + "\n"
         if let hv = status.hypervolume {
@@ -155,6 +156,25 @@ public enum RunInspection {
             out += line + "\n"
         }
         if let last = status.lastEvent { out += "  last event \(timestamp(last))\n" }
+        return out
+    }
+
+    /// The gumbel/hybrid λ sweep: per λ, the derived configuration, its predicted energy and bits,
+    /// and its evaluated validation accuracy once there is one.
+    static func supernetSweepText(_ supernets: [StoredSupernetResult], results: [StoredResult]) -> String {
+        guard !supernets.isEmpty else { return "" }
+        var out = "  supernet sweep (\(supernets.count) λ, \(supernets.reduce(0) { $0 + $1.result.steps }) QAT steps):\n"
+        for stored in supernets {
+            let r = stored.result
+            var line = "    λ " + String(format: "%g", r.lambda).padding(toLength: 8, withPad: " ", startingAt: 0) + " derived " + String(r.configHash.prefix(12))
+            line += String(format: ", %.2f bits, predicted energy %.3f × FP32", r.averageBits, r.derivedRelativeEnergy)
+            if let evaluated = results.first(where: { $0.configHash == r.configHash }), let accuracy = evaluated.result.accuracy["validation"] {
+                line += String(format: ", validation %.2f%% (#%lld)", accuracy * 100, evaluated.candidateId)
+            } else {
+                line += ", not evaluated yet"
+            }
+            out += line + "\n"
+        }
         return out
     }
 

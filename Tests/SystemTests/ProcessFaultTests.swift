@@ -1,6 +1,8 @@
 import Coordinator
 import Foundation
 import RunStore
+import Search
+import Wire
 import Testing
 
 /// Faults injected into real `spikeq` processes (`kill -9`), checked against the run database:
@@ -80,6 +82,63 @@ struct ProcessFaultTests {
             ["--config", config.path, "--run", run.path, "--resume-existing", "--bind", endpoint], log: "again.log")
         #expect(await again.exitStatus(within: .seconds(60)) == 0, "\(again.output)")
         #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 10) == [])
+    }
+
+    /// The gumbel strategy with null workers: the coordinator is killed after the first supernet
+    /// result; the resumed run trains no λ twice and evaluates every derived configuration once.
+    @Test func killingTheCoordinatorDuringAGumbelSweepLosesNoSupernet() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Null supernets derive all-u8 (a baseline), all-u5 and all-u2 for λ = 0, 1, 10.
+        let config = try MiniRun.write(into: directory, evaluations: 20, nullEvaluator: true, strategy: "gumbel", lambdas: [0, 1, 10])
+        let run = directory.appendingPathComponent("run")
+        let first = try coordinator(["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*"], log: "first.log")
+        let endpoint = try #require(await first.listeningEndpoint(within: .seconds(180)), "no endpoint: \(first.output)")
+        let workers = try ["w1", "w2"].map { try worker($0, endpoint: endpoint, sleepMs: 1500) }
+        defer { workers.forEach { $0.kill9() } }
+
+        let store = try RunStore.open(at: run, readOnly: true)
+        let reached = await poll(within: .seconds(60)) { try store.supernetResults().count >= 1 ? true : nil }
+        #expect(reached == true)
+        first.kill9()
+        let trainedBeforeCrash = Set(try store.supernetResults().map(\.candidateId))
+
+        let resumed = try coordinator(["--config", config.path, "--run", run.path, "--resume-existing", "--bind", endpoint], log: "resumed.log")
+        #expect(await resumed.exitStatus(within: .seconds(240)) == 0, "\(resumed.output)")
+        let supernets = try store.supernetResults()
+        #expect(supernets.map(\.result.lambda) == [0, 1, 10])
+        for job in trainedBeforeCrash {
+            #expect(try store.attempts(candidateId: job).filter { $0.state == .done }.count == 1, "job \(job) trained once")
+        }
+        // Three baselines and the two new derived configurations (all-u8 is a baseline), each evaluated once.
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 5) == [])
+        let candidates = try store.candidates()
+        #expect(candidates.filter { $0.origin == .supernet }.count == 2)
+        #expect(candidates.filter { $0.origin == .supernetTraining }.count == 3)
+        #expect(Set(candidates.map(\.origin)).isSubset(of: [.supernet, .supernetTraining, .baseline]))
+    }
+
+    /// The seed paper's search end to end with the real engine: supernets trained by a worker, their
+    /// derived configurations fine-tuned and evaluated, `spikeq status` reading the run.
+    @Test func realGumbelSearchEvaluatesItsDerivedConfigurations() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try MiniRun.write(into: directory, evaluations: 10, nullEvaluator: false, strategy: "gumbel", lambdas: [0, 30])
+        let run = directory.appendingPathComponent("run")
+        let search = try coordinator(
+            ["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*", "--local-workers", "1"], log: "search.log")
+        #expect(await search.exitStatus(within: .seconds(420)) == 0, "\(search.output)")
+        let store = try RunStore.open(at: run, readOnly: true)
+        let supernets = try store.supernetResults()
+        #expect(supernets.map(\.result.lambda) == [0, 30])
+        #expect(supernets.allSatisfy { $0.result.steps == 3 && !$0.result.trajectory.isEmpty })
+        let results = try store.results()
+        for supernet in supernets {
+            #expect(results.contains { $0.configHash == supernet.result.configHash }, "λ = \(supernet.result.lambda): its configuration was evaluated")
+        }
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: results.count) == [])
+        #expect(try store.qatSteps() == results.reduce(0) { $0 + $1.result.fineTune.steps } + 6)
+        let status = try SpikeqProcess(["status", run.path], log: directory.appendingPathComponent("status.log"), environment: environment)
+        #expect(await status.exitStatus(within: .seconds(60)) == 0, "\(status.output)")
+        #expect(status.output.contains("supernet"), "\(status.output)")
     }
 
     @Test func realSearchReportExportAndInferAgree() async throws {

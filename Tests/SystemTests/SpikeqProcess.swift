@@ -98,7 +98,10 @@ enum MiniRun {
 
     /// Writes `data.yaml` and `search.yaml` into `directory`. With `nullEvaluator` the objective is
     /// the null evaluator's energy (its results carry no other model).
-    static func write(into directory: URL, evaluations: Int, nullEvaluator: Bool, heartbeatTimeout: String = "30s") throws -> URL {
+    static func write(
+        into directory: URL, evaluations: Int, nullEvaluator: Bool, heartbeatTimeout: String = "30s", strategy: String = "nsga2",
+        lambdas: [Double] = []
+    ) throws -> URL {
         try datasetYAML().write(to: directory.appendingPathComponent("data.yaml"), atomically: true, encoding: .utf8)
         let energy = repository.appendingPathComponent("configs/energy/spikformer-45nm.yaml").path
         let energyName = nullEvaluator ? "null-evaluator" : "spikformer-45nm"
@@ -119,6 +122,8 @@ enum MiniRun {
               evaluations: \(evaluations)
             search:
               population: 4
+              strategy: \(strategy)
+            \(lambdas.isEmpty ? "" : "gumbel: {lambdas: \(lambdas), max_steps: 3}")
             fine_tune:
               epochs: 1
               max_steps: 2
