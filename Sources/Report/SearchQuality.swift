@@ -8,7 +8,8 @@ import Wire
 /// compares strategies in.
 public struct SearchQuality: Codable, Hashable, Sendable {
     public struct Point: Codable, Hashable, Sendable {
-        /// Fine-tune steps spent so far (every rung, every full-fidelity result, the fine-tuned reference).
+        /// QAT steps spent so far (every rung, every full-fidelity result, the fine-tuned reference,
+        /// every supernet training).
         public var steps: Int
         /// Hypervolume of the full-fidelity results so far.
         public var hypervolume: Double
@@ -27,10 +28,13 @@ public struct SearchQuality: Codable, Hashable, Sendable {
     /// hypervolume, which is taken over full-fidelity results only, as the front is.
     public static func measure(_ store: RunStore) throws -> SearchQuality {
         let reference = try store.metadata().settings.referencePoint
-        enum Entry { case full(StoredResult), rung(StoredRungResult) }
+        enum Entry { case full(StoredResult), rung(StoredRungResult), supernet(StoredSupernetResult) }
         let full = try store.results()
         let rungs = try store.rungResults()
-        let entries = (full.map { (time: $0.receivedAt, entry: Entry.full($0)) } + rungs.map { (time: $0.receivedAt, entry: Entry.rung($0)) })
+        let supernets = try store.supernetResults()
+        let entries =
+            (full.map { (time: $0.receivedAt, entry: Entry.full($0)) } + rungs.map { (time: $0.receivedAt, entry: Entry.rung($0)) }
+            + supernets.map { (time: $0.receivedAt, entry: Entry.supernet($0)) })
             .sorted { $0.time < $1.time }
         // The fine-tuned reference is measured first, before any candidate.
         var steps = try store.fineTunedReference()?.fineTune.steps ?? 0
@@ -43,6 +47,9 @@ public struct SearchQuality: Codable, Hashable, Sendable {
                 if result.isFeasible { points.append(result.objectives) }
             case .rung(let result):
                 steps += result.result.fineTune.steps
+            case .supernet(let result):
+                // A supernet training costs its steps like a fine-tune (the gumbel and hybrid strategies).
+                steps += result.result.steps
             }
             trajectory.append(Point(steps: steps, hypervolume: points.isEmpty ? 0 : Hypervolume.of(points, reference: reference)))
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Coordinator
 import Foundation
 import Report
 import RunStore
@@ -16,8 +17,12 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
             the seeds is the target, and steps_to_95 is the QAT steps a run spent until its hypervolume (full-\
             fidelity validation objectives, feasible results, the config's reference point) reached 95 % of it. \
             Strategies: nsga2 (the reference), nsga2-mf (multi-fidelity with the config's rungs), random (full \
-            fidelity, every candidate sampled at random). Other strategies get an evaluation budget that spends \
-            about --budget-steps steps. Runs go to OUT/runs/STRATEGY-SEED; the table and OUT/search-quality.json \
+            fidelity, every candidate sampled at random), gumbel (the seed paper's supernet λ sweep, each supernet \
+            trained for the full-fidelity step count, its derived configurations and the uniform baselines \
+            evaluated at full fidelity), hybrid (the sweep seeds NSGA-II, multi-fidelity with the config's rungs). \
+            A supernet training counts its optimizer steps like a fine-tune. Other strategies get an evaluation \
+            budget that spends about --budget-steps steps (hybrid: what the sweep leaves); gumbel spends what its \
+            sweep and seeds cost. Runs go to OUT/runs/STRATEGY-SEED; the table and OUT/search-quality.json \
             are written at the end.
             """)
 
@@ -26,7 +31,7 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
     @Option(help: "Search config to derive the runs from (its fidelity, space, budget recipe and data).")
     var config: String
 
-    @Option(help: "Strategies, comma-separated: nsga2, nsga2-mf, random.")
+    @Option(help: "Strategies, comma-separated: nsga2, nsga2-mf, random, gumbel, hybrid.")
     var strategies: String = "nsga2,nsga2-mf"
 
     @Option(help: "Seeds per strategy (seed s uses the config's seed + s).")
@@ -51,7 +56,7 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
     var json = false
 
     enum Strategy: String, CaseIterable {
-        case nsga2, nsga2MF = "nsga2-mf", random
+        case nsga2, nsga2MF = "nsga2-mf", random, gumbel, hybrid
     }
 
     var parsedStrategies: [Strategy]? {
@@ -114,7 +119,14 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         // The reference first: its hypervolume is every other strategy's target.
         for strategy in [Strategy.nsga2] + chosen.filter({ $0 != .nsga2 }) {
             for seed in 0..<seeds {
-                let evaluations = strategy == .nsga2 ? referenceEvaluations : base.evaluations(forSteps: budget, multiFidelity: strategy == .nsga2MF)
+                let evaluations: Int
+                switch strategy {
+                case .nsga2: evaluations = referenceEvaluations
+                case .nsga2MF, .random: evaluations = base.evaluations(forSteps: budget, multiFidelity: strategy == .nsga2MF)
+                // The sweep's derived configurations and the baselines; the run ends when they are evaluated.
+                case .gumbel: evaluations = base.lambdas.count + 3
+                case .hybrid: evaluations = base.evaluations(forSteps: max(1, budget - base.lambdas.count * base.topRung), multiFidelity: true)
+                }
                 let name = "\(strategy.rawValue)-\(seed)"
                 let derived = try base.derived(name: name, seedOffset: UInt64(seed), evaluations: evaluations, strategy: strategy)
                 let configFile = output.appendingPathComponent("runs/\(name).yaml")
@@ -244,6 +256,12 @@ struct DerivedSearchConfig {
     private var rungs: [Int] { (fidelity?["rungs"] as? [Int]) ?? [] }
     private var eta: Int { (fidelity?["eta"] as? Int) ?? 3 }
 
+    /// The λ values of the config's `gumbel:` section, else the default sweep.
+    var lambdas: [Double] {
+        ((root["gumbel"] as? [String: Any])?["lambdas"] as? [Any])?.compactMap { ($0 as? Double) ?? ($0 as? Int).map(Double.init) }
+            ?? GumbelSettings.defaultLambdas
+    }
+
     /// Fine-tune steps of a full-fidelity evaluation: the top rung, else `fine_tune.max_steps`.
     var topRung: Int {
         rungs.last ?? ((root["fine_tune"] as? [String: Any])?["max_steps"] as? Int) ?? 60
@@ -268,9 +286,20 @@ struct DerivedSearchConfig {
         copy["budget"] = budget
         var search = (copy["search"] as? [String: Any]) ?? [:]
         var fineTune = (copy["fine_tune"] as? [String: Any]) ?? [:]
+        var gumbel = (copy["gumbel"] as? [String: Any]) ?? [:]
         switch strategy {
         case .nsga2MF:
             break
+        case .hybrid:
+            search["strategy"] = "hybrid"
+            gumbel["max_steps"] = topRung
+            copy["gumbel"] = gumbel
+        case .gumbel:
+            search["strategy"] = "gumbel"
+            search["fidelity"] = nil
+            fineTune["max_steps"] = topRung
+            gumbel["max_steps"] = topRung
+            copy["gumbel"] = gumbel
         case .nsga2, .random:
             fineTune["max_steps"] = topRung
             search["fidelity"] = nil
