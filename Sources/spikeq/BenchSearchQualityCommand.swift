@@ -90,6 +90,8 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         /// Reference's median steps to the target / this strategy's (higher is cheaper).
         var stepsRatio: Double?
         var medianFinalHypervolume: Double
+        /// Median hypervolume within the budget's steps: strategies compared at equal QAT steps.
+        var medianHypervolumeWithinBudget: Double
         var reached: Int
         var runs: Int
     }
@@ -155,6 +157,7 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
                 strategy: strategy.rawValue, medianStepsToTarget: medianSteps,
                 stepsRatio: ratio(referenceSteps.flatMap { $0.isFinite ? $0 : nil }, medianSteps),
                 medianFinalHypervolume: median(mine.map(\.quality.finalHypervolume)) ?? 0,
+                medianHypervolumeWithinBudget: median(mine.map(\.hypervolumeWithinBudget)) ?? 0,
                 reached: mine.filter { $0.stepsToTarget != nil }.count, runs: mine.count)
         }
         let report = QualityReport(
@@ -180,10 +183,11 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
                 + column(r.stepsToTarget.map(String.init) ?? "never", 11) + "  "
                 + (r.quality.frontTestAccuracies.max().map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
         }
-        print("strategy   median \(label)  ratio vs reference  median final HV  reached")
+        print("strategy   median \(label)  ratio vs reference  median final HV  median HV@budget  reached")
         for s in summary {
             print(column(s.strategy, 9) + "  " + column(s.medianStepsToTarget.map { String(format: "%.0f", $0) } ?? "never", 18) + "  "
-                + column(s.stepsRatio.map { String(format: "%.2f×", $0) } ?? "-", 18) + String(format: "  %15.5f  %d/%d", s.medianFinalHypervolume, s.reached, s.runs))
+                + column(s.stepsRatio.map { String(format: "%.2f×", $0) } ?? "-", 18)
+                + String(format: "  %15.5f  %16.5f  %d/%d", s.medianFinalHypervolume, s.medianHypervolumeWithinBudget, s.reached, s.runs))
         }
         print("JSON: \(output.appendingPathComponent("search-quality.json").path)")
     }

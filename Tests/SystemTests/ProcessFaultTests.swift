@@ -117,6 +117,34 @@ struct ProcessFaultTests {
         #expect(Set(candidates.map(\.origin)).isSubset(of: [.supernet, .supernetTraining, .baseline]))
     }
 
+    /// A worker killed while it trains a supernet: the job's lease goes stale and another worker
+    /// trains it; every λ is trained once to completion and its configuration evaluated once.
+    @Test func killingAWorkerDuringASupernetJobLosesNothing() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try MiniRun.write(
+            into: directory, evaluations: 20, nullEvaluator: true, heartbeatTimeout: "3s", strategy: "gumbel", lambdas: [1, 10])
+        let run = directory.appendingPathComponent("run")
+        let search = try coordinator(["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*"], log: "coordinator.log")
+        let endpoint = try #require(await search.listeningEndpoint(within: .seconds(180)), "no endpoint: \(search.output)")
+        // The doomed worker connects first, so it takes the first job (λ = 1).
+        let doomed = try worker("doomed", endpoint: endpoint, sleepMs: 60_000)
+        let store = try RunStore.open(at: run, readOnly: true)
+        let held = await poll(within: .seconds(60)) { try store.attempts(state: .running).first { $0.worker == "doomed" } }
+        let lease = try #require(held, "the doomed worker never got work")
+        #expect(try store.candidates().first { $0.id == lease.candidateId }?.origin == .supernetTraining)
+        let steady = try worker("steady", endpoint: endpoint, sleepMs: 300)
+        doomed.kill9()
+
+        #expect(await search.exitStatus(within: .seconds(240)) == 0, "\(search.output)")
+        steady.kill9()
+        let attempts = try store.attempts(candidateId: lease.candidateId)
+        #expect(attempts.first?.state == .stale && attempts.first?.worker == "doomed")
+        #expect(attempts.last?.state == .done && attempts.last?.worker == "steady")
+        #expect(try store.supernetResults().map(\.result.lambda) == [1, 10])
+        // all-u5 and all-u2 (null supernets) and the three baselines.
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 5) == [])
+    }
+
     /// The seed paper's search end to end with the real engine: supernets trained by a worker, their
     /// derived configurations fine-tuned and evaluated, `spikeq status` reading the run.
     @Test func realGumbelSearchEvaluatesItsDerivedConfigurations() async throws {
