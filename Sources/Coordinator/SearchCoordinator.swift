@@ -122,6 +122,7 @@ public final class SearchCoordinator {
             workersByName[id.description] = id
             return try study.progress(progress, from: id.description)
         case .final(let outcome, let artifact, let dispatch, let id, _):
+            if outcome.result != nil { Failpoint.trigger(.beforeCommittingAResult) }
             let bound = dispatched[dispatch]
             if let artifact, let name = study.artifactName(for: outcome, from: id.description, dispatched: bound) {
                 saveArtifact(artifact, configHash: name)

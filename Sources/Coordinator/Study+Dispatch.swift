@@ -58,8 +58,9 @@ extension Study {
     var searchCandidateCount: Int { candidates.values.filter { $0.kind == .search }.count }
 
     private func nextRequest(for worker: String, at now: Date) throws -> EvaluationRequest? {
-        if let id = queue.first {
-            queue.removeFirst()
+        if let index = queue.firstIndex(where: { resumeHolds[$0].map { now >= $0 } ?? true }) {
+            let id = queue.remove(at: index)
+            resumeHolds[id] = nil
             return try dispatch(candidateId: id, to: worker, at: now)
         }
         // Promotions go on while draining an evaluation budget (it counts candidates), not past

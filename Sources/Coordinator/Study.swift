@@ -62,6 +62,11 @@ public final class Study {
     var liveWorkers: Set<String> = []
     /// Workers whose results are refused, with the reason.
     public internal(set) var quarantined: [String: String] = [:]
+    /// Candidates whose attempt was running when the coordinator stopped, held back from re-issue
+    /// until the given time: the worker may have finished and will re-send its FINAL when it
+    /// reconnects (it keeps a FINAL until acknowledged), so re-issuing at once would evaluate the
+    /// candidate twice.
+    var resumeHolds: [Int64: Date] = [:]
     var sessionID: Int64 = 0
     var sessionStart: Date
     var activeBefore: Double = 0
@@ -161,7 +166,9 @@ public final class Study {
     /// Attempts that were running are marked `interrupted` (not held against the retry cap) and
     /// their candidates re-queued with attempt + 1; the search continues from its last saved state,
     /// including its random generator. A FINAL still arriving for an interrupted attempt is accepted
-    /// if the candidate has no result yet.
+    /// if the candidate has no result yet; to give those FINALs time to arrive (workers re-send
+    /// unacknowledged ones when they reconnect), interrupted candidates are re-issued only after
+    /// `lease.heartbeat_timeout`, while other work goes on.
     ///
     /// - Parameter budget: replaces the stored budget (e.g. to extend a finished run).
     public static func resume(
@@ -254,6 +261,8 @@ public final class Study {
             candidates[attempt.candidateId]?.status = .pending
         }
         queue = candidates.values.filter { $0.status == .pending }.map(\.id).sorted()
+        let holdUntil = now.addingTimeInterval(setup.lease.heartbeatTimeout)
+        for attempt in running where candidates[attempt.candidateId]?.status == .pending { resumeHolds[attempt.candidateId] = holdUntil }
     }
 
     // MARK: - Reading

@@ -91,6 +91,7 @@ struct StudyFidelityTests {
         study = nil
         let resumed = try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger)
         #expect(resumed.engine.ladder == ladderBefore)
+        clock.advance(StudyFixtures.setup().lease.heartbeatTimeout)  // past the resume hold
         var after = Dispatches()
         after.apply(try resumed.workerReady("w2"))
         while after.finished.isEmpty {

@@ -42,6 +42,8 @@ struct StudyResumeTests {
             #expect(try resumed.store.attempts(candidateId: request.candidateId).map(\.state) == [.interrupted])
         }
 
+        // Interrupted candidates wait one heartbeat timeout for FINALs their workers may re-send.
+        clock.advance(StudyFixtures.setup().lease.heartbeatTimeout)
         var after = Dispatches()
         for worker in ["v1", "v2", "v3"] { after.apply(try resumed.workerReady(worker)) }
         #expect(Set(after.all.map(\.candidateId)) == Set(inFlight.values.map(\.candidateId)), "in-flight candidates are re-issued first")
@@ -75,8 +77,9 @@ struct StudyResumeTests {
         #expect(resumed.search.statistics.evaluations == 20)
         #expect(try resumed.store.hypervolumeHistory().map(\.evaluations) == Array(1...20))
         #expect(try resumed.store.events(kind: "resumed").count == 1)
-        // Active time: 70 s before the crash (the last write), then the resumed session; not the 120 s outage.
-        #expect(try resumed.store.activeSeconds() < Double(70 + 10 * turn + 1))
+        // Active time: 70 s before the crash (the last write), then the resumed session (the resume
+        // hold, then the turns); not the 120 s outage.
+        #expect(try resumed.store.activeSeconds() < Double(70 + 30 + 10 * turn + 1))
     }
 
     @Test func aWorkerStillHoldingItsWorkAfterARestartIsReattached() throws {
@@ -93,7 +96,9 @@ struct StudyResumeTests {
         #expect(try resumed.reattached(held1, worker: "w1"))
         #expect(try resumed.store.attempts(candidateId: held1.candidateId).map(\.state) == [.running])
         #expect(resumed.queuedCandidates == [held2.candidateId])
-        // w2 is slower to come back: its candidate is re-issued to w3 first, so w2 cannot reattach.
+        // w2 is slower to come back (past the resume hold): its candidate is re-issued to w3 first,
+        // so w2 cannot reattach.
+        clock.advance(StudyFixtures.setup().lease.heartbeatTimeout)
         var e = Dispatches()
         e.apply(try resumed.workerReady("w3"))
         #expect(e.byWorker["w3"]?.candidateId == held2.candidateId && e.byWorker["w3"]?.attempt == 2)
@@ -309,5 +314,55 @@ struct StudyCostTests {
         r.accuracy["validation"] = 0.9 - bits.map { 0.1 / $0 }.reduce(0, +) / Double(bits.count)
         r.energy["e45"] = EnergyFigure(picojoules: bits.reduce(0, +), reduction: 100 / bits.reduce(0, +))
         return r
+    }
+}
+
+extension StudyResumeTests {
+    /// A worker that finished while the coordinator was down re-sends its FINAL on reconnect: within
+    /// the resume hold it is recorded and the candidate is not evaluated again; other work goes on
+    /// meanwhile, and a candidate whose FINAL never comes is re-issued after the hold.
+    @Test func interruptedCandidatesWaitForTheirResentFinalsBeforeReissue() throws {
+        let directory = StudyFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var study: Study? = try Study.create(at: directory, setup: StudyFixtures.setup(evaluations: 10), clock: clock, logger: StudyFixtures.quietLogger)
+        var d = Dispatches()
+        for worker in ["w1", "w2"] { d.apply(try study!.workerReady(worker)) }
+        let finished = try #require(d.byWorker["w1"])
+        let abandoned = try #require(d.byWorker["w2"])
+        study = nil  // kill -9 while w1's FINAL is in flight and w2 is still working
+
+        let resumed = try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger)
+        var after = Dispatches()
+        after.apply(try resumed.workerReady("w1"))
+        let first = try #require(after.byWorker["w1"], "w1 gets other work while the interrupted candidates are held")
+        #expect(first.candidateId != finished.candidateId && first.candidateId != abandoned.candidateId)
+        clock.advance(2)
+        let report = try resumed.outcome(StudyFixtures.success(finished, worker: "w1"), from: "w1")
+        #expect(report.disposition == .accepted(late: true))
+        after.apply(report.actions)
+        // The hold ends: the candidate nobody reported on is re-issued (attempt 2), the finished one never.
+        clock.advance(StudyFixtures.setup().lease.heartbeatTimeout)
+        after.apply(try resumed.workerReady("w3"))
+        #expect(after.byWorker["w3"]?.candidateId == abandoned.candidateId && after.byWorker["w3"]?.attempt == 2)
+        var turn = 0
+        while after.finished.isEmpty {
+            let busy = after.byWorker.keys.sorted()
+            try #require(!busy.isEmpty, "the resumed run stalled")
+            turn += 1
+            clock.advance(5)
+            try after.finish(busy[turn % busy.count], in: resumed)
+        }
+        #expect(!after.all.contains { $0.candidateId == finished.candidateId }, "the candidate whose FINAL arrived is not evaluated again")
+        #expect(try resumed.store.attempts(candidateId: finished.candidateId).count == 1)
+        #expect(try MiniRunCheck.results(resumed.store) == 10)
+    }
+}
+
+/// Result counts of a finished run, each candidate at most once.
+enum MiniRunCheck {
+    static func results(_ store: RunStore) throws -> Int {
+        let results = try store.results()
+        precondition(Set(results.map(\.candidateId)).count == results.count, "a candidate has two results")
+        return results.count
     }
 }

@@ -141,6 +141,7 @@ struct StudySupernetTests {
         study = nil
         clock.advance(60)
         let resumed = try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger)
+        clock.advance(StudyFixtures.setup().lease.heartbeatTimeout)  // the resume hold on interrupted work
         var after = Dispatches()
         for worker in ["v1", "v2", "v3", "v4"] { after.apply(try resumed.workerReady(worker)) }
         let reissued = after.all.map { $0.supernet?.settings.lambda.description ?? $0.config.hash }

@@ -84,6 +84,35 @@ struct ProcessFaultTests {
         #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 10) == [])
     }
 
+    /// The coordinator dies (SIGKILL, at a failpoint) after a FINAL arrived and before its result
+    /// was committed. The worker keeps the unacknowledged FINAL and re-sends it to the resumed
+    /// coordinator, which holds the interrupted candidate back meanwhile: the result is recorded
+    /// once and the candidate is not evaluated again.
+    @Test func killingTheCoordinatorBetweenAFinalAndItsCommitLosesAndRepeatsNothing() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try MiniRun.write(into: directory, evaluations: 4, nullEvaluator: true)
+        let run = directory.appendingPathComponent("run")
+        let first = try SpikeqProcess(
+            ["search", "--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--threads", "1"],
+            log: directory.appendingPathComponent("first.log"), environment: environment.merging(["SPIKEQ_FAILPOINT": "coordinator-before-commit"]) { $1 })
+        let endpoint = try #require(await first.listeningEndpoint(within: .seconds(180)), "no endpoint: \(first.output)")
+        let only = try worker("only", endpoint: endpoint, sleepMs: 300)
+        defer { only.kill9() }
+        #expect(await first.exitStatus(within: .seconds(60)) == SIGKILL, "\(first.output)")
+        #expect(first.output.contains("failpoint coordinator-before-commit"))
+        let store = try RunStore.open(at: run, readOnly: true)
+        #expect(try store.results().isEmpty, "the crash came before the first commit")
+        let interrupted = try #require(try store.attempts(state: .running).first, "the attempt whose FINAL was in flight")
+
+        let resumed = try coordinator(["--config", config.path, "--run", run.path, "--resume-existing", "--bind", endpoint], log: "resumed.log")
+        #expect(await resumed.exitStatus(within: .seconds(240)) == 0, "\(resumed.output)")
+        #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 4) == [])
+        let attempts = try store.attempts(candidateId: interrupted.candidateId)
+        #expect(attempts.count == 1, "evaluated once: \(attempts.map { "\($0.number): \($0.state)" })")
+        #expect(try store.events(kind: "result").contains { $0.candidateId == interrupted.candidateId && $0.attempt == 1 })
+        #expect(try store.attempts().count == 4, "no candidate was dispatched twice")
+    }
+
     /// The gumbel strategy with null workers: the coordinator is killed after the first supernet
     /// result; the resumed run trains no λ twice and evaluates every derived configuration once.
     @Test func killingTheCoordinatorDuringAGumbelSweepLosesNoSupernet() async throws {
