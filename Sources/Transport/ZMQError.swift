@@ -11,7 +11,7 @@ public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
             case wouldBlock, terminated, interrupted, hostUnreachable, addressInUse, addressNotAvailable
             case invalidArgument, notSupported, protocolNotSupported, stateMachine, tooManySockets
-            case tooManyFrames, invalidKey, other
+            case tooManyFrames, tooLarge, invalidKey, other
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -40,6 +40,8 @@ public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let tooManySockets = Code(.tooManySockets)
         /// A received multipart message had more frames than the caller allows; the rest was discarded.
         public static let tooManyFrames = Code(.tooManyFrames)
+        /// A received multipart message was larger in all than the caller allows; it was discarded.
+        public static let tooLarge = Code(.tooLarge)
         /// A CURVE key was not 40 Z85 characters (or 32 bytes), or a key file was malformed.
         public static let invalidKey = Code(.invalidKey)
         /// Any other errno; see ``ZMQError/errno``.
@@ -76,6 +78,7 @@ public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
             case .stateMachine: "operation not valid in the socket's state"
             case .tooManySockets: "too many sockets"
             case .tooManyFrames: "too many frames"
+            case .tooLarge: "message too large"
             case .invalidKey: "invalid key"
             case .other: "error"
             }

@@ -45,6 +45,10 @@ public final class ZMQSocket {
     public let type: ZMQSocketType
     /// Received multipart messages with more frames than this are discarded whole (see ``receive(dontWait:)``).
     public var maximumFrames: Int = 64
+    /// Received multipart messages larger than this in all are discarded whole; frames past the
+    /// limit are released without being copied, so one message never costs more than this here
+    /// (`ZMQ_MAXMSGSIZE` bounds a frame, not a message).
+    public var maximumMessageBytes: Int = .max
     /// The ZAP `User-Id` of the last message received (the authorized key's name under CURVE), or nil.
     public private(set) var lastUserID: String?
 
@@ -132,6 +136,8 @@ public final class ZMQSocket {
         defer { zmq_msg_close(&message) }
         var more = true
         var dropped = 0
+        var bytes = 0
+        var oversized = false
         while more {
             // Later frames of a multipart message are already queued; only the first may block.
             let flags = frames.isEmpty && dropped == 0 && dontWait ? ZMQ_DONTWAIT : 0
@@ -147,12 +153,19 @@ public final class ZMQSocket {
             if lastUserID == nil, let userID = zmq_msg_gets(&message, "User-Id") {
                 lastUserID = String(cString: userID)
             }
-            if frames.count < maximumFrames {
-                let size = zmq_msg_size(&message)
+            let size = zmq_msg_size(&message)
+            bytes += size
+            if bytes > maximumMessageBytes { oversized = true }
+            if frames.count < maximumFrames && !oversized {
                 frames.append(size == 0 ? Data() : Data(bytes: zmq_msg_data(&message), count: size))
             } else {
                 dropped += 1
             }
+        }
+        if oversized {
+            throw ZMQError(
+                code: .tooLarge, operation: "zmq_msg_recv",
+                message: "message of \(bytes) bytes in \(frames.count + dropped) frames, more than the \(maximumMessageBytes) allowed")
         }
         if dropped > 0 {
             throw ZMQError(

@@ -10,6 +10,11 @@ public enum MDP {
     /// Frame 0 of every MDP/Client command: "MDPC02".
     public static let clientHeader = Data("MDPC02".utf8)
 
+    /// The largest frame a coordinator accepts by default (`spikeq search --max-message-mib`): room
+    /// for the packed model of Spikformer-2-256 (2.6 MB at 8 bits) three times over, small enough that
+    /// what one connection can make the coordinator buffer stays a few tens of MiB.
+    public static let defaultMaxFrameBytes = 8 << 20
+
     /// The service workers register for: one candidate evaluation per REQUEST.
     public static let evaluateService = "spikeq.evaluate"
     /// The service the broker itself serves to MDP clients: content-addressed file chunks.

@@ -29,6 +29,10 @@ public struct WorkerConfiguration: Sendable {
     public var cacheDirectory: URL
     /// Largest inbound frame (an artifact chunk must fit).
     public var maxMessageBytes = 64 << 20
+    /// Largest packed model a FINAL carries (the coordinator's frame limit): a larger one would make
+    /// the coordinator drop the connection and the FINAL would be re-sent forever, so it is left out
+    /// (the result still counts; that candidate cannot be exported without re-training).
+    public var maxPackedModelBytes = MDP.defaultMaxFrameBytes
     /// Artifact fetch: bytes asked per request, time to wait for each reply, tries per chunk.
     public var artifactChunkBytes = 1 << 20
     public var artifactTimeout: Duration = .seconds(10)

@@ -228,7 +228,15 @@ final class WorkerLoop {
         var body: [Data]
         do {
             body = [try BodyCodec.encode(outcome)]
-            if let packedModel { body.append(packedModel) }
+            if let packedModel {
+                if packedModel.count <= configuration.maxPackedModelBytes {
+                    body.append(packedModel)
+                } else {
+                    logger.error(
+                        "Packed model too large for a FINAL; sent without it (raise --max-message-mib on the coordinator and workers)",
+                        metadata: metadata.merging(["bytes": "\(packedModel.count)", "limit": "\(configuration.maxPackedModelBytes)"]) { $1 })
+                }
+            }
         } catch {
             let failure = EvaluationOutcome(
                 candidateId: outcome.candidateId, attempt: outcome.attempt, result: nil,

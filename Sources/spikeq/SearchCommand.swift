@@ -44,6 +44,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Flag(help: "With --config: if --run already holds a run of this config, resume it (restarted pods, requeued jobs).")
     var resumeExisting = false
     @Option(help: "Heartbeat interval in milliseconds (workers must use the same).") var heartbeatMs: Int = 1000
+    @Option(help: "Largest frame a peer may send, in MiB: bounds what one connection can make the coordinator buffer; a FINAL's packed model must fit (give workers the same).")
+    var maxMessageMib: Int = MDP.defaultMaxFrameBytes >> 20
     @Flag(help: "Allow plain TCP (no CURVE) on a non-loopback --bind: only on a network you trust.") var insecure = false
     @Option(help: "Compute threads for preparing data and training the base model (default: all cores).") var threads: Int?
     @Option(help: ArgumentHelp("Also serve the live dashboard at this address (e.g. 127.0.0.1:8080).", valueName: "HOST:PORT"))
@@ -56,6 +58,7 @@ struct SearchCommand: AsyncParsableCommand {
         }
         guard !resumeExisting || (config != nil && run != nil) else { throw ValidationError("--resume-existing needs --config and --run.") }
         guard localWorkers >= 0, workerThreads >= 1 else { throw ValidationError("--local-workers ≥ 0 and --worker-threads ≥ 1.") }
+        guard (1...1024).contains(maxMessageMib) else { throw ValidationError("--max-message-mib must be in 1…1024.") }
         if let dashboard {
             do { _ = try DashboardServer.parseAddress(dashboard) } catch { throw ValidationError("--dashboard: \(error)") }
         }
@@ -75,6 +78,7 @@ struct SearchCommand: AsyncParsableCommand {
         let context = try ZMQContext()
         var brokerConfiguration = BrokerConfiguration(endpoint: bind)
         brokerConfiguration.heartbeatInterval = .milliseconds(heartbeatMs)
+        brokerConfiguration.maxMessageBytes = maxMessageMib << 20
         brokerConfiguration.heartbeatLiveness = BrokerConfiguration.liveness(
             timeout: study.setup.lease.heartbeatTimeout, interval: brokerConfiguration.heartbeatInterval)
         if let curveSecret, let authorizedKeys {
@@ -220,7 +224,7 @@ struct SearchCommand: AsyncParsableCommand {
         ) { [self] index in
             var arguments = [
                 "worker", "--connect", connect, "--threads", "\(workerThreads)", "--name", "local-\(index)",
-                "--evaluator", workerEvaluator.rawValue, "--heartbeat-ms", "\(heartbeatMs)",
+                "--evaluator", workerEvaluator.rawValue, "--heartbeat-ms", "\(heartbeatMs)", "--max-message-mib", "\(maxMessageMib)",
                 "--cache-dir", directory.appendingPathComponent("cache").path, "--log-level", global.logLevel.rawValue,
             ]
             if workerEvaluator == .null { arguments += ["--null-sleep-ms", "\(nullSleepMs)"] }

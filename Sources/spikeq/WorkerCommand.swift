@@ -57,6 +57,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Heartbeats missed before the coordinator is presumed gone.")
     var heartbeatLiveness: Int = 5
 
+    @Option(help: "The coordinator's --max-message-mib: a packed model that would not fit in a FINAL is not attached (the candidate cannot then be exported).")
+    var maxMessageMib: Int = MDP.defaultMaxFrameBytes >> 20
+
     /// How commands are framed: 18/MDP for SpikeQuant's coordinator, `delimited` for a majortomo broker.
     enum Framing: String, CaseIterable, ExpressibleByArgument {
         case rfc, delimited
@@ -76,6 +79,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard nullSleepMs >= 0 else { throw ValidationError("--null-sleep-ms must not be negative.") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10.") }
         guard heartbeatLiveness >= 2 else { throw ValidationError("--heartbeat-liveness must be at least 2.") }
+        guard (1...1024).contains(maxMessageMib) else { throw ValidationError("--max-message-mib must be in 1…1024.") }
     }
 
     func makeEvaluator(cacheDirectory: URL, logger: Logger) -> any Evaluator {
@@ -94,6 +98,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.threads = threads
         configuration.heartbeatInterval = .milliseconds(heartbeatMs)
         configuration.heartbeatLiveness = heartbeatLiveness
+        configuration.maxPackedModelBytes = maxMessageMib << 20
         configuration.framing = mdpFraming == .rfc ? .rfc : .delimited
         if let curveServerKey, let curveKeys {
             guard ZMQLibrary.hasCurve else {

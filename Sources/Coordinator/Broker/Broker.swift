@@ -144,6 +144,8 @@ public final class Broker: Sendable {
     private static func makeSocket(context: ZMQContext, configuration: BrokerConfiguration) throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .router)
         socket.maximumFrames = 32
+        // A FINAL is its outcome JSON plus at most one packed model of up to a frame's size.
+        socket.maximumMessageBytes = configuration.maxMessageBytes + (1 << 20)
         try socket.setRouterMandatory(true)
         try socket.setRouterHandover(true)
         try socket.setMaxMessageSize(configuration.maxMessageBytes)

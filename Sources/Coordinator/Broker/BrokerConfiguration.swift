@@ -1,5 +1,6 @@
 import Foundation
 import Transport
+import Wire
 
 /// Settings of a ``Broker``.
 public struct BrokerConfiguration: Sendable {
@@ -10,8 +11,9 @@ public struct BrokerConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(1)
     /// A worker not heard from for `heartbeatInterval × heartbeatLiveness` is lost.
     public var heartbeatLiveness: Int = 5
-    /// Largest inbound frame; a peer sending more is disconnected by libzmq (`ZMQ_MAXMSGSIZE`).
-    public var maxMessageBytes: Int = 16 << 20
+    /// Largest inbound frame; a peer sending more is disconnected by libzmq (`ZMQ_MAXMSGSIZE`). A
+    /// message may hold one such frame plus 1 MiB (``ZMQSocket/maximumMessageBytes``).
+    public var maxMessageBytes: Int = MDP.defaultMaxFrameBytes
     /// Largest chunk the artifact service returns per request.
     public var artifactChunkBytes: Int = 1 << 20
     /// Largest PARTIAL body (progress is a few hundred bytes of JSON); larger ones are dropped
@@ -32,9 +34,12 @@ public struct BrokerConfiguration: Sendable {
     public var maxWorkers = 10_000
     /// Messages queued towards one peer (ZMQ_SNDHWM) and from one peer (ZMQ_RCVHWM). The send side
     /// bounds what a client that requests artifact chunks and never reads can make the broker hold
-    /// (64 × the chunk size); replies beyond it are dropped and the client retries.
+    /// (64 × the chunk size); replies beyond it are dropped and the client retries. The receive side
+    /// bounds what one connection can make the coordinator buffer before TCP pushes back (an honest
+    /// worker has at most a heartbeat, a PARTIAL and a FINAL in flight); libzmq still holds one
+    /// multipart message whole until its last frame arrives.
     public var sendQueueMessages = 64
-    public var receiveQueueMessages = 1_000
+    public var receiveQueueMessages = 2
     /// CURVE server keys and the allowlist of worker keys; nil for plain TCP.
     public var curve: CurveServerSettings?
     /// The ZAP domain the socket authenticates in (with ``curve``).
