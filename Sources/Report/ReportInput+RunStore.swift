@@ -74,6 +74,7 @@ extension ReportInput {
             ("base checkpoint sha256", metadata.checkpointHash),
             ("tool version", metadata.toolVersion),
         ]
+        input.supernets = try store.supernetResults().map(\.result)
         input.findings = claimFindings(input)
         return input
     }

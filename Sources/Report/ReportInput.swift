@@ -31,6 +31,8 @@ public struct ReportInput: Sendable {
     public var findings: [String]
     /// Key facts about the run (budget, evaluations, failures, wall time…), shown as a list.
     public var facts: [(String, String)]
+    /// The gumbel/hybrid strategies' supernet sweep, least λ first (empty for nsga2 runs).
+    public var supernets: [SupernetResult] = []
 
     public init(
         runName: String, subtitle: String, layerOrder: [String], primaryEnergy: String, energyPresets: [String],

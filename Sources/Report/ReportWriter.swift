@@ -23,7 +23,12 @@ public enum ReportWriter {
         let pareto = paretoTable(input)
         try pareto.csv.write(to: dataDirectory.appendingPathComponent("pareto.csv"), atomically: true, encoding: .utf8)
         try pareto.json.write(to: dataDirectory.appendingPathComponent("pareto.json"), atomically: true, encoding: .utf8)
-        let page = html(input, figures: figures, pareto: pareto)
+        let sweep = supernetTable(input)
+        if !sweep.rows.isEmpty {
+            try sweep.csv.write(to: dataDirectory.appendingPathComponent("supernets.csv"), atomically: true, encoding: .utf8)
+            try sweep.json.write(to: dataDirectory.appendingPathComponent("supernets.json"), atomically: true, encoding: .utf8)
+        }
+        let page = html(input, figures: figures, pareto: pareto, sweep: sweep)
         let index = directory.appendingPathComponent("index.html")
         try page.write(to: index, atomically: true, encoding: .utf8)
         return index
@@ -60,7 +65,26 @@ public enum ReportWriter {
         return table
     }
 
-    static func html(_ input: ReportInput, figures: [Figure], pareto: DataTable) -> String {
+    /// The supernet sweep: per λ the derived configuration, its predicted figures, and what its
+    /// evaluation measured (when it has been evaluated).
+    static func supernetTable(_ input: ReportInput) -> DataTable {
+        var table = DataTable(columns: [
+            "lambda", "average_bits", "expected_bits", "predicted_energy_vs_fp32", "expected_energy_vs_fp32", "supernet_steps",
+            "candidate", "\(input.selectionSplit)_accuracy_%", "on_front", "config_hash", "layers",
+        ])
+        for supernet in input.supernets {
+            let evaluated = input.candidates.first { $0.result.configHash == supernet.configHash }
+            table.append([
+                fmt(supernet.lambda), fmt(supernet.averageBits), fmt(supernet.expectedAverageBits), fmt(supernet.derivedRelativeEnergy),
+                fmt(supernet.expectedRelativeEnergy), "\(supernet.steps)", evaluated.map { "\($0.id)" } ?? "-",
+                evaluated.map { fmt(($0.result.accuracy[input.selectionSplit] ?? .nan) * 100) } ?? "-", evaluated.map { $0.onFront ? "yes" : "no" } ?? "-",
+                supernet.configHash, supernet.config.summary(order: input.layerOrder),
+            ])
+        }
+        return table
+    }
+
+    static func html(_ input: ReportInput, figures: [Figure], pareto: DataTable, sweep: DataTable = DataTable(columns: [])) -> String {
         var out = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
@@ -101,6 +125,11 @@ public enum ReportWriter {
         out += "<h2>Pareto models</h2>\n"
         out += "<p>Selected on the \(escape(input.selectionSplit)) split; \(escape(input.reportSplit)) accuracy reported. Drop is in percentage points against the FP32 model; the 95 % interval of each accuracy is Wilson's, and the paired drop is measured on the same test samples (bootstrap 95 % interval, exact McNemar p; \"within noise\" when the interval contains 0). \(input.referenceIsFineTuned ? "The FP32 model was fine-tuned with the candidates' recipe and full budget (like with like)." : "The FP32 model is the base checkpoint, not fine-tuned: drops also include what fine-tuning alone gains (set search.reference: fine_tuned).") <span class=\"links\">Data: <a href=\"data/pareto.csv\">pareto.csv</a>, <a href=\"data/pareto.json\">pareto.json</a></span></p>\n"
         out += htmlTable(pareto)
+        if !sweep.rows.isEmpty {
+            out += "<h2>Supernet sweep</h2>\n"
+            out += "<p>One Gumbel-softmax supernet per energy weight λ (the seed paper's search); each derived configuration (per-layer most likely choice) was then fine-tuned and evaluated as a candidate. Predicted energies are relative to FP32 at the FP32 model's firing rates; expected figures are under the final choice probabilities. <span class=\"links\">Data: <a href=\"data/supernets.csv\">supernets.csv</a>, <a href=\"data/supernets.json\">supernets.json</a></span></p>\n"
+            out += htmlTable(sweep)
+        }
         for figure in figures {
             out += "<figure id=\"\(figure.name)\" class=\"figure\">\n"
             out += figure.svg
@@ -117,7 +146,9 @@ public enum ReportWriter {
         for row in table.rows {
             out += "<tr>"
             for (column, cell) in zip(table.columns, row) where column != "layers" {
-                let isText = column == "origin" || column == "config_hash" || column == "layers" || column.hasSuffix("95ci") || column.contains("paired")
+                let isText =
+                    column == "origin" || column == "config_hash" || column == "layers" || column == "on_front" || column.hasSuffix("95ci")
+                    || column.contains("paired")
                 // The page rounds to what a reader compares (2 decimals); the CSV/JSON keep full precision.
                 let shown =
                     column == "config_hash" ? String(cell.prefix(12))

@@ -72,6 +72,33 @@ struct ReportTests {
         #expect(rows[1].hasPrefix("5,offspring,50,45,43,"))
     }
 
+    @Test func supernetSweepTableLinksEachLambdaToItsEvaluation() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var input = Self.sampleInput()
+        let evaluated = input.candidates[3].result.config  // #4, on the front
+        var unevaluated = QuantizationConfig.uniformChoice(.pot(2), layers: Self.layers)
+        unevaluated["head"] = .uniform(8)
+        func supernet(_ lambda: Double, _ config: QuantizationConfig, bits: Double) -> SupernetResult {
+            SupernetResult(
+                lambda: lambda, config: config, probabilities: [:], energyModel: "spikformer-45nm", referencePicojoules: 4e6,
+                expectedRelativeEnergy: bits / 30, derivedRelativeEnergy: bits / 32, averageBits: bits, expectedAverageBits: bits + 0.5,
+                trajectory: [], steps: 60, seconds: 5)
+        }
+        input.supernets = [supernet(0.3, evaluated, bits: 3.2), supernet(3, unevaluated, bits: 2.1)]
+        let html = try String(contentsOf: try ReportWriter.write(input, to: dir), encoding: .utf8)
+        #expect(html.contains("<h2>Supernet sweep</h2>"))
+        let rows = try String(contentsOf: dir.appendingPathComponent("data/supernets.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 3)
+        #expect(rows[0].hasPrefix("lambda,average_bits,expected_bits,predicted_energy_vs_fp32,expected_energy_vs_fp32,supernet_steps,candidate,validation_accuracy_%,on_front"))
+        #expect(rows[1].hasPrefix("0.3,3.2,3.7,0.1,"))
+        #expect(rows[1].contains(",60,4,87,yes,\(evaluated.hash),"))
+        #expect(rows[2].contains(",60,-,-,-,\(unevaluated.hash),"))
+        // No sweep, no section.
+        let plain = try String(contentsOf: try ReportWriter.write(Self.sampleInput(), to: dir.appendingPathComponent("plain")), encoding: .utf8)
+        #expect(!plain.contains("Supernet sweep"))
+    }
+
     @Test func heatMapColoursDistinguishSchemesAndWidths() {
         let u2 = ReportFiguresProbe.color(.uniform(2)), u8 = ReportFiguresProbe.color(.uniform(8))
         let p2 = ReportFiguresProbe.color(.pot(2))
