@@ -30,6 +30,11 @@ enum DashboardAssets {
           <h2>Front members</h2>
           <table id="front-table"></table>
         </section>
+        <section id="supernets-section" hidden>
+          <h2>Supernet sweep</h2>
+          <p class="note">One Gumbel-softmax supernet per energy weight λ; each derived configuration is fine-tuned and evaluated as a candidate.</p>
+          <table id="supernets-table"></table>
+        </section>
         <section>
           <h2>In flight</h2>
           <table id="inflight-table"></table>
@@ -193,6 +198,12 @@ enum DashboardAssets {
             s.front.map(p => [`#${p.id}`, el('span', { class: 'wrap' }, p.config), p.averageBits.toFixed(2),
               pct(p.accuracy.validation) + interval(p, 'validation'), pct(p.accuracy.test) + interval(p, 'test')]
               .concat(run.energyModels.map(m => p.energy[m] ? `${energy(p.energy[m].picojoules)} (${p.energy[m].reduction.toFixed(2)}×)` : '–'))));
+
+          document.getElementById('supernets-section').hidden = s.supernets.length === 0;
+          table('supernets-table', ['λ', 'derived configuration', 'bits', 'predicted energy', 'steps', 'candidate', 'validation', 'on front'],
+            s.supernets.map(n => [n.lambda, el('span', { class: 'wrap' }, n.config), n.averageBits.toFixed(2), n.predictedEnergy.toFixed(3) + ' × FP32',
+              n.steps, num(n.candidateId) ? `#${n.candidateId}` : 'not yet', num(n.accuracy) ? (n.accuracy * 100).toFixed(2) + ' %' : '–',
+              n.onFront ? 'yes' : '']));
 
           table('inflight-table', ['candidate', 'attempt', 'rung', 'worker', 'since', 'phase', 'progress', 'loss'],
             s.inFlight.map(f => {

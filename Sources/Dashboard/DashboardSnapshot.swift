@@ -22,6 +22,8 @@ public struct DashboardSnapshot: Codable, Hashable, Sendable {
     public var hypervolume: [HypervolumePoint]
     public var inFlight: [InFlightView]
     public var workers: [WorkerView]
+    /// The gumbel/hybrid strategies' supernet sweep, least λ first (empty for nsga2 runs).
+    public var supernets: [SupernetView] = []
     /// The most recent events, newest first.
     public var events: [EventView]
     /// A digest of everything above: a long-polling page waits for it to change.
@@ -128,6 +130,21 @@ public struct DashboardSnapshot: Codable, Hashable, Sendable {
         public var throughputPerHour: Double?
     }
 
+    /// One supernet of the λ sweep and what its derived configuration measured, once evaluated.
+    public struct SupernetView: Codable, Hashable, Sendable {
+        public var lambda: Double
+        /// Short forms in layer order.
+        public var config: String
+        public var averageBits: Double
+        /// Predicted energy of the derived configuration relative to FP32 (FP32 firing rates).
+        public var predictedEnergy: Double
+        public var steps: Int
+        /// The candidate that evaluated the derived configuration, and its validation accuracy.
+        public var candidateId: Int64?
+        public var accuracy: Double?
+        public var onFront: Bool
+    }
+
     public struct EventView: Codable, Hashable, Sendable {
         public var id: Int64
         public var time: Date
@@ -225,6 +242,14 @@ extension DashboardSnapshot {
             events: try store.events().suffix(recentEvents).reversed().map {
                 EventView(id: $0.id, time: $0.time, kind: $0.kind, candidateId: $0.candidateId, attempt: $0.attempt, worker: $0.worker, payload: $0.payload)
             })
+        snapshot.supernets = try store.supernetResults().map { stored in
+            let derived = stored.result
+            let evaluated = results.first { $0.configHash == derived.configHash }
+            return SupernetView(
+                lambda: derived.lambda, config: derived.config.summary(order: settings.layers), averageBits: derived.averageBits,
+                predictedEnergy: derived.derivedRelativeEnergy, steps: derived.steps, candidateId: evaluated?.candidateId,
+                accuracy: evaluated?.result.accuracy["validation"], onFront: evaluated.map { frontIDs.contains($0.candidateId) } ?? false)
+        }
         snapshot.version = try snapshot.digest()
         return snapshot
     }

@@ -85,6 +85,35 @@ struct DashboardRun {
 }
 
 struct DashboardSnapshotTests {
+    @Test func supernetSweepShowsEachLambdaWithItsEvaluation() throws {
+        let run = try DashboardRun()
+        defer { run.remove() }
+        let evaluated = try run.addResult(.uniform(2), accuracy: 0.70, picojoules: 10)
+        #expect(try DashboardSnapshot.load(from: run.store).supernets.isEmpty)
+        func job(_ lambda: Double, _ choice: LayerQuantization) throws {
+            let config = QuantizationConfig.uniformChoice(choice, layers: DashboardRun.layers)
+            let derived = SupernetResult(
+                lambda: lambda, config: config, probabilities: [:], energyModel: "e45", referencePicojoules: 100, expectedRelativeEnergy: 0.2,
+                derivedRelativeEnergy: Double(choice.bits) / 32, averageBits: Double(choice.bits), expectedAverageBits: Double(choice.bits),
+                trajectory: [], steps: 40, seconds: 3)
+            try run.store.write { w in
+                let id = try w.insertCandidate(
+                    NewCandidate(
+                        config: .uniformChoice(.float, layers: DashboardRun.layers), configHash: String(repeating: "\(Int(lambda) % 10)", count: 64),
+                        origin: .supernetTraining, parents: [], createdAt: Date(timeIntervalSince1970: 1_002)))
+                try w.insertAttempt(candidateId: id, number: 1, worker: "idle-worker", seed: 1, at: Date(timeIntervalSince1970: 1_002))
+                try w.insertSupernetResult(candidateId: id, attempt: 1, result: derived, at: Date(timeIntervalSince1970: 1_003))
+            }
+        }
+        try job(8, .uniform(2))
+        try job(1, .uniform(5))
+        let sweep = try DashboardSnapshot.load(from: run.store).supernets
+        #expect(sweep.map(\.lambda) == [1, 8], "least λ first")
+        #expect(sweep[1].candidateId == evaluated && sweep[1].accuracy == 0.70 && sweep[1].onFront)
+        #expect(sweep[1].config == "u2 u2 u2" && sweep[1].predictedEnergy == 2.0 / 32)
+        #expect(sweep[0].candidateId == nil && sweep[0].accuracy == nil && !sweep[0].onFront, "not evaluated yet")
+    }
+
     @Test func snapshotShowsFrontWorkersAndProgress() throws {
         let run = try DashboardRun()
         defer { run.remove() }
