@@ -163,7 +163,21 @@ extension DashboardSnapshot {
     public static let maxDominated = 5_000
 
     /// Reads a snapshot; it depends on the store alone (not on the clock).
+    ///
+    /// The parts come from several read transactions, so a write landing between them would give a
+    /// torn snapshot (a new event without its result, say) with a version of its own. The snapshot is
+    /// therefore read until two reads in a row agree; a torn read never repeats itself.
     public static func load(from store: RunStore) throws -> DashboardSnapshot {
+        var previous = try read(from: store)
+        for _ in 0..<8 {
+            let next = try read(from: store)
+            if next.version == previous.version { return next }
+            previous = next
+        }
+        return previous
+    }
+
+    private static func read(from store: RunStore) throws -> DashboardSnapshot {
         let status = try store.status()
         let settings = status.metadata.settings
         let results = try store.results()
