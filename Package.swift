@@ -151,7 +151,7 @@ let package = Package(
             name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging, yams]),
+            dependencies: ["Coordinator", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "Transport", "TestSupport", logging, yams]),
         .testTarget(
             name: "SystemTests",
             dependencies: [

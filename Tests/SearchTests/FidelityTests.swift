@@ -35,6 +35,22 @@ struct RungLadderTests {
         #expect(ladder.promotable(at: 0) == ["q"], "⌊6/2⌋ = 3 now admits the crowded middle point")
     }
 
+    /// Results whose crowding order churns with every arrival (a low-discrepancy scatter on the
+    /// plane): draining the promotions after each one moves exactly ⌊n/η⌋ of n up, never more.
+    @Test func promotionsNeverExceedTheQuotaWhenTheTopChurns() {
+        for eta in [2, 3] {
+            var ladder = RungLadder(schedule: FidelitySchedule(rungs: [5, 20], eta: eta))
+            var promotedCount = 0
+            for i in 1...40 {
+                let x = (Double(i) * 0.618_033_988_75).truncatingRemainder(dividingBy: 1)
+                let y = (Double(i) * 0.414_213_562_37).truncatingRemainder(dividingBy: 1)
+                ladder.record("c\(i)", rung: 0, fitness: fitness(x, y))
+                while ladder.nextPromotion() != nil { promotedCount += 1 }
+                #expect(promotedCount == i / eta, "after \(i) results at η = \(eta)")
+            }
+        }
+    }
+
     @Test func higherRungsAreServedFirstAndRungsAreNeverMixed() {
         var ladder = RungLadder(schedule: FidelitySchedule(rungs: [5, 15, 45], eta: 2))
         for (hash, error) in [("a", 0.1), ("b", 0.2), ("c", 0.3), ("d", 0.4)] { ladder.record(hash, rung: 0, fitness: fitness(error, 0.5)) }

@@ -8,48 +8,24 @@ import Glibc
 #endif
 
 /// A command from the broker's owner, executed on the broker thread.
-enum BrokerCommand: Sendable {
+package enum BrokerCommand: Sendable {
     case dispatch(DispatchID, EvaluationRequest, WorkerID?)
     case disconnect(WorkerID)
     case acknowledge(DispatchID, WorkerID)
     case snapshot(@Sendable ([WorkerStatus]) -> Void)
 }
 
-/// The broker's state machine. Lives on, and is only touched by, the broker thread; it owns the
-/// ROUTER socket.
+/// The broker thread's socket loop: polls the ROUTER socket and the doorbell, feeds messages, the
+/// owner's commands and heartbeat ticks to a ``BrokerState``, and publishes its counters. All protocol
+/// decisions are the state's; this type only moves bytes and time.
 final class BrokerLoop {
-    private struct Entry {
-        var id: WorkerID
-        var service: String
-        var registeredAt: ContinuousClock.Instant
-        var lastHeard: ContinuousClock.Instant
-        var lastSent: ContinuousClock.Instant
-        var idleSince: ContinuousClock.Instant
-        var held: HeldRequest?
-        /// How the worker frames its commands (from its READY); replies use the same.
-        var framing: MDPFraming
-        /// Rate limits of its PARTIALs and of its FINALs for ids this broker never gave out.
-        var partialBucket: TokenBucket
-        var unknownFinalBucket: TokenBucket
-    }
-
     private let socket: ZMQSocket
     private let configuration: BrokerConfiguration
     private let commands: Locked<[BrokerCommand]>
     private let doorbell: Doorbell
-    private let emit: (BrokerEvent) -> Void
     private let statistics: Locked<BrokerStatistics>
-    private let artifacts: ArtifactCatalog
     private let logger: Logger
-
-    private var workers: [WorkerID: Entry] = [:]
-    /// Under CURVE: which authorized key (ZAP User-Id) owns each routing id.
-    private var owners: [WorkerID: String] = [:]
-    private var ledger: DispatchLedger
-    private var stats = BrokerStatistics()
-    private var throttle = LogThrottle()
-    private var openFiles: [String: FileHandle] = [:]
-    private let limits: MDPLimits
+    private let state: BrokerState
 
     init(
         socket: ZMQSocket, configuration: BrokerConfiguration, commands: Locked<[BrokerCommand]>, doorbell: Doorbell,
@@ -61,19 +37,11 @@ final class BrokerLoop {
         self.commands = commands
         self.doorbell = doorbell
         self.statistics = statistics
-        self.artifacts = artifacts
         self.logger = logger
-        self.emit = emit
-        self.ledger = DispatchLedger(
-            lostCapacity: configuration.lostDispatchMemory, finishedCapacity: configuration.finishedDispatchMemory)
-        self.limits = MDPLimits(maxFrames: 32, maxFrameBytes: configuration.maxMessageBytes)
+        self.state = BrokerState(
+            configuration: configuration, artifacts: artifacts, logger: logger, now: .now,
+            transmit: { frames in try socket.send(frames, dontWait: true) }, emit: emit)
     }
-
-    deinit {
-        for handle in openFiles.values { try? handle.close() }
-    }
-
-    // MARK: Loop
 
     /// Runs until `stopping` is set; then optionally tells workers to disconnect.
     func run(stopping: Locked<Bool>) {
@@ -82,6 +50,8 @@ final class BrokerLoop {
         let bellIndex = poller.add(fileDescriptor: doorbell.fileDescriptor)
         let tickEvery = configuration.heartbeatInterval / 2
         var nextTick = ContinuousClock.now + tickEvery
+        var maxTickLag = Duration.zero
+        var ticks = 0
         while !stopping.current {
             let wait = nextTick - .now
             do {
@@ -98,40 +68,34 @@ final class BrokerLoop {
             }
             let now = ContinuousClock.now
             if now >= nextTick {
-                stats.maxTickLag = max(stats.maxTickLag, now - nextTick)
-                stats.ticks += 1
-                tick(now: now)
+                maxTickLag = max(maxTickLag, now - nextTick)
+                ticks += 1
+                state.tick(at: now)
                 nextTick = now + tickEvery
             }
-            publish()
+            publish(maxTickLag: maxTickLag, ticks: ticks)
         }
         runCommands()
         if configuration.disconnectWorkersOnShutdown {
-            for id in workers.keys { send(.disconnect, to: id) }
+            state.disconnectAll(at: .now)
             // Give the DISCONNECTs a moment to leave before the socket closes.
             try? socket.setLinger(.milliseconds(200))
         }
-        publish()
+        publish(maxTickLag: maxTickLag, ticks: ticks)
     }
 
     /// Receives up to a batch of messages so commands and heartbeats are never starved.
     /// Returns false if the context was terminated.
     private func receiveBatch() -> Bool {
         for _ in 0..<512 {
-            let frames: [Data]
             do {
-                guard let received = try socket.receive(dontWait: true) else { return true }
-                frames = received
+                guard let frames = try socket.receive(dontWait: true) else { return true }
+                state.receive(frames, userID: socket.lastUserID, at: .now)
             } catch let error as ZMQError where error.code == .terminated {
                 return false
             } catch {
-                stats.messagesReceived += 1
-                stats.malformedDropped += 1
-                warn("Dropped unreadable message", ["error": "\(error)"])
-                continue
+                state.receiveFailed(error, at: .now)
             }
-            stats.messagesReceived += 1
-            handle(frames, userID: socket.lastUserID)
         }
         return true
     }
@@ -141,51 +105,13 @@ final class BrokerLoop {
             defer { queue.removeAll(keepingCapacity: true) }
             return queue
         }
-        for command in pending {
-            switch command {
-            case .dispatch(let id, let request, let worker): dispatch(id, request, to: worker)
-            case .disconnect(let worker): disconnect(worker, reason: "requested by the coordinator")
-            case .acknowledge(let dispatch, let worker):
-                ledger.markAcknowledged(dispatch)
-                if acknowledge(dispatch, to: worker) { stats.acknowledgementsSent += 1 }
-            case .snapshot(let reply):
-                reply(
-                    workers.values.map {
-                        WorkerStatus(
-                            id: $0.id, service: $0.service, held: $0.held, registeredAt: $0.registeredAt,
-                            lastHeard: $0.lastHeard)
-                    })
-            }
-        }
+        for command in pending { state.run(command, at: .now) }
     }
 
-    private func tick(now: ContinuousClock.Instant) {
-        let expiry = configuration.expiry
-        let heartbeatAfter = configuration.heartbeatInterval * 3 / 4
-        for (id, entry) in workers {
-            if now - entry.lastHeard > expiry {
-                workers[id] = nil
-                stats.workersLost += 1
-                if let held = entry.held { ledger.markLost(held.dispatch, owner: id, request: held.request) }
-                logger.warning(
-                    "Worker expired",
-                    metadata: [
-                        "worker.id": "\(id)", "worker.silent_ms": "\((now - entry.lastHeard).milliseconds)",
-                        "dispatch.id": "\(entry.held.map { "\($0.dispatch)" } ?? "-")",
-                    ])
-                emit(.workerLost(id, held: entry.held))
-            } else if now - entry.lastSent >= heartbeatAfter {
-                if send(.heartbeat, to: id) { stats.heartbeatsSent += 1 }
-            }
-        }
-    }
-
-    private func publish() {
-        stats.workers = workers.count
-        stats.busyWorkers = workers.values.reduce(0) { $0 + ($1.held == nil ? 0 : 1) }
-        stats.idleWorkers = stats.workers - stats.busyWorkers
-        stats.loopCPUSeconds = Self.threadCPUSeconds()
-        let snapshot = stats
+    private func publish(maxTickLag: Duration, ticks: Int) {
+        var snapshot = state.statistics(loopCPUSeconds: Self.threadCPUSeconds())
+        snapshot.maxTickLag = maxTickLag
+        snapshot.ticks = ticks
         statistics.withLock { $0 = snapshot }
     }
 
@@ -193,402 +119,6 @@ final class BrokerLoop {
         var spec = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
-
-    // MARK: Sending
-
-    /// Sends to a peer; returns whether libzmq accepted it. Unroutable peers are logged, not fatal.
-    @discardableResult
-    private func send(_ message: MDPWorkerMessage, to id: WorkerID, framing: MDPFraming? = nil) -> Bool {
-        do {
-            let framing = framing ?? workers[id]?.framing ?? .rfc
-            try socket.send([id.routingID] + message.frames(in: framing), dontWait: true)
-            stats.messagesSent += 1
-            if message == .disconnect { stats.disconnectsSent += 1 }
-            workers[id]?.lastSent = .now
-            return true
-        } catch let error as ZMQError where error.code == .hostUnreachable || error.code == .wouldBlock {
-            logger.debug("Worker unreachable", metadata: ["worker.id": "\(id)", "error": "\(error)"])
-            return false
-        } catch {
-            logger.error("Send to worker failed", metadata: ["worker.id": "\(id)", "error": "\(error)"])
-            return false
-        }
-    }
-
-    /// Sends SpikeQuant's ACK extension, except to delimited (majortomo) workers: that library treats
-    /// an unknown command as a protocol error, and its workers do not re-send FINALs anyway.
-    private func acknowledge(_ dispatch: DispatchID, to id: WorkerID) -> Bool {
-        guard workers[id]?.framing != .delimited else { return false }
-        return send(.acknowledge(client: dispatch.frame), to: id)
-    }
-
-    private func sendToClient(_ message: MDPClientMessage, to client: Data, framing: MDPFraming) {
-        do {
-            try socket.send([client] + message.frames(in: framing), dontWait: true)
-            stats.messagesSent += 1
-        } catch {
-            stats.clientRepliesDropped += 1
-            logger.debug("Reply to client not delivered", metadata: ["error": "\(error)"])
-        }
-    }
-
-    // MARK: Commands from the owner
-
-    private func dispatch(_ dispatchID: DispatchID, _ request: EvaluationRequest, to target: WorkerID?) {
-        func fail(_ worker: WorkerID?, _ reason: String) {
-            logger.warning(
-                "Dispatch failed",
-                metadata: [
-                    "dispatch.id": "\(dispatchID)", "candidate.id": "\(request.candidateId)",
-                    "worker.id": "\(worker.map { "\($0)" } ?? "-")", "reason": "\(reason)",
-                ])
-            emit(.dispatchFailed(dispatchID, request: request, worker: worker, reason: reason))
-        }
-        let chosen: WorkerID
-        if let target {
-            guard let entry = workers[target] else { return fail(target, "worker is not registered") }
-            guard entry.held == nil else { return fail(target, "worker is busy with dispatch \(entry.held!.dispatch)") }
-            chosen = target
-        } else {
-            // Least recently used idle worker.
-            guard let entry = workers.values.filter({ $0.held == nil }).min(by: { $0.idleSince < $1.idleSince })
-            else { return fail(nil, "no idle worker") }
-            chosen = entry.id
-        }
-        let body: Data
-        do {
-            body = try BodyCodec.encode(request)
-        } catch {
-            return fail(chosen, "request cannot be encoded: \(error)")
-        }
-        guard send(.request(client: dispatchID.frame, body: [body]), to: chosen) else {
-            return fail(chosen, "worker is unreachable")
-        }
-        workers[chosen]?.held = HeldRequest(dispatch: dispatchID, request: request, since: .now)
-        stats.dispatched += 1
-        logger.debug(
-            "Dispatched", metadata: ["dispatch.id": "\(dispatchID)", "candidate.id": "\(request.candidateId)", "worker.id": "\(chosen)"])
-    }
-
-    private func disconnect(_ id: WorkerID, reason: String) {
-        guard let entry = workers[id] else { return }
-        send(.disconnect, to: id)
-        unregister(entry, reason: reason)
-    }
-
-    private func unregister(_ entry: Entry, reason: String) {
-        workers[entry.id] = nil
-        if let held = entry.held { ledger.markLost(held.dispatch, owner: entry.id, request: held.request) }
-        logger.info("Worker disconnected", metadata: ["worker.id": "\(entry.id)", "reason": "\(reason)"])
-        emit(.workerDisconnected(entry.id, held: entry.held, reason: reason))
-    }
-
-    // MARK: Incoming messages
-
-    private func warn(_ message: Logger.Message, _ metadata: Logger.Metadata) {
-        if throttle.allow(logger, now: .now) { logger.warning(message, metadata: metadata) }
-    }
-
-    private func handle(_ frames: [Data], userID: String?) {
-        guard frames.count >= 2 else {
-            stats.malformedDropped += 1
-            warn("Dropped message without content", ["zmq.frames": "\(frames.count)"])
-            return
-        }
-        let sender = WorkerID(routingID: frames[0])
-        guard claim(sender, by: userID) else { return }
-        let (framing, payload) = MDPFraming.detect(Array(frames.dropFirst()))
-        switch MDP.subProtocol(of: payload) {
-        case .worker:
-            do {
-                handleWorker(try MDPWorkerMessage(frames: payload, limits: limits), from: sender, framing: framing)
-            } catch {
-                stats.malformedDropped += 1
-                warn("Dropped malformed worker message", ["worker.id": "\(sender)", "error": "\(error)"])
-            }
-        case .client:
-            do {
-                handleClient(try MDPClientMessage(frames: payload, limits: limits, framing: framing), from: frames[0], framing: framing)
-            } catch {
-                stats.malformedDropped += 1
-                warn("Dropped malformed client message", ["client.id": "\(sender)", "error": "\(error)"])
-            }
-        case nil:
-            stats.malformedDropped += 1
-            let reason: String
-            do {
-                _ = try MDPWorkerMessage(frames: payload, limits: limits)
-                reason = "unrecognised header"
-            } catch {
-                reason = "\(error)"
-            }
-            warn("Dropped non-MDP message", ["peer.id": "\(sender)", "error": "\(reason)"])
-        }
-    }
-
-    /// Under CURVE, a routing id belongs to the key (ZAP User-Id) that first used it, for this broker's
-    /// life: another authorized key cannot take over a worker's identity (ROUTER_HANDOVER would hand it
-    /// the connection) to report on, or refresh, that worker's dispatches.
-    private func claim(_ sender: WorkerID, by userID: String?) -> Bool {
-        guard let userID else { return true }
-        if let owner = owners[sender] {
-            guard owner == userID else {
-                stats.impersonationDropped += 1
-                warn("Dropped message: routing id belongs to another key", [
-                    "peer.id": "\(sender)", "zap.user": "\(PeerText.escaped(userID))", "zap.owner": "\(PeerText.escaped(owner))",
-                ])
-                return false
-            }
-            return true
-        }
-        if owners.count >= Self.maxOwners {
-            // Forget owners of ids that are not registered now (bounded memory under id churn).
-            owners = owners.filter { workers[$0.key] != nil }
-        }
-        owners[sender] = userID
-        return true
-    }
-
-    /// Most routing-id owners remembered (see ``claim(_:by:)``).
-    static let maxOwners = 65_536
-
-    private func handleWorker(_ message: MDPWorkerMessage, from id: WorkerID, framing: MDPFraming) {
-        let now = ContinuousClock.now
-        guard var entry = workers[id] else {
-            switch message {
-            case .ready(let service): register(id, service: service, framing: framing, now: now)
-            case .disconnect: break
-            default:
-                // 18/MDP: a valid but unexpected command (nothing before READY) gets DISCONNECT.
-                logger.info(
-                    "Unregistered worker told to reconnect", metadata: ["worker.id": "\(id)", "mdp.command": "\(message.command)"])
-                send(.disconnect, to: id, framing: framing)
-            }
-            return
-        }
-        entry.lastHeard = now
-        workers[id] = entry
-        switch message {
-        case .heartbeat:
-            break
-        case .ready(let service):
-            // The same routing id on a new socket: the worker reconnected (ROUTER_HANDOVER gave it the
-            // id). Its old session is over; any request it held is lost unless it re-attaches.
-            unregister(entry, reason: "re-registered after reconnecting")
-            register(id, service: service, framing: framing, now: now)
-        case .disconnect:
-            unregister(entry, reason: "worker sent DISCONNECT")
-        case .request:
-            protocolViolation(entry, "workers do not send REQUEST")
-        case .acknowledge:
-            protocolViolation(entry, "workers do not send ACK")
-        case .partial(let client, let body):
-            handlePartial(entry, client: client, body: body, now: now)
-        case .final(let client, let body):
-            handleFinal(entry, client: client, body: body, now: now)
-        }
-    }
-
-    private func register(_ id: WorkerID, service: String, framing: MDPFraming, now: ContinuousClock.Instant) {
-        guard service == MDP.evaluateService else {
-            logger.warning("Worker offered an unknown service", metadata: ["worker.id": "\(id)", "mdp.service": "\(service)"])
-            send(.disconnect, to: id, framing: framing)
-            return
-        }
-        guard workers.count < configuration.maxWorkers else {
-            stats.registrationsRefused += 1
-            warn("Refused a worker: the registry is full", ["worker.id": "\(id)", "workers": "\(workers.count)"])
-            send(.disconnect, to: id, framing: framing)
-            return
-        }
-        workers[id] = Entry(
-            id: id, service: service, registeredAt: now, lastHeard: now, lastSent: now, idleSince: now, held: nil,
-            framing: framing, partialBucket: TokenBucket(burst: configuration.partialBurst, now: now),
-            unknownFinalBucket: TokenBucket(burst: configuration.unknownFinalBurst, now: now))
-        logger.info("Worker ready", metadata: ["worker.id": "\(id)", "mdp.framing": "\(framing)"])
-        emit(.workerReady(id))
-    }
-
-    private func protocolViolation(_ entry: Entry, _ reason: String) {
-        logger.warning("Worker broke the protocol", metadata: ["worker.id": "\(entry.id)", "reason": "\(reason)"])
-        send(.disconnect, to: entry.id)
-        unregister(entry, reason: "protocol violation: \(reason)")
-    }
-
-    private func handlePartial(_ entry: Entry, client: Data, body: [Data], now: ContinuousClock.Instant) {
-        guard let dispatchID = DispatchID(frame: client) else {
-            return protocolViolation(entry, "PARTIAL with a client address that is not one of ours")
-        }
-        if entry.held?.dispatch != dispatchID {
-            guard entry.held == nil, !ledger.isFinished(dispatchID) else {
-                return protocolViolation(entry, "PARTIAL for dispatch \(dispatchID), which it does not hold")
-            }
-            if let owner = holder(of: dispatchID), owner != entry.id {
-                stats.unboundDropped += 1
-                warn("Dropped PARTIAL for another worker's dispatch", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
-                return
-            }
-            // A worker that reconnected mid-evaluation re-attaches its running request (its own, or
-            // one an earlier broker instance dispatched).
-            let request = ledger.reclaim(dispatchID, by: entry.id)
-            workers[entry.id]?.held = HeldRequest(dispatch: dispatchID, request: request, since: now, reattached: true)
-            logger.info("Worker re-attached a running request", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
-        }
-        guard workers[entry.id]?.partialBucket.take(now: now, rate: configuration.partialsPerSecond, burst: configuration.partialBurst) == true else {
-            stats.partialsThrottled += 1
-            warn("Dropped PARTIAL over the worker's rate", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
-            return
-        }
-        let bytes = body.reduce(0) { $0 + $1.count }
-        guard bytes <= configuration.maxPartialBytes else {
-            stats.malformedDropped += 1
-            warn("Dropped oversized PARTIAL", ["worker.id": "\(entry.id)", "bytes": "\(bytes)"])
-            return
-        }
-        do {
-            let progress = try BodyCodec.decode(EvaluationProgress.self, fromBody: body)
-            stats.partials += 1
-            emit(.partial(progress, dispatch: dispatchID, worker: entry.id))
-        } catch {
-            stats.malformedDropped += 1
-            warn("Dropped undecodable PARTIAL", ["worker.id": "\(entry.id)", "error": "\(error)"])
-        }
-    }
-
-    /// The worker this broker gave `dispatch` to, while it holds it or since it was lost; nil for
-    /// ids this broker instance never gave out (dispatched before a restart, or made up).
-    private func holder(of dispatch: DispatchID) -> WorkerID? {
-        workers.values.first { $0.held?.dispatch == dispatch }?.id ?? ledger.owner(of: dispatch)
-    }
-
-    private func handleFinal(_ entry: Entry, client: Data, body: [Data], now: ContinuousClock.Instant) {
-        guard let dispatchID = DispatchID(frame: client) else {
-            return protocolViolation(entry, "FINAL with a client address that is not one of ours")
-        }
-        let heldHere = entry.held?.dispatch == dispatchID
-        let owner = heldHere ? entry.id : holder(of: dispatchID)
-        if let owner, owner != entry.id {
-            // Only the worker a dispatch was given to may finish it.
-            stats.unboundDropped += 1
-            warn("Dropped FINAL for another worker's dispatch", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
-            return
-        }
-        let late = !heldHere || entry.held?.reattached == true
-        if heldHere {
-            workers[entry.id]?.held = nil
-            workers[entry.id]?.idleSince = now
-        }
-        if ledger.isFinished(dispatchID) {
-            // Already reported (a resent FINAL, or another session finished it first). Once the owner
-            // committed it, the repeat is answered so the worker stops re-sending.
-            stats.duplicateFinals += 1
-            logger.debug("Dropped repeated FINAL", metadata: ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
-            if ledger.isAcknowledged(dispatchID), acknowledge(dispatchID, to: entry.id) {
-                stats.acknowledgementsSent += 1
-            }
-            return
-        }
-        // This worker's own dispatch (held now, or lost by it): an undecodable FINAL ends it. For an id
-        // this broker never gave out, nothing is recorded, so guessed ids cannot poison the ledger.
-        let ownDispatch = heldHere || owner == entry.id
-        if !ownDispatch,
-            workers[entry.id]?.unknownFinalBucket.take(now: now, rate: configuration.unknownFinalsPerSecond, burst: configuration.unknownFinalBurst) != true
-        {
-            stats.unknownFinalsThrottled += 1
-            warn("Dropped FINAL for an unknown dispatch over the worker's rate", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)"])
-            return
-        }
-        let outcome: EvaluationOutcome
-        do {
-            // Body: the outcome's JSON, optionally followed by the packed model.
-            guard body.count == 1 || body.count == 2 else {
-                throw BodyCodingError(type: "EvaluationOutcome", detail: "expected 1 or 2 body frames, got \(body.count)")
-            }
-            outcome = try BodyCodec.decode(EvaluationOutcome.self, from: body[0])
-        } catch {
-            stats.malformedDropped += 1
-            if ownDispatch { ledger.markFinished(dispatchID) }
-            warn("Undecodable FINAL", ["worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)", "error": "\(error)"])
-            if heldHere, let request = entry.held?.request {
-                emit(.dispatchFailed(dispatchID, request: request, worker: entry.id, reason: "undecodable FINAL: \(error)"))
-            }
-            return
-        }
-        ledger.markFinished(dispatchID)
-        stats.finals += 1
-        if late { stats.lateFinals += 1 }
-        logger.debug(
-            "Final received",
-            metadata: [
-                "worker.id": "\(entry.id)", "dispatch.id": "\(dispatchID)", "candidate.id": "\(outcome.candidateId)",
-                "late": "\(late)",
-            ])
-        emit(.final(outcome, artifact: body.count == 2 ? body[1] : nil, dispatch: dispatchID, worker: entry.id, late: late))
-    }
-
-    // MARK: Clients (the artifact service)
-
-    private func handleClient(_ message: MDPClientMessage, from client: Data, framing: MDPFraming) {
-        guard case .request(let service, let body) = message else {
-            stats.malformedDropped += 1
-            warn("Dropped client message that is not a REQUEST", ["mdp.command": "\(message.command)"])
-            return
-        }
-        guard service == MDP.artifactService else {
-            let error = ServiceError(kind: "unknown-service", message: "this broker serves '\(MDP.artifactService)' to clients, not '\(service)'")
-            if let frame = try? BodyCodec.encode(ServiceErrorReply(error: error)) {
-                sendToClient(.final(service: service, body: [frame]), to: client, framing: framing)
-            }
-            return
-        }
-        let (reply, data) = serveArtifact(body)
-        guard let header = try? BodyCodec.encode(reply) else { return }
-        sendToClient(.final(service: service, body: data.map { [header, $0] } ?? [header]), to: client, framing: framing)
-    }
-
-    private func serveArtifact(_ body: [Data]) -> (ArtifactChunkReply, Data?) {
-        let request: ArtifactChunkRequest
-        do {
-            request = try BodyCodec.decode(ArtifactChunkRequest.self, fromBody: body)
-        } catch {
-            stats.malformedDropped += 1
-            return (ArtifactChunkReply(sha256: "", offset: 0, length: 0, totalBytes: 0,
-                                       error: ServiceError(kind: "bad-request", message: "\(error)")), nil)
-        }
-        func refuse(_ kind: String, _ message: String, total: Int = 0) -> (ArtifactChunkReply, Data?) {
-            (ArtifactChunkReply(sha256: request.sha256, offset: request.offset, length: 0, totalBytes: total,
-                                error: ServiceError(kind: kind, message: message)), nil)
-        }
-        guard request.schema == ArtifactChunkRequest.currentSchema else {
-            return refuse("bad-request", "unknown schema '\(request.schema)', expected '\(ArtifactChunkRequest.currentSchema)'")
-        }
-        guard let file = artifacts.lookup(request.sha256) else {
-            return refuse("not-found", "no artifact with SHA-256 \(request.sha256)")
-        }
-        guard request.offset >= 0, request.offset <= file.bytes, request.length >= 0 else {
-            return refuse("bad-range", "offset \(request.offset), length \(request.length) of a \(file.bytes)-byte file", total: file.bytes)
-        }
-        let length = min(request.length, configuration.artifactChunkBytes, file.bytes - request.offset)
-        do {
-            let handle: FileHandle
-            if let open = openFiles[request.sha256] {
-                handle = open
-            } else {
-                handle = try FileHandle(forReadingFrom: file.url)
-                openFiles[request.sha256] = handle
-            }
-            try handle.seek(toOffset: UInt64(request.offset))
-            let data = try handle.read(upToCount: length) ?? Data()
-            stats.artifactChunksServed += 1
-            stats.artifactBytesServed += data.count
-            return (ArtifactChunkReply(sha256: request.sha256, offset: request.offset, length: data.count,
-                                       totalBytes: file.bytes), data)
-        } catch {
-            openFiles[request.sha256] = nil
-            logger.error("Artifact read failed", metadata: ["artifact.sha256": "\(request.sha256)", "error": "\(error)"])
-            return refuse("io", "the broker could not read the file: \(error.localizedDescription)", total: file.bytes)
-        }
     }
 }
 
