@@ -152,6 +152,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "Transport", "TestSupport", logging, yams]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", "TestSupport", logging]),
         .testTarget(
             name: "SystemTests",
             dependencies: [

@@ -3,6 +3,7 @@ import Logging
 import QuantConfig
 import RunStore
 import Search
+import Transport
 import Wire
 
 /// A snapshot for the live status line.
@@ -38,6 +39,11 @@ public final class SearchCoordinator {
     private var workersByName: [String: WorkerID] = [:]
     /// The attempt each dispatch of this session carried, so a FINAL is matched by its dispatch.
     private var dispatched: [DispatchID: AttemptKey] = [:]
+    /// Bounds the progress events waiting for the study (see ``ProgressGate``).
+    private let progressGate = ProgressGate(capacity: 256)
+
+    /// PARTIALs dropped because the study had fallen behind on progress events.
+    public var progressShed: Int { progressGate.shed }
 
     public init(study: Study, broker: Broker, artifactsDirectory: URL, logger: Logger) throws {
         self.study = study
@@ -60,8 +66,12 @@ public final class SearchCoordinator {
         statusInterval: Duration = .seconds(2), status: (CoordinatorStatus) -> Void = { _ in }
     ) async throws -> StudySummary {
         let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
+        let progressGate = progressGate
         let forward = Task { [broker] in
-            for await event in broker.events { continuation.yield(.broker(event)) }
+            for await event in broker.events {
+                if case .partial = event, !progressGate.admit() { continue }
+                continuation.yield(.broker(event))
+            }
             continuation.finish()
         }
         let ticker = Task {
@@ -88,6 +98,7 @@ public final class SearchCoordinator {
             case .tick:
                 actions = try study.tick()
             case .broker(let event):
+                if case .partial = event { progressGate.consumed() }
                 do {
                     actions = try handle(event)
                 } catch let error as RunStoreError {
@@ -221,4 +232,37 @@ public final class SearchCoordinator {
             inFlight: study.inFlight.count, workers: workersByName.count,
             hypervolume: summary.hypervolume, front: front, activeSeconds: summary.activeSeconds)
     }
+}
+
+/// Bounds how many progress events (PARTIALs) wait for the study. Progress only refreshes a lease and
+/// the status line, so when the study falls behind (a slow disk, a flood of PARTIALs from many
+/// workers) the surplus is shed before it queues; FINALs and worker events are never shed (they are
+/// bounded by dispatches, registrations and the broker's per-peer rate limits).
+package final class ProgressGate: Sendable {
+    private let state = Locked((queued: 0, shed: 0))
+    package let capacity: Int
+
+    package init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Whether one more progress event may be queued; counts it if so, counts it as shed if not.
+    package func admit() -> Bool {
+        state.withLock { state in
+            guard state.queued < capacity else {
+                state.shed += 1
+                return false
+            }
+            state.queued += 1
+            return true
+        }
+    }
+
+    /// The study took one queued progress event.
+    package func consumed() {
+        state.withLock { $0.queued = max(0, $0.queued - 1) }
+    }
+
+    package var queued: Int { state.withLock { $0.queued } }
+    package var shed: Int { state.withLock { $0.shed } }
 }
