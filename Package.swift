@@ -79,6 +79,8 @@ let package = Package(
 
         // Reproducible random numbers, shared by everything that draws them.
         .target(name: "Seeding"),
+        // The one content hash (lowercase hex SHA-256) of configs, checkpoints and artifacts.
+        .target(name: "ContentHash", dependencies: [crypto]),
         // Intervals, paired tests and rank correlations for honest accuracy figures (pure).
         .target(name: "Statistics", dependencies: ["Seeding"]),
 
@@ -91,41 +93,46 @@ let package = Package(
         .target(name: "Events", dependencies: ["CLZ4", "Seeding", yams, crypto]),
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
-        .target(name: "QuantConfig", dependencies: [yams, crypto]),
+        .target(name: "QuantConfig", dependencies: ["ContentHash", yams]),
         .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", "Seeding", yams, crypto]),
-        .target(name: "Evaluation", dependencies: ["SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Wire", "Tensor", yams, crypto]),
+        .target(name: "Evaluation", dependencies: ["ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Wire", "Tensor", yams]),
 
         // The distributed search.
-        .target(name: "Search", dependencies: ["Seeding", "QuantConfig", "Statistics"]),
-        .target(name: "Wire", dependencies: ["QuantConfig", "Statistics"]),
+        .target(name: "Search", dependencies: ["ContentHash", "Seeding", "QuantConfig", "Statistics"]),
+        .target(name: "Wire", dependencies: ["ContentHash", "QuantConfig", "Statistics"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "Wire", logging]),
         .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
         .target(
             name: "Coordinator",
             dependencies: [
-                "Search", "Wire", "Transport", "RunStore", "Evaluation", "Quantization", "Worker", "Statistics", logging, lifecycle, yams,
-                crypto,
+                "ContentHash", "Search", "Wire", "Transport", "RunStore", "Statistics", logging, lifecycle, yams, crypto,
             ]),
         .target(
             name: "Worker",
             dependencies: [
-                "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
+                "ContentHash", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
+        // Pareto-optimal models out of a run: packed and float safetensors, a manifest, a README.
+        .target(name: "Export", dependencies: ["ContentHash", "Quantization", "SpikingNN", "RunStore", "Search", "Wire", "QuantConfig", "Statistics"]),
         .target(
             name: "Dashboard",
             dependencies: [
-                "RunStore", "Search", "Wire", "QuantConfig", "Statistics", logging, crypto,
+                "ContentHash", "RunStore", "Search", "Wire", "QuantConfig", "Statistics", logging, crypto,
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
             ]),
+
+        // Speed measurements behind `spikeq bench` that need more than one module (the distributed
+        // machinery with null workers).
+        .target(name: "Benchmarks", dependencies: ["Coordinator", "Worker", "Transport", "Wire", "QuantConfig", logging]),
 
         // The command line.
         .executableTarget(
             name: "spikeq",
             dependencies: [
-                "Seeding", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
-                "RunStore", "Coordinator", "Worker", "Report", "Dashboard", argumentParser, logging, lifecycle, yams,
+                "ContentHash", "Seeding", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
+                "RunStore", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", argumentParser, logging, lifecycle, yams,
             ]),
 
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
@@ -151,12 +158,12 @@ let package = Package(
             name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "Transport", "TestSupport", logging, yams]),
+            dependencies: ["Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "Transport", "TestSupport", logging, yams]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", "TestSupport", logging]),
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "Coordinator", "Worker", "RunStore", "Report", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
+                "Coordinator", "Worker", "RunStore", "Report", "Export", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
                 "TestSupport", logging, yams,
             ]),
     ]

@@ -182,7 +182,7 @@ public final class SearchCoordinator {
     /// broker's artifact service) for a worker that does not hold the training state itself.
     private func withContinuationModel(_ request: EvaluationRequest) -> EvaluationRequest {
         guard var continuation = request.continuation, continuation.packedModel == nil else { return request }
-        let url = Self.artifactURL(in: artifactsDirectory, configHash: request.config.hash)
+        let url = RunStore.artifactURL(in: artifactsDirectory, configHash: request.config.hash)
         guard FileManager.default.fileExists(atPath: url.path) else { return request }
         do {
             continuation.packedModel = try broker.artifacts.add(fileAt: url, name: url.lastPathComponent)
@@ -195,14 +195,8 @@ public final class SearchCoordinator {
         return request
     }
 
-    /// The packed model of a candidate, by config hash (content-defined, so a re-evaluation writes
-    /// the same name).
-    public static func artifactURL(in directory: URL, configHash: String) -> URL {
-        directory.appendingPathComponent("\(configHash).safetensors")
-    }
-
     private func saveArtifact(_ data: Data, configHash: String) {
-        let url = Self.artifactURL(in: artifactsDirectory, configHash: configHash)
+        let url = RunStore.artifactURL(in: artifactsDirectory, configHash: configHash)
         do {
             try data.write(to: url, options: .atomic)
         } catch {

@@ -5,9 +5,6 @@ import Search
 import Wire
 
 extension Study {
-    /// Failure kinds that mean the worker's environment is wrong, not the candidate.
-    static let environmentFailures: Set<String> = ["dataset", "dataset-mismatch", "checkpoint", "checkpoint-hash"]
-
     /// A FINAL from `worker`. See ``OutcomeDisposition`` for what can happen.
     ///
     /// - Parameter dispatched: the attempt the broker's dispatch carried, when this coordinator
@@ -35,10 +32,10 @@ extension Study {
             }
             logger.info("FINAL for an unknown attempt", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
             // Whatever it was, the worker finished it; only a busy refusal says it is still working.
-            if outcome.error?.kind != "busy" { markIdleAfterFinal(worker) }
+            if outcome.error?.kind != .busy { markIdleAfterFinal(worker) }
             return OutcomeReport(disposition: .unknown, actions: try advance(at: now))
         }
-        if outcome.error?.kind == "busy" {
+        if outcome.error?.kind == .busy {
             // The worker was still evaluating something else (its earlier FINAL is on the way): the
             // request never ran, so it goes back to the queue, and the worker is not idle.
             return OutcomeReport(
@@ -49,7 +46,7 @@ extension Study {
         if hasResult(candidate, at: attemptRungs[key] ?? 0) {
             disposition = try recordDuplicate(key, worker: worker, at: now)
         } else if let failure = outcome.error {
-            if Self.environmentFailures.contains(failure.kind) {
+            if failure.kind.isEnvironmental {
                 disposition = try reject(key, worker: worker, reason: "worker cannot evaluate: \(failure)", at: now)
             } else {
                 disposition = try fail(key, worker: worker, reason: failure.description, at: now)

@@ -1,4 +1,4 @@
-import Crypto
+import ContentHash
 import Foundation
 import QuantConfig
 import RunStore
@@ -98,7 +98,7 @@ public struct SupernetSweep: Codable, Hashable, Sendable {
     /// so it never collides with a configuration's hash.
     static func hash(of job: SupernetSettings) -> String {
         let text = "spikeq.supernet-job:" + ((try? StudyJSON.encode(job)) ?? "\(job.lambda)")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return ContentHash.sha256(text)
     }
 }
 

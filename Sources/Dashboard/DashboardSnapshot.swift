@@ -1,3 +1,4 @@
+import ContentHash
 import Crypto
 import Foundation
 import QuantConfig
@@ -290,6 +291,6 @@ extension DashboardSnapshot {
         var copy = self
         copy.version = ""
         let data = try Self.encoder().encode(copy)
-        return SHA256.hash(data: data).prefix(12).map { String(format: "%02x", $0) }.joined()
+        return ContentHash.hex(SHA256.hash(data: data).prefix(12))
     }
 }

@@ -1,4 +1,4 @@
-import Crypto
+import ContentHash
 import Foundation
 import QuantConfig
 import Quantization
@@ -56,7 +56,7 @@ public final class CandidateEvaluator: @unchecked Sendable {
     ///   - cacheDirectory: where the FP32 reference measurement is cached (nil: never cached).
     public init(checkpoint: URL, data: EvaluationData, energyModels: [EnergyModel], batchSize: Int = 32, cacheDirectory: URL?) throws {
         let bytes = try Data(contentsOf: checkpoint)
-        checkpointHash = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        checkpointHash = ContentHash.sha256(bytes)
         baseDocument = try SafetensorsDocument.parse(bytes, file: checkpoint.path)
         checkpointFile = checkpoint.path
         self.data = data
@@ -73,8 +73,7 @@ public final class CandidateEvaluator: @unchecked Sendable {
 
     /// The FP32 reference, from the cache when present.
     public func reference(progress: (EvaluationProgress) -> Void = { _ in }) throws -> ReferenceMeasurement {
-        let key = SHA256.hash(data: Data("\(checkpointHash)|\(data.fingerprint)|\(SpikeQuantVersion.string)|reference-v2".utf8))
-            .map { String(format: "%02x", $0) }.joined()
+        let key = ContentHash.sha256("\(checkpointHash)|\(data.fingerprint)|\(SpikeQuantVersion.string)|reference-v2")
         let cacheFile = cacheDirectory?.appendingPathComponent("reference-\(key.prefix(24)).json")
         if let cacheFile, let cached = try? JSONDecoder().decode(ReferenceMeasurement.self, from: Data(contentsOf: cacheFile)) {
             return cached
@@ -174,10 +173,10 @@ public final class CandidateEvaluator: @unchecked Sendable {
         switch continuation {
         case .state(let state)?:
             guard state.key == FineTuneState.key(config: config, budget: budget, seed: seed) else {
-                throw EvaluationFailure(kind: "bad-request", message: "the training state to continue belongs to another configuration, seed or schedule")
+                throw EvaluationFailure(kind: .badRequest, message: "the training state to continue belongs to another configuration, seed or schedule")
             }
             guard state.steps <= budget.maxSteps ?? .max else {
-                throw EvaluationFailure(kind: "bad-request", message: "cannot continue \(state.steps) steps into a \(budget.maxSteps ?? 0)-step fine-tune")
+                throw EvaluationFailure(kind: .badRequest, message: "cannot continue \(state.steps) steps into a \(budget.maxSteps ?? 0)-step fine-tune")
             }
             return (state.model, state.optimizer, state.steps, .state)
         case .packed(let bytes, let steps)?:
@@ -188,10 +187,10 @@ public final class CandidateEvaluator: @unchecked Sendable {
                 try model.applyQuantization(config)
                 try model.setQuantizerScales(from: document)
             } catch {
-                throw EvaluationFailure(kind: "bad-request", message: "cannot continue from the packed model: \(error)")
+                throw EvaluationFailure(kind: .badRequest, message: "cannot continue from the packed model: \(error)")
             }
             guard steps <= budget.maxSteps ?? .max else {
-                throw EvaluationFailure(kind: "bad-request", message: "cannot continue \(steps) steps into a \(budget.maxSteps ?? 0)-step fine-tune")
+                throw EvaluationFailure(kind: .badRequest, message: "cannot continue \(steps) steps into a \(budget.maxSteps ?? 0)-step fine-tune")
             }
             return (model, nil, steps, .packed)
         case nil:
@@ -199,7 +198,7 @@ public final class CandidateEvaluator: @unchecked Sendable {
             do {
                 try model.applyQuantization(config)
             } catch {
-                throw EvaluationFailure(kind: "bad-request", message: error.description)
+                throw EvaluationFailure(kind: .badRequest, message: error.description)
             }
             return (model, nil, nil, nil)
         }
@@ -221,13 +220,13 @@ public final class CandidateEvaluator: @unchecked Sendable {
         var runningCorrect = 0.0
         var seen = 0
         let summary = try Trainer.train(model, on: data.train, config: training, optimizer: optimizer) { step in
-            if isCancelled() { throw EvaluationFailure(kind: "internal", message: "cancelled") }
+            if isCancelled() { throw EvaluationFailure(kind: .internal, message: "cancelled") }
             if step.step == 0 { (runningLoss, runningCorrect, seen) = (0, 0, 0) }
             seen += 1
             runningLoss += step.loss
             runningCorrect += step.accuracy
             guard step.loss.isFinite else {
-                throw EvaluationFailure(kind: "diverged", message: "loss became \(step.loss) at epoch \(step.epoch + 1) step \(step.step + 1)")
+                throw EvaluationFailure(kind: .diverged, message: "loss became \(step.loss) at epoch \(step.epoch + 1) step \(step.step + 1)")
             }
             progress(
                 EvaluationProgress(

@@ -1,4 +1,4 @@
-import Crypto
+import ContentHash
 import Foundation
 import QuantConfig
 import SpikingNN
@@ -31,7 +31,7 @@ public final class FineTuneState: @unchecked Sendable {
             config.hash, String(seed), String(budget.epochs), String(budget.learningRate), String(budget.weightDecay), String(budget.batchSize),
             String(budget.labelSmoothing), budget.scheduleSteps.map(String.init) ?? "-",
         ].joined(separator: "|")
-        return SHA256.hash(data: Data(recipe.utf8)).map { String(format: "%02x", $0) }.joined()
+        return ContentHash.sha256(recipe)
     }
 }
 

@@ -24,23 +24,23 @@ extension CandidateEvaluator {
     ) throws -> SupernetResult {
         let clock = ContinuousClock()
         let started = clock.now
-        if let problem = settings.problem { throw EvaluationFailure(kind: "bad-request", message: "supernet: \(problem)") }
-        guard budget.epochs > 0 else { throw EvaluationFailure(kind: "bad-request", message: "supernet: the budget has no training epochs") }
+        if let problem = settings.problem { throw EvaluationFailure(kind: .badRequest, message: "supernet: \(problem)") }
+        guard budget.epochs > 0 else { throw EvaluationFailure(kind: .badRequest, message: "supernet: the budget has no training epochs") }
         let energyModel = try supernetEnergyModel(settings.energyModel)
         let reference = try reference(progress: progress)
         let model = try baseModel()
         let layers = model.quantizableLayers
         guard layers.map(\.name) == space.layers else {
-            throw EvaluationFailure(kind: "bad-request", message: "supernet: the space's layers are not this model's quantizable layers")
+            throw EvaluationFailure(kind: .badRequest, message: "supernet: the space's layers are not this model's quantizable layers")
         }
-        do { try space.validate() } catch { throw EvaluationFailure(kind: "bad-request", message: "supernet: space: \(error)") }
+        do { try space.validate() } catch { throw EvaluationFailure(kind: .badRequest, message: "supernet: space: \(error)") }
         let allChoices = Array(Set(space.layers.flatMap { space.choices(for: $0) })) + [.float]
         let table = Self.costTable(reference: reference, model: energyModel, choices: allChoices)
         let mixed = try layers.enumerated().map { index, layer -> SupernetLayer in
             let choices = space.choices(for: layer.name)
             let costs = try choices.map { choice -> Double in
                 guard let cost = table.cost(layer: layer.name, choice: choice) else {
-                    throw EvaluationFailure(kind: "bad-request", message: "supernet: no energy for \(layer.name) as \(choice)")
+                    throw EvaluationFailure(kind: .badRequest, message: "supernet: no energy for \(layer.name) as \(choice)")
                 }
                 return cost
             }
@@ -51,7 +51,7 @@ extension CandidateEvaluator {
             return SupernetLayer(quantizer: quantizer, costs: costs, weights: layer.weightCount)
         }
         let referencePicojoules = table.referencePicojoules
-        guard referencePicojoules > 0 else { throw EvaluationFailure(kind: "bad-request", message: "supernet: the FP32 model's energy is zero") }
+        guard referencePicojoules > 0 else { throw EvaluationFailure(kind: .badRequest, message: "supernet: the FP32 model's energy is zero") }
         let costWeight = settings.lambda / referencePicojoules
         let logits = mixed.map(\.quantizer.architectureLogits)
         let architectureOptimizer = AdamW(learningRate: Float(settings.architectureLearningRate), weightDecay: 0)
@@ -84,9 +84,9 @@ extension CandidateEvaluator {
         var window = (steps: 0, crossEntropy: 0.0, accuracy: 0.0, energy: 0.0)
         let optimizer = AdamW(learningRate: Float(budget.learningRate), weightDecay: Float(budget.weightDecay))
         let summary = try Trainer.train(model, on: data.train, config: training, optimizer: optimizer, hooks: hooks) { step in
-            if isCancelled() { throw EvaluationFailure(kind: "internal", message: "cancelled") }
+            if isCancelled() { throw EvaluationFailure(kind: .internal, message: "cancelled") }
             guard step.loss.isFinite else {
-                throw EvaluationFailure(kind: "diverged", message: "supernet loss became \(step.loss) at step \(step.globalStep + 1)")
+                throw EvaluationFailure(kind: .diverged, message: "supernet loss became \(step.loss) at step \(step.globalStep + 1)")
             }
             window.steps += 1
             window.crossEntropy += step.loss - settings.lambda * lastRelativeEnergy
@@ -113,11 +113,11 @@ extension CandidateEvaluator {
     private func supernetEnergyModel(_ name: String?) throws -> EnergyModel {
         if let name {
             guard let found = energyModels.first(where: { $0.name == name }) else {
-                throw EvaluationFailure(kind: "bad-request", message: "supernet: no energy table named `\(name)`")
+                throw EvaluationFailure(kind: .badRequest, message: "supernet: no energy table named `\(name)`")
             }
             return found
         }
-        guard let first = energyModels.first else { throw EvaluationFailure(kind: "bad-request", message: "supernet: no energy table") }
+        guard let first = energyModels.first else { throw EvaluationFailure(kind: .badRequest, message: "supernet: no energy table") }
         return first
     }
 

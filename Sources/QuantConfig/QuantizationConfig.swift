@@ -1,4 +1,4 @@
-import Crypto
+import ContentHash
 import Foundation
 
 /// How one layer's weights are represented.
@@ -89,7 +89,7 @@ public struct QuantizationConfig: Codable, Hashable, Sendable {
 
     /// Lowercase hex SHA-256 of ``canonicalJSON``.
     public var hash: String {
-        SHA256.hash(data: canonicalJSON).map { String(format: "%02x", $0) }.joined()
+        ContentHash.sha256(canonicalJSON)
     }
 
     /// The first 12 hex digits of ``hash``, for tables and file names.

@@ -24,6 +24,14 @@ import GRDB
 public final class RunStore: Sendable {
     /// File name of the database inside the run directory.
     public static let databaseName = "run.sqlite"
+    /// The folder of a run directory that holds the candidates' packed models.
+    public static let artifactsDirectoryName = "artifacts"
+
+    /// A candidate's packed model in `artifactsDirectory`, named by its config hash (content-defined,
+    /// so a re-evaluation writes the same name; the hash is checked before it names a file).
+    public static func artifactURL(in artifactsDirectory: URL, configHash: String) -> URL {
+        artifactsDirectory.appendingPathComponent("\(configHash).safetensors")
+    }
     /// File name of the resolved search config inside the run directory.
     public static let configName = "search.yaml"
 

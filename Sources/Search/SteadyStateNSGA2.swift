@@ -1,3 +1,4 @@
+import ContentHash
 import Foundation
 import QuantConfig
 import Seeding
@@ -542,15 +543,8 @@ struct SortedHashSet: Codable, Hashable, Sendable {
         guard let data = Data(base64Encoded: text), data.count % 32 == 0 else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a base64 list of 32-byte digests")
         }
-        let digits = Array("0123456789abcdef".utf8)
         for start in stride(from: 0, to: data.count, by: 32) {
-            var hex = [UInt8]()
-            hex.reserveCapacity(64)
-            for byte in data[start..<(start + 32)] {
-                hex.append(digits[Int(byte >> 4)])
-                hex.append(digits[Int(byte & 0xF)])
-            }
-            hashes.insert(String(decoding: hex, as: UTF8.self))
+            hashes.insert(ContentHash.hex(data[start..<(start + 32)]))
         }
     }
 

@@ -48,13 +48,12 @@ public struct ArtifactChunkReply: Codable, Hashable, Sendable {
 /// Why the broker refused an MDP/Client request (for `spikeq.artifact`, or for a service it does not
 /// serve, in which case the FINAL body is one JSON frame ``ServiceErrorReply``).
 public struct ServiceError: Codable, Hashable, Sendable, Error, CustomStringConvertible {
-    /// `not-found` (no such hash), `bad-range` (offset past the end, negative length),
-    /// `bad-request` (undecodable body, unknown schema), `io` (the broker could not read the file),
-    /// `unknown-service` (the REQUEST named a service the broker does not serve).
-    public var kind: String
+    /// `.notFound`, `.badRange`, `.badRequest` (undecodable body, unknown schema), `.io`,
+    /// `.unknownService`.
+    public var kind: FailureKind
     public var message: String
 
-    public init(kind: String, message: String) {
+    public init(kind: FailureKind, message: String) {
         self.kind = kind
         self.message = message
     }

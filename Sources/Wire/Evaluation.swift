@@ -196,15 +196,60 @@ public struct EvaluationOutcome: Codable, Hashable, Sendable {
 
 /// Why an evaluation failed (the evaluation itself raised; distinct from a lost worker).
 public struct EvaluationFailure: Codable, Hashable, Sendable, Error, CustomStringConvertible {
-    /// A stable machine-readable kind: `bad-request`, `schema`, `dataset`, `dataset-mismatch`,
-    /// `checkpoint`, `checkpoint-hash`, `diverged`, `internal`.
-    public var kind: String
+    public var kind: FailureKind
     public var message: String
 
-    public init(kind: String, message: String) {
+    public init(kind: FailureKind, message: String) {
         self.kind = kind
         self.message = message
     }
 
     public var description: String { "\(kind): \(message)" }
+}
+
+/// What went wrong, as a stable machine-readable word on the wire (`"bad-request"`). An open set: a
+/// kind a newer or third-party peer sends still decodes, and code matches only the named constants.
+/// Evaluations and the artifact service share it.
+public struct FailureKind: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+
+    // Evaluations.
+    /// The request (or a continuation it names) does not fit this model, space or worker.
+    public static let badRequest = FailureKind(rawValue: "bad-request")
+    /// The request's schema is not one this worker speaks.
+    public static let schema = FailureKind(rawValue: "schema")
+    /// The worker is still evaluating another request.
+    public static let busy = FailureKind(rawValue: "busy")
+    /// The worker cannot read or prepare the dataset.
+    public static let dataset = FailureKind(rawValue: "dataset")
+    /// The worker's dataset has another fingerprint than the run's.
+    public static let datasetMismatch = FailureKind(rawValue: "dataset-mismatch")
+    /// The worker cannot fetch, store or read the checkpoint.
+    public static let checkpoint = FailureKind(rawValue: "checkpoint")
+    /// The checkpoint's SHA-256 is not the run's.
+    public static let checkpointHash = FailureKind(rawValue: "checkpoint-hash")
+    /// The loss became NaN or infinite.
+    public static let diverged = FailureKind(rawValue: "diverged")
+    /// Anything else (cancellation, an encoding failure).
+    public static let `internal` = FailureKind(rawValue: "internal")
+
+    // The artifact service.
+    /// No artifact with that hash.
+    public static let notFound = FailureKind(rawValue: "not-found")
+    /// Offset past the end, or a negative length.
+    public static let badRange = FailureKind(rawValue: "bad-range")
+    /// The broker could not read the file.
+    public static let io = FailureKind(rawValue: "io")
+    /// The REQUEST named a service the broker does not serve to clients.
+    public static let unknownService = FailureKind(rawValue: "unknown-service")
+
+    /// A failure of the worker's environment (its data or checkpoint), not of the candidate: the
+    /// study stops sending that worker work and re-queues the candidate.
+    public var isEnvironmental: Bool { [.dataset, .datasetMismatch, .checkpoint, .checkpointHash].contains(self) }
 }

@@ -1,3 +1,4 @@
+import ContentHash
 import Foundation
 
 /// Constants of 18/MDP (Majordomo Protocol 0.2, https://rfc.zeromq.org/spec/18/) as SpikeQuant uses it.
@@ -175,7 +176,7 @@ enum MDPValidation {
         if shown.allSatisfy({ (0x20...0x7E).contains($0) }) {
             return String(decoding: shown, as: UTF8.self) + suffix
         }
-        return "0x" + shown.map { String(format: "%02x", $0) }.joined() + suffix
+        return "0x" + ContentHash.hex(shown) + suffix
     }
 }
 

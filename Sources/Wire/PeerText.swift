@@ -27,7 +27,7 @@ public enum PeerText {
 extension EvaluationFailure {
     /// The failure with its kind and message escaped (see ``PeerText``).
     public var escaped: EvaluationFailure {
-        EvaluationFailure(kind: PeerText.escaped(kind, maxLength: 64), message: PeerText.escaped(message))
+        EvaluationFailure(kind: FailureKind(rawValue: PeerText.escaped(kind.rawValue, maxLength: 64)), message: PeerText.escaped(message))
     }
 }
 

@@ -1,3 +1,4 @@
+import ContentHash
 import Foundation
 import QuantConfig
 
@@ -28,13 +29,13 @@ extension EvaluationRequest {
         check((1...Self.maxBatchSize).contains(budget.batchSize), "budget.batchSize \(budget.batchSize) is outside 1…\(Self.maxBatchSize)")
         check(budget.labelSmoothing.isFinite && (0...1).contains(budget.labelSmoothing), "budget.labelSmoothing \(budget.labelSmoothing) is outside [0, 1]")
         if let threads = budget.threads { check((1...Self.maxThreads).contains(threads), "budget.threads \(threads) is outside 1…\(Self.maxThreads)") }
-        check(EvaluationResult.isSHA256Hex(baseCheckpoint.sha256), "baseCheckpoint.sha256 is not 64 lowercase hex digits")
+        check(ContentHash.isSHA256(baseCheckpoint.sha256), "baseCheckpoint.sha256 is not 64 lowercase hex digits")
         check(baseCheckpoint.bytes >= 0, "baseCheckpoint.bytes \(baseCheckpoint.bytes) is negative")
         if let rung { check(rung >= 0, "rung \(rung) is negative") }
         if let continuation {
             check((0...Self.maxSteps).contains(continuation.fromSteps), "continuation.fromSteps \(continuation.fromSteps) is out of range")
             if let packed = continuation.packedModel {
-                check(EvaluationResult.isSHA256Hex(packed.sha256), "continuation.packedModel.sha256 is not 64 lowercase hex digits")
+                check(ContentHash.isSHA256(packed.sha256), "continuation.packedModel.sha256 is not 64 lowercase hex digits")
             }
         }
         if let splits { check(!splits.isEmpty, "splits is empty") }

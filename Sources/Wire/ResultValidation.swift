@@ -1,3 +1,4 @@
+import ContentHash
 import Foundation
 import QuantConfig
 import Statistics
@@ -17,8 +18,8 @@ extension EvaluationResult {
             if !ok { problems.append(message()) }
         }
         func nonNegative(_ value: Double) -> Bool { value.isFinite && value >= 0 }
-        check(Self.isSHA256Hex(configHash), "configHash is not 64 lowercase hex digits")
-        check(Self.isSHA256Hex(checkpointHash), "checkpointHash is not 64 lowercase hex digits")
+        check(ContentHash.isSHA256(configHash), "configHash is not 64 lowercase hex digits")
+        check(ContentHash.isSHA256(checkpointHash), "checkpointHash is not 64 lowercase hex digits")
         check(!accuracy.isEmpty, "accuracy has no split")
         for (split, value) in accuracy.sorted(by: { $0.key < $1.key }) {
             check(value.isFinite && (0...1).contains(value), "accuracy[\(split)] = \(value) is outside [0, 1]")
@@ -47,11 +48,6 @@ extension EvaluationResult {
         if let loss = fineTune.finalLoss { check(loss.isFinite, "fine-tune final loss \(loss) is not finite") }
         check(nonNegative(wallSeconds), "wallSeconds = \(wallSeconds) is not a finite non-negative number")
         return problems
-    }
-
-    /// True for a SHA-256 in the form SpikeQuant writes: 64 lowercase hexadecimal digits.
-    public static func isSHA256Hex(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 }
 

@@ -1,3 +1,4 @@
+import ContentHash
 import Foundation
 import Transport
 public import Wire
@@ -28,7 +29,7 @@ public final class ArtifactCache: Sendable {
         let url = path(for: reference)
         guard let stamp = Self.stamp(of: url) else { return nil }
         if verified.withLock({ $0[reference.sha256] == stamp }) { return url }
-        let (hex, bytes) = try FileDigest.sha256(of: url)
+        let (hex, bytes) = try ContentHash.sha256(fileAt: url)
         guard hex == reference.sha256, bytes == reference.bytes else {
             try? FileManager.default.removeItem(at: url)
             throw CorruptCacheEntry(path: url.path, expected: reference.sha256, actual: hex)
@@ -51,7 +52,7 @@ public final class ArtifactCache: Sendable {
         let name = ".\(reference.sha256).\(ProcessInfo.processInfo.processIdentifier).\(UInt32.random(in: 0...UInt32.max)).partial"
         let url = directory.appendingPathComponent(name)
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-            throw EvaluationFailure(kind: "checkpoint", message: "cannot create \(url.path)")
+            throw EvaluationFailure(kind: .checkpoint, message: "cannot create \(url.path)")
         }
         return url
     }
@@ -62,7 +63,7 @@ public final class ArtifactCache: Sendable {
         if rename(temporary.path, destination.path) != 0 {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
-            throw EvaluationFailure(kind: "checkpoint", message: "cannot move the download to \(destination.path): \(reason)")
+            throw EvaluationFailure(kind: .checkpoint, message: "cannot move the download to \(destination.path): \(reason)")
         }
         if let stamp = Self.stamp(of: destination) { verified.withLock { $0[reference.sha256] = stamp } }
         return destination

@@ -1,3 +1,4 @@
+import ContentHash
 import Crypto
 import Foundation
 public import Logging
@@ -74,7 +75,7 @@ public struct ArtifactFetcher: Sendable {
                 if reply == nil {
                     guard attempt <= retries else {
                         throw EvaluationFailure(
-                            kind: "checkpoint",
+                            kind: .checkpoint,
                             message: "no reply from \(endpoint) for \(reference.name) at byte \(offset) after \(attempt) tries")
                     }
                     logger.warning(
@@ -86,22 +87,22 @@ public struct ArtifactFetcher: Sendable {
             let (header, data) = try parse(reply!, expecting: request)
             guard header.totalBytes == reference.bytes else {
                 throw EvaluationFailure(
-                    kind: "checkpoint-hash",
+                    kind: .checkpointHash,
                     message: "the coordinator's \(reference.name) has \(header.totalBytes) bytes, the request says \(reference.bytes)")
             }
             total = header.totalBytes
             guard !data.isEmpty || offset >= total else {
-                throw EvaluationFailure(kind: "checkpoint", message: "empty chunk at byte \(offset) of \(total)")
+                throw EvaluationFailure(kind: .checkpoint, message: "empty chunk at byte \(offset) of \(total)")
             }
             try output.write(contentsOf: data)
             hasher.update(data: data)
             offset += data.count
             progress?(offset, total)
         }
-        let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let hex = ContentHash.hex(hasher.finalize())
         guard hex == reference.sha256 else {
             throw EvaluationFailure(
-                kind: "checkpoint-hash", message: "\(reference.name) downloaded with SHA-256 \(hex), expected \(reference.sha256)")
+                kind: .checkpointHash, message: "\(reference.name) downloaded with SHA-256 \(hex), expected \(reference.sha256)")
         }
         logger.info(
             "Artifact fetched",
@@ -116,25 +117,25 @@ public struct ArtifactFetcher: Sendable {
         do {
             message = try MDPClientMessage(frames: frames)
         } catch {
-            throw EvaluationFailure(kind: "checkpoint", message: "artifact reply: \(error)")
+            throw EvaluationFailure(kind: .checkpoint, message: "artifact reply: \(error)")
         }
         guard case .final(let service, let body) = message, service == MDP.artifactService else {
-            throw EvaluationFailure(kind: "checkpoint", message: "artifact reply: unexpected \(message)")
+            throw EvaluationFailure(kind: .checkpoint, message: "artifact reply: unexpected \(message)")
         }
         let header: ArtifactChunkReply
         do {
             header = try BodyCodec.decode(ArtifactChunkReply.self, from: body[0])
         } catch {
-            throw EvaluationFailure(kind: "checkpoint", message: "artifact reply: \(error)")
+            throw EvaluationFailure(kind: .checkpoint, message: "artifact reply: \(error)")
         }
         if let error = header.error {
-            throw EvaluationFailure(kind: "checkpoint", message: "the coordinator refused the artifact request: \(error)")
+            throw EvaluationFailure(kind: .checkpoint, message: "the coordinator refused the artifact request: \(error)")
         }
         guard header.sha256 == request.sha256, header.offset == request.offset, body.count == 2,
             body[1].count == header.length
         else {
             throw EvaluationFailure(
-                kind: "checkpoint",
+                kind: .checkpoint,
                 message: "artifact reply does not match the request (offset \(header.offset) vs \(request.offset), \(body.count) frames)")
         }
         return (header, body[1])
@@ -152,8 +153,8 @@ public struct CheckpointProvider: CheckpointProviding {
     }
 
     public func file(for reference: ArtifactReference, progress: (@Sendable (Int, Int) -> Void)?) throws -> URL {
-        guard FileDigest.isSHA256(reference.sha256) else {
-            throw EvaluationFailure(kind: "bad-request", message: "'\(reference.sha256)' is not a lowercase hex SHA-256")
+        guard ContentHash.isSHA256(reference.sha256) else {
+            throw EvaluationFailure(kind: .badRequest, message: "'\(reference.sha256)' is not a lowercase hex SHA-256")
         }
         do {
             if let cached = try cache.cachedFile(for: reference) { return cached }

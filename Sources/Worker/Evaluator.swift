@@ -68,7 +68,7 @@ public struct EvaluationContext: Sendable {
         for reference: ArtifactReference, progress: (@Sendable (_ bytes: Int, _ total: Int) -> Void)? = nil
     ) throws -> URL {
         guard let checkpoints else {
-            throw EvaluationFailure(kind: "checkpoint", message: "this worker has no checkpoint provider")
+            throw EvaluationFailure(kind: .checkpoint, message: "this worker has no checkpoint provider")
         }
         return try checkpoints.file(for: reference, progress: progress)
     }

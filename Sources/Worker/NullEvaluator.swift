@@ -1,5 +1,6 @@
 import Foundation
 import QuantConfig
+import Transport
 public import Wire
 
 /// An evaluator that does no training: it waits a fixed time, reports progress, and returns a
@@ -31,7 +32,7 @@ public struct NullEvaluator: Evaluator {
     public func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
         let started = ContinuousClock.now
         guard request.schema == EvaluationRequest.currentSchema || request.isSupernetJob else {
-            throw EvaluationFailure(kind: "schema", message: "unknown request schema '\(request.schema)'")
+            throw EvaluationFailure(kind: .schema, message: "unknown request schema '\(request.schema)'")
         }
         if fetchCheckpoint {
             _ = try context.checkpoint(for: request.baseCheckpoint)
@@ -76,7 +77,7 @@ public struct NullEvaluator: Evaluator {
     private func wait(_ duration: Duration, context: EvaluationContext) throws {
         let deadline = ContinuousClock.now + duration
         while ContinuousClock.now < deadline {
-            if context.isCancelled { throw EvaluationFailure(kind: "internal", message: "cancelled: the worker is stopping") }
+            if context.isCancelled { throw EvaluationFailure(kind: .internal, message: "cancelled: the worker is stopping") }
             Thread.sleep(forTimeInterval: min((deadline - .now).seconds, 0.02))
         }
     }
@@ -103,13 +104,5 @@ public struct NullEvaluator: Evaluator {
             fineTune: FineTuneSummary(epochs: request.budget.epochs, steps: 0, finalLoss: nil, seconds: seconds),
             wallSeconds: seconds, datasetFingerprint: request.dataset.fingerprint,
             checkpointHash: request.baseCheckpoint.sha256, toolVersion: "\(SpikeQuantVersion.string)+\(label)")
-    }
-}
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
     }
 }

@@ -42,7 +42,7 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
         defer { lock.unlock() }
         guard request.schema == EvaluationRequest.currentSchema || request.isSupernetJob else {
             throw EvaluationFailure(
-                kind: "schema",
+                kind: .schema,
                 message: "unknown request schema `\(request.schema)`; this worker speaks \(EvaluationRequest.currentSchema) and \(EvaluationRequest.supernetSchema)")
         }
         if Compute.threadCount != context.threads { Compute.setThreadCount(context.threads) }
@@ -80,7 +80,7 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
         do {
             return .packed([UInt8](try Data(contentsOf: url)), steps: continuation.fromSteps)
         } catch {
-            throw EvaluationFailure(kind: "checkpoint", message: "cannot read the earlier rung's model \(url.path): \(error)")
+            throw EvaluationFailure(kind: .checkpoint, message: "cannot read the earlier rung's model \(url.path): \(error)")
         }
     }
 
@@ -91,13 +91,13 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
         do {
             config = try DatasetConfig.parse(reference.configYAML, file: "request.dataset.configYAML")
         } catch {
-            throw EvaluationFailure(kind: "dataset", message: "\(error)")
+            throw EvaluationFailure(kind: .dataset, message: "\(error)")
         }
         let data: EvaluationData
         do {
             data = try EvaluationData.prepare(config, threads: Compute.threadCount)
         } catch {
-            throw EvaluationFailure(kind: "dataset", message: "\(error)")
+            throw EvaluationFailure(kind: .dataset, message: "\(error)")
         }
         datasets[reference.configYAML] = data
         return try checked(data, reference)
@@ -106,7 +106,7 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
     private func checked(_ data: EvaluationData, _ reference: DatasetReference) throws -> EvaluationData {
         guard data.fingerprint == reference.fingerprint else {
             throw EvaluationFailure(
-                kind: "dataset-mismatch",
+                kind: .datasetMismatch,
                 message: "local dataset fingerprint \(data.fingerprint) differs from the coordinator's \(reference.fingerprint) (different files or frame settings)")
         }
         return data
@@ -122,17 +122,17 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
             do {
                 models.append(try EnergyModel.parse(text, file: "request.energyModels.\(name)"))
             } catch {
-                throw EvaluationFailure(kind: "bad-request", message: "\(error)")
+                throw EvaluationFailure(kind: .badRequest, message: "\(error)")
             }
         }
         let evaluator: CandidateEvaluator
         do {
             evaluator = try CandidateEvaluator(checkpoint: checkpoint, data: data, energyModels: models, cacheDirectory: cacheDirectory)
         } catch {
-            throw EvaluationFailure(kind: "checkpoint", message: "\(error)")
+            throw EvaluationFailure(kind: .checkpoint, message: "\(error)")
         }
         guard evaluator.checkpointHash == reference.sha256 else {
-            throw EvaluationFailure(kind: "checkpoint-hash", message: "\(checkpoint.path) hashes to \(evaluator.checkpointHash), expected \(reference.sha256)")
+            throw EvaluationFailure(kind: .checkpointHash, message: "\(checkpoint.path) hashes to \(evaluator.checkpointHash), expected \(reference.sha256)")
         }
         evaluators = [key: evaluator]
         logger.info("Evaluator ready", metadata: ["checkpoint.sha256": "\(reference.sha256)", "dataset.fingerprint": "\(data.fingerprint)"])

@@ -79,7 +79,7 @@ final class WorkerLoop {
         } catch let failure as EvaluationFailure {
             return (EvaluationOutcome(candidateId: request.candidateId, attempt: request.attempt, result: nil, error: failure, worker: workerName), nil)
         } catch {
-            let failure = EvaluationFailure(kind: "internal", message: "\(error)")
+            let failure = EvaluationFailure(kind: .internal, message: "\(error)")
             return (EvaluationOutcome(candidateId: request.candidateId, attempt: request.attempt, result: nil, error: failure, worker: workerName), nil)
         }
     }
@@ -178,12 +178,5 @@ final class WorkerLoop {
             case .finished(let number, let outcome, let packedModel): session.evaluationFinished(number, outcome, packedModel: packedModel, at: .now)
             }
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -192,23 +192,23 @@ package final class WorkerSession {
         } catch {
             let ids = body.first.flatMap { try? BodyCodec.decode(RequestIdentity.self, from: $0) }
             logger.warning("Refused an undecodable request", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            return refuse(client: client, candidateId: ids?.candidateId ?? 0, attempt: ids?.attempt ?? 0, kind: "bad-request", "\(error)")
+            return refuse(client: client, candidateId: ids?.candidateId ?? 0, attempt: ids?.attempt ?? 0, kind: .badRequest, "\(error)")
         }
         guard request.schema == EvaluationRequest.currentSchema || request.isSupernetJob else {
             return refuse(
-                client: client, candidateId: request.candidateId, attempt: request.attempt, kind: "schema",
+                client: client, candidateId: request.candidateId, attempt: request.attempt, kind: .schema,
                 "request schema '\(request.schema)' is not '\(EvaluationRequest.currentSchema)' or '\(EvaluationRequest.supernetSchema)' with a supernet job")
         }
         let problems = request.problems
         guard problems.isEmpty else {
             logger.warning("Refused a request with out-of-range fields", metadata: metadata.merging(["error": "\(problems.joined(separator: "; "))"]) { $1 })
             return refuse(
-                client: client, candidateId: request.candidateId, attempt: request.attempt, kind: "bad-request",
+                client: client, candidateId: request.candidateId, attempt: request.attempt, kind: .badRequest,
                 problems.joined(separator: "; "))
         }
         if let running = job {
             return refuse(
-                client: client, candidateId: request.candidateId, attempt: request.attempt, kind: "busy",
+                client: client, candidateId: request.candidateId, attempt: request.attempt, kind: .busy,
                 "worker \(configuration.name) is still evaluating candidate \(running.request.candidateId)")
         }
         jobCounter += 1
@@ -225,7 +225,7 @@ package final class WorkerSession {
         var attempt: Int
     }
 
-    private func refuse(client: Data, candidateId: Int64, attempt: Int, kind: String, _ message: String) {
+    private func refuse(client: Data, candidateId: Int64, attempt: Int, kind: FailureKind, _ message: String) {
         stats.refused += 1
         let outcome = EvaluationOutcome(
             candidateId: candidateId, attempt: attempt, result: nil, error: EvaluationFailure(kind: kind, message: message),
@@ -312,7 +312,7 @@ package final class WorkerSession {
         } catch {
             let failure = EvaluationOutcome(
                 candidateId: outcome.candidateId, attempt: outcome.attempt, result: nil,
-                error: EvaluationFailure(kind: "internal", message: "result cannot be encoded: \(error)"), worker: configuration.name)
+                error: EvaluationFailure(kind: .internal, message: "result cannot be encoded: \(error)"), worker: configuration.name)
             guard let fallback = try? BodyCodec.encode(failure) else { return }
             body = [fallback]
         }

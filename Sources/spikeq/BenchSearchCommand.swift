@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Coordinator
 import Foundation
 import Logging

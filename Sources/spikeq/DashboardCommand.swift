@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordinator
 import Dashboard
 import Foundation
+import Report
 import Logging
 import RunStore
 

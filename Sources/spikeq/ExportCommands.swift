@@ -1,7 +1,9 @@
 import ArgumentParser
 import Coordinator
+import Export
 import Evaluation
 import Foundation
+import Report
 import QuantConfig
 import Quantization
 import SpikingNN

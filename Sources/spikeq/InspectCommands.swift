@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import Report
 import RunStore
 
 /// `spikeq pareto RUN`: the Pareto front of a run, as a table or JSON.

@@ -1,10 +1,11 @@
+import ContentHash
 import ArgumentParser
 import Coordinator
-import Crypto
 import Dashboard
 import Evaluation
 import Events
 import Foundation
+import Report
 import Logging
 import RunStore
 import SpikingNN
@@ -100,7 +101,7 @@ struct SearchCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("coordinator listening on \(broker.endpoint) (run \(directory.path))\n".utf8))
 
         let pool = try startLocalWorkers(endpoint: broker.endpoint, directory: directory, logger: logger)
-        let coordinator = try SearchCoordinator(study: study, broker: broker, artifactsDirectory: directory.appendingPathComponent("artifacts"), logger: logger)
+        let coordinator = try SearchCoordinator(study: study, broker: broker, artifactsDirectory: directory.appendingPathComponent(RunStore.artifactsDirectoryName), logger: logger)
         let line = StatusLine()
         let dashboardTask = try dashboard.map { address in
             let store = try RunStore.open(at: directory, readOnly: true)
@@ -186,7 +187,7 @@ struct SearchCommand: AsyncParsableCommand {
         let bytes = try Data(contentsOf: local)
         let template = RequestTemplate(
             fineTune: searchConfig.fineTune,
-            baseCheckpoint: ArtifactReference(sha256: SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined(), bytes: bytes.count, name: "base.safetensors"),
+            baseCheckpoint: ArtifactReference(sha256: ContentHash.sha256(bytes), bytes: bytes.count, name: "base.safetensors"),
             dataset: DatasetReference(configYAML: datasetText, fingerprint: data.fingerprint),
             energyModels: try searchConfig.energyModelTexts())
         let setup = try searchConfig.studySetup(name: name, layers: modelConfig.quantizableLayerNames, template: template)

@@ -54,7 +54,7 @@ struct BrokerStateTests {
 
         func final(_ worker: String, dispatch id: UInt64, candidate: Int64) {
             let outcome = EvaluationOutcome(
-                candidateId: candidate, attempt: 1, result: nil, error: EvaluationFailure(kind: "internal", message: "test"), worker: worker)
+                candidateId: candidate, attempt: 1, result: nil, error: EvaluationFailure(kind: .internal, message: "test"), worker: worker)
             from(worker, .final(client: DispatchID(rawValue: id).frame, body: [try! BodyCodec.encode(outcome)]))
         }
 
@@ -261,7 +261,7 @@ struct BrokerStateTests {
         h.from("py", .ready(service: MDP.evaluateService), framing: .delimited)
         h.dispatch(51, candidate: 8, to: "py")
         #expect(h.sent.last?[1] == Data(), "the REQUEST starts with the empty delimiter frame the peer used")
-        let outcome = EvaluationOutcome(candidateId: 8, attempt: 1, result: nil, error: EvaluationFailure(kind: "internal", message: "x"), worker: "py")
+        let outcome = EvaluationOutcome(candidateId: 8, attempt: 1, result: nil, error: EvaluationFailure(kind: .internal, message: "x"), worker: "py")
         h.from("py", .final(client: DispatchID(rawValue: 51).frame, body: [try! BodyCodec.encode(outcome)]), framing: .delimited)
         #expect(h.finals.count == 1)
         let before = h.sent.count

@@ -136,7 +136,7 @@ struct HostileOutcomeTests {
         let request = d.take("w")
         let hostile = EvaluationOutcome(
             candidateId: request.candidateId, attempt: request.attempt, result: nil,
-            error: EvaluationFailure(kind: "diverged", message: "\u{1b}]0;pwned\u{7}\u{1b}[2J"), worker: "w")
+            error: EvaluationFailure(kind: .diverged, message: "\u{1b}]0;pwned\u{7}\u{1b}[2J"), worker: "w")
         _ = try study.outcome(hostile, from: "w")
         let stored = try #require(try study.store.candidates().first { $0.id == request.candidateId }?.reason)
         #expect(!stored.unicodeScalars.contains { $0.value < 0x20 }, "\(stored)")

@@ -1,6 +1,7 @@
 import Coordinator
 import Foundation
 import QuantConfig
+import Report
 import RunStore
 import Search
 import Testing

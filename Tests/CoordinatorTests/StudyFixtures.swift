@@ -69,7 +69,7 @@ enum StudyFixtures {
         EvaluationOutcome(candidateId: request.candidateId, attempt: request.attempt, result: result(for: request.config), error: nil, worker: worker)
     }
 
-    static func failure(_ request: EvaluationRequest, kind: String = "diverged", worker: String = "w") -> EvaluationOutcome {
+    static func failure(_ request: EvaluationRequest, kind: FailureKind = .diverged, worker: String = "w") -> EvaluationOutcome {
         EvaluationOutcome(
             candidateId: request.candidateId, attempt: request.attempt, result: nil, error: EvaluationFailure(kind: kind, message: "loss became NaN"),
             worker: worker)
@@ -79,7 +79,7 @@ enum StudyFixtures {
     static func busy(_ request: EvaluationRequest, worker: String) -> EvaluationOutcome {
         EvaluationOutcome(
             candidateId: request.candidateId, attempt: request.attempt, result: nil,
-            error: EvaluationFailure(kind: "busy", message: "worker \(worker) is still evaluating another candidate"), worker: worker)
+            error: EvaluationFailure(kind: .busy, message: "worker \(worker) is still evaluating another candidate"), worker: worker)
     }
 
     static var quietLogger: Logger {

@@ -214,7 +214,7 @@ struct StudyTests {
         #expect(second.contains("checkpoint hash"))
         d.apply(try study.workerReady("third"))
         let third = d.take("third")
-        let cannotLoad = try study.outcome(StudyFixtures.failure(third, kind: "dataset-mismatch", worker: "third"), from: "third")
+        let cannotLoad = try study.outcome(StudyFixtures.failure(third, kind: .datasetMismatch, worker: "third"), from: "third")
         guard case .rejected = cannotLoad.disposition else {
             Issue.record("a worker that cannot load the dataset is not the candidate's fault")
             return

@@ -156,7 +156,7 @@ struct StudyWorkerReuseTests {
         #expect(failed.isEmpty, "w1 is not idle")
         // That earlier evaluation ends with a FINAL the study knows nothing about: w1 is free now.
         let stray = EvaluationOutcome(
-            candidateId: 999, attempt: 1, result: nil, error: EvaluationFailure(kind: "internal", message: "from another run"), worker: "w1")
+            candidateId: 999, attempt: 1, result: nil, error: EvaluationFailure(kind: .internal, message: "from another run"), worker: "w1")
         let report = try study.outcome(stray, from: "w1")
         #expect(report.disposition == .unknown)
         let retry = try #require(report.actions.requests(to: "w1").first, "without a READY to come, w1 would stall")
@@ -169,11 +169,11 @@ struct StudyWorkerReuseTests {
         d.apply(try study.dispatchFailed(second, worker: "w2", reason: "worker is busy with dispatch 8"))
         let busy = try study.outcome(
             EvaluationOutcome(
-                candidateId: 999, attempt: 3, result: nil, error: EvaluationFailure(kind: "busy", message: "still evaluating"), worker: "w2"),
+                candidateId: 999, attempt: 3, result: nil, error: EvaluationFailure(kind: .busy, message: "still evaluating"), worker: "w2"),
             from: "w2")
         #expect(busy.disposition == .unknown && busy.actions.isEmpty)
         // A FINAL from a worker that holds a lease does not free it either.
-        let bogus = EvaluationOutcome(candidateId: 999, attempt: 1, result: nil, error: EvaluationFailure(kind: "internal", message: "?"), worker: "w1")
+        let bogus = EvaluationOutcome(candidateId: 999, attempt: 1, result: nil, error: EvaluationFailure(kind: .internal, message: "?"), worker: "w1")
         #expect(try study.outcome(bogus, from: "w1").actions.isEmpty)
         #expect(study.queuedCandidates == [second.candidateId])
     }

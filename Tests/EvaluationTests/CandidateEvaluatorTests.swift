@@ -139,7 +139,7 @@ struct CandidateEvaluatorTests {
             _ = try evaluator().evaluate(config, budget: FineTuneBudget(epochs: 0), seed: 1)
             Issue.record("expected an error")
         } catch let failure as EvaluationFailure {
-            #expect(failure.kind == "bad-request")
+            #expect(failure.kind == .badRequest)
             #expect(failure.message.contains("blocks.3.mlp.fc1.linear"))
         }
     }

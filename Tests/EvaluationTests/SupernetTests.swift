@@ -82,22 +82,22 @@ struct SupernetTests {
             return nil
         }
         let negative = failure { _ = try evaluator.trainSupernet(space: space, settings: SupernetSettings(lambda: -1), budget: Self.budget, seed: 1) }
-        #expect(negative?.kind == "bad-request" && negative!.message.contains("lambda"))
+        #expect(negative?.kind == .badRequest && negative!.message.contains("lambda"))
         let rising = failure {
             _ = try evaluator.trainSupernet(
                 space: space, settings: SupernetSettings(lambda: 1, temperatureStart: 0.5, temperatureEnd: 5), budget: Self.budget, seed: 1)
         }
-        #expect(rising?.kind == "bad-request" && rising!.message.contains("anneal"))
+        #expect(rising?.kind == .badRequest && rising!.message.contains("anneal"))
         let otherModel = QuantizationSpace(layers: ["a", "b"])
         let wrongLayers = failure { _ = try evaluator.trainSupernet(space: otherModel, settings: SupernetSettings(lambda: 1), budget: Self.budget, seed: 1) }
-        #expect(wrongLayers?.kind == "bad-request" && wrongLayers!.message.contains("layers"))
+        #expect(wrongLayers?.kind == .badRequest && wrongLayers!.message.contains("layers"))
         let noTraining = failure {
             _ = try evaluator.trainSupernet(space: space, settings: SupernetSettings(lambda: 1), budget: FineTuneBudget(epochs: 0), seed: 1)
         }
-        #expect(noTraining?.kind == "bad-request")
+        #expect(noTraining?.kind == .badRequest)
         let unknownTable = failure {
             _ = try evaluator.trainSupernet(space: space, settings: SupernetSettings(lambda: 1, energyModel: "nope"), budget: Self.budget, seed: 1)
         }
-        #expect(unknownTable?.kind == "bad-request" && unknownTable!.message.contains("nope"))
+        #expect(unknownTable?.kind == .badRequest && unknownTable!.message.contains("nope"))
     }
 }

@@ -75,7 +75,7 @@ struct BrokerRobustnessTests {
             context: context, endpoint: broker.endpoint, service: MDP.artifactService,
             body: [BodyCodec.encode(ArtifactChunkRequest(sha256: String(repeating: "1", count: 64), offset: 0, length: 10))])
         let header = try BodyCodec.decode(ArtifactChunkReply.self, from: try #require(reply?.body.first))
-        #expect(header.error?.kind == "not-found")
+        #expect(header.error?.kind == .notFound)
         let stats = broker.statistics
         #expect(stats.malformedDropped >= count / 2)
         #expect(stats.finals == 1, "no garbage FINAL was taken for a result")

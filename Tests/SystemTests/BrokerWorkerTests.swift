@@ -152,7 +152,7 @@ struct BrokerWorkerTests {
             return
         }
         let outcome = EvaluationOutcome(candidateId: 77, attempt: 1, result: nil,
-                                        error: EvaluationFailure(kind: "internal", message: "x"), worker: "w")
+                                        error: EvaluationFailure(kind: .internal, message: "x"), worker: "w")
         let final = MDPWorkerMessage.final(client: dispatch.frame, body: [try BodyCodec.encode(outcome)])
         try other.send(final)
         #expect(await log.wait { _ in broker.statistics.unboundDropped == 1 }, "only the holder may finish it")
@@ -283,7 +283,7 @@ struct BrokerWorkerTests {
         struct Failing: Evaluator {
             func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {
                 Thread.sleep(forTimeInterval: 0.3)
-                throw EvaluationFailure(kind: "diverged", message: "loss became NaN at step 3")
+                throw EvaluationFailure(kind: .diverged, message: "loss became NaN at step 3")
             }
         }
         let context = try ZMQContext()
@@ -309,7 +309,7 @@ struct BrokerWorkerTests {
         let outcome = try #require(log.finals.first)
         #expect(outcome.1 == first)
         #expect(outcome.0.result == nil)
-        #expect(outcome.0.error == EvaluationFailure(kind: "diverged", message: "loss became NaN at step 3"))
+        #expect(outcome.0.error == EvaluationFailure(kind: .diverged, message: "loss became NaN at step 3"))
         #expect(outcome.0.worker == "failing")
     }
 }

@@ -228,7 +228,7 @@ struct ArtifactServiceTests {
         #expect {
             try provider.file(for: lying, progress: nil)
         } throws: { error in
-            (error as? EvaluationFailure)?.kind == "checkpoint-hash"
+            (error as? EvaluationFailure)?.kind == .checkpointHash
         }
         // No partial downloads are left behind.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: cache.directory.path).filter { $0.hasSuffix(".partial") }

@@ -16,7 +16,7 @@ struct HostileBrokerPeerTests {
         try BodyCodec.encode(
             EvaluationOutcome(
                 candidateId: request.candidateId, attempt: request.attempt, result: nil,
-                error: EvaluationFailure(kind: "diverged", message: "claimed by \(worker)"), worker: worker))
+                error: EvaluationFailure(kind: .diverged, message: "claimed by \(worker)"), worker: worker))
     }
 
     /// A broker, two raw workers registered with it, and a request dispatched to `honest`.

@@ -1,4 +1,5 @@
 import Coordinator
+import Export
 import Foundation
 import RunStore
 import Search

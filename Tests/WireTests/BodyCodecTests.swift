@@ -52,7 +52,7 @@ struct BodyCodecTests {
         let request = ArtifactChunkRequest(sha256: "aa", offset: 1 << 20, length: 1 << 20)
         #expect(try BodyCodec.decode(ArtifactChunkRequest.self, from: BodyCodec.encode(request)) == request)
         let reply = ArtifactChunkReply(
-            sha256: "aa", offset: 0, length: 0, totalBytes: 10, error: ServiceError(kind: "not-found", message: "x"))
+            sha256: "aa", offset: 0, length: 0, totalBytes: 10, error: ServiceError(kind: .notFound, message: "x"))
         #expect(try BodyCodec.decode(ArtifactChunkReply.self, from: BodyCodec.encode(reply)) == reply)
     }
 }

@@ -55,12 +55,12 @@ struct WorkerSessionTests {
 
         func finish(_ number: Int, candidate: Int64) {
             let outcome = EvaluationOutcome(
-                candidateId: candidate, attempt: 1, result: nil, error: EvaluationFailure(kind: "diverged", message: "test"), worker: "w1")
+                candidateId: candidate, attempt: 1, result: nil, error: EvaluationFailure(kind: .diverged, message: "test"), worker: "w1")
             session.evaluationFinished(number, outcome, packedModel: nil, at: now)
         }
 
         /// FINALs sent, as (client byte, failure kind).
-        var finals: [(client: UInt8, kind: String?)] {
+        var finals: [(client: UInt8, kind: FailureKind?)] {
             sent.compactMap {
                 guard case .final(let client, let body) = $0 else { return nil }
                 let outcome = try? BodyCodec.decode(EvaluationOutcome.self, from: body[0])
@@ -85,7 +85,7 @@ struct WorkerSessionTests {
         #expect(h.session.isBusy)
         h.request(2, client: 2)
         #expect(h.started.count == 1, "a second request while busy is refused, not started")
-        #expect(h.finals.map(\.client) == [2] && h.finals.first?.kind == "busy")
+        #expect(h.finals.map(\.client) == [2] && h.finals.first?.kind == .busy)
         h.finish(1, candidate: 1)
         #expect(h.finals.map(\.client) == [2, 1])
         #expect(!h.session.isBusy)
@@ -98,7 +98,7 @@ struct WorkerSessionTests {
         h.request(13, client: 8, threads: 0)
         #expect(h.started.isEmpty)
         #expect(h.finals.map(\.client) == [7, 8])
-        #expect(h.finals.allSatisfy { $0.kind == "bad-request" })
+        #expect(h.finals.allSatisfy { $0.kind == .badRequest })
         guard case .final(_, let body)? = h.sent.first(where: { if case .final = $0 { true } else { false } }) else { return }
         let outcome = try BodyCodec.decode(EvaluationOutcome.self, from: body[0])
         #expect(outcome.candidateId == 12 && outcome.attempt == 3, "the refusal names the candidate the broker asked about")

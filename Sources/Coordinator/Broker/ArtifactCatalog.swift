@@ -1,7 +1,7 @@
 import Foundation
 import Transport
 import Wire
-import Worker
+import ContentHash
 
 /// The content-addressed files the broker serves through `spikeq.artifact` (the FP32 base checkpoint),
 /// keyed by SHA-256. Thread-safe: the owner adds files while the broker thread serves them.
@@ -15,7 +15,7 @@ public final class ArtifactCatalog: Sendable {
     /// - Returns: The reference to put in ``EvaluationRequest/baseCheckpoint``.
     @discardableResult
     public func add(fileAt url: URL, name: String? = nil) throws -> ArtifactReference {
-        let (hex, bytes) = try FileDigest.sha256(of: url)
+        let (hex, bytes) = try ContentHash.sha256(fileAt: url)
         files.withLock { $0[hex] = (url, bytes) }
         return ArtifactReference(sha256: hex, bytes: bytes, name: name ?? url.lastPathComponent)
     }

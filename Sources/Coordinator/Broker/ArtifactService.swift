@@ -29,20 +29,20 @@ struct ArtifactService {
             request = try BodyCodec.decode(ArtifactChunkRequest.self, fromBody: body)
         } catch {
             return (ArtifactChunkReply(sha256: "", offset: 0, length: 0, totalBytes: 0,
-                                       error: ServiceError(kind: "bad-request", message: "\(error)")), nil)
+                                       error: ServiceError(kind: .badRequest, message: "\(error)")), nil)
         }
-        func refuse(_ kind: String, _ message: String, total: Int = 0) -> (ArtifactChunkReply, Data?) {
+        func refuse(_ kind: FailureKind, _ message: String, total: Int = 0) -> (ArtifactChunkReply, Data?) {
             (ArtifactChunkReply(sha256: request.sha256, offset: request.offset, length: 0, totalBytes: total,
                                 error: ServiceError(kind: kind, message: message)), nil)
         }
         guard request.schema == ArtifactChunkRequest.currentSchema else {
-            return refuse("bad-request", "unknown schema '\(request.schema)', expected '\(ArtifactChunkRequest.currentSchema)'")
+            return refuse(.badRequest, "unknown schema '\(request.schema)', expected '\(ArtifactChunkRequest.currentSchema)'")
         }
         guard let file = catalog.lookup(request.sha256) else {
-            return refuse("not-found", "no artifact with SHA-256 \(request.sha256)")
+            return refuse(.notFound, "no artifact with SHA-256 \(request.sha256)")
         }
         guard request.offset >= 0, request.offset <= file.bytes, request.length >= 0 else {
-            return refuse("bad-range", "offset \(request.offset), length \(request.length) of a \(file.bytes)-byte file", total: file.bytes)
+            return refuse(.badRange, "offset \(request.offset), length \(request.length) of a \(file.bytes)-byte file", total: file.bytes)
         }
         let length = min(request.length, chunkBytes, file.bytes - request.offset)
         do {
@@ -60,7 +60,7 @@ struct ArtifactService {
         } catch {
             openFiles[request.sha256] = nil
             logger.error("Artifact read failed", metadata: ["artifact.sha256": "\(request.sha256)", "error": "\(error)"])
-            return refuse("io", "the broker could not read the file: \(error.localizedDescription)", total: file.bytes)
+            return refuse(.io, "the broker could not read the file: \(error.localizedDescription)", total: file.bytes)
         }
     }
 }

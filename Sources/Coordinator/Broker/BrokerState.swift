@@ -481,7 +481,7 @@ package final class BrokerState {
             return
         }
         guard service == MDP.artifactService else {
-            let error = ServiceError(kind: "unknown-service", message: "this broker serves '\(MDP.artifactService)' to clients, not '\(service)'")
+            let error = ServiceError(kind: .unknownService, message: "this broker serves '\(MDP.artifactService)' to clients, not '\(service)'")
             if let frame = try? BodyCodec.encode(ServiceErrorReply(error: error)) {
                 sendToClient(.final(service: service, body: [frame]), to: client, framing: framing)
             }
@@ -489,7 +489,7 @@ package final class BrokerState {
         }
         let (reply, data) = artifactService.serve(body)
         if let error = reply.error {
-            if error.kind == "bad-request" { stats.malformedDropped += 1 }
+            if error.kind == .badRequest { stats.malformedDropped += 1 }
         } else {
             stats.artifactChunksServed += 1
             stats.artifactBytesServed += data?.count ?? 0

@@ -1,4 +1,6 @@
+import ContentHash
 import Foundation
+import Transport
 import Wire
 
 /// A worker as the broker knows it: its ZeroMQ routing id.
@@ -17,7 +19,7 @@ public struct WorkerID: Hashable, Sendable, CustomStringConvertible {
         if !routingID.isEmpty, routingID.allSatisfy({ (0x20...0x7E).contains($0) }) {
             return String(decoding: routingID, as: UTF8.self)
         }
-        return "0x" + routingID.map { String(format: "%02x", $0) }.joined()
+        return "0x" + ContentHash.hex(routingID)
     }
 }
 

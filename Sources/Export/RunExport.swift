@@ -1,4 +1,4 @@
-import Crypto
+import ContentHash
 import Foundation
 import Quantization
 import SpikingNN
@@ -105,26 +105,26 @@ public enum RunExport {
         let store = try RunStore.open(at: directory, readOnly: true)
         let metadata = try store.metadata()
         let chosen = try select(selection, from: store)
-        guard !chosen.isEmpty else { throw StudyError("\(directory.path): the run has no results to export yet") }
+        guard !chosen.isEmpty else { throw ExportError("\(directory.path): the run has no results to export yet") }
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let artifacts = directory.appendingPathComponent("artifacts")
+        let artifacts = directory.appendingPathComponent(RunStore.artifactsDirectoryName)
         var models: [ExportedModel] = []
         for member in chosen {
-            let source = SearchCoordinator.artifactURL(in: artifacts, configHash: member.configHash)
+            let source = RunStore.artifactURL(in: artifacts, configHash: member.configHash)
             guard let data = FileManager.default.contents(atPath: source.path) else {
-                throw StudyError("candidate \(member.candidateId): its packed model \(source.path) is missing (was the result recorded by an older coordinator?)")
+                throw ExportError("candidate \(member.candidateId): its packed model \(source.path) is missing (was the result recorded by an older coordinator?)")
             }
             let stem = "candidate-\(member.candidateId)-\(member.configHash.prefix(12))"
             var packed: (file: String, sha256: String)?
             var float: (file: String, sha256: String)?
             if format.writesPacked {
-                packed = ("\(stem).safetensors", hexDigest(data))
+                packed = ("\(stem).safetensors", ContentHash.sha256(data))
                 try data.write(to: output.appendingPathComponent(packed!.file), options: .atomic)
             }
             if format.writesFloat {
                 let checkpoint = try PackedModel.dequantized(SafetensorsDocument.parse(data, file: source.path), file: source.path)
                 let bytes = Data(checkpoint.serialized())
-                float = ("\(stem).float.safetensors", hexDigest(bytes))
+                float = ("\(stem).float.safetensors", ContentHash.sha256(bytes))
                 try bytes.write(to: output.appendingPathComponent(float!.file), options: .atomic)
             }
             let r = member.result
@@ -151,10 +151,6 @@ public enum RunExport {
         try encoder.encode(manifest).write(to: output.appendingPathComponent("manifest.json"), options: .atomic)
         try readme(manifest).write(to: output.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         return manifest
-    }
-
-    private static func hexDigest(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
     static func readme(_ manifest: ExportManifest) -> String {
@@ -192,5 +188,14 @@ public enum RunExport {
 
             """
         return text
+    }
+}
+
+/// Why a run cannot be exported (nothing to export yet, a packed model missing from the run).
+public struct ExportError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import QuantConfig
+import Coordinator
 import Transport
 import Wire
 import Worker
@@ -245,11 +246,4 @@ public struct TransportBenchmark: Sendable {
 public struct BenchmarkError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
 }
