@@ -85,32 +85,33 @@ let package = Package(
         .target(name: "Statistics", dependencies: ["Seeding"]),
 
         // Numerics and the spiking engine.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels", "Seeding"], swiftSettings: engineSettings),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: engineSettings),
         .target(
-            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "QuantConfig", yams, crypto], swiftSettings: engineSettings),
+            name: "SpikingNN", dependencies: ["Tensor", "Seeding", yams], swiftSettings: engineSettings),
 
         // Data.
         .target(name: "Events", dependencies: ["CLZ4", "Seeding", yams, crypto]),
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
         .target(name: "QuantConfig", dependencies: ["ContentHash", yams]),
-        .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", "Seeding", yams, crypto]),
-        .target(name: "Evaluation", dependencies: ["ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Wire", "Tensor", yams]),
+        .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", "Seeding", yams]),
+        .target(name: "Evaluation", dependencies: ["ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Wire", "Tensor"]),
 
         // The distributed search.
         .target(name: "Search", dependencies: ["ContentHash", "Seeding", "QuantConfig", "Statistics"]),
         .target(name: "Wire", dependencies: ["ContentHash", "QuantConfig", "Statistics"]),
-        .target(name: "Transport", dependencies: ["CZeroMQ", "Wire", logging]),
-        .target(name: "RunStore", dependencies: ["Search", "Wire", grdb, crypto]),
+        .target(name: "Transport", dependencies: ["CZeroMQ", logging]),
+        .target(name: "RunStore", dependencies: ["QuantConfig", "Search", "Wire", grdb]),
+        // The 18/MDP broker: registry, dispatch binding, heartbeats and the artifact service, with a
+        // socket-free core (BrokerState) and the loop that drives it.
+        .target(name: "Broker", dependencies: ["ContentHash", "Transport", "Wire", logging, lifecycle]),
         .target(
             name: "Coordinator",
-            dependencies: [
-                "ContentHash", "Search", "Wire", "Transport", "RunStore", "Statistics", logging, lifecycle, yams, crypto,
-            ]),
+            dependencies: ["Broker", "ContentHash", "QuantConfig", "Search", "Seeding", "Wire", "Transport", "RunStore", logging, yams]),
         .target(
             name: "Worker",
             dependencies: [
-                "ContentHash", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
+                "ContentHash", "QuantConfig", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
@@ -125,45 +126,46 @@ let package = Package(
 
         // Speed measurements behind `spikeq bench` that need more than one module (the distributed
         // machinery with null workers).
-        .target(name: "Benchmarks", dependencies: ["Coordinator", "Worker", "Transport", "Wire", "QuantConfig", logging]),
+        .target(name: "Benchmarks", dependencies: ["Broker", "Worker", "Transport", "Wire", "QuantConfig", logging]),
 
         // The command line.
         .executableTarget(
             name: "spikeq",
             dependencies: [
-                "ContentHash", "Seeding", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
-                "RunStore", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", argumentParser, logging, lifecycle, yams,
+                "ContentHash", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
+                "RunStore", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", argumentParser, logging, yams,
             ]),
 
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
-        .target(name: "TestSupport", dependencies: ["Seeding"], path: "Tests/TestSupport"),
-        .testTarget(name: "SeedingTests", dependencies: ["Seeding", "TestSupport"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SeedingTests", dependencies: ["Seeding"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Seeding", "TestSupport"]),
         .testTarget(
             name: "SpikingNNTests", dependencies: ["SpikingNN", "Tensor", "Seeding", "QuantConfig", "TestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "TestSupport"]),
-        .testTarget(name: "QuantConfigTests", dependencies: ["QuantConfig", "TestSupport"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "SpikingNN", "Tensor", "TestSupport"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Seeding", "TestSupport"]),
+        .testTarget(name: "QuantConfigTests", dependencies: ["QuantConfig"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "QuantConfig", "Seeding", "SpikingNN", "Tensor", "TestSupport"]),
         .testTarget(
             name: "EvaluationTests",
-            dependencies: ["Evaluation", "Events", "Quantization", "QuantConfig", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
-        .testTarget(name: "SearchTests", dependencies: ["Search", "TestSupport"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "TestSupport", logging], exclude: ["Interop"]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", grdb]),
+            dependencies: ["Evaluation", "Quantization", "QuantConfig", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "QuantConfig", "Seeding", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "QuantConfig"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", logging], exclude: ["Interop"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", grdb]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport"]),
         .testTarget(
             name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "Transport", "TestSupport", logging, yams]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", "TestSupport", logging]),
+            dependencies: ["Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", logging]),
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "Coordinator", "Worker", "RunStore", "Report", "Export", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
+                "Broker", "Coordinator", "Worker", "RunStore", "Export", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
                 "TestSupport", logging, yams,
             ]),
     ]

@@ -1,7 +1,7 @@
+import Broker
 import Foundation
 public import Logging
 import QuantConfig
-import Coordinator
 import Transport
 import Wire
 import Worker

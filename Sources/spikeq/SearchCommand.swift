@@ -1,3 +1,4 @@
+import Broker
 import ContentHash
 import ArgumentParser
 import Coordinator

@@ -1,3 +1,4 @@
+import Broker
 import Coordinator
 import Foundation
 import QuantConfig

@@ -1,4 +1,4 @@
-import Coordinator
+import Broker
 import Foundation
 import Logging
 import QuantConfig
