@@ -77,6 +77,8 @@ let package = Package(
         // dispatched at run time, so every build runs on any x86-64 and uses what the CPU has.
         .target(name: "CKernels"),
 
+        // A value behind a lock and dedicated threads (socket loops, evaluations): the one way to share state.
+        .target(name: "Threading"),
         // Reproducible random numbers, shared by everything that draws them.
         .target(name: "Seeding"),
         // The one content hash (lowercase hex SHA-256) of configs, checkpoints and artifacts.
@@ -90,28 +92,28 @@ let package = Package(
             name: "SpikingNN", dependencies: ["Tensor", "Seeding", yams], swiftSettings: engineSettings),
 
         // Data.
-        .target(name: "Events", dependencies: ["CLZ4", "Seeding", yams, crypto]),
+        .target(name: "Events", dependencies: ["CLZ4", "Threading", "Seeding", yams, crypto]),
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
         .target(name: "QuantConfig", dependencies: ["ContentHash", yams]),
         .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", "Seeding", yams]),
-        .target(name: "Evaluation", dependencies: ["ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Wire", "Tensor"]),
+        .target(name: "Evaluation", dependencies: ["ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Threading", "Wire", "Tensor"]),
 
         // The distributed search.
         .target(name: "Search", dependencies: ["ContentHash", "Seeding", "QuantConfig", "Statistics"]),
         .target(name: "Wire", dependencies: ["ContentHash", "QuantConfig", "Statistics"]),
-        .target(name: "Transport", dependencies: ["CZeroMQ", logging]),
+        .target(name: "Transport", dependencies: ["CZeroMQ", "Threading", logging]),
         .target(name: "RunStore", dependencies: ["QuantConfig", "Search", "Wire", grdb]),
         // The 18/MDP broker: registry, dispatch binding, heartbeats and the artifact service, with a
         // socket-free core (BrokerState) and the loop that drives it.
-        .target(name: "Broker", dependencies: ["ContentHash", "Transport", "Wire", logging, lifecycle]),
+        .target(name: "Broker", dependencies: ["Threading", "ContentHash", "Transport", "Wire", logging, lifecycle]),
         .target(
             name: "Coordinator",
-            dependencies: ["Broker", "ContentHash", "QuantConfig", "Search", "Seeding", "Wire", "Transport", "RunStore", logging, yams]),
+            dependencies: ["Broker", "Threading", "ContentHash", "QuantConfig", "Search", "Seeding", "Wire", "Transport", "RunStore", logging, yams]),
         .target(
             name: "Worker",
             dependencies: [
-                "ContentHash", "QuantConfig", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
+                "Threading", "ContentHash", "QuantConfig", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
@@ -126,14 +128,15 @@ let package = Package(
 
         // Speed measurements behind `spikeq bench` that need more than one module (the distributed
         // machinery with null workers).
-        .target(name: "Benchmarks", dependencies: ["Broker", "Worker", "Transport", "Wire", "QuantConfig", logging]),
+        .target(name: "Benchmarks", dependencies: ["Broker", "Threading", "Worker", "Transport", "Wire", "QuantConfig", logging]),
 
         // The command line.
         .executableTarget(
             name: "spikeq",
             dependencies: [
                 "ContentHash", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
-                "RunStore", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", argumentParser, logging, yams,
+                "RunStore", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", "Threading", argumentParser, logging,
+                yams,
             ]),
 
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
@@ -152,7 +155,7 @@ let package = Package(
             dependencies: ["Evaluation", "Quantization", "QuantConfig", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "QuantConfig", "Seeding", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "QuantConfig"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", logging], exclude: ["Interop"]),
+        .testTarget(name: "TransportTests", dependencies: ["Threading", "Transport", logging], exclude: ["Interop"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", grdb]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport"]),
         .testTarget(
@@ -165,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "Broker", "Coordinator", "Worker", "RunStore", "Export", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
+                "Broker", "Threading", "Coordinator", "Worker", "RunStore", "Export", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
                 "TestSupport", logging, yams,
             ]),
     ]

@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 public import Logging
 public import ServiceLifecycle

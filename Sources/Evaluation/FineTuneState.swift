@@ -1,4 +1,5 @@
 import ContentHash
+import Threading
 import Foundation
 import QuantConfig
 import SpikingNN
@@ -45,33 +46,27 @@ public enum FineTuneContinuation: Sendable {
 }
 
 /// The latest training states of one worker, newest first, bounded in count.
-public final class FineTuneStateCache: @unchecked Sendable {
-    // @unchecked: every access holds `lock`.
-    private let lock = NSLock()
-    private var entries: [FineTuneState] = []
+public final class FineTuneStateCache: Sendable {
+    private let entries = Locked<[FineTuneState]>([])
     public let capacity: Int
 
     public init(capacity: Int) { self.capacity = max(0, capacity) }
 
     public func insert(_ state: FineTuneState) {
-        lock.lock()
-        defer { lock.unlock() }
-        entries.removeAll { $0.key == state.key }
-        entries.insert(state, at: 0)
-        if entries.count > capacity { entries.removeLast(entries.count - capacity) }
+        entries.withLock { entries in
+            entries.removeAll { $0.key == state.key }
+            entries.insert(state, at: 0)
+            if entries.count > capacity { entries.removeLast(entries.count - capacity) }
+        }
     }
 
     /// Removes and returns the state for `key` if it has exactly `steps` steps.
     public func take(key: String, steps: Int) -> FineTuneState? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let index = entries.firstIndex(where: { $0.key == key && $0.steps == steps }) else { return nil }
-        return entries.remove(at: index)
+        entries.withLock { entries in
+            guard let index = entries.firstIndex(where: { $0.key == key && $0.steps == steps }) else { return nil }
+            return entries.remove(at: index)
+        }
     }
 
-    public var count: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return entries.count
-    }
+    public var count: Int { entries.withLock { $0.count } }
 }

@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 
 /// The Ironhouse allowlist: a directory of public CURVE certificates (CZMQ `zcert` files, e.g.

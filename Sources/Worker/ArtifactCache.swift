@@ -1,3 +1,4 @@
+import Threading
 import ContentHash
 import Foundation
 import Transport

@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import Transport
 public import Wire

@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import Logging
 import Transport

@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import Logging
 
@@ -68,16 +69,13 @@ extension ISO8601DateFormatter {
 }
 
 /// A flag that can be claimed exactly once, from any thread.
-final class OnceFlag: @unchecked Sendable {
-    // @unchecked: the only state is guarded by `lock`.
-    private let lock = NSLock()
-    private var claimed = false
+final class OnceFlag: Sendable {
+    private let claimed = Locked(false)
 
     func claim() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if claimed { return false }
-        claimed = true
-        return true
+        claimed.withLock { claimed in
+            defer { claimed = true }
+            return !claimed
+        }
     }
 }

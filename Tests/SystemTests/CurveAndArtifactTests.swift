@@ -1,3 +1,4 @@
+import Threading
 import Broker
 import Coordinator
 import Foundation

@@ -92,7 +92,7 @@ struct PackageLayoutTests {
         let coordinator = try #require(targets["Coordinator"])
         #expect(coordinator.dependencies.isDisjoint(with: ["Worker", "Evaluation", "Quantization", "SpikingNN", "Tensor"]))
         let broker = try #require(targets["Broker"])
-        #expect(broker.dependencies.subtracting(["Transport", "Wire", "ContentHash", "Logging", "ServiceLifecycle"]).isEmpty)
+        #expect(broker.dependencies.subtracting(["Transport", "Wire", "ContentHash", "Threading", "Logging", "ServiceLifecycle"]).isEmpty)
     }
 
     @Test func theArchitectureTableListsEveryLibrary() throws {

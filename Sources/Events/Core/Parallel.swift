@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 
 /// Data-parallel loops over indices with results in index order, so the outcome never depends on the
@@ -39,7 +40,7 @@ final class ResultSlots<T>: @unchecked Sendable {
 
 /// A locked counter: hands out work indices and reports progress.
 final class ProgressCounter: Sendable {
-    private let state = NSLockedValue((claimed: 0, done: 0))
+    private let state = Locked((claimed: 0, done: 0))
     private let total: Int
     private let report: @Sendable (Int, Int) -> Void
 
@@ -62,20 +63,5 @@ final class ProgressCounter: Sendable {
             value.done += 1
             report(value.done, total)
         }
-    }
-}
-
-/// A value guarded by an `NSLock`.
-// @unchecked Sendable: `value` is only touched inside `withLock`, under the lock.
-final class NSLockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }
