@@ -1,3 +1,4 @@
+import Yams
 import Foundation
 import RunStore
 
@@ -88,12 +89,21 @@ func poll<T>(within timeout: Duration, _ value: () throws -> T?) async -> T? {
 enum MiniRun {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The shipped dataset config with a few samples per class, built from its values (parsed, the
+    /// three counts set, written out): a renamed key fails here instead of silently running the full set.
     static func datasetYAML() throws -> String {
         let shipped = try String(contentsOf: repository.appendingPathComponent("configs/datasets/synthetic-gestures.yaml"), encoding: .utf8)
-        return shipped
-            .replacingOccurrences(of: "train_per_class: 200", with: "train_per_class: 3")
-            .replacingOccurrences(of: "validation_per_class: 40", with: "validation_per_class: 2")
-            .replacingOccurrences(of: "test_per_class: 60", with: "test_per_class: 2")
+        guard var config = try Yams.load(yaml: shipped) as? [String: Any], var synthetic = config["synthetic"] as? [String: Any] else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "the shipped dataset config has no `synthetic` section"])
+        }
+        for (key, count) in [("train_per_class", 3), ("validation_per_class", 2), ("test_per_class", 2)] {
+            guard synthetic[key] is Int else {
+                throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "the shipped dataset config has no synthetic.\(key)"])
+            }
+            synthetic[key] = count
+        }
+        config["synthetic"] = synthetic
+        return try Yams.dump(object: config)
     }
 
     /// Writes `data.yaml` and `search.yaml` into `directory`. With `nullEvaluator` the objective is
