@@ -248,8 +248,7 @@ struct BrokerWorkerTests {
         first!.shutdown()
         first = nil
         // The evaluation ends while no broker is listening; the worker must keep the outcome.
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(worker.statistics.completed == 1)
+        #expect(await poll(within: .seconds(30)) { worker.statistics.completed == 1 ? true : nil } == true)
         #expect(worker.statistics.pendingFinals == 1)
         let second = try Broker(context: context, configuration: Net.brokerConfiguration(endpoint: endpoint), logger: Net.logger)
         defer { second.shutdown() }

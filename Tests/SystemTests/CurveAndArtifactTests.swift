@@ -139,7 +139,8 @@ struct CurveBrokerTests {
         let worker = try WorkerService(context: context, configuration: settings, evaluator: NullEvaluator(), logger: Net.logger)
         worker.start()
         defer { worker.stop() }
-        try await Task.sleep(for: .milliseconds(300))
+        // Wait for the event that matters (the ZAP handler refused the handshake), not for a time.
+        #expect(await poll(within: .seconds(30)) { (broker.authentications?.denied ?? 0) >= 1 ? true : nil } == true)
         #expect(log.readyWorkers.isEmpty)
         try CurveCertificate(keys: CurveKeyPair(publicKey: late.publicKey, secretKey: nil))
             .save(to: authorized.appendingPathComponent("late.key"))
