@@ -92,7 +92,7 @@ let package = Package(
             name: "SpikingNN", dependencies: ["Tensor", "Seeding", yams], swiftSettings: engineSettings),
 
         // Data.
-        .target(name: "Events", dependencies: ["CLZ4", "Threading", "Seeding", yams, crypto]),
+        .target(name: "Events", dependencies: ["CLZ4", "ContentHash", "Threading", "Seeding", yams, crypto]),
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
         .target(name: "QuantConfig", dependencies: ["ContentHash", yams]),

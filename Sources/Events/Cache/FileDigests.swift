@@ -1,3 +1,4 @@
+import ContentHash
 import Crypto
 import Foundation
 
@@ -31,7 +32,7 @@ enum FileDigests {
     static func compute(
         root: String, files: [String], cacheDirectory: String, threads: Int, progress: @escaping @Sendable (Int, Int) -> Void
     ) throws -> [FileDigest] {
-        let memoPath = "\(cacheDirectory)/digests/\(sha256Hex(Array(root.utf8)).prefix(24)).tsv"
+        let memoPath = "\(cacheDirectory)/digests/\(ContentHash.sha256(root).prefix(24)).tsv"
         let memo = loadMemo(memoPath)
         let stats = files.map { fileStat("\(root)/\($0)") }
         var results = [FileDigest?](repeating: nil, count: files.count)
@@ -90,7 +91,7 @@ enum FileDigests {
                 hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
                 offset = end
             }
-            return hex(hasher.finalize())
+            return ContentHash.hex(hasher.finalize())
         }
     }
 
@@ -120,14 +121,3 @@ enum FileDigests {
     }
 }
 
-func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
-
-func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    for byte in digest {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0xF)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}

@@ -1,3 +1,4 @@
+import ContentHash
 import Foundation
 
 /// The frame cache file (`<cache_dir>/<fingerprint>.frames`), little-endian:
@@ -187,7 +188,7 @@ package final class FrameCacheFile: Sendable {
             guard metadata.classNames.count == classes, metadata.origins.count == count, metadata.eventCounts.count == count,
                 metadata.frames.timeSteps == t, metadata.frames.height == h, metadata.frames.width == w
             else { throw bad(metadataOffset, "metadata disagrees with the header") }
-            guard hex(try reader.slice(64, count: 32)) == metadata.fingerprint else {
+            guard ContentHash.hex(try reader.slice(64, count: 32)) == metadata.fingerprint else {
                 throw bad(64, "header and metadata fingerprints differ")
             }
             return (metadata.frames, entries, metadata)

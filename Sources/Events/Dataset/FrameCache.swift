@@ -1,4 +1,4 @@
-import Crypto
+import ContentHash
 import Foundation
 import Seeding
 
@@ -108,7 +108,7 @@ public enum FrameCache {
             }
         }
         let text = lines.joined(separator: "\n") + "\n"
-        return (text, sha256Hex(Array(text.utf8)))
+        return (text, ContentHash.sha256(text))
     }
 
     // MARK: building
