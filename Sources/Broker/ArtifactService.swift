@@ -22,12 +22,14 @@ struct ArtifactService {
         openFiles = [:]
     }
 
-    /// Answers one `spikeq.artifact` request body: the reply header and the chunk's bytes (nil on error).
-    mutating func serve(_ body: [Data]) -> (ArtifactChunkReply, Data?) {
+    /// Answers one `spikeq.artifact` request body: the reply header and the chunk's bytes (nil on
+    /// error). Counts an undecodable body as malformed and a served chunk with its bytes in `stats`.
+    mutating func serve(_ body: [Data], counting stats: inout BrokerStatistics) -> (ArtifactChunkReply, Data?) {
         let request: ArtifactChunkRequest
         do {
             request = try BodyCodec.decode(ArtifactChunkRequest.self, fromBody: body)
         } catch {
+            stats.malformedDropped += 1
             return (ArtifactChunkReply(sha256: "", offset: 0, length: 0, totalBytes: 0,
                                        error: ServiceError(kind: .badRequest, message: "\(error)")), nil)
         }
@@ -55,6 +57,8 @@ struct ArtifactService {
             }
             try handle.seek(toOffset: UInt64(request.offset))
             let data = try handle.read(upToCount: length) ?? Data()
+            stats.artifactChunksServed += 1
+            stats.artifactBytesServed += data.count
             return (ArtifactChunkReply(sha256: request.sha256, offset: request.offset, length: data.count,
                                        totalBytes: file.bytes), data)
         } catch {

@@ -487,13 +487,7 @@ package final class BrokerState {
             }
             return
         }
-        let (reply, data) = artifactService.serve(body)
-        if let error = reply.error {
-            if error.kind == .badRequest { stats.malformedDropped += 1 }
-        } else {
-            stats.artifactChunksServed += 1
-            stats.artifactBytesServed += data?.count ?? 0
-        }
+        let (reply, data) = artifactService.serve(body, counting: &stats)
         guard let header = try? BodyCodec.encode(reply) else { return }
         sendToClient(.final(service: service, body: data.map { [header, $0] } ?? [header]), to: client, framing: framing)
     }

@@ -268,4 +268,23 @@ struct BrokerStateTests {
         h.state.run(.acknowledge(DispatchID(rawValue: 51), WorkerID(routingID: Data("py".utf8))), at: h.now)
         #expect(h.sent.count == before, "majortomo treats unknown commands as errors: no ACK")
     }
+
+    /// Only an undecodable artifact request is malformed input; a well-formed one the service refuses
+    /// (unknown schema, unknown hash) is answered and not counted as malformed.
+    @Test func artifactRequestsAreCountedByWhatTheyAre() throws {
+        let h = Harness()
+        func ask(_ body: Data) {
+            h.state.receive([Data("client".utf8)] + MDPClientMessage.request(service: MDP.artifactService, body: [body]).frames(in: .rfc),
+                            userID: nil, at: h.now)
+        }
+        var request = ArtifactChunkRequest(sha256: String(repeating: "a", count: 64), offset: 0, length: 10)
+        ask(try BodyCodec.encode(request))
+        request.schema = "spikeq.artifact/99"
+        ask(try BodyCodec.encode(request))
+        #expect(h.state.stats.malformedDropped == 0)
+        #expect(h.sent.count == 2, "both answered")
+        ask(Data("{not json".utf8))
+        #expect(h.state.stats.malformedDropped == 1)
+        #expect(h.state.stats.artifactChunksServed == 0)
+    }
 }
