@@ -19,6 +19,7 @@
 //   Transport                  ZeroMQ context/socket/poller, CURVE, ZAP
 //   RunStore                   the run directory and its SQLite database (GRDB)
 //   Coordinator, Worker        the two services of a distributed search
+//   RunSetup                   create a run from a config (data, base model, study) or find the one to resume
 //   Report                     HTML + SVG report, CSV/JSON figure data
 //   Dashboard                  live read-only web view of a run (Hummingbird), JSON behind each view
 //   spikeq                     the command line: parses, wires, no logic of its own
@@ -109,13 +110,20 @@ let package = Package(
         .target(name: "Broker", dependencies: ["Threading", "ContentHash", "Transport", "Wire", logging, lifecycle]),
         .target(
             name: "Coordinator",
-            dependencies: ["Broker", "Threading", "ContentHash", "QuantConfig", "Search", "Seeding", "Wire", "Transport", "RunStore", logging, yams]),
+            dependencies: [
+                "Broker", "Threading", "ContentHash", "QuantConfig", "Search", "Seeding", "Wire", "Transport", "RunStore", logging, yams,
+                lifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]),
         .target(
             name: "Worker",
             dependencies: [
                 "Threading", "ContentHash", "QuantConfig", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
+        // A run from a config: dataset fingerprint, FP32 base model (trained if missing), study.
+        .target(
+            name: "RunSetup",
+            dependencies: ["ContentHash", "Coordinator", "Evaluation", "Events", "RunStore", "SpikingNN", "Wire", logging]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
         // Pareto-optimal models out of a run: packed and float safetensors, a manifest, a README.
         .target(name: "Export", dependencies: ["ContentHash", "Quantization", "SpikingNN", "RunStore", "Search", "Wire", "QuantConfig", "Statistics"]),
@@ -134,9 +142,9 @@ let package = Package(
         .executableTarget(
             name: "spikeq",
             dependencies: [
-                "ContentHash", "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
-                "RunStore", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", "Threading", argumentParser, logging,
-                yams,
+                "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
+                "RunStore", "RunSetup", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", "Threading",
+                argumentParser, logging, yams,
             ]),
 
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
@@ -163,6 +171,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
+        .testTarget(name: "RunSetupTests", dependencies: ["RunSetup", "RunStore", "Search", "QuantConfig", logging]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", logging]),
         .testTarget(

@@ -33,7 +33,10 @@ public struct CoordinatorStatus: Sendable {
 /// (lease timeouts, wall-time budget) and reports a status snapshot every `statusInterval`.
 ///
 /// No message from the network ends the loop: only run-store failures do.
-public final class SearchCoordinator {
+///
+/// - Important: `@unchecked Sendable` so a service can hand it to its task: its mutable state is
+///   touched only by ``run(statusInterval:status:)``, which runs once.
+public final class SearchCoordinator: @unchecked Sendable {
     public let study: Study
     public let broker: Broker
     public let artifactsDirectory: URL
@@ -184,7 +187,7 @@ public final class SearchCoordinator {
     /// broker's artifact service) for a worker that does not hold the training state itself.
     private func withContinuationModel(_ request: EvaluationRequest) -> EvaluationRequest {
         guard var continuation = request.continuation, continuation.packedModel == nil else { return request }
-        let url = RunStore.artifactURL(in: artifactsDirectory, configHash: request.config.hash)
+        let url = RunDirectory.artifact(in: artifactsDirectory, configHash: request.config.hash)
         guard FileManager.default.fileExists(atPath: url.path) else { return request }
         do {
             continuation.packedModel = try broker.artifacts.add(fileAt: url, name: url.lastPathComponent)
@@ -198,7 +201,7 @@ public final class SearchCoordinator {
     }
 
     private func saveArtifact(_ data: Data, configHash: String) {
-        let url = RunStore.artifactURL(in: artifactsDirectory, configHash: configHash)
+        let url = RunDirectory.artifact(in: artifactsDirectory, configHash: configHash)
         do {
             try data.write(to: url, options: .atomic)
         } catch {

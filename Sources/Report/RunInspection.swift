@@ -33,16 +33,6 @@ public struct ParetoRow: Codable, Hashable, Sendable {
 
 /// What `spikeq pareto` and `spikeq status` show, computed from a run's store.
 public enum RunInspection {
-    /// The run directory for a command-line argument: the path itself if it holds a run, otherwise
-    /// `runs/ARGUMENT` under `workingDirectory`.
-    public static func locate(_ argument: String, workingDirectory: URL) -> URL {
-        let direct = (argument.hasPrefix("/") ? URL(fileURLWithPath: argument) : workingDirectory.appendingPathComponent(argument)).standardizedFileURL
-        if FileManager.default.fileExists(atPath: direct.appendingPathComponent(RunStore.databaseName).path) { return direct }
-        let named = workingDirectory.appendingPathComponent("runs").appendingPathComponent(argument).standardizedFileURL
-        if FileManager.default.fileExists(atPath: named.appendingPathComponent(RunStore.databaseName).path) { return named }
-        return direct
-    }
-
     /// The energy model a run's tables report: its energy objective's, else its first constraint's,
     /// else the first one results carry.
     static func energyModel(_ settings: RunSettings, results: [StoredResult]) -> String? {

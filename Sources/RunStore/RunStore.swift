@@ -4,6 +4,7 @@
 // history and RNG state, written transactionally.
 //
 // Files:
+//   RunDirectory.swift       the file names of a run directory
 //   RunStore.swift           the store: create, open (with checks), transactions
 //   RunStore+Schema.swift    tables (the schema is documented there), application id, version
 //   RunRecords.swift         the public record types
@@ -22,26 +23,13 @@ import GRDB
 ///
 /// - Important: One writing process per run. Readers may be many.
 public final class RunStore: Sendable {
-    /// File name of the database inside the run directory.
-    public static let databaseName = "run.sqlite"
-    /// The folder of a run directory that holds the candidates' packed models.
-    public static let artifactsDirectoryName = "artifacts"
-
-    /// A candidate's packed model in `artifactsDirectory`, named by its config hash (content-defined,
-    /// so a re-evaluation writes the same name; the hash is checked before it names a file).
-    public static func artifactURL(in artifactsDirectory: URL, configHash: String) -> URL {
-        artifactsDirectory.appendingPathComponent("\(configHash).safetensors")
-    }
-    /// File name of the resolved search config inside the run directory.
-    public static let configName = "search.yaml"
-
     public let directory: URL
     public let databaseURL: URL
     let queue: DatabaseQueue
 
     private init(directory: URL, queue: DatabaseQueue) {
         self.directory = directory
-        self.databaseURL = directory.appendingPathComponent(Self.databaseName)
+        self.databaseURL = RunDirectory(directory).database
         self.queue = queue
     }
 
@@ -49,13 +37,13 @@ public final class RunStore: Sendable {
     ///
     /// - Throws: ``RunStoreError`` with code `exists` when the directory already holds a run.
     public static func create(at directory: URL, metadata: RunMetadata) throws -> RunStore {
-        let database = directory.appendingPathComponent(databaseName)
+        let database = RunDirectory(directory).database
         if FileManager.default.fileExists(atPath: database.path) {
             throw RunStoreError(.exists, path: database.path, "a run already exists here (resume it, or choose another name)")
         }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Data(metadata.configYAML.utf8).write(to: directory.appendingPathComponent(configName), options: .atomic)
+            try Data(metadata.configYAML.utf8).write(to: RunDirectory(directory).config, options: .atomic)
         } catch {
             throw RunStoreError(.io, path: directory.path, "cannot create the run directory: \(error.localizedDescription)")
         }
@@ -76,7 +64,7 @@ public final class RunStore: Sendable {
     /// - Throws: ``RunStoreError``: `missing` (no database), `notRunDatabase` (not SQLite, or SQLite
     ///   from another tool), `newerSchema` (written by a newer SpikeQuant), `corrupt`.
     public static func open(at directory: URL, readOnly: Bool = false) throws -> RunStore {
-        let database = directory.appendingPathComponent(databaseName)
+        let database = RunDirectory(directory).database
         guard FileManager.default.fileExists(atPath: database.path) else {
             throw RunStoreError(.missing, path: database.path, "no run database (is this a run directory?)")
         }

@@ -52,6 +52,9 @@ public final class WorkerService: Service, Sendable {
     private let inbox = Locked<[EvaluationEvent]>([])
     private let doorbell: Doorbell
     private let thread = Locked<OwnerThread?>(nil)
+    /// Finishes when the socket thread has ended (stopped, or given up on its own).
+    private let ended: AsyncStream<Void>
+    private let endedContinuation: AsyncStream<Void>.Continuation
 
     /// - Parameters:
     ///   - checkpoints: Where evaluations get the base checkpoint; by default a ``CheckpointProvider``
@@ -72,6 +75,7 @@ public final class WorkerService: Service, Sendable {
         self.evaluator = evaluator
         self.logger = logger
         self.doorbell = try Doorbell()
+        (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
         self.checkpoints = checkpoints ?? CheckpointProvider(
             cache: ArtifactCache(directory: configuration.cacheDirectory),
             fetcher: ArtifactFetcher(
@@ -85,8 +89,8 @@ public final class WorkerService: Service, Sendable {
         thread.withLock { current in
             guard current == nil else { return }
             let (context, configuration, evaluator, checkpoints) = (context, configuration, evaluator, checkpoints)
-            let (inbox, doorbell, cancellation, stats, logger, stopping) = (
-                inbox, doorbell, cancellation, stats, logger, self.stopping
+            let (inbox, doorbell, cancellation, stats, logger, stopping, ended) = (
+                inbox, doorbell, cancellation, stats, logger, self.stopping, endedContinuation
             )
             current = OwnerThread(name: "spikeq-worker") {
                 // The loop and its sockets are created on, and never leave, this thread.
@@ -94,6 +98,7 @@ public final class WorkerService: Service, Sendable {
                     context: context, configuration: configuration, evaluator: evaluator, checkpoints: checkpoints,
                     inbox: inbox, doorbell: doorbell, cancellation: cancellation, statistics: stats, logger: logger)
                 loop.run(stopping: stopping)
+                ended.finish()
             }
         }
     }
@@ -102,20 +107,29 @@ public final class WorkerService: Service, Sendable {
     /// closes the socket. Returns once the socket thread has finished; does not wait for the
     /// evaluation thread.
     public func stop() {
-        stopping.withLock { $0 = true }
-        doorbell.ring()
+        requestStop()
         thread.current?.join()
     }
 
-    /// Runs until the task is cancelled or a graceful shutdown is requested (ServiceLifecycle).
+    /// Asks the socket thread to end, without waiting for it.
+    private func requestStop() {
+        stopping.withLock { $0 = true }
+        doorbell.ring()
+    }
+
+    /// Runs until the task is cancelled, a graceful shutdown is requested (ServiceLifecycle) or the
+    /// socket thread ends on its own; waits for the thread's end, not on a timer.
     public func run() async throws {
         start()
         await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopping.current {
-                try? await Task.sleep(for: .milliseconds(100))
+            await withTaskCancellationHandler {
+                for await _ in ended {}
+            } onCancel: {
+                self.requestStop()
             }
         } onGracefulShutdown: {
             self.logger.info("Worker shutting down", metadata: ["worker.id": "\(self.configuration.name)"])
+            self.requestStop()
         }
         stop()
     }

@@ -135,7 +135,7 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
                 try derived.write(to: configFile, atomically: true, encoding: .utf8)
                 let runDirectory = output.appendingPathComponent("runs/\(name)")
                 // A run left by an interrupted benchmark is resumed (a finished one ends at once).
-                let exists = FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(RunStore.databaseName).path)
+                let exists = RunDirectory(runDirectory).holdsRun
                 FileHandle.standardError.write(Data("search-quality: \(name), \(evaluations) evaluations\(exists ? " (resumed)" : "")\n".utf8))
                 try runSearch(
                     exists ? ["--resume", runDirectory.path] : ["--config", configFile.path, "--run", runDirectory.path],

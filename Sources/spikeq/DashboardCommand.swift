@@ -20,8 +20,7 @@ struct DashboardCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The run directory or name.", valueName: "RUN"))
-    var runName: String
+    @OptionGroup var runArgument: RunArgument
 
     @Option(help: ArgumentHelp("Address to listen on (port 0: any free port).", valueName: "HOST:PORT"))
     var bind: String = "127.0.0.1:8080"
@@ -36,8 +35,8 @@ struct DashboardCommand: AsyncParsableCommand {
 
     func run() async throws {
         global.bootstrapLogging()
-        let directory = RunInspection.locate(runName, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        let store = try RunStore.open(at: directory, readOnly: true)
+        let directory = runArgument.directory
+        let store = try RunStore.open(at: directory.url, readOnly: true)
         let logger = Logger(label: "spikeq.dashboard")
         try await DashboardLauncher.serve(store: store, address: bind, logger: logger)
     }

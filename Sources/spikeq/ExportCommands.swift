@@ -3,6 +3,7 @@ import Coordinator
 import Export
 import Evaluation
 import Foundation
+import RunStore
 import Report
 import QuantConfig
 import Quantization
@@ -19,7 +20,7 @@ struct ExportCommand: ParsableCommand {
         abstract: "Export a run's Pareto-optimal models (packed safetensors), manifest.json and README.md.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("The run directory or name.", valueName: "RUN")) var runName: String
+    @OptionGroup var runArgument: RunArgument
     @Option(help: "Output directory.") var out: String
     @Option(help: "Which front members: pareto (all), knee, max-accuracy, min-energy.") var select: ExportSelection = .pareto
     @Option(help: "Files per model: packed (codes + scales), float (dequantized FP32 checkpoint, loads in PyTorch), or both.")
@@ -27,8 +28,8 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
-        let directory = RunInspection.locate(runName, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        let manifest = try RunExport.write(run: directory, selection: select, format: format, to: URL(fileURLWithPath: out))
+        let directory = runArgument.directory
+        let manifest = try RunExport.write(run: directory.url, selection: select, format: format, to: URL(fileURLWithPath: out))
         for model in manifest.models {
             print([model.file, model.floatFile].compactMap { $0 }.joined(separator: ", ") + String(format: "  test %.2f%%  %.2f bits", (model.accuracy["test"] ?? .nan) * 100, model.averageBits))
         }

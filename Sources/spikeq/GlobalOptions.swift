@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Logging
+import RunStore
 
 /// Options every command takes: logging and the per-process compute thread count.
 struct GlobalOptions: ParsableArguments {
@@ -25,4 +27,15 @@ enum LogLevelArgument: String, CaseIterable, ExpressibleByArgument {
 
 enum LogFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
     case text, json
+}
+
+/// The RUN argument of the commands that read a run.
+struct RunArgument: ParsableArguments {
+    @Argument(help: ArgumentHelp("The run directory, or a name under ./runs/.", valueName: "RUN"))
+    var name: String
+
+    /// The run it names, from the current directory.
+    var directory: RunDirectory {
+        RunDirectory.locate(name, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    }
 }

@@ -16,16 +16,15 @@ struct ParetoCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The run directory or name.", valueName: "RUN"))
-    var runName: String
+    @OptionGroup var runArgument: RunArgument
 
     @Flag(help: "Print JSON (one object per front member) instead of a table.")
     var json = false
 
     func run() throws {
         global.bootstrapLogging()
-        let directory = RunInspection.locate(runName, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        let store = try RunStore.open(at: directory, readOnly: true)
+        let directory = runArgument.directory
+        let store = try RunStore.open(at: directory.url, readOnly: true)
         print(json ? try RunInspection.paretoJSON(store) : try RunInspection.paretoTable(store), terminator: "")
     }
 }
@@ -39,13 +38,12 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The run directory or name.", valueName: "RUN"))
-    var runName: String
+    @OptionGroup var runArgument: RunArgument
 
     func run() throws {
         global.bootstrapLogging()
-        let directory = RunInspection.locate(runName, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        let store = try RunStore.open(at: directory, readOnly: true)
+        let directory = runArgument.directory
+        let store = try RunStore.open(at: directory.url, readOnly: true)
         print(try RunInspection.statusText(store), terminator: "")
     }
 }

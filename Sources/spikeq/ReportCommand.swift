@@ -16,18 +16,17 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The run directory or name.", valueName: "RUN"))
-    var runName: String
+    @OptionGroup var runArgument: RunArgument
 
     @Option(help: ArgumentHelp("Output directory (default: RUN/report).", valueName: "DIR"))
     var out: String?
 
     func run() throws {
         global.bootstrapLogging()
-        let directory = RunInspection.locate(runName, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        let store = try RunStore.open(at: directory, readOnly: true)
+        let directory = runArgument.directory
+        let store = try RunStore.open(at: directory.url, readOnly: true)
         let input = try ReportInput.load(from: store)
-        let target = out.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("report")
+        let target = out.map { URL(fileURLWithPath: $0) } ?? directory.report
         let index = try ReportWriter.write(input, to: target)
         for finding in input.findings { print(finding) }
         print("Report: \(index.path)")

@@ -1,18 +1,15 @@
 import Broker
-import ContentHash
 import ArgumentParser
 import Coordinator
 import Dashboard
-import Evaluation
-import Events
 import Foundation
 import Report
 import Logging
+import RunSetup
 import RunStore
-import SpikingNN
+import Wire
 import Tensor
 import Transport
-import Wire
 
 /// `spikeq search`: the coordinator. Runs (or resumes) a search and serves it to workers.
 struct SearchCommand: AsyncParsableCommand {
@@ -64,18 +61,24 @@ struct SearchCommand: AsyncParsableCommand {
         if let dashboard {
             do { _ = try DashboardServer.parseAddress(dashboard) } catch { throw ValidationError("--dashboard: \(error)") }
         }
+        if curveSecret == nil, !EndpointScope.isLocalOnly(bind), !insecure {
+            throw ValidationError(
+                "\(bind) is not a loopback address and CURVE is off: anyone who can reach it could act as a worker. "
+                    + "Pass --curve-secret and --authorized-keys, or --insecure on a trusted network.")
+        }
     }
 
     func run() async throws {
         global.bootstrapLogging()
         let logger = Logger(label: "spikeq.coordinator")
         Compute.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        let (directory, study) = try (resume ?? existingRunToResume(cwd: cwd)).map { name in
-            let directory = RunInspection.locate(name, workingDirectory: cwd)
-            return (directory, try Study.resume(at: directory, budget: try resumedBudget(directory), logger: logger))
-        } ?? createRun(logger: logger, cwd: cwd)
-        let checkpointURL = directory.appendingPathComponent("base.safetensors")
+        var setup = RunSetup(workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath), logger: logger)
+        setup.prepareData = { try prepareData($0) }
+        setup.trainBaseModel = { try trainFP32($0, on: $1, training: $2, seed: $3) }
+        setup.note = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let resumeTarget = try resume ?? (resumeExisting ? setup.existingRun(configPath: config!, runPath: run!)?.url.path : nil)
+        let (directory, study) = try resumeTarget.map { try setup.resume($0, evaluations: evaluations) }
+            ?? setup.create(configPath: config!, runPath: run)
 
         let context = try ZMQContext()
         var brokerConfiguration = BrokerConfiguration(endpoint: bind)
@@ -87,25 +90,19 @@ struct SearchCommand: AsyncParsableCommand {
             let certificate = try CurveCertificate.load(from: URL(fileURLWithPath: curveSecret))
             brokerConfiguration.curve = CurveServerSettings(serverKeys: certificate.keys, authorizedKeysDirectory: URL(fileURLWithPath: authorizedKeys))
         } else if !EndpointScope.isLocalOnly(bind) {
-            guard insecure else {
-                throw ValidationError(
-                    "\(bind) is not a loopback address and CURVE is off: anyone who can reach it could act as a worker. "
-                        + "Pass --curve-secret and --authorized-keys, or --insecure on a trusted network.")
-            }
             logger.warning("Plain TCP on a non-loopback address (--insecure): anyone who can reach it can act as a worker", metadata: ["zmq.endpoint": "\(bind)"])
         }
         let broker = try Broker(context: context, configuration: brokerConfiguration, logger: logger)
-        let reference = try broker.artifacts.add(fileAt: checkpointURL, name: "base.safetensors")
-        guard reference.sha256 == study.setup.template.baseCheckpoint.sha256 else {
-            throw ValidationError("\(checkpointURL.path) hashes to \(reference.sha256) but the run was created with \(study.setup.template.baseCheckpoint.sha256).")
-        }
-        FileHandle.standardError.write(Data("coordinator listening on \(broker.endpoint) (run \(directory.path))\n".utf8))
+        defer { broker.shutdown() }
+        try RunSetup.verifyBaseCheckpoint(
+            try broker.artifacts.add(fileAt: directory.baseCheckpoint, name: RunDirectory.baseCheckpointName), of: study, in: directory)
+        FileHandle.standardError.write(Data("coordinator listening on \(broker.endpoint) (run \(directory.url.path))\n".utf8))
 
         let pool = try startLocalWorkers(endpoint: broker.endpoint, directory: directory, logger: logger)
-        let coordinator = try SearchCoordinator(study: study, broker: broker, artifactsDirectory: directory.appendingPathComponent(RunStore.artifactsDirectoryName), logger: logger)
-        let line = StatusLine()
+        defer { pool?.stop() }
+        let coordinator = try SearchCoordinator(study: study, broker: broker, artifactsDirectory: directory.artifacts, logger: logger)
         let dashboardTask = try dashboard.map { address in
-            let store = try RunStore.open(at: directory, readOnly: true)
+            let store = try RunStore.open(at: directory.url, readOnly: true)
             return Task {
                 do {
                     try await DashboardLauncher.serve(store: store, address: address, logger: Logger(label: "spikeq.dashboard"))
@@ -115,119 +112,30 @@ struct SearchCommand: AsyncParsableCommand {
             }
         }
         defer { dashboardTask?.cancel() }
-        let task = Task { try await coordinator.run { line.show($0) } }
-        let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { task.cancel() }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
-        let summary: StudySummary
-        do {
-            summary = try await task.value
-        } catch {
-            pool?.stop()
-            broker.shutdown()
-            throw error
-        }
+        let line = StatusLine()
+        let summary = try await CoordinatorService(coordinator: coordinator, logger: logger) { line.show($0) }.runUntilSignalled()
         line.finish()
-        pool?.stop()
-        broker.shutdown()
+        guard let summary else { return }
         print("search \(summary.reason.rawValue): \(summary.done) done (\(summary.fullFidelity) at full fidelity), \(summary.failed) failed, "
             + "\(summary.stale) stale, \(summary.unfinished) unfinished; \(summary.qatSteps) QAT steps; "
             + String(format: "hypervolume %.4f; %.1f min active", summary.hypervolume, summary.activeSeconds / 60))
-        print(try RunInspection.paretoTable(try RunStore.open(at: directory, readOnly: true)), terminator: "")
-        print("next: spikeq report \(directory.path) && spikeq export \(directory.path) --out \(directory.path)/export")
+        print(try RunInspection.paretoTable(try RunStore.open(at: directory.url, readOnly: true)), terminator: "")
+        print("next: spikeq report \(directory.url.path) && spikeq export \(directory.url.path) --out \(directory.url.path)/export")
     }
 
-    /// With `--resume-existing`: the `--run` directory if it holds a run of the same config name.
-    private func existingRunToResume(cwd: URL) throws -> String? {
-        guard resumeExisting, let run, let config else { return nil }
-        let directory = URL(fileURLWithPath: run, relativeTo: cwd).standardizedFileURL
-        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(RunStore.databaseName).path) else { return nil }
-        let name = runName(of: try SearchConfig.load(from: URL(fileURLWithPath: config, relativeTo: cwd)))
-        let stored = try RunStore.open(at: directory, readOnly: true).metadata().name
-        guard stored == name else {
-            throw ValidationError("\(directory.path) holds run '\(stored)', not '\(name)' from \(config); pick another --run.")
-        }
-        return directory.path
-    }
-
-    private func resumedBudget(_ directory: URL) throws -> StudyBudget? {
-        guard let evaluations else { return nil }
-        let store = try RunStore.open(at: directory, readOnly: true)
-        let settings = try store.metadata().settings
-        return StudyBudget(evaluations: evaluations, wallSeconds: settings.wallTimeBudget)
-    }
-
-    /// The config's `name`, else its file name without the extension.
-    private func runName(of searchConfig: SearchConfig) -> String {
-        searchConfig.name ?? searchConfig.file.deletingPathExtension().lastPathComponent
-    }
-
-    /// A new run: data (for its fingerprint), base checkpoint (trained if needed), study.
-    private func createRun(logger: Logger, cwd: URL) throws -> (URL, Study) {
-        let searchConfig = try SearchConfig.load(from: URL(fileURLWithPath: config!, relativeTo: cwd))
-        let name = runName(of: searchConfig)
-        let directory = run.map { URL(fileURLWithPath: $0, relativeTo: cwd).standardizedFileURL } ?? cwd.appendingPathComponent("runs/\(name)")
-        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(RunStore.databaseName).path) {
-            throw ValidationError("\(directory.path) already holds a run; continue it with --resume \(directory.path), or pick another --run.")
-        }
-        let modelConfig = try SpikformerConfig.load(contentsOf: searchConfig.model)
-        let datasetText = try String(contentsOf: searchConfig.dataset, encoding: .utf8)
-        let data = try prepareData(path: searchConfig.dataset.path)
-        let checkpoint = try baseCheckpoint(searchConfig, model: modelConfig, data: data, runDirectory: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let local = directory.appendingPathComponent("base.safetensors")
-        if checkpoint.standardizedFileURL != local.standardizedFileURL {
-            try? FileManager.default.removeItem(at: local)
-            try FileManager.default.copyItem(at: checkpoint, to: local)
-        }
-        let bytes = try Data(contentsOf: local)
-        let template = RequestTemplate(
-            fineTune: searchConfig.fineTune,
-            baseCheckpoint: ArtifactReference(sha256: ContentHash.sha256(bytes), bytes: bytes.count, name: "base.safetensors"),
-            dataset: DatasetReference(configYAML: datasetText, fingerprint: data.fingerprint),
-            energyModels: try searchConfig.energyModelTexts())
-        let setup = try searchConfig.studySetup(name: name, layers: modelConfig.quantizableLayerNames, template: template)
-        return (directory, try Study.create(at: directory, setup: setup, logger: logger))
-    }
-
-    /// The config's checkpoint, trained with its recipe first when the file does not exist.
-    private func baseCheckpoint(_ config: SearchConfig, model: SpikformerConfig, data: EvaluationData, runDirectory: URL) throws -> URL {
-        let target = config.checkpoint.path ?? runDirectory.appendingPathComponent("base.safetensors")
-        if FileManager.default.fileExists(atPath: target.path) { return target }
-        guard let recipe = config.checkpoint.train else {
-            throw ValidationError("\(config.file.path): checkpoint \(target.path) does not exist and checkpoint.train is not set.")
-        }
-        FileHandle.standardError.write(Data("training the FP32 base model (\(recipe.epochs) epochs) into \(target.path)\n".utf8))
-        let training = TrainingConfig(
-            epochs: recipe.epochs, batchSize: recipe.batchSize, learningRate: Float(recipe.learningRate),
-            minimumLearningRate: recipe.schedule == .constant ? Float(recipe.learningRate) : 1e-5, weightDecay: Float(recipe.weightDecay),
-            warmupEpochs: Double(recipe.warmupEpochs), labelSmoothing: Float(recipe.labelSmoothing), augment: true, seed: config.seed)
-        let network = try trainFP32(model, on: data, training: training, seed: config.seed)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try network.save(to: target, extraMetadata: ["spikeq.dataset_fingerprint": data.fingerprint])
-        let validation = try Trainer.evaluate(network, on: data.validation, batchSize: 32)
-        FileHandle.standardError.write(Data(String(format: "FP32 base model: validation accuracy %.2f%%\n", validation.accuracy * 100).utf8))
-        return target
-    }
-
-    private func startLocalWorkers(endpoint: String, directory: URL, logger: Logger) throws -> LocalWorkerPool? {
+    private func startLocalWorkers(endpoint: String, directory: RunDirectory, logger: Logger) throws -> LocalWorkerPool? {
         guard localWorkers > 0 else { return nil }
         // Local workers connect over loopback whatever the bind address.
         let port = endpoint.split(separator: ":").last.map(String.init) ?? "5555"
         let connect = "tcp://127.0.0.1:\(port)"
         let pool = LocalWorkerPool(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
-            logDirectory: directory.appendingPathComponent("logs"), logger: logger
+            logDirectory: directory.logs, logger: logger
         ) { [self] index in
             var arguments = [
                 "worker", "--connect", connect, "--threads", "\(workerThreads)", "--name", "local-\(index)",
                 "--evaluator", workerEvaluator.rawValue, "--heartbeat-ms", "\(heartbeatMs)", "--max-message-mib", "\(maxMessageMib)",
-                "--cache-dir", directory.appendingPathComponent("cache").path, "--log-level", global.logLevel.rawValue,
+                "--cache-dir", directory.cache.path, "--log-level", global.logLevel.rawValue,
             ]
             if workerEvaluator == .null { arguments += ["--null-sleep-ms", "\(nullSleepMs)"] }
             return arguments

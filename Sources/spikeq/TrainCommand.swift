@@ -55,7 +55,11 @@ struct TrainCommand: AsyncParsableCommand {
 
 /// Prepares (or opens the cache of) a dataset config with a progress bar.
 func prepareData(path: String) throws -> EvaluationData {
-    let config = try DatasetConfig.load(path: path)
+    try prepareData(DatasetConfig.load(path: path))
+}
+
+/// The same for a loaded config.
+func prepareData(_ config: DatasetConfig) throws -> EvaluationData {
     let bar = ProgressBar(label: config.name)
     let data = try EvaluationData.prepare(config) { progress in
         bar.update(progress.completed, progress.total, stage: progress.stage.rawValue)
@@ -64,32 +68,19 @@ func prepareData(path: String) throws -> EvaluationData {
     return data
 }
 
-/// Trains a fresh FP32 model with a progress bar (epoch, loss, accuracy, samples/s).
+/// Trains a fresh FP32 model with a progress bar (epoch, loss, accuracy, samples/s) and a line per epoch.
 func trainFP32(_ config: SpikformerConfig, on data: EvaluationData, training: TrainingConfig, seed: UInt64) throws -> Spikformer {
-    let network = Spikformer(config: config, seed: seed)
     let bar = ProgressBar(label: "train")
-    var lossSum = 0.0
-    var accuracySum = 0.0
-    var steps = 0
-    try Trainer.train(network, on: data.train, config: training) { p in
-        if p.step == 0 { (lossSum, accuracySum, steps) = (0, 0, 0) }
-        lossSum += p.loss
-        accuracySum += p.accuracy
-        steps += 1
+    let network = try BaseModelTraining.train(config, on: data, training: training, seed: seed) { progress, loss, accuracy in
         bar.update(
-            p.globalStep + 1, p.stepsPerEpoch * training.epochs, stage: "epoch \(p.epoch + 1)/\(training.epochs)",
-            detail: String(
-                format: "loss %.3f acc %.1f%% %.0f samples/s", lossSum / Double(steps), accuracySum / Double(steps) * 100,
-                p.samplesPerSecond))
-        // The end of an epoch: a validation pass (evaluation mode, running statistics untouched),
-        // so a user sees the curve rather than one figure after the last epoch.
-        if p.step == p.stepsPerEpoch - 1, data.validation.count > 0 {
-            let validation = try Trainer.evaluate(network, on: data.validation, batchSize: 32)
-            bar.finish()
-            FileHandle.standardError.write(Data(String(
-                format: "epoch %d/%d: train loss %.3f, train accuracy %.1f%%, validation accuracy %.2f%%\n", p.epoch + 1, training.epochs,
-                lossSum / Double(steps), accuracySum / Double(steps) * 100, validation.accuracy * 100).utf8))
-        }
+            progress.globalStep + 1, progress.stepsPerEpoch * training.epochs, stage: "epoch \(progress.epoch + 1)/\(training.epochs)",
+            detail: String(format: "loss %.3f acc %.1f%% %.0f samples/s", loss, accuracy * 100, progress.samplesPerSecond))
+    } epoch: { report in
+        guard let validation = report.validationAccuracy else { return }
+        bar.finish()
+        FileHandle.standardError.write(Data(String(
+            format: "epoch %d/%d: train loss %.3f, train accuracy %.1f%%, validation accuracy %.2f%%\n", report.epoch + 1, report.epochs,
+            report.trainLoss, report.trainAccuracy * 100, validation * 100).utf8))
     }
     bar.finish()
     return network

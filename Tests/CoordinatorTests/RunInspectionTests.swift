@@ -72,15 +72,4 @@ struct RunInspectionTests {
         #expect(text.contains("workers seen: 2") && text.contains("node-a/101") && text.contains("node-b/202"))
         _ = study
     }
-
-    @Test func locatesARunByPathOrName() throws {
-        let root = StudyFixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: root) }
-        let run = root.appendingPathComponent("runs/demo")
-        _ = try Study.create(at: run, setup: StudyFixtures.setup(), clock: clock, logger: StudyFixtures.quietLogger)
-        #expect(RunInspection.locate("demo", workingDirectory: root).path == run.standardizedFileURL.path)
-        #expect(RunInspection.locate("runs/demo", workingDirectory: root).path == run.standardizedFileURL.path)
-        #expect(RunInspection.locate(run.path, workingDirectory: URL(fileURLWithPath: "/")).path == run.standardizedFileURL.path)
-        #expect(throws: RunStoreError.self) { try RunStore.open(at: RunInspection.locate("nothing", workingDirectory: root), readOnly: true) }
-    }
 }
