@@ -145,7 +145,10 @@ let package = Package(
                 "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
                 "RunStore", "RunSetup", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", "Threading",
                 argumentParser, logging, yams,
-            ]),
+            ],
+            // Lets CommandLineTests use `@testable import spikeq` in release builds (the tests run in
+            // release); the commands stay internal. Costs nothing measurable: the CLI does no compute.
+            swiftSettings: [.unsafeFlags(["-enable-testing"])]),
 
         // Tests. Shared helpers (seeded RNG, approximate comparison, tensor builders) live in TestSupport.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -171,6 +174,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
+        .testTarget(name: "CommandLineTests", dependencies: ["spikeq", "Export", "SpikingNN", argumentParser]),
         .testTarget(name: "RunSetupTests", dependencies: ["RunSetup", "RunStore", "Search", "QuantConfig", logging]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", logging]),

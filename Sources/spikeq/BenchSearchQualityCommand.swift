@@ -205,7 +205,7 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ValidationError("the search for \(name) failed (exit \(process.terminationStatus)); see \(log.path)")
+            throw CommandFailure("the search for \(name) failed (exit \(process.terminationStatus)); see \(log.path)")
         }
     }
 
@@ -231,7 +231,7 @@ struct DerivedSearchConfig {
     init(contentsOf url: URL) throws {
         let text = try String(contentsOf: url, encoding: .utf8)
         guard let root = try Yams.load(yaml: text) as? [String: Any] else {
-            throw ValidationError("\(url.path): not a YAML mapping")
+            throw CommandFailure("\(url.path): not a YAML mapping")
         }
         self.root = root
         directory = url.deletingLastPathComponent()

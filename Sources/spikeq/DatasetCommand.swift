@@ -74,7 +74,7 @@ extension DatasetCommand {
             if let data {
                 let config = try DatasetConfig.load(path: data)
                 guard config.kind == .syntheticGestures else {
-                    throw ValidationError("\(data) is a \(config.kind.rawValue) config, not synthetic-gestures.")
+                    throw CommandFailure("\(data) is a \(config.kind.rawValue) config, not synthetic-gestures.")
                 }
                 settings = config.synthetic
             }

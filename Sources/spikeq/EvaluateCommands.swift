@@ -122,20 +122,25 @@ struct SensitivityCommand: AsyncParsableCommand {
     func validate() throws {
         guard batches >= 1 else { throw ValidationError("--batches must be at least 1.") }
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1.") }
+        _ = try choices()
+    }
+
+    /// Every scheme × width asked for.
+    func choices() throws -> [LayerQuantization] {
+        try schemes.flatMap { name in
+            guard let scheme = QuantScheme(rawValue: name), scheme != .float else {
+                throw ValidationError("--schemes: `\(name)` is not uniform or pot.")
+            }
+            return try bits.map { b in
+                guard QuantizationSpace.supportedBits.contains(b) else { throw ValidationError("--bits: \(b) is outside 2…8.") }
+                return LayerQuantization(scheme: scheme, bits: b)
+            }
+        }
     }
 
     func run() async throws {
         global.bootstrapLogging()
-        var choices: [LayerQuantization] = []
-        for name in schemes {
-            guard let scheme = QuantScheme(rawValue: name), scheme != .float else {
-                throw ValidationError("--schemes: `\(name)` is not uniform or pot.")
-            }
-            for b in bits {
-                guard QuantizationSpace.supportedBits.contains(b) else { throw ValidationError("--bits: \(b) is outside 2…8.") }
-                choices.append(LayerQuantization(scheme: scheme, bits: b))
-            }
-        }
+        let choices = try choices()
         let evaluator = try options.makeEvaluator()
         if let energyModel, !evaluator.energyModels.contains(where: { $0.name == energyModel }) {
             throw ValidationError("--energy-model: no energy table named `\(energyModel)` (have \(evaluator.energyModels.map(\.name).joined(separator: ", "))).")

@@ -75,7 +75,7 @@ struct InferCommand: AsyncParsableCommand {
         let manifestURL = URL(fileURLWithPath: manifest!)
         let exported = try JSONDecoder().decode(ExportManifest.self, from: Data(contentsOf: manifestURL))
         guard exported.datasetFingerprint == data.fingerprint else {
-            throw ValidationError("\(manifestURL.path): models were measured on dataset \(exported.datasetFingerprint), but \(self.data) is \(data.fingerprint).")
+            throw CommandFailure("\(manifestURL.path): models were measured on dataset \(exported.datasetFingerprint), but \(self.data) is \(data.fingerprint).")
         }
         var mismatches = 0
         let folder = manifestURL.deletingLastPathComponent()

@@ -38,7 +38,7 @@ struct KeysCommand: ParsableCommand {
         func run() throws {
             global.bootstrapLogging()
             guard ZMQLibrary.hasCurve else {
-                throw ValidationError("This libzmq (\(ZMQLibrary.version)) was built without CURVE support (libsodium).")
+                throw CommandFailure("This libzmq (\(ZMQLibrary.version)) was built without CURVE support (libsodium).")
             }
             let directory = URL(fileURLWithPath: out, isDirectory: true)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -46,7 +46,7 @@ struct KeysCommand: ParsableCommand {
             let secretURL = CurveCertificate.secretPath(forPublic: publicURL)
             if !force {
                 for url in [publicURL, secretURL] where FileManager.default.fileExists(atPath: url.path) {
-                    throw ValidationError("\(url.path) exists; pass --force to replace it.")
+                    throw CommandFailure("\(url.path) exists; pass --force to replace it.")
                 }
             }
             let keys = try CurveKeyPair.generate()

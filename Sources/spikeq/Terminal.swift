@@ -47,3 +47,10 @@ extension String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }
+
+/// A failure while a command runs, as opposed to a usage error: ArgumentParser prints it as
+/// "Error: …" without the usage text and exits with status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -102,12 +102,12 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.framing = mdpFraming == .rfc ? .rfc : .delimited
         if let curveServerKey, let curveKeys {
             guard ZMQLibrary.hasCurve else {
-                throw ValidationError("This libzmq (\(ZMQLibrary.version)) was built without CURVE support.")
+                throw CommandFailure("This libzmq (\(ZMQLibrary.version)) was built without CURVE support.")
             }
             let server = try CurveCertificate.load(from: URL(fileURLWithPath: curveServerKey))
             let own = try CurveCertificate.load(from: URL(fileURLWithPath: curveKeys))
             guard own.keys.secretKey != nil else {
-                throw ValidationError("\(curveKeys) has no secret key; pass the NAME.key_secret file.")
+                throw CommandFailure("\(curveKeys) has no secret key; pass the NAME.key_secret file.")
             }
             configuration.curve = CurveClientSettings(serverKey: server.keys.publicKey, clientKeys: own.keys)
         }
