@@ -90,7 +90,7 @@ let package = Package(
         // Numerics and the spiking engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: engineSettings),
         .target(
-            name: "SpikingNN", dependencies: ["Tensor", "Seeding", yams], swiftSettings: engineSettings),
+            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "QuantConfig", yams], swiftSettings: engineSettings),
 
         // Data.
         .target(name: "Events", dependencies: ["CLZ4", "ContentHash", "Threading", "Seeding", yams, crypto]),

@@ -205,3 +205,7 @@ public final class BatchNorm {
         return (Float(sumGX), Float(sumG))
     }
 }
+
+extension BatchNorm: Module {
+    public var ownState: [Parameter] { parameters + buffers }
+}

@@ -103,3 +103,7 @@ public final class BatchNormLIF {
         return dx
     }
 }
+
+extension BatchNormLIF: Module {
+    public var children: [any Module] { [norm, neuron] }
+}

@@ -351,3 +351,7 @@ public final class Conv2d: QuantizableLayer {
         }
     }
 }
+
+extension Conv2d: Module, ActivityCounting, ProductLayer {
+    public var ownState: [Parameter] { [weight] }
+}

@@ -253,3 +253,5 @@ public final class LIFNeuron {
         }
     }
 }
+
+extension LIFNeuron: Module {}

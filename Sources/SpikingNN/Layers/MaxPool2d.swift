@@ -184,3 +184,5 @@ public final class MaxPool2d {
         return dx
     }
 }
+
+extension MaxPool2d: Module {}

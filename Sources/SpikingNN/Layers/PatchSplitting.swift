@@ -78,7 +78,8 @@ public final class SpikingPatchSplitting {
 }
 
 /// The classifier: mean over tokens, `Linear(D, classes)`, mean over time steps.
-public final class ClassifierHead: QuantizableLayer {
+public final class ClassifierHead {
+    /// The quantizable layer of the head (named `head`).
     public let linear: TokenLinear
     public let timeSteps: Int
     private var savedTokens = 0
@@ -87,17 +88,6 @@ public final class ClassifierHead: QuantizableLayer {
         linear = TokenLinear(name: "head", inFeatures: dimension, outFeatures: classes, bias: true, tokens: 1, generator: &generator)
         self.timeSteps = timeSteps
     }
-
-    public var name: String { linear.name }
-    public var weight: Parameter { linear.weight }
-    public var bias: Parameter { linear.bias! }
-    public var quantizer: (any WeightQuantizer)? {
-        get { linear.quantizer }
-        set { linear.quantizer = newValue }
-    }
-    public func invalidateQuantizedWeight() { linear.invalidateQuantizedWeight() }
-    public var denseMACsPerTimeStep: Int { linear.denseMACsPerTimeStep }
-    public var inputActivity: InputActivity { linear.inputActivity }
 
     /// Tokens `[D, T·B, N]` → logits `[B, classes]`.
     func forward(_ x: Tensor, training: Bool) -> Tensor {
@@ -164,4 +154,16 @@ public final class ClassifierHead: QuantizableLayer {
         }
         return dx
     }
+}
+
+extension PatchStage: Module {
+    public var children: [any Module] { [conv, norm] + (pool.map { [$0] } ?? []) }
+}
+
+extension SpikingPatchSplitting: Module {
+    public var children: [any Module] { stages.map { $0 as any Module } + [rpeConv, rpeNorm] }
+}
+
+extension ClassifierHead: Module {
+    public var children: [any Module] { [linear] }
 }

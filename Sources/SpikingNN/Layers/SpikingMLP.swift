@@ -52,3 +52,11 @@ public final class SpikformerBlock {
         return dh + attention.backward(dh)
     }
 }
+
+extension SpikingMLP: Module {
+    public var children: [any Module] { [fc1, fc1Norm, fc2, fc2Norm] }
+}
+
+extension SpikformerBlock: Module {
+    public var children: [any Module] { [attention, mlp] }
+}

@@ -217,3 +217,7 @@ public final class SpikingSelfAttention {
         return (dq, dk, dv)
     }
 }
+
+extension SpikingSelfAttention: Module, ActivityCounting {
+    public var children: [any Module] { [q, qNorm, k, kNorm, v, vNorm, attentionNeuron, proj, projNorm] }
+}

@@ -203,3 +203,7 @@ public final class TokenLinear: QuantizableLayer {
         return dx
     }
 }
+
+extension TokenLinear: Module, ActivityCounting, ProductLayer {
+    public var ownState: [Parameter] { parameters }
+}

@@ -96,15 +96,7 @@ public final class Spikformer {
         for neuron in allNeurons { neuron.makeSmoothForGradientChecks() }
     }
 
-    package var allNeurons: [LIFNeuron] {
-        var neurons = patchSplitting.stages.map(\.norm.neuron) + [patchSplitting.rpeNorm.neuron]
-        for block in blocks {
-            let a = block.attention
-            neurons += [a.qNorm.neuron, a.kNorm.neuron, a.vNorm.neuron, a.attentionNeuron, a.projNorm.neuron]
-            neurons += [block.mlp.fc1Norm.neuron, block.mlp.fc2Norm.neuron]
-        }
-        return neurons
-    }
+    package var allNeurons: [LIFNeuron] { modules(of: LIFNeuron.self) }
 
     private func applyNeuronConstants() {
         // Thresholds and τ come from the config; the attention neuron has its own threshold.
@@ -113,51 +105,17 @@ public final class Spikformer {
     }
 
     /// The quantizable layers in model order (names as `SpikformerLayers.quantizable(depth:)`).
-    public var quantizableLayers: [any QuantizableLayer] {
-        var layers: [any QuantizableLayer] = patchSplitting.stages.map(\.conv)
-        layers.append(patchSplitting.rpeConv)
-        for block in blocks {
-            let a = block.attention
-            layers += [a.q, a.k, a.v, a.proj, block.mlp.fc1, block.mlp.fc2] as [any QuantizableLayer]
-        }
-        layers.append(head)
-        return layers
-    }
+    public var quantizableLayers: [any QuantizableLayer] { modules(of: (any QuantizableLayer).self) }
 
     /// The quantizable layer called `name`, if any.
     public func quantizableLayer(named name: String) -> (any QuantizableLayer)? {
         quantizableLayers.first { $0.name == name }
     }
 
-    var batchNorms: [BatchNorm] {
-        var norms = patchSplitting.stages.map(\.norm.norm) + [patchSplitting.rpeNorm.norm]
-        for block in blocks {
-            let a = block.attention
-            norms += [a.qNorm.norm, a.kNorm.norm, a.vNorm.norm, a.projNorm.norm, block.mlp.fc1Norm.norm, block.mlp.fc2Norm.norm]
-        }
-        return norms
-    }
+    var batchNorms: [BatchNorm] { modules(of: BatchNorm.self) }
 
     /// Model parameters and buffers in checkpoint order (excluding quantizer parameters).
-    public var stateParameters: [Parameter] {
-        var state: [Parameter] = []
-        for stage in patchSplitting.stages {
-            state.append(stage.conv.weight)
-            state += stage.norm.norm.parameters + stage.norm.norm.buffers
-        }
-        state.append(patchSplitting.rpeConv.weight)
-        state += patchSplitting.rpeNorm.norm.parameters + patchSplitting.rpeNorm.norm.buffers
-        for block in blocks {
-            let a = block.attention
-            for (linear, norm) in [(a.q, a.qNorm), (a.k, a.kNorm), (a.v, a.vNorm), (a.proj, a.projNorm),
-                                   (block.mlp.fc1, block.mlp.fc1Norm), (block.mlp.fc2, block.mlp.fc2Norm)] {
-                state += linear.parameters
-                state += norm.norm.parameters + norm.norm.buffers
-            }
-        }
-        state += head.linear.parameters
-        return state
-    }
+    public var stateParameters: [Parameter] { state }
 
     /// Everything the optimizer updates: learnable model parameters and the parameters of the
     /// attached weight quantizers.
@@ -195,27 +153,13 @@ public final class Spikformer {
     /// Turns input-activity counting on or off in every quantizable layer and attention.
     public var tracksActivity: Bool = false {
         didSet {
-            for stage in patchSplitting.stages { stage.conv.tracksActivity = tracksActivity }
-            patchSplitting.rpeConv.tracksActivity = tracksActivity
-            for block in blocks {
-                let a = block.attention
-                for linear in [a.q, a.k, a.v, a.proj, block.mlp.fc1, block.mlp.fc2] { linear.tracksActivity = tracksActivity }
-                a.tracksActivity = tracksActivity
-            }
-            head.linear.tracksActivity = tracksActivity
+            for module in modules(of: (any ActivityCounting).self) { module.tracksActivity = tracksActivity }
         }
     }
 
     /// Clears all activity counts.
     public func resetActivity() {
-        for stage in patchSplitting.stages { stage.conv.resetActivity() }
-        patchSplitting.rpeConv.resetActivity()
-        for block in blocks {
-            let a = block.attention
-            for linear in [a.q, a.k, a.v, a.proj, block.mlp.fc1, block.mlp.fc2] { linear.resetActivity() }
-            a.resetActivity()
-        }
-        head.linear.resetActivity()
+        for module in modules(of: (any ActivityCounting).self) { module.resetActivity() }
     }
 
     /// Input activity per quantizable layer, in model order.
@@ -229,32 +173,24 @@ public final class Spikformer {
     // MARK: Product kernels
 
     /// The convolutions and token linears, in model order (the head's linear last).
-    var productLayers: [(name: String, conv: Conv2d?, linear: TokenLinear?)] {
-        var layers: [(String, Conv2d?, TokenLinear?)] = patchSplitting.stages.map { ($0.conv.name, $0.conv, nil) }
-        layers.append((patchSplitting.rpeConv.name, patchSplitting.rpeConv, nil))
-        for block in blocks {
-            let a = block.attention
-            for linear in [a.q, a.k, a.v, a.proj, block.mlp.fc1, block.mlp.fc2] { layers.append((linear.name, nil, linear)) }
-        }
-        layers.append((head.linear.name, nil, head.linear))
-        return layers
-    }
+    var productLayers: [any ProductLayer] { modules(of: (any ProductLayer).self) }
 
     /// How every layer chooses its product kernels (setting it sets every layer's
     /// ``Conv2d/productMode`` and ``TokenLinear/productMode``; reading it gives the first layer's).
     public var productMode: ProductMode {
-        get { patchSplitting.stages[0].conv.productMode }
+        get { productLayers[0].productMode }
         set {
-            for layer in productLayers {
-                layer.conv?.productMode = newValue
-                layer.linear?.productMode = newValue
-            }
+            for layer in productLayers { layer.productMode = newValue }
         }
     }
 
     /// The kernel paths each quantizable layer took and the input densities it measured since the
     /// last ``resetActivity()``, in model order.
     public var productRecords: [(layer: String, record: ProductRecord)] {
-        productLayers.map { ($0.name, $0.conv?.products ?? $0.linear!.products) }
+        productLayers.map { ($0.name, $0.products) }
     }
+}
+
+extension Spikformer: Module {
+    public var children: [any Module] { [patchSplitting as any Module] + blocks + [head] }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import QuantConfig
 import Yams
 
 /// The shape of a Spikformer (DVS variant): everything needed to build the model.
@@ -67,17 +68,9 @@ public struct SpikformerConfig: Sendable, Hashable, Codable {
         return h * w
     }
 
-    /// Names of the quantizable layers, in model order.
-    public var quantizableLayerNames: [String] {
-        var names = (0..<4).map { "sps.stages.\($0).conv" }
-        names.append("sps.rpe.conv")
-        for block in 0..<depth {
-            for part in ["q", "k", "v", "proj"] { names.append("blocks.\(block).attn.\(part).linear") }
-            for part in ["fc1", "fc2"] { names.append("blocks.\(block).mlp.\(part).linear") }
-        }
-        names.append("head")
-        return names
-    }
+    /// Names of the quantizable layers, in model order (QuantConfig's list, the one source; the model
+    /// names its layers identically, which SpikformerTests checks).
+    public var quantizableLayerNames: [String] { SpikformerLayers.quantizable(depth: depth) }
 }
 
 /// A model configuration that could not be read; names the file and the key.
