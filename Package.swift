@@ -134,9 +134,13 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
             ]),
 
-        // Speed measurements behind `spikeq bench` that need more than one module (the distributed
-        // machinery with null workers).
-        .target(name: "Benchmarks", dependencies: ["Broker", "Threading", "Worker", "Transport", "Wire", "QuantConfig", logging]),
+        // Speed and search-quality measurements behind `spikeq bench` (none live inside a library).
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "Broker", "Threading", "Worker", "Transport", "Wire", "QuantConfig", "SpikingNN", "Tensor", "Events", "Seeding", "Coordinator",
+                "Report", "RunStore", logging, yams,
+            ]),
 
         // The command line.
         .executableTarget(
@@ -144,7 +148,7 @@ let package = Package(
             dependencies: [
                 "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
                 "RunStore", "RunSetup", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", "Threading",
-                argumentParser, logging, yams,
+                argumentParser, logging,
             ],
             // Lets CommandLineTests use `@testable import spikeq` in release builds (the tests run in
             // release); the commands stay internal. Costs nothing measurable: the CLI does no compute.
@@ -174,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
-        .testTarget(name: "CommandLineTests", dependencies: ["spikeq", "Export", "SpikingNN", argumentParser]),
+        .testTarget(name: "CommandLineTests", dependencies: ["spikeq", "Benchmarks", "Export", "SpikingNN", argumentParser]),
         .testTarget(name: "RunSetupTests", dependencies: ["RunSetup", "RunStore", "Search", "QuantConfig", logging]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", logging]),

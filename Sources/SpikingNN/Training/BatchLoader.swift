@@ -17,7 +17,7 @@ public struct FrameBatch: Sendable {
 /// Batch `i` holds `order[i·B ..< (i+1)·B]` (the last one may be smaller); sample augmentation
 /// draws from a generator derived from `seed` and the batch index only, so batches do not depend
 /// on thread timing.
-final class BatchLoader: @unchecked Sendable {
+package final class BatchLoader: @unchecked Sendable {
     // @unchecked: `queue`, `finished`, `failure` and `cancelled` are guarded by `condition`; the
     // producer thread is the only user of `source` and `order` after start.
     private let condition = NSCondition()
@@ -28,7 +28,7 @@ final class BatchLoader: @unchecked Sendable {
     private let depth: Int
     let batchCount: Int
 
-    init(source: any FrameSource, order: [Int], batchSize: Int, augment: Bool, seed: UInt64, depth: Int = 2) {
+    package init(source: any FrameSource, order: [Int], batchSize: Int, augment: Bool, seed: UInt64, depth: Int = 2) {
         precondition(batchSize > 0, "batch size must be positive")
         self.depth = depth
         batchCount = (order.count + batchSize - 1) / batchSize
@@ -84,7 +84,7 @@ final class BatchLoader: @unchecked Sendable {
     }
 
     /// The next batch, waiting for it if needed; nil at the end.
-    func next() throws -> FrameBatch? {
+    package func next() throws -> FrameBatch? {
         condition.lock()
         defer { condition.unlock() }
         while queue.isEmpty && !finished { condition.wait() }
@@ -98,7 +98,7 @@ final class BatchLoader: @unchecked Sendable {
     }
 
     /// Stops the producer early.
-    func cancel() {
+    package func cancel() {
         condition.lock()
         cancelled = true
         condition.broadcast()

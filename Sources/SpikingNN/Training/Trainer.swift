@@ -234,7 +234,7 @@ public enum Trainer {
         }
     }
 
-    static func checkShape(_ model: Spikformer, _ source: any FrameSource) throws {
+    package static func checkShape(_ model: Spikformer, _ source: any FrameSource) throws {
         let c = model.config
         guard source.timeSteps == c.timeSteps, source.channels == c.inputChannels, source.height == c.inputHeight,
               source.width == c.inputWidth else {

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Seeding
 
@@ -115,17 +116,17 @@ public enum EventBenchmarks {
     static func randomStream(count: Int, sensor: SensorSize, seed: UInt64) -> EventStream {
         var rng = SeededGenerator(seed: seed)
         var t: Int64 = 0
-        return EventStream.build(capacity: count, sensor: sensor) { sink in
-            for i in 0..<count {
-                let r = rng.next()
-                t += Int64(r >> 60)
-                sink.x[i] = UInt16((r & 0xFFFF) % UInt64(sensor.width))
-                sink.y[i] = UInt16(((r >> 16) & 0xFFFF) % UInt64(sensor.height))
-                sink.p[i] = UInt8((r >> 32) & 1)
-                sink.t[i] = t
-            }
-            return count
+        var x = [UInt16](repeating: 0, count: count), y = x, p = [UInt8](repeating: 0, count: count)
+        var times = [Int64](repeating: 0, count: count)
+        for i in 0..<count {
+            let r = rng.next()
+            t += Int64(r >> 60)
+            x[i] = UInt16((r & 0xFFFF) % UInt64(sensor.width))
+            y[i] = UInt16(((r >> 16) & 0xFFFF) % UInt64(sensor.height))
+            p[i] = UInt8((r >> 32) & 1)
+            times[i] = t
         }
+        return EventStream(x: x, y: y, t: times, p: p, sensor: sensor)
     }
 }
 

@@ -1,0 +1,266 @@
+import Coordinator
+import Foundation
+import Report
+import RunStore
+import Yams
+
+/// `spikeq bench search-quality`: strategies compared as real searches (local workers, real fine-tunes),
+/// in the currency that matters, QAT steps. Each run is a `spikeq search` process, so a run left by an
+/// interrupted benchmark is resumed like any search.
+public struct SearchQualityBenchmark: Sendable {
+    public enum Strategy: String, CaseIterable, Sendable {
+        case nsga2, nsga2MF = "nsga2-mf", random, gumbel, hybrid
+    }
+
+    public struct Run: Codable, Sendable {
+        public var strategy: String
+        public var seed: Int
+        public var evaluationBudget: Int
+        public var quality: SearchQuality
+        /// Steps until `target` × the reference hypervolume; nil if never reached.
+        public var stepsToTarget: Int?
+        public var hypervolumeWithinBudget: Double
+    }
+
+    public struct Summary: Codable, Sendable {
+        public var strategy: String
+        public var medianStepsToTarget: Double?
+        /// Reference's median steps to the target / this strategy's (higher is cheaper).
+        public var stepsRatio: Double?
+        public var medianFinalHypervolume: Double
+        /// Median hypervolume within the budget's steps: strategies compared at equal QAT steps.
+        public var medianHypervolumeWithinBudget: Double
+        public var reached: Int
+        public var runs: Int
+    }
+
+    public struct Report: Codable, Sendable {
+        public var config: String
+        public var referenceEvaluations: Int
+        public var budgetSteps: Int
+        /// The fraction of the reference hypervolume a run must reach.
+        public var target: Double
+        public var referenceHypervolume: Double
+        public var runs: [Run]
+        public var summary: [Summary]
+    }
+
+    /// The benchmark's failures: a run's search process failed, or the config is not a mapping.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    public var config: URL
+    public var strategies: [Strategy]
+    public var seeds: Int
+    public var referenceEvaluations: Int
+    /// QAT steps the other strategies may spend; nil: a third of the reference's.
+    public var budgetSteps: Int?
+    public var target: Double
+    public var workers: Int
+    public var output: URL
+    /// The `spikeq` binary that runs each search.
+    public var executable: URL
+
+    public init(config: URL, strategies: [Strategy], seeds: Int, referenceEvaluations: Int, budgetSteps: Int?, target: Double,
+                workers: Int, output: URL, executable: URL) {
+        (self.config, self.strategies, self.seeds, self.referenceEvaluations) = (config, strategies, seeds, referenceEvaluations)
+        (self.budgetSteps, self.target, self.workers, self.output, self.executable) = (budgetSteps, target, workers, output, executable)
+    }
+
+    /// Runs the reference and every strategy for every seed, writes OUT/search-quality.json and returns
+    /// the report. `progress` gets one line per run as it starts.
+    public func run(progress: (String) -> Void = { _ in }) throws -> Report {
+        let base = try DerivedSearchConfig(contentsOf: config)
+        try FileManager.default.createDirectory(at: output.appendingPathComponent("runs"), withIntermediateDirectories: true)
+        let chosen = strategies
+        let budget = budgetSteps ?? max(1, referenceEvaluations * base.topRung / 3)
+
+        var runs: [Run] = []
+        // The reference first: its hypervolume is every other strategy's target.
+        for strategy in [Strategy.nsga2] + chosen.filter({ $0 != .nsga2 }) {
+            for seed in 0..<seeds {
+                let evaluations: Int
+                switch strategy {
+                case .nsga2: evaluations = referenceEvaluations
+                case .nsga2MF, .random: evaluations = base.evaluations(forSteps: budget, multiFidelity: strategy == .nsga2MF)
+                // The sweep's derived configurations and the baselines; the run ends when they are evaluated.
+                case .gumbel: evaluations = base.lambdas.count + 3
+                case .hybrid: evaluations = base.evaluations(forSteps: max(1, budget - base.lambdas.count * base.topRung), multiFidelity: true)
+                }
+                let name = "\(strategy.rawValue)-\(seed)"
+                let derived = try base.derived(name: name, seedOffset: UInt64(seed), evaluations: evaluations, strategy: strategy)
+                let configFile = output.appendingPathComponent("runs/\(name).yaml")
+                try derived.write(to: configFile, atomically: true, encoding: .utf8)
+                let runDirectory = output.appendingPathComponent("runs/\(name)")
+                // A run left by an interrupted benchmark is resumed (a finished one ends at once).
+                let exists = RunDirectory(runDirectory).holdsRun
+                progress("search-quality: \(name), \(evaluations) evaluations\(exists ? " (resumed)" : "")")
+                try runSearch(
+                    exists ? ["--resume", runDirectory.path] : ["--config", configFile.path, "--run", runDirectory.path],
+                    name: name, log: output.appendingPathComponent("runs/\(name).log"))
+                let quality = try SearchQuality.measure(try RunStore.open(at: runDirectory, readOnly: true))
+                runs.append(Run(strategy: strategy.rawValue, seed: seed, evaluationBudget: evaluations, quality: quality, stepsToTarget: nil,
+                                hypervolumeWithinBudget: quality.hypervolume(within: budget)))
+            }
+        }
+        let referenceHV = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map(\.quality.finalHypervolume)) ?? 0
+        for index in runs.indices { runs[index].stepsToTarget = runs[index].quality.steps(toReach: target * referenceHV) }
+        let referenceSteps = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map { $0.stepsToTarget.map(Double.init) ?? .infinity })
+        let summary = ([Strategy.nsga2] + chosen.filter { $0 != .nsga2 }).map { strategy -> Summary in
+            let mine = runs.filter { $0.strategy == strategy.rawValue }
+            // A run that never reached the target counts as infinitely many steps (median over all seeds).
+            let steps = mine.map { $0.stepsToTarget.map(Double.init) ?? .infinity }
+            let medianSteps = Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
+            return Summary(
+                strategy: strategy.rawValue, medianStepsToTarget: medianSteps,
+                stepsRatio: Self.ratio(referenceSteps.flatMap { $0.isFinite ? $0 : nil }, medianSteps),
+                medianFinalHypervolume: Self.median(mine.map(\.quality.finalHypervolume)) ?? 0,
+                medianHypervolumeWithinBudget: Self.median(mine.map(\.hypervolumeWithinBudget)) ?? 0,
+                reached: mine.filter { $0.stepsToTarget != nil }.count, runs: mine.count)
+        }
+        let report = Report(
+            config: config.path, referenceEvaluations: referenceEvaluations, budgetSteps: budget, target: target, referenceHypervolume: referenceHV,
+            runs: runs, summary: summary)
+        try Self.json(report).write(to: reportFile, options: .atomic)
+        return report
+    }
+
+    /// Where ``run(progress:)`` writes the report.
+    public var reportFile: URL { output.appendingPathComponent("search-quality.json") }
+
+    /// The report as written (pretty, sorted keys; infinities as strings).
+    public static func json(_ report: Report) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(report)
+    }
+
+    private func runSearch(_ what: [String], name: String, log: URL) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["search"] + what + ["--bind", "tcp://127.0.0.1:*", "--local-workers", String(workers), "--worker-threads", "1"]
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        defer { try? handle.close() }
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "the search for \(name) failed (exit \(process.terminationStatus)); see \(log.path)")
+        }
+    }
+
+    private static func ratio(_ reference: Double?, _ steps: Double?) -> Double? {
+        guard let reference, let steps, steps > 0 else { return nil }
+        return reference / steps
+    }
+
+    private static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+}
+
+/// A search config re-written for one benchmark run: its relative paths made absolute (the copy lives
+/// elsewhere), a name, a seed, a budget and a strategy.
+struct DerivedSearchConfig {
+    var root: [String: Any]
+    let directory: URL
+
+    init(contentsOf url: URL) throws {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        guard let root = try Yams.load(yaml: text) as? [String: Any] else {
+            throw SearchQualityBenchmark.Failure(description: "\(url.path): not a YAML mapping")
+        }
+        self.root = root
+        directory = url.deletingLastPathComponent()
+        // Paths in the config are relative to its directory.
+        for key in ["model", "dataset", "space"] { absolutize(&self.root[key]) }
+        if var checkpoint = self.root["checkpoint"] as? [String: Any] {
+            absolutize(&checkpoint["path"])
+            self.root["checkpoint"] = checkpoint
+        }
+        if var energy = self.root["energy"] as? [String: Any] {
+            for key in energy.keys { absolutize(&energy[key]) }
+            self.root["energy"] = energy
+        }
+        if var search = self.root["search"] as? [String: Any] {
+            absolutize(&search["sensitivity"])
+            self.root["search"] = search
+        }
+    }
+
+    private func absolutize(_ value: inout Any?) {
+        guard let text = value as? String, !text.hasPrefix("/") else { return }
+        value = directory.appendingPathComponent(text).standardizedFileURL.path
+    }
+
+    private var fidelity: [String: Any]? { (root["search"] as? [String: Any])?["fidelity"] as? [String: Any] }
+    private var rungs: [Int] { (fidelity?["rungs"] as? [Int]) ?? [] }
+    private var eta: Int { (fidelity?["eta"] as? Int) ?? 3 }
+
+    /// The λ values of the config's `gumbel:` section, else the default sweep.
+    var lambdas: [Double] {
+        ((root["gumbel"] as? [String: Any])?["lambdas"] as? [Any])?.compactMap { ($0 as? Double) ?? ($0 as? Int).map(Double.init) }
+            ?? GumbelSettings.defaultLambdas
+    }
+
+    /// Fine-tune steps of a full-fidelity evaluation: the top rung, else `fine_tune.max_steps`.
+    var topRung: Int {
+        rungs.last ?? ((root["fine_tune"] as? [String: Any])?["max_steps"] as? Int) ?? 60
+    }
+
+    /// Evaluations that spend about `steps` QAT steps: each candidate pays the first rung, and a
+    /// 1/eta^k share continues to rung k (continuing from the rung below).
+    func evaluations(forSteps steps: Int, multiFidelity: Bool) -> Int {
+        guard multiFidelity, !rungs.isEmpty else { return max(2, steps / topRung) }
+        var perCandidate = Double(rungs[0])
+        for k in 1..<rungs.count { perCandidate += Double(rungs[k] - rungs[k - 1]) / pow(Double(eta), Double(k)) }
+        return max(2, Int((Double(steps) / perCandidate).rounded()))
+    }
+
+    func derived(name: String, seedOffset: UInt64, evaluations: Int, strategy: SearchQualityBenchmark.Strategy) throws -> String {
+        var copy = root
+        copy["name"] = name
+        copy["seed"] = Int((UInt64(root["seed"] as? Int ?? 1) &+ seedOffset) % UInt64(Int.max))
+        var budget = (copy["budget"] as? [String: Any]) ?? [:]
+        budget["evaluations"] = evaluations
+        budget["wall_time"] = nil
+        copy["budget"] = budget
+        var search = (copy["search"] as? [String: Any]) ?? [:]
+        var fineTune = (copy["fine_tune"] as? [String: Any]) ?? [:]
+        var gumbel = (copy["gumbel"] as? [String: Any]) ?? [:]
+        switch strategy {
+        case .nsga2MF:
+            break
+        case .hybrid:
+            search["strategy"] = "hybrid"
+            gumbel["max_steps"] = topRung
+            copy["gumbel"] = gumbel
+        case .gumbel:
+            search["strategy"] = "gumbel"
+            search["fidelity"] = nil
+            fineTune["max_steps"] = topRung
+            gumbel["max_steps"] = topRung
+            copy["gumbel"] = gumbel
+        case .nsga2, .random:
+            fineTune["max_steps"] = topRung
+            search["fidelity"] = nil
+            if strategy == .random {
+                // The whole budget is the initial population: uniform samples of the space.
+                search["population"] = evaluations
+                search["knapsack_seeds"] = 0
+                search["surrogate"] = nil
+            }
+        }
+        copy["search"] = search
+        copy["fine_tune"] = fineTune
+        return "# Derived by spikeq bench search-quality (\(name)).\n" + (try Yams.dump(object: copy))
+    }
+}
