@@ -155,18 +155,3 @@ enum OrientationArgument: String, CaseIterable, ExpressibleByArgument {
 
     var value: DVS128Orientation { DVS128Orientation(rawValue: rawValue)! }
 }
-
-extension SyntheticGestureSettings {
-    /// The same settings with `perClass` samples per class in total, divided between the splits in the
-    /// current proportions (at least one train and one test sample).
-    func resized(perClass: Int) -> SyntheticGestureSettings {
-        var copy = self
-        let total = Double(trainPerClass + validationPerClass + testPerClass)
-        copy.testPerClass = max(1, Int((Double(perClass) * Double(testPerClass) / total).rounded()))
-        copy.validationPerClass = min(
-            perClass - copy.testPerClass - 1, Int((Double(perClass) * Double(validationPerClass) / total).rounded()))
-        copy.trainPerClass = perClass - copy.testPerClass - copy.validationPerClass
-        return copy
-    }
-}
-

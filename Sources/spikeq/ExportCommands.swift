@@ -72,36 +72,18 @@ struct InferCommand: AsyncParsableCommand {
                 + String(format: " (%.2f average bits)", quantization.averageBits(parameterCounts: network.quantizableWeightCounts)))
             return
         }
-        let manifestURL = URL(fileURLWithPath: manifest!)
-        let exported = try JSONDecoder().decode(ExportManifest.self, from: Data(contentsOf: manifestURL))
-        guard exported.datasetFingerprint == data.fingerprint else {
-            throw CommandFailure("\(manifestURL.path): models were measured on dataset \(exported.datasetFingerprint), but \(self.data) is \(data.fingerprint).")
+        let (exported, measurements) = try ExportVerification.verify(
+            manifest: URL(fileURLWithPath: manifest!), data: sources, fingerprint: data.fingerprint)
+        var files: [String] = []
+        for measurement in measurements where !files.contains(measurement.file) { files.append(measurement.file) }
+        for file in files {
+            print(file + measurements.filter { $0.file == file }.map { m in
+                "  \(m.split) " + String(format: "%.2f%%", m.measured * 100)
+                    + (m.reproduced ? " (= recorded)" : String(format: " (recorded %.2f%%: MISMATCH)", m.recorded * 100))
+            }.joined())
         }
-        var mismatches = 0
-        let folder = manifestURL.deletingLastPathComponent()
-        var checked = 0
-        for entry in exported.models {
-            // The packed file runs the exact integer-level products; the float file the same weights in FP32.
-            var networks: [(String, Spikformer)] = []
-            if let file = entry.file { networks.append((file, try PackedModel.load(contentsOf: folder.appendingPathComponent(file)).model)) }
-            if let file = entry.floatFile {
-                let url = folder.appendingPathComponent(file)
-                networks.append((file, try Spikformer(checkpoint: SafetensorsDocument.read(contentsOf: url), file: url.path)))
-            }
-            for (file, network) in networks {
-                var line = file
-                for name in ["validation", "test"] {
-                    let measured = try Trainer.evaluate(network, on: sources[name]!, batchSize: 32).accuracy
-                    let recorded = entry.accuracy[name] ?? .nan
-                    let same = measured == recorded
-                    if !same { mismatches += 1 }
-                    line += "  \(name) " + String(format: "%.2f%%", measured * 100) + (same ? " (= recorded)" : String(format: " (recorded %.2f%%: MISMATCH)", recorded * 100))
-                }
-                print(line)
-                checked += 1
-            }
-        }
-        guard mismatches == 0 else { throw ExitCode.failure }
+        guard measurements.allSatisfy(\.reproduced) else { throw ExitCode.failure }
+        let checked = files.count
         print("All \(exported.models.count) exported model(s) (\(checked) file(s)) reproduce their recorded accuracy.")
     }
 }

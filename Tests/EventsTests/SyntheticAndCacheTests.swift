@@ -21,6 +21,20 @@ func syntheticConfig(_ cache: String, settings: SyntheticGestureSettings = small
 }
 
 struct SyntheticGeneratorTests {
+    /// `spikeq dataset synth --per-class N`: the splits keep the config's proportions and add up to N,
+    /// with at least one train and one test sample.
+    @Test func resizingKeepsTheSplitProportions() {
+        let defaults = SyntheticGestureSettings()  // 200 / 40 / 60
+        let thirty = defaults.resized(perClass: 30)
+        #expect(thirty.trainPerClass == 20 && thirty.validationPerClass == 4 && thirty.testPerClass == 6)
+        let two = defaults.resized(perClass: 2)
+        #expect(two.trainPerClass == 1 && two.validationPerClass == 0 && two.testPerClass == 1)
+        for n in 2...400 {
+            let r = defaults.resized(perClass: n)
+            #expect(r.trainPerClass + r.validationPerClass + r.testPerClass == n && r.trainPerClass >= 1 && r.testPerClass >= 1, "\(n)")
+        }
+    }
+
     @Test func samplesAreDeterministicAndDistinct() {
         let generator = SyntheticGestureGenerator(settings: smallSynthetic())
         let a = generator.sample(split: .train, index: 4, gesture: .armRoll)

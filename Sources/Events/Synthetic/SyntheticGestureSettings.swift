@@ -81,3 +81,18 @@ public struct SyntheticGestureSettings: Hashable, Sendable, Codable {
         ].joined(separator: "\n")
     }
 }
+
+extension SyntheticGestureSettings {
+    /// The same settings with `perClass` samples per class in total, divided between the splits in the
+    /// current proportions (at least one train and one test sample).
+    public func resized(perClass: Int) -> SyntheticGestureSettings {
+        var copy = self
+        let total = Double(trainPerClass + validationPerClass + testPerClass)
+        copy.testPerClass = max(1, Int((Double(perClass) * Double(testPerClass) / total).rounded()))
+        copy.validationPerClass = min(
+            perClass - copy.testPerClass - 1, Int((Double(perClass) * Double(validationPerClass) / total).rounded()))
+        copy.trainPerClass = perClass - copy.testPerClass - copy.validationPerClass
+        return copy
+    }
+}
+
