@@ -11,6 +11,7 @@
 //   Tensor                     Float32 storage, GEMM, parallel kernels, thread pool
 //   SpikingNN                  layers (forward + backward), LIF, Spikformer, AdamW, trainer, safetensors
 //   Events                     event-camera readers, frame integration, synthetic gestures, frame cache
+//   ConfigFiles                the one error type of every config file (file, key, line, layer)
 //   QuantConfig                the per-layer quantization config: schemes, widths, canonical form, hash
 //   Quantization               quantizers, per-layer config + hash, bit packing, energy model, export
 //   Evaluation                 one candidate end to end (what a worker runs)
@@ -90,18 +91,19 @@ let package = Package(
         // Numerics and the spiking engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: engineSettings),
         .target(
-            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "QuantConfig", yams], swiftSettings: engineSettings),
+            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "ConfigFiles", "QuantConfig", yams], swiftSettings: engineSettings),
 
         // Data.
-        .target(name: "Events", dependencies: ["CLZ4", "ContentHash", "Threading", "Seeding", yams, crypto]),
+        .target(name: "Events", dependencies: ["CLZ4", "ConfigFiles", "ContentHash", "Threading", "Seeding", yams, crypto]),
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
-        .target(name: "QuantConfig", dependencies: ["ContentHash", yams]),
-        .target(name: "Quantization", dependencies: ["QuantConfig", "SpikingNN", "Tensor", "Seeding", yams]),
-        .target(name: "Evaluation", dependencies: ["ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Threading", "Wire", "Tensor"]),
+        .target(name: "ConfigFiles"),
+        .target(name: "QuantConfig", dependencies: ["ConfigFiles", "ContentHash", yams]),
+        .target(name: "Quantization", dependencies: ["ConfigFiles", "QuantConfig", "SpikingNN", "Tensor", "Seeding", yams]),
+        .target(name: "Evaluation", dependencies: ["ConfigFiles", "ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Threading", "Wire", "Tensor"]),
 
         // The distributed search.
-        .target(name: "Search", dependencies: ["ContentHash", "Seeding", "QuantConfig", "Statistics"]),
+        .target(name: "Search", dependencies: ["ConfigFiles", "ContentHash", "Seeding", "QuantConfig", "Statistics"]),
         .target(name: "Wire", dependencies: ["ContentHash", "QuantConfig", "Statistics"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "Threading", logging]),
         .target(name: "RunStore", dependencies: ["QuantConfig", "Search", "Wire", grdb]),
@@ -111,8 +113,8 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Broker", "Threading", "ContentHash", "QuantConfig", "Search", "Seeding", "Wire", "Transport", "RunStore", logging, yams,
-                lifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                "Broker", "Threading", "ConfigFiles", "ContentHash", "QuantConfig", "Search", "Seeding", "Wire", "Transport", "RunStore", logging,
+                yams, lifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .target(
             name: "Worker",
@@ -160,11 +162,11 @@ let package = Package(
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Seeding", "TestSupport"]),
         .testTarget(
-            name: "SpikingNNTests", dependencies: ["SpikingNN", "Tensor", "Seeding", "QuantConfig", "TestSupport"],
+            name: "SpikingNNTests", dependencies: ["ConfigFiles", "SpikingNN", "Tensor", "Seeding", "QuantConfig", "TestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "Seeding", "TestSupport"]),
-        .testTarget(name: "QuantConfigTests", dependencies: ["QuantConfig"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "QuantConfig", "Seeding", "SpikingNN", "Tensor", "TestSupport"]),
+        .testTarget(name: "EventsTests", dependencies: ["ConfigFiles", "Events", "Seeding", "TestSupport"]),
+        .testTarget(name: "QuantConfigTests", dependencies: ["ConfigFiles", "QuantConfig"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["ConfigFiles", "Quantization", "QuantConfig", "Seeding", "SpikingNN", "Tensor", "TestSupport"]),
         .testTarget(
             name: "EvaluationTests",
             dependencies: ["Evaluation", "Quantization", "QuantConfig", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
@@ -177,7 +179,7 @@ let package = Package(
             name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
+            dependencies: ["ConfigFiles", "Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
         .testTarget(name: "CommandLineTests", dependencies: ["spikeq", "Benchmarks", "Export", "SpikingNN", argumentParser]),
         .testTarget(name: "RunSetupTests", dependencies: ["RunSetup", "RunStore", "Search", "QuantConfig", logging]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Search
@@ -10,23 +11,23 @@ extension SearchConfig {
     ]
 
     /// Reads and checks a search config file; relative paths resolve against its directory.
-    public static func load(from url: URL) throws(SearchConfigError) -> SearchConfig {
+    public static func load(from url: URL) throws(ConfigError) -> SearchConfig {
         let text: String
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw SearchConfigError(file: url.path, key: "", message: "cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: url.path, key: "", message: "cannot read: \(error.localizedDescription)")
         }
         return try parse(text, file: url.standardizedFileURL)
     }
 
     /// Parses config text as if it were the file `file` (whose directory relative paths resolve against).
-    public static func parse(_ text: String, file: URL) throws(SearchConfigError) -> SearchConfig {
+    public static func parse(_ text: String, file: URL) throws(ConfigError) -> SearchConfig {
         let root = try ConfigNode.root(text, file: file.path)
         let base = file.deletingLastPathComponent()
         let map = try root.mapping(allowed: topLevelKeys)
-        func required(_ key: String) throws(SearchConfigError) -> ConfigNode {
-            guard let node = map[key] else { throw SearchConfigError(file: file.path, key: key, message: "missing (required)") }
+        func required(_ key: String) throws(ConfigError) -> ConfigNode {
+            guard let node = map[key] else { throw ConfigError(file: file.path, key: key, message: "missing (required)") }
             return node
         }
 
@@ -34,24 +35,24 @@ extension SearchConfig {
         let objectives = try parseObjectives(map["objectives"], energyModels: energyModels, file: file.path)
         var search = try parseSearch(map["search"], base: base)
         if let reference = search.referencePoint, reference.count != objectives.count, let node = map["search"] {
-            throw SearchConfigError(
+            throw ConfigError(
                 file: file.path, key: "search.reference_point", line: node.line,
                 message: "has \(reference.count) entries for \(objectives.count) objectives")
         }
         search.referencePoint = search.referencePoint ?? Array(repeating: 1, count: objectives.count)
         let gumbel = try parseGumbel(map["gumbel"])
         if search.strategy == .gumbel, search.fidelity != nil, let node = map["search"] {
-            throw SearchConfigError(
+            throw ConfigError(
                 file: file.path, key: "search.fidelity", line: node.line,
                 message: "the gumbel strategy evaluates each derived configuration once at full fidelity; use hybrid for multi-fidelity")
         }
         if map["gumbel"] != nil && search.strategy == .nsga2, let node = map["gumbel"] {
-            throw SearchConfigError(
+            throw ConfigError(
                 file: file.path, key: "gumbel", line: node.line, message: "is used only with search.strategy gumbel or hybrid (the strategy is nsga2)")
         }
 
         let config = SearchConfig(
-            file: file, name: try map["name"]?.string(), seed: try map["seed"].map { node throws(SearchConfigError) in UInt64(try node.int(0...Int.max)) } ?? 0,
+            file: file, name: try map["name"]?.string(), seed: try map["seed"].map { node throws(ConfigError) in UInt64(try node.int(0...Int.max)) } ?? 0,
             model: try required("model").path(relativeTo: base), dataset: try required("dataset").path(relativeTo: base),
             checkpoint: try parseCheckpoint(try required("checkpoint"), base: base), energyModels: energyModels,
             space: try parseSpace(map["space"]), objectives: objectives,
@@ -59,12 +60,12 @@ extension SearchConfig {
             budget: try parseBudget(try required("budget")), search: search, fineTune: try parseFineTune(map["fine_tune"]),
             maxAttempts: try parseRetry(map["retry"]), lease: try parseLease(map["lease"]), gumbel: gumbel)
         if let name = config.name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
-            throw SearchConfigError(file: file.path, key: "name", message: "`\(name)` is not usable as a directory name")
+            throw ConfigError(file: file.path, key: "name", message: "`\(name)` is not usable as a directory name")
         }
         return config
     }
 
-    private static func parseCheckpoint(_ node: ConfigNode, base: URL) throws(SearchConfigError) -> CheckpointSource {
+    private static func parseCheckpoint(_ node: ConfigNode, base: URL) throws(ConfigError) -> CheckpointSource {
         if node.isScalar { return CheckpointSource(path: try node.path(relativeTo: base), train: nil) }
         let map = try node.mapping(allowed: ["path", "train"])
         let source = CheckpointSource(path: try map["path"]?.path(relativeTo: base), train: try map["train"].map(parseRecipe))
@@ -72,9 +73,9 @@ extension SearchConfig {
         return source
     }
 
-    private static func parseRecipe(_ node: ConfigNode) throws(SearchConfigError) -> TrainingRecipe {
+    private static func parseRecipe(_ node: ConfigNode) throws(ConfigError) -> TrainingRecipe {
         let map = try node.mapping(allowed: ["epochs", "learning_rate", "weight_decay", "schedule", "warmup_epochs", "label_smoothing", "batch_size"])
-        guard let epochs = map["epochs"] else { throw SearchConfigError(file: node.file, key: "\(node.key).epochs", message: "missing (required)") }
+        guard let epochs = map["epochs"] else { throw ConfigError(file: node.file, key: "\(node.key).epochs", message: "missing (required)") }
         var recipe = TrainingRecipe(epochs: try epochs.int(1...100_000))
         if let value = map["learning_rate"] { recipe.learningRate = try value.double(0...10, exclusiveLower: true) }
         if let value = map["weight_decay"] { recipe.weightDecay = try value.double(0...10) }
@@ -91,7 +92,7 @@ extension SearchConfig {
         return recipe
     }
 
-    private static func parseEnergy(_ node: ConfigNode?, base: URL) throws(SearchConfigError) -> [NamedFile] {
+    private static func parseEnergy(_ node: ConfigNode?, base: URL) throws(ConfigError) -> [NamedFile] {
         guard let node else { return [] }
         var models: [NamedFile] = []
         for (name, entry) in try node.namedEntries() { models.append(NamedFile(name: name, url: try entry.path(relativeTo: base))) }
@@ -100,12 +101,12 @@ extension SearchConfig {
 
     /// Reads a search space on its own: a YAML file holding either a search config's `space:`
     /// section (schemes, bits, fixed) or a whole search config with one.
-    public static func loadSpace(from url: URL) throws(SearchConfigError) -> SpaceSettings {
+    public static func loadSpace(from url: URL) throws(ConfigError) -> SpaceSettings {
         let text: String
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw SearchConfigError(file: url.path, key: "", message: "cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: url.path, key: "", message: "cannot read: \(error.localizedDescription)")
         }
         let root = try ConfigNode.root(text, file: url.path)
         if root.hasKey("space") {
@@ -114,7 +115,7 @@ extension SearchConfig {
         return try parseSpace(root)
     }
 
-    private static func parseSpace(_ node: ConfigNode?) throws(SearchConfigError) -> SpaceSettings {
+    private static func parseSpace(_ node: ConfigNode?) throws(ConfigError) -> SpaceSettings {
         var space = SpaceSettings()
         guard let node else { return space }
         let map = try node.mapping(allowed: ["schemes", "bits", "fixed"])
@@ -151,8 +152,8 @@ extension SearchConfig {
         return space
     }
 
-    private static func parseObjectives(_ node: ConfigNode?, energyModels: [NamedFile], file: String) throws(SearchConfigError) -> [ObjectiveSpec] {
-        func energy(_ entry: ConfigNode, model: String?) throws(SearchConfigError) -> ObjectiveSpec {
+    private static func parseObjectives(_ node: ConfigNode?, energyModels: [NamedFile], file: String) throws(ConfigError) -> [ObjectiveSpec] {
+        func energy(_ entry: ConfigNode, model: String?) throws(ConfigError) -> ObjectiveSpec {
             guard let model = model ?? energyModels.first?.name else { throw entry.error("no energy models are configured (add an `energy:` section)") }
             guard energyModels.contains(where: { $0.name == model }) else {
                 throw entry.error("unknown energy model `\(model)` (configured: \(energyModels.map(\.name).joined(separator: ", ")))")
@@ -161,7 +162,7 @@ extension SearchConfig {
         }
         guard let node else {
             guard let first = energyModels.first else {
-                throw SearchConfigError(file: file, key: "objectives", message: "missing, and no energy model to default to")
+                throw ConfigError(file: file, key: "objectives", message: "missing, and no energy model to default to")
             }
             return ObjectiveSpec.defaults(energyModel: first.name)
         }
@@ -195,7 +196,7 @@ extension SearchConfig {
         return objectives
     }
 
-    private static func parseConstraints(_ node: ConfigNode?, objectives: [ObjectiveSpec], energyModels: [NamedFile]) throws(SearchConfigError)
+    private static func parseConstraints(_ node: ConfigNode?, objectives: [ObjectiveSpec], energyModels: [NamedFile]) throws(ConfigError)
         -> [ConstraintSpec]
     {
         guard let node else { return [] }
@@ -227,7 +228,7 @@ extension SearchConfig {
         return constraints
     }
 
-    private static func parseBudget(_ node: ConfigNode) throws(SearchConfigError) -> StudyBudget {
+    private static func parseBudget(_ node: ConfigNode) throws(ConfigError) -> StudyBudget {
         let map = try node.mapping(allowed: ["evaluations", "wall_time", "grace"])
         let budget = StudyBudget(
             evaluations: try map["evaluations"]?.int(1...10_000_000), wallSeconds: try map["wall_time"]?.duration(),
@@ -236,7 +237,7 @@ extension SearchConfig {
         return budget
     }
 
-    private static func parseSearch(_ node: ConfigNode?, base: URL) throws(SearchConfigError) -> SearchSettings {
+    private static func parseSearch(_ node: ConfigNode?, base: URL) throws(ConfigError) -> SearchSettings {
         var settings = SearchSettings()
         guard let node else { return settings }
         let map = try node.mapping(allowed: [
@@ -308,7 +309,7 @@ extension SearchConfig {
         return settings
     }
 
-    private static func parseGumbel(_ node: ConfigNode?) throws(SearchConfigError) -> GumbelSettings {
+    private static func parseGumbel(_ node: ConfigNode?) throws(ConfigError) -> GumbelSettings {
         var settings = GumbelSettings()
         guard let node else { return settings }
         let map = try node.mapping(allowed: [
@@ -340,7 +341,7 @@ extension SearchConfig {
         return settings
     }
 
-    private static func parseFineTune(_ node: ConfigNode?) throws(SearchConfigError) -> FineTuneBudget {
+    private static func parseFineTune(_ node: ConfigNode?) throws(ConfigError) -> FineTuneBudget {
         var budget = FineTuneBudget()
         guard let node else { return budget }
         let map = try node.mapping(allowed: ["epochs", "max_steps", "learning_rate", "weight_decay", "batch_size", "label_smoothing", "threads"])
@@ -354,13 +355,13 @@ extension SearchConfig {
         return budget
     }
 
-    private static func parseRetry(_ node: ConfigNode?) throws(SearchConfigError) -> Int {
+    private static func parseRetry(_ node: ConfigNode?) throws(ConfigError) -> Int {
         guard let node else { return 3 }
         let map = try node.mapping(allowed: ["max_attempts"])
         return try map["max_attempts"]?.int(1...100) ?? 3
     }
 
-    private static func parseLease(_ node: ConfigNode?) throws(SearchConfigError) -> LeaseTimings {
+    private static func parseLease(_ node: ConfigNode?) throws(ConfigError) -> LeaseTimings {
         var lease = LeaseTimings()
         guard let node else { return lease }
         let map = try node.mapping(allowed: ["progress_timeout", "heartbeat_timeout"])

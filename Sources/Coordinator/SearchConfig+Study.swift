@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Search
@@ -8,34 +9,34 @@ extension SearchConfig {
     /// The search space for a model whose quantizable layers are `layers` (model order).
     ///
     /// - Throws: naming `space.fixed.LAYER` when a pinned layer is not in the model.
-    public func quantizationSpace(layers: [String]) throws(SearchConfigError) -> QuantizationSpace {
+    public func quantizationSpace(layers: [String]) throws(ConfigError) -> QuantizationSpace {
         let quantizationSpace = QuantizationSpace(layers: layers, schemes: space.schemes, bits: space.bits, fixed: space.fixed)
         do {
             try quantizationSpace.validate()
         } catch {
-            throw SearchConfigError(file: file.path, key: "space.\(error.key)", message: error.message)
+            throw ConfigError(file: file.path, key: "space.\(error.key)", message: error.message)
         }
         return quantizationSpace
     }
 
     /// Reads the sensitivity table named by `search.sensitivity`, if any.
-    public func loadSensitivity() throws(SearchConfigError) -> SensitivityTable? {
+    public func loadSensitivity() throws(ConfigError) -> SensitivityTable? {
         guard let url = search.sensitivity else { return nil }
         do {
             return try JSONDecoder().decode(SensitivityTable.self, from: Data(contentsOf: url))
         } catch {
-            throw SearchConfigError(file: file.path, key: "search.sensitivity", message: "cannot read \(url.path): \(error)")
+            throw ConfigError(file: file.path, key: "search.sensitivity", message: "cannot read \(url.path): \(error)")
         }
     }
 
     /// The energy model files' contents (name → YAML text), as requests carry them.
-    public func energyModelTexts() throws(SearchConfigError) -> [String: String] {
+    public func energyModelTexts() throws(ConfigError) -> [String: String] {
         var texts: [String: String] = [:]
         for model in energyModels {
             do {
                 texts[model.name] = try String(contentsOf: model.url, encoding: .utf8)
             } catch {
-                throw SearchConfigError(file: file.path, key: "energy.\(model.name)", message: "cannot read \(model.url.path): \(error.localizedDescription)")
+                throw ConfigError(file: file.path, key: "energy.\(model.name)", message: "cannot read \(model.url.path): \(error.localizedDescription)")
             }
         }
         return texts
@@ -66,7 +67,7 @@ extension SearchConfig {
             do {
                 try sensitivity.validate(against: genomeSpace)
             } catch {
-                throw SearchConfigError(file: file.path, key: "search.sensitivity", message: error.description)
+                throw ConfigError(file: file.path, key: "search.sensitivity", message: error.description)
             }
         }
         return StudySetup(

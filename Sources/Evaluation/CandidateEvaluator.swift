@@ -1,3 +1,4 @@
+import ConfigFiles
 import ContentHash
 import Foundation
 import QuantConfig

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import Yams
 
@@ -16,23 +17,23 @@ extension QuantizationConfig {
     ///   - file: the file name, used in error messages.
     ///   - layerNames: the model's quantizable layers; required when `default` is used, and used
     ///     to reject unknown names.
-    public static func parse(_ text: String, file: String? = nil, layerNames: [String]? = nil) throws(QuantConfigError) -> QuantizationConfig {
+    public static func parse(_ text: String, file: String? = nil, layerNames: [String]? = nil) throws(ConfigError) -> QuantizationConfig {
         let root: Any?
         do {
             root = try Yams.load(yaml: text)
         } catch {
-            throw QuantConfigError(file: file, key: "(document)", message: "not valid YAML or JSON: \(error)")
+            throw ConfigError(file: file, key: "(document)", message: "not valid YAML or JSON: \(error)")
         }
         guard let map = root as? [String: Any] else {
-            throw QuantConfigError(file: file, key: "(document)", message: "expected a mapping with a `layers` key")
+            throw ConfigError(file: file, key: "(document)", message: "expected a mapping with a `layers` key")
         }
         for key in map.keys where key != "layers" && key != "default" {
-            throw QuantConfigError(file: file, key: key, message: "unknown key (expected `layers` and optionally `default`)")
+            throw ConfigError(file: file, key: key, message: "unknown key (expected `layers` and optionally `default`)")
         }
         var layers: [String: LayerQuantization] = [:]
         if let raw = map["layers"] {
             guard let entries = raw as? [String: Any] else {
-                throw QuantConfigError(file: file, key: "layers", message: "expected a mapping from layer name to choice")
+                throw ConfigError(file: file, key: "layers", message: "expected a mapping from layer name to choice")
             }
             for (name, value) in entries {
                 layers[name] = try parseChoice(value, file: file, key: "layers.\(name)", layer: name)
@@ -41,16 +42,16 @@ extension QuantizationConfig {
         if let raw = map["default"] {
             let choice = try parseChoice(raw, file: file, key: "default", layer: nil)
             guard let layerNames else {
-                throw QuantConfigError(file: file, key: "default", message: "needs the model's layer list to expand")
+                throw ConfigError(file: file, key: "default", message: "needs the model's layer list to expand")
             }
             for name in layerNames where layers[name] == nil { layers[name] = choice }
         }
         if let layerNames {
             for name in layers.keys.sorted() where !layerNames.contains(name) {
-                throw QuantConfigError(file: file, key: "layers.\(name)", layer: name, message: "not a quantizable layer of this model")
+                throw ConfigError(file: file, key: "layers.\(name)", layer: name, message: "not a quantizable layer of this model")
             }
             for name in layerNames where layers[name] == nil {
-                throw QuantConfigError(file: file, key: "layers.\(name)", layer: name, message: "missing (list it or give a `default`)")
+                throw ConfigError(file: file, key: "layers.\(name)", layer: name, message: "missing (list it or give a `default`)")
             }
         }
         return QuantizationConfig(layers: layers)
@@ -62,7 +63,7 @@ extension QuantizationConfig {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw QuantConfigError(file: url.path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: url.path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
         }
         return try parse(text, file: url.path, layerNames: layerNames)
     }
@@ -77,34 +78,34 @@ extension QuantizationConfig {
         return out
     }
 
-    static func parseChoice(_ value: Any, file: String?, key: String, layer: String?) throws(QuantConfigError) -> LayerQuantization {
+    static func parseChoice(_ value: Any, file: String?, key: String, layer: String?) throws(ConfigError) -> LayerQuantization {
         let choice: LayerQuantization
         if let text = value as? String {
             guard let parsed = LayerQuantization(shortForm: text) else {
-                throw QuantConfigError(file: file, key: key, layer: layer, message: "`\(text)` is not a choice (use u<bits>, p<bits> or f32)")
+                throw ConfigError(file: file, key: key, layer: layer, message: "`\(text)` is not a choice (use u<bits>, p<bits> or f32)")
             }
             choice = parsed
         } else if let map = value as? [String: Any] {
             guard let schemeText = map["scheme"] as? String else {
-                throw QuantConfigError(file: file, key: "\(key).scheme", layer: layer, message: "missing or not a string")
+                throw ConfigError(file: file, key: "\(key).scheme", layer: layer, message: "missing or not a string")
             }
             guard let scheme = QuantScheme(rawValue: schemeText) else {
-                throw QuantConfigError(
+                throw ConfigError(
                     file: file, key: "\(key).scheme", layer: layer, message: "`\(schemeText)` is not one of uniform, pot, float")
             }
             for extra in map.keys where extra != "scheme" && extra != "bits" {
-                throw QuantConfigError(file: file, key: "\(key).\(extra)", layer: layer, message: "unknown key")
+                throw ConfigError(file: file, key: "\(key).\(extra)", layer: layer, message: "unknown key")
             }
             if scheme == .float {
                 choice = .float
             } else {
                 guard let bits = map["bits"] as? Int else {
-                    throw QuantConfigError(file: file, key: "\(key).bits", layer: layer, message: "missing or not an integer")
+                    throw ConfigError(file: file, key: "\(key).bits", layer: layer, message: "missing or not an integer")
                 }
                 choice = LayerQuantization(scheme: scheme, bits: bits)
             }
         } else {
-            throw QuantConfigError(file: file, key: key, layer: layer, message: "expected a short form like u4 or a mapping {scheme, bits}")
+            throw ConfigError(file: file, key: key, layer: layer, message: "expected a short form like u4 or a mapping {scheme, bits}")
         }
         try QuantizationSpace.checkWidth(choice, layer: layer ?? key, key: key, file: file)
         return choice

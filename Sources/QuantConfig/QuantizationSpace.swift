@@ -1,3 +1,4 @@
+import ConfigFiles
 /// What a search may choose per layer: the layers (in model order), the allowed schemes and bit
 /// widths, and layers pinned to a fixed choice.
 public struct QuantizationSpace: Codable, Hashable, Sendable {
@@ -39,71 +40,50 @@ public struct QuantizationSpace: Codable, Hashable, Sendable {
     }
 
     /// Checks the space itself: known widths, at least one scheme, pins on known layers.
-    public func validate() throws(QuantConfigError) {
-        guard !layers.isEmpty else { throw QuantConfigError(key: "layers", message: "no quantizable layers") }
-        guard !schemes.isEmpty else { throw QuantConfigError(key: "schemes", message: "no schemes allowed") }
+    public func validate() throws(ConfigError) {
+        guard !layers.isEmpty else { throw ConfigError(key: "layers", message: "no quantizable layers") }
+        guard !schemes.isEmpty else { throw ConfigError(key: "schemes", message: "no schemes allowed") }
         if schemes.contains(where: { $0 != .float }) && bits.isEmpty {
-            throw QuantConfigError(key: "bits", message: "no bit widths allowed")
+            throw ConfigError(key: "bits", message: "no bit widths allowed")
         }
         for b in bits where !Self.supportedBits.contains(b) {
-            throw QuantConfigError(key: "bits", message: "width \(b) is outside \(Self.supportedBits)")
+            throw ConfigError(key: "bits", message: "width \(b) is outside \(Self.supportedBits)")
         }
         for (name, choice) in fixed {
             guard layers.contains(name) else {
-                throw QuantConfigError(key: "fixed.\(name)", layer: name, message: "not a quantizable layer of this model")
+                throw ConfigError(key: "fixed.\(name)", layer: name, message: "not a quantizable layer of this model")
             }
             try Self.checkWidth(choice, layer: name, key: "fixed.\(name)")
         }
     }
 
     /// Checks that `config` names exactly this space's layers, each with an allowed choice.
-    public func validate(_ config: QuantizationConfig) throws(QuantConfigError) {
+    public func validate(_ config: QuantizationConfig) throws(ConfigError) {
         for name in config.layers.keys.sorted() where !layers.contains(name) {
-            throw QuantConfigError(key: "layers.\(name)", layer: name, message: "unknown layer (expected one of: \(layers.joined(separator: ", ")))")
+            throw ConfigError(key: "layers.\(name)", layer: name, message: "unknown layer (expected one of: \(layers.joined(separator: ", ")))")
         }
         for name in layers {
             guard let choice = config.layers[name] else {
-                throw QuantConfigError(key: "layers.\(name)", layer: name, message: "missing")
+                throw ConfigError(key: "layers.\(name)", layer: name, message: "missing")
             }
             guard choices(for: name).contains(choice) else {
                 let allowed = choices(for: name).map(\.description).joined(separator: " ")
-                throw QuantConfigError(
+                throw ConfigError(
                     key: "layers.\(name)", layer: name, message: "\(choice) is not allowed here (allowed: \(allowed))")
             }
         }
     }
 
     /// Checks that a single choice is storable (width 2…8 unless float).
-    public static func checkChoice(_ choice: LayerQuantization, layer: String) throws(QuantConfigError) {
+    public static func checkChoice(_ choice: LayerQuantization, layer: String) throws(ConfigError) {
         try checkWidth(choice, layer: layer, key: "layers.\(layer)")
     }
 
-    static func checkWidth(_ choice: LayerQuantization, layer: String, key: String, file: String? = nil) throws(QuantConfigError) {
+    static func checkWidth(_ choice: LayerQuantization, layer: String, key: String, file: String? = nil) throws(ConfigError) {
         if choice.scheme != .float && !supportedBits.contains(choice.bits) {
-            throw QuantConfigError(
+            throw ConfigError(
                 file: file, key: key, layer: layer, message: "bits \(choice.bits) is outside \(supportedBits) for scheme \(choice.scheme.rawValue)")
         }
     }
 }
 
-/// A configuration problem, naming the file, the key and the layer where known.
-public struct QuantConfigError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var file: String?
-    public var key: String
-    public var layer: String?
-    public var message: String
-
-    public init(file: String? = nil, key: String, layer: String? = nil, message: String) {
-        self.file = file
-        self.key = key
-        self.layer = layer
-        self.message = message
-    }
-
-    public var description: String {
-        var text = ""
-        if let file { text += "\(file): " }
-        text += "\(key): \(message)"
-        return text
-    }
-}

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Yams
@@ -137,15 +138,15 @@ public struct IntegerEnergyTable: Hashable, Sendable {
 
 extension EnergyModel {
     /// Reads an energy table from YAML; errors name the file and key.
-    public static func parse(_ text: String, file: String) throws(EnergyModelError) -> EnergyModel {
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> EnergyModel {
         let root: Any?
         do {
             root = try Yams.load(yaml: text)
         } catch {
-            throw EnergyModelError(file: file, key: "(document)", message: "not valid YAML: \(error)")
+            throw ConfigError(file: file, key: "(document)", message: "not valid YAML: \(error)")
         }
         guard let map = root as? [String: Any] else {
-            throw EnergyModelError(file: file, key: "(document)", message: "expected a mapping")
+            throw ConfigError(file: file, key: "(document)", message: "expected a mapping")
         }
         let reader = EnergyFileReader(map: map, file: file)
         let name: String = try reader.value("name")
@@ -163,7 +164,7 @@ extension EnergyModel {
             ])
             let reads: String = try reader.value("weight_reads_per_inference")
             guard reads == "timesteps" || reads == "once" else {
-                throw EnergyModelError(file: file, key: "weight_reads_per_inference", message: "expected `timesteps` or `once`, got `\(reads)`")
+                throw ConfigError(file: file, key: "weight_reads_per_inference", message: "expected `timesteps` or `once`, got `\(reads)`")
             }
             return .integer(
                 IntegerEnergyTable(
@@ -171,7 +172,7 @@ extension EnergyModel {
                     floatAddPicojoules: try reader.number("float_add_pj"), floatMACPicojoules: try reader.number("float_mac_pj"),
                     sramPicojoulesPerBit: try reader.number("sram_read_pj_per_bit"), readsPerTimeStep: reads == "timesteps"))
         default:
-            throw EnergyModelError(file: file, key: "kind", message: "`\(kind)` is not one of scaled-float, integer")
+            throw ConfigError(file: file, key: "kind", message: "`\(kind)` is not one of scaled-float, integer")
         }
     }
 
@@ -181,63 +182,57 @@ extension EnergyModel {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw EnergyModelError(file: url.path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: url.path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
         }
         return try parse(text, file: url.path)
     }
 }
 
-public struct EnergyModelError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var file: String
-    public var key: String
-    public var message: String
-    public var description: String { "\(file): \(key): \(message)" }
-}
 
 /// Typed access to a parsed YAML mapping, with errors naming the file and key.
 private struct EnergyFileReader {
     let map: [String: Any]
     let file: String
 
-    func value<T>(_ key: String) throws(EnergyModelError) -> T {
-        guard let raw = map[key] else { throw EnergyModelError(file: file, key: key, message: "missing") }
+    func value<T>(_ key: String) throws(ConfigError) -> T {
+        guard let raw = map[key] else { throw ConfigError(file: file, key: key, message: "missing") }
         guard let value = raw as? T else {
-            throw EnergyModelError(file: file, key: key, message: "expected \(T.self), got `\(raw)`")
+            throw ConfigError(file: file, key: key, message: "expected \(T.self), got `\(raw)`")
         }
         return value
     }
 
-    func number(_ key: String) throws(EnergyModelError) -> Double {
-        guard let raw = map[key] else { throw EnergyModelError(file: file, key: key, message: "missing") }
+    func number(_ key: String) throws(ConfigError) -> Double {
+        guard let raw = map[key] else { throw ConfigError(file: file, key: key, message: "missing") }
         if let d = raw as? Double, d >= 0 { return d }
         if let i = raw as? Int, i >= 0 { return Double(i) }
-        throw EnergyModelError(file: file, key: key, message: "expected a non-negative number, got `\(raw)`")
+        throw ConfigError(file: file, key: key, message: "expected a non-negative number, got `\(raw)`")
     }
 
-    func twoPoints(_ key: String) throws(EnergyModelError) -> (low: (bits: Int, pj: Double), high: (bits: Int, pj: Double)) {
+    func twoPoints(_ key: String) throws(ConfigError) -> (low: (bits: Int, pj: Double), high: (bits: Int, pj: Double)) {
         guard let raw = map[key] as? [AnyHashable: Any], raw.count == 2 else {
-            throw EnergyModelError(file: file, key: key, message: "expected two entries `bits: picojoules`")
+            throw ConfigError(file: file, key: key, message: "expected two entries `bits: picojoules`")
         }
         var entries: [(Int, Any)] = []
         for (rawBits, value) in raw {
             guard let bits = (rawBits.base as? Int) ?? Int("\(rawBits.base)") else {
-                throw EnergyModelError(file: file, key: "\(key).\(rawBits)", message: "expected an integer bit width")
+                throw ConfigError(file: file, key: "\(key).\(rawBits)", message: "expected an integer bit width")
             }
             entries.append((bits, value))
         }
         var points: [(bits: Int, pj: Double)] = []
         for (bits, value) in entries.sorted(by: { $0.0 < $1.0 }) {
             guard let pj = (value as? Double) ?? (value as? Int).map(Double.init), pj > 0, bits > 0 else {
-                throw EnergyModelError(file: file, key: "\(key).\(bits)", message: "expected a positive number")
+                throw ConfigError(file: file, key: "\(key).\(bits)", message: "expected a positive number")
             }
             points.append((bits, pj))
         }
         return (points[0], points[1])
     }
 
-    func rejectUnknown(_ known: Set<String>) throws(EnergyModelError) {
+    func rejectUnknown(_ known: Set<String>) throws(ConfigError) {
         for key in map.keys.sorted() where !known.contains(key) {
-            throw EnergyModelError(file: file, key: key, message: "unknown key")
+            throw ConfigError(file: file, key: key, message: "unknown key")
         }
     }
 }

@@ -1,3 +1,4 @@
+import ConfigFiles
 import QuantConfig
 import SpikingNN
 import Tensor
@@ -6,16 +7,16 @@ extension Spikformer {
     /// Attaches a fake quantizer to every quantizable layer as `config` says (`float` layers get
     /// none), initialising each scale from the layer's current weight.
     ///
-    /// - Throws: ``QuantConfigError`` naming the layer when `config` lists an unknown layer or
+    /// - Throws: ``ConfigError`` naming the layer when `config` lists an unknown layer or
     ///   misses one.
-    public func applyQuantization(_ config: QuantizationConfig) throws(QuantConfigError) {
+    public func applyQuantization(_ config: QuantizationConfig) throws(ConfigError) {
         let names = quantizableLayers.map(\.name)
         for name in config.layers.keys.sorted() where !names.contains(name) {
-            throw QuantConfigError(key: "layers.\(name)", layer: name, message: "not a quantizable layer of this model")
+            throw ConfigError(key: "layers.\(name)", layer: name, message: "not a quantizable layer of this model")
         }
         for layer in quantizableLayers {
             guard let choice = config[layer.name] else {
-                throw QuantConfigError(key: "layers.\(layer.name)", layer: layer.name, message: "missing")
+                throw ConfigError(key: "layers.\(layer.name)", layer: layer.name, message: "missing")
             }
             try QuantizationSpace.checkChoice(choice, layer: layer.name)
             switch choice.scheme {

@@ -1,3 +1,4 @@
+import ConfigFiles
 import QuantConfig
 import Seeding
 
@@ -23,7 +24,7 @@ public struct GenomeSpace: Hashable, Sendable {
     public let freeLayers: [Int]
 
     /// Prepares `space`; throws when the space itself is invalid.
-    public init(_ space: QuantizationSpace) throws(QuantConfigError) {
+    public init(_ space: QuantizationSpace) throws(ConfigError) {
         try space.validate()
         self.space = space
         let choices = space.layers.map { space.choices(for: $0) }
@@ -53,7 +54,7 @@ public struct GenomeSpace: Hashable, Sendable {
     }
 
     /// The genes of `config`; throws (naming the layer) when the config is not in this space.
-    public func genome(of config: QuantizationConfig) throws(QuantConfigError) -> Genome {
+    public func genome(of config: QuantizationConfig) throws(ConfigError) -> Genome {
         try space.validate(config)
         return Genome(genes: space.layers.map { config.layers[$0]! })
     }

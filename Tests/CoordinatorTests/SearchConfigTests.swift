@@ -1,3 +1,4 @@
+import ConfigFiles
 import Coordinator
 import Foundation
 import QuantConfig
@@ -20,7 +21,7 @@ struct SearchConfigTests {
         """
 
     /// Parses `text`; on failure returns the error.
-    func parseError(_ text: String) -> SearchConfigError? {
+    func parseError(_ text: String) -> ConfigError? {
         do {
             _ = try SearchConfig.parse(text, file: file)
             return nil
@@ -205,6 +206,6 @@ struct SearchConfigTests {
         #expect(setup.name == "demo" && setup.parameters.objectiveCount == 2 && setup.parameters.populationSize == 32)
         #expect(setup.configYAML == config.resolvedYAML)
         let missingTable = try SearchConfig.parse(minimal + "\nsearch: {sensitivity: nowhere.json}", file: file)
-        #expect(throws: SearchConfigError.self) { try missingTable.studySetup(layers: layers, template: template) }
+        #expect(throws: ConfigError.self) { try missingTable.studySetup(layers: layers, template: template) }
     }
 }

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Events
 import Foundation
 import Testing
@@ -65,14 +66,14 @@ struct DatasetConfigTests {
         ("kind: [unclosed\n", "(document)"),
     ])
     func badValuesNameFileAndKey(text: String, key: String) throws {
-        let error = try #require(throws: DatasetConfigError.self) { try DatasetConfig.parse(text, file: "configs/datasets/bad.yaml") }
+        let error = try #require(throws: ConfigError.self) { try DatasetConfig.parse(text, file: "configs/datasets/bad.yaml") }
         #expect(error.key == key)
         #expect(error.file == "configs/datasets/bad.yaml")
         #expect(error.description.hasPrefix("configs/datasets/bad.yaml: \(key):"))
     }
 
     @Test func missingConfigFileIsReported() throws {
-        let error = try #require(throws: DatasetConfigError.self) { try DatasetConfig.load(path: "/nonexistent/data.yaml") }
+        let error = try #require(throws: ConfigError.self) { try DatasetConfig.load(path: "/nonexistent/data.yaml") }
         #expect(error.file == "/nonexistent/data.yaml")
     }
 }

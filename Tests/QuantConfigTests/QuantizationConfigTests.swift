@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Testing
@@ -91,7 +92,7 @@ struct QuantizationConfigTests {
     }
 
     @Test func missingLayerIsReported() {
-        #expect(throws: QuantConfigError.self) {
+        #expect(throws: ConfigError.self) {
             try QuantizationConfig.parse("layers:\n  head: u4\n", layerNames: ["head", "sps.rpe.conv"])
         }
     }
@@ -109,10 +110,10 @@ struct QuantizationConfigTests {
         #expect(space.choices(for: "a").map(\.description) == ["u2", "u4", "p2", "p4"])
         #expect(space.choices(for: "b") == [.uniform(8)])
         try space.validate(QuantizationConfig(layers: ["a": .pot(4), "b": .uniform(8)]))
-        #expect(throws: QuantConfigError.self) {
+        #expect(throws: ConfigError.self) {
             try space.validate(QuantizationConfig(layers: ["a": .pot(3), "b": .uniform(8)]))
         }
-        #expect(throws: QuantConfigError.self) {
+        #expect(throws: ConfigError.self) {
             try QuantizationSpace(layers: ["a"], bits: [1, 4]).validate()
         }
     }

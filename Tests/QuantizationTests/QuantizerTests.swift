@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Quantization
@@ -135,7 +136,7 @@ struct QuantizerTests {
         let model = Spikformer(config: Self.config, seed: 1)
         var config = QuantizationConfig.uniformChoice(.uniform(4), layers: Self.config.quantizableLayerNames)
         config["blocks.7.attn.q.linear"] = .uniform(4)
-        #expect(throws: QuantConfigError.self) { try model.applyQuantization(config) }
+        #expect(throws: ConfigError.self) { try model.applyQuantization(config) }
         config = QuantizationConfig.uniformChoice(.uniform(4), layers: Array(Self.config.quantizableLayerNames.dropLast()))
         do {
             try model.applyQuantization(config)

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Seeding
@@ -27,11 +28,11 @@ struct SpikformerTests {
     }
 
     @Test func badConfigurationsNameFileAndKey() {
-        func error(_ text: String) -> ModelConfigError? {
+        func error(_ text: String) -> ConfigError? {
             do {
                 _ = try SpikformerConfig.parse(text, file: "m.yaml")
                 return nil
-            } catch let error as ModelConfigError {
+            } catch let error as ConfigError {
                 return error
             } catch {
                 return nil

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import Yams
 
@@ -8,7 +9,7 @@ extension DatasetConfig {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw DatasetConfigError(file: path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
         }
         return try parse(text, file: path)
     }
@@ -29,7 +30,7 @@ extension DatasetConfig {
     ///     exclude_classes: []
     ///     synthetic: {…}                # synthetic-gestures only; see SyntheticGestureSettings
     ///
-    /// - Throws: ``DatasetConfigError`` naming the file and the key for every unknown key, wrong type or
+    /// - Throws: ``ConfigError`` naming the file and the key for every unknown key, wrong type or
     ///   out-of-range value.
     public static func parse(_ text: String, file: String? = nil) throws -> DatasetConfig {
         let reader = ConfigReader(file: file)
@@ -172,8 +173,8 @@ extension DatasetConfig {
 struct ConfigReader {
     let file: String?
 
-    func error(_ key: String, _ message: String) -> DatasetConfigError {
-        DatasetConfigError(file: file, key: key, message: message)
+    func error(_ key: String, _ message: String) -> ConfigError {
+        ConfigError(file: file, key: key, message: message)
     }
 
     func allow(_ map: [String: Any], _ prefix: String, _ keys: [String]) throws {

@@ -183,18 +183,3 @@ public struct DatasetConfig: Hashable, Sendable {
     }
 }
 
-/// A bad dataset config: names the file and the key.
-public struct DatasetConfigError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var file: String?
-    /// Dotted key path, e.g. `frames.steps`; `(document)` for the whole file.
-    public var key: String
-    public var message: String
-
-    public init(file: String?, key: String, message: String) {
-        self.file = file
-        self.key = key
-        self.message = message
-    }
-
-    public var description: String { "\(file ?? "(dataset config)"): \(key): \(message)" }
-}

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import Seeding
 
@@ -30,7 +31,7 @@ package struct DatasetPlan: Sendable {
     static func make(_ config: DatasetConfig) throws -> DatasetPlan {
         if config.kind == .syntheticGestures { return synthetic(config) }
         guard let root = config.resolvedRoot, let sensor = config.effectiveSensor else {
-            throw DatasetConfigError(file: config.sourceFile, key: "root", message: "missing")
+            throw ConfigError(file: config.sourceFile, key: "root", message: "missing")
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -91,7 +92,7 @@ package struct DatasetPlan: Sendable {
     ) throws -> DatasetPlan {
         let available = try fixed ?? subdirectories(of: root)
         for excluded in config.excludedClasses where !available.contains(excluded) {
-            throw DatasetConfigError(file: config.sourceFile, key: "exclude_classes", message: "`\(excluded)` is not a class of \(root)")
+            throw ConfigError(file: config.sourceFile, key: "exclude_classes", message: "`\(excluded)` is not a class of \(root)")
         }
         let kept = available.filter { !config.excludedClasses.contains($0) }
         guard !kept.isEmpty else { throw EventDataError(.emptyDataset, file: root, message: "no class folders") }

@@ -1,3 +1,4 @@
+import ConfigFiles
 import ContentHash
 import Foundation
 import Seeding
@@ -39,7 +40,7 @@ public enum FrameCache {
     /// - Parameters:
     ///   - threads: Worker threads for hashing, decoding and generation; 0 uses every core.
     ///   - progress: Called (serialised, from any thread) as work completes.
-    /// - Throws: ``DatasetConfigError`` or ``EventDataError`` (a missing root, an unreadable split list,
+    /// - Throws: ``ConfigError`` or ``EventDataError`` (a missing root, an unreadable split list,
     ///   the first bad file in strict mode, an empty split).
     public static func prepare(
         _ config: DatasetConfig, threads: Int = 0, progress: @escaping @Sendable (PrepareProgress) -> Void = { _ in }

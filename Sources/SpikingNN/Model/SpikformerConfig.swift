@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Yams
@@ -73,14 +74,6 @@ public struct SpikformerConfig: Sendable, Hashable, Codable {
     public var quantizableLayerNames: [String] { SpikformerLayers.quantizable(depth: depth) }
 }
 
-/// A model configuration that could not be read; names the file and the key.
-public struct ModelConfigError: Error, CustomStringConvertible, Sendable {
-    public var file: String?
-    public var key: String
-    public var message: String
-
-    public var description: String { "\(file ?? "<model config>"): \(key): \(message)" }
-}
 
 extension SpikformerConfig {
     static let knownKeys: Set<String> = [
@@ -94,15 +87,15 @@ extension SpikformerConfig {
         do {
             root = try Yams.load(yaml: text)
         } catch {
-            throw ModelConfigError(file: file, key: "(document)", message: "not valid YAML: \(error)")
+            throw ConfigError(file: file, key: "(document)", message: "not valid YAML: \(error)")
         }
         guard let map = root as? [String: Any] else {
-            throw ModelConfigError(file: file, key: "(document)", message: "expected a mapping of model settings")
+            throw ConfigError(file: file, key: "(document)", message: "expected a mapping of model settings")
         }
         for key in map.keys.sorted() where !knownKeys.contains(key) {
-            throw ModelConfigError(file: file, key: key, message: "unknown key (known: \(knownKeys.sorted().joined(separator: ", ")))")
+            throw ConfigError(file: file, key: key, message: "unknown key (known: \(knownKeys.sorted().joined(separator: ", ")))")
         }
-        func fail(_ key: String, _ message: String) -> ModelConfigError { ModelConfigError(file: file, key: key, message: message) }
+        func fail(_ key: String, _ message: String) -> ConfigError { ConfigError(file: file, key: key, message: message) }
         func integer(_ key: String, default value: Int? = nil, minimum: Int = 1) throws -> Int {
             guard let raw = map[key] else {
                 if let value { return value }
@@ -174,7 +167,7 @@ extension SpikformerConfig {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw ModelConfigError(file: url.path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: url.path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
         }
         return try parse(text, file: url.path)
     }
