@@ -141,16 +141,29 @@ extension Study {
     func loseLease(_ lease: Lease, reason: String, at now: Date) throws {
         leases[lease.key] = nil
         let key = lease.key
-        guard var candidate = candidates[key.candidateId] else { return }
+        guard let candidate = candidates[key.candidateId] else { return }
         let current = candidate.status == .running && candidate.dispatched == key.attempt
-        candidate.lost += current ? 1 : 0
-        let giveUp = current && candidate.lost >= setup.maxAttempts
-        if giveUp && candidate.kind == .search { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
-        try store.write { w in
+        try requeueOrGiveUp(key, current: current, reason: reason, at: now) { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .stale, error: reason, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
             try w.workerLost(lease.worker, at: now)
             try w.appendEvent("lease-lost", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: lease.worker, payload: ["reason": reason])
+        }
+        logger.info(
+            "Lease lost", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(lease.worker)", "reason": "\(reason)"])
+    }
+
+    /// The one path for an attempt that ended without an outcome (its lease lost, its result refused):
+    /// when it is the candidate's current attempt, the candidate is re-queued, or given up for good once
+    /// it has lost ``StudySetup/maxAttempts`` attempts (a search candidate then counts as failed for the
+    /// search). `record` writes how the attempt ended, in the same transaction.
+    func requeueOrGiveUp(_ key: AttemptKey, current: Bool, reason: String, at now: Date, record: (RunWriter) throws -> Void) throws {
+        guard var candidate = candidates[key.candidateId] else { return }
+        if current { candidate.lost += 1 }
+        let giveUp = current && candidate.lost >= setup.maxAttempts
+        if giveUp && candidate.kind == .search { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
+        try store.write { w in
+            try record(w)
             guard current else { return }
             if giveUp {
                 let why = "gave up after \(candidate.lost) lost attempts; last: \(reason)"
@@ -162,11 +175,13 @@ extension Study {
                 try w.appendEvent("requeued", at: now, candidateId: key.candidateId, attempt: key.attempt, payload: ["next": String(key.attempt + 1)])
             }
         }
-        logger.info(
-            "Lease lost", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(lease.worker)", "reason": "\(reason)"])
         guard current else { return }
         candidate.status = giveUp ? .stale : .pending
         candidates[key.candidateId] = candidate
-        if !giveUp { queue.append(key.candidateId) }
+        if giveUp {
+            queue.removeAll { $0 == key.candidateId }
+        } else if !queue.contains(key.candidateId) {
+            queue.append(key.candidateId)
+        }
     }
 }

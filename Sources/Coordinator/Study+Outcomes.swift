@@ -300,33 +300,15 @@ extension Study {
         quarantined[worker] = reason
         idleWorkers.removeAll { $0 == worker }
         liveWorkers.remove(worker)
-        var candidate = candidates[key.candidateId]!
+        let candidate = candidates[key.candidateId]!
         let current = key.attempt == candidate.dispatched && (candidate.status == .running || candidate.status == .pending)
-        let wasQueued = queue.contains(key.candidateId)
-        if current { candidate.lost += 1 }
-        let giveUp = current && candidate.lost >= setup.maxAttempts
-        if giveUp && candidate.kind == .search { try engine.recordFailure(candidate.hash, rung: candidate.rung) }
-        try store.write { w in
+        try requeueOrGiveUp(key, current: current, reason: reason, at: now) { w in
             try w.finishAttempt(candidateId: key.candidateId, number: key.attempt, state: .rejected, error: reason, at: now)
             try w.endBusy(candidateId: key.candidateId, attempt: key.attempt, at: now)
             try w.quarantineWorker(worker, reason: reason, at: now)
             try w.appendEvent("rejected", at: now, candidateId: key.candidateId, attempt: key.attempt, worker: worker, payload: ["reason": reason])
-            guard current else { return }
-            if giveUp {
-                let why = "gave up after \(candidate.lost) lost or refused attempts; last: \(reason)"
-                try w.setCandidateStatus(key.candidateId, .stale, reason: why, finishedAt: now)
-                try w.appendEvent("gave-up", at: now, candidateId: key.candidateId, attempt: key.attempt, payload: ["reason": why])
-                try w.saveSearchState(engine, at: now)
-            } else {
-                try w.setCandidateStatus(key.candidateId, .pending, reason: reason)
-            }
         }
         logger.info("Result rejected", metadata: ["candidate.id": "\(key.candidateId)", "worker": "\(worker)", "reason": "\(reason)"])
-        if current {
-            candidate.status = giveUp ? .stale : .pending
-            if giveUp { queue.removeAll { $0 == key.candidateId } } else if !wasQueued { queue.append(key.candidateId) }
-        }
-        candidates[key.candidateId] = candidate
         return .rejected(reason: reason)
     }
 }
