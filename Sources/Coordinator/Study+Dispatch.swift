@@ -12,7 +12,7 @@ extension Study {
     /// finishing). A quarantined worker is told to disconnect.
     public func workerReady(_ worker: String) throws -> [StudyAction] {
         let now = clock.now
-        if let reason = quarantined[worker] {
+        if let reason = workers.quarantineReason(worker) {
             try store.write { w in try w.workerSeen(worker, at: now) }
             return [.disconnect(worker: worker, reason: reason)]
         }
@@ -21,11 +21,11 @@ extension Study {
             try loseLease(lease, reason: "worker became ready again without finishing attempt \(lease.key.attempt)", at: now)
         }
         // A known worker's READY needs no write of its own: a dispatch records it as seen.
-        if !liveWorkers.contains(worker) {
+        if !workers.isLive(worker) {
             try store.write { w in try w.workerConnected(worker, at: now) }
-            liveWorkers.insert(worker)
+            workers.connected(worker)
         }
-        if !idleWorkers.contains(worker) { idleWorkers.append(worker) }
+        workers.becameIdle(worker)
         actions += try advance(at: now)
         return actions
     }
@@ -34,8 +34,8 @@ extension Study {
     func advance(at now: Date) throws -> [StudyAction] {
         var actions: [StudyAction] = []
         try updatePhase(at: now)
-        while !isFinished, let worker = idleWorkers.first, let request = try nextRequest(for: worker, at: now) {
-            idleWorkers.removeFirst()
+        while !isFinished, let worker = workers.firstIdle, let request = try nextRequest(for: worker, at: now) {
+            workers.becameBusy(worker)
             actions.append(.dispatch(request, worker: worker))
         }
         try updatePhase(at: now)

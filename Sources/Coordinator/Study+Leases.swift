@@ -38,8 +38,7 @@ extension Study {
     ///   this worker.
     public func workerLost(_ worker: String, holding request: EvaluationRequest?, reason: String) throws -> [StudyAction] {
         let now = clock.now
-        liveWorkers.remove(worker)
-        idleWorkers.removeAll { $0 == worker }
+        workers.lost(worker)
         var held = leases.values.filter { $0.worker == worker }
         if let request { held = held.filter { $0.key == AttemptKey(candidateId: request.candidateId, attempt: request.attempt) } }
         for lease in held.sorted(by: { $0.key < $1.key }) {
@@ -62,7 +61,7 @@ extension Study {
 
     func reattached(_ key: AttemptKey, worker: String) throws -> Bool {
         let now = clock.now
-        guard quarantined[worker] == nil, attemptWorkers[key] == worker, var candidate = candidates[key.candidateId], candidate.status == .pending,
+        guard workers.quarantineReason(worker) == nil, attemptWorkers[key] == worker, var candidate = candidates[key.candidateId], candidate.status == .pending,
             candidate.dispatched == key.attempt, let position = queue.firstIndex(of: key.candidateId)
         else { return false }
         try store.write { w in
@@ -74,8 +73,8 @@ extension Study {
         queue.remove(at: position)
         candidate.status = .running
         candidates[key.candidateId] = candidate
-        liveWorkers.insert(worker)
-        idleWorkers.removeAll { $0 == worker }
+        workers.connected(worker)
+        workers.becameBusy(worker)
         leases[key] = Lease(key: key, worker: worker, dispatchedAt: now, lastProgress: now)
         logger.info("Lease restored", metadata: ["candidate.id": "\(key.candidateId)", "candidate.attempt": "\(key.attempt)", "worker": "\(worker)"])
         return true
@@ -91,7 +90,7 @@ extension Study {
     /// it against the candidate, and re-queues the candidate first.
     func interruptDispatch(_ key: AttemptKey, worker: String?, reason: String) throws -> [StudyAction] {
         let now = clock.now
-        if let worker { idleWorkers.removeAll { $0 == worker } }
+        if let worker { workers.becameBusy(worker) }
         guard let lease = leases.removeValue(forKey: key), var candidate = candidates[key.candidateId] else { return try advance(at: now) }
         let current = candidate.status == .running && candidate.dispatched == key.attempt
         try store.write { w in
@@ -116,8 +115,7 @@ extension Study {
         for lease in leases.values.sorted(by: { $0.key < $1.key }) {
             guard let reason = expiry(of: lease, at: now) else { continue }
             try loseLease(lease, reason: reason, at: now)
-            liveWorkers.remove(lease.worker)
-            idleWorkers.removeAll { $0 == lease.worker }
+            workers.lost(lease.worker)
             actions.append(.disconnect(worker: lease.worker, reason: reason))
         }
         if now.timeIntervalSince(lastTouch) >= 10 {

@@ -115,10 +115,8 @@ extension Study {
     /// After a FINAL an 18/MDP worker waits for the next REQUEST without saying READY again, so a
     /// connected, trusted worker that holds no other lease is idle from now on.
     private func markIdleAfterFinal(_ worker: String) {
-        guard liveWorkers.contains(worker), quarantined[worker] == nil, !idleWorkers.contains(worker),
-            !leases.values.contains(where: { $0.worker == worker })
-        else { return }
-        idleWorkers.append(worker)
+        guard workers.isLive(worker), !leases.values.contains(where: { $0.worker == worker }) else { return }
+        workers.becameIdle(worker)
     }
 
     /// Why `result` cannot belong to this run and candidate, or nil.
@@ -297,9 +295,7 @@ extension Study {
     /// Refuses a result from a misconfigured worker: attempt `rejected`, worker quarantined, and the
     /// candidate treated as if the lease were lost (re-queued, or given up at the cap).
     private func reject(_ key: AttemptKey, worker: String, reason: String, at now: Date) throws -> OutcomeDisposition {
-        quarantined[worker] = reason
-        idleWorkers.removeAll { $0 == worker }
-        liveWorkers.remove(worker)
+        workers.quarantine(worker, reason: reason)
         let candidate = candidates[key.candidateId]!
         let current = key.attempt == candidate.dispatched && (candidate.status == .running || candidate.status == .pending)
         try requeueOrGiveUp(key, current: current, reason: reason, at: now) { w in

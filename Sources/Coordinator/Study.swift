@@ -56,12 +56,10 @@ public final class Study {
     var attemptRungs: [AttemptKey: Int] = [:]
     /// Fine-tune steps of every accepted result (all rungs): the search's cost in QAT steps.
     public internal(set) var qatSteps = 0
-    /// Workers waiting for work, in order: after READY, or after a FINAL (18/MDP workers do not say
-    /// READY again after one).
-    var idleWorkers: [String] = []
-    var liveWorkers: Set<String> = []
+    /// Connected, idle and quarantined workers.
+    var workers = WorkerTable()
     /// Workers whose results are refused, with the reason.
-    public internal(set) var quarantined: [String: String] = [:]
+    public var quarantined: [String: String] { workers.quarantined }
     /// Candidates whose attempt was running when the coordinator stopped, held back from re-issue
     /// until the given time: the worker may have finished and will re-send its FINAL when it
     /// reconnects (it keeps a FINAL until acknowledged), so re-issuing at once would evaluate the
