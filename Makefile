@@ -11,7 +11,7 @@ SCRATCH    := --scratch-path .build-portable
 BIN        := .build-portable/release/spikeq
 endif
 
-.PHONY: all build test demo demo-quick bench clean slurm-test netns-test
+.PHONY: all build test demo demo-quick bench clean slurm-test netns-test container-test
 
 all: build
 
@@ -46,6 +46,12 @@ slurm-test: build
 # (needs root).
 netns-test: build
 	bash cluster/netns/test.sh
+
+# The container image without a registry: a debootstrapped Debian base imported into podman, the
+# image built on it from the release binary, a coordinator and two workers in containers with CURVE
+# (installs podman and debootstrap; needs root).
+container-test: build
+	bash cluster/container/test.sh
 
 clean:
 	rm -rf .build
