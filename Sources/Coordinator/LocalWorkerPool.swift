@@ -1,19 +1,23 @@
 import Foundation
 import Logging
+import Threading
 
 /// Worker processes on this machine (`spikeq search --local-workers N`), supervised: a worker that
 /// exits while the pool runs (crashed, killed) is restarted after a short back-off, so a local
 /// search survives `kill -9` of a worker the same way a cluster survives a lost node.
 public final class LocalWorkerPool: @unchecked Sendable {
-    // @unchecked: mutable state is guarded by `lock`; termination handlers run on Foundation's queue.
+    // @unchecked: the mutable state is behind `state` (a Locked, not Sendable itself because a
+    // Process is not); termination handlers run on Foundation's queue.
     private let executable: URL
     private let arguments: (Int) -> [String]
     private let logDirectory: URL
     private let logger: Logger
-    private let lock = NSLock()
-    private var processes: [Int: Process] = [:]
-    private var stopping = false
-    private var restarts = 0
+    private struct State {
+        var processes: [Int: Process] = [:]
+        var stopping = false
+        var restarts = 0
+    }
+    private let state = Locked(State())
 
     /// - Parameters:
     ///   - executable: the `spikeq` binary.
@@ -34,16 +38,12 @@ public final class LocalWorkerPool: @unchecked Sendable {
 
     /// Process ids of the running workers, by index.
     public var processIdentifiers: [Int: Int32] {
-        lock.lock()
-        defer { lock.unlock() }
-        return processes.mapValues(\.processIdentifier)
+        state.withLock { $0.processes.mapValues(\.processIdentifier) }
     }
 
     /// How many times a worker was restarted after exiting.
     public var restartCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return restarts
+        state.withLock { $0.restarts }
     }
 
     private func launch(_ index: Int) throws {
@@ -62,38 +62,33 @@ public final class LocalWorkerPool: @unchecked Sendable {
             self?.exited(index, status: finished.terminationStatus, reason: finished.terminationReason)
         }
         try process.run()
-        lock.lock()
-        processes[index] = process
-        lock.unlock()
+        state.withLock { $0.processes[index] = process }
         logger.info("Started local worker", metadata: ["worker.index": "\(index)", "worker.pid": "\(process.processIdentifier)", "log.file": "\(logURL.path)"])
     }
 
     private func exited(_ index: Int, status: Int32, reason: Process.TerminationReason) {
-        lock.lock()
-        let restart = !stopping
-        if restart { restarts += 1 }
-        processes[index] = nil
-        lock.unlock()
+        let restart = state.withLock { state in
+            state.processes[index] = nil
+            if !state.stopping { state.restarts += 1 }
+            return !state.stopping
+        }
         guard restart else { return }
         logger.warning(
             "Local worker exited; restarting it",
             metadata: ["worker.index": "\(index)", "exit.status": "\(status)", "exit.signal": "\(reason == .uncaughtSignal)"])
         DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [weak self] in
             guard let self else { return }
-            self.lock.lock()
-            let stillRunning = !self.stopping
-            self.lock.unlock()
-            guard stillRunning else { return }
+            guard !self.state.withLock(\.stopping) else { return }
             do { try self.launch(index) } catch { self.logger.error("Cannot restart local worker", metadata: ["error": "\(error)"]) }
         }
     }
 
     /// Asks every worker to stop (SIGTERM), waits up to `timeout`, then kills what is left.
     public func stop(timeout: TimeInterval = 10) {
-        lock.lock()
-        stopping = true
-        let running = Array(processes.values)
-        lock.unlock()
+        let running = state.withLock { state in
+            state.stopping = true
+            return Array(state.processes.values)
+        }
         for process in running where process.isRunning { process.terminate() }
         let deadline = Date().addingTimeInterval(timeout)
         for process in running {

@@ -1,10 +1,10 @@
 import Foundation
+import Threading
 
 /// A one-line progress bar on standard error; in logs (not a terminal) one line per 10%.
-final class ProgressBar: @unchecked Sendable {
-    // @unchecked: `last` is only touched inside `lock`.
-    private let lock = NSLock()
-    private var last = -1
+final class ProgressBar: Sendable {
+    /// The last percentage shown (redraws and log lines happen when it changes).
+    private let last = Locked(-1)
     private let label: String
     private let interactive = isatty(2) != 0
 
@@ -13,10 +13,10 @@ final class ProgressBar: @unchecked Sendable {
     func update(_ done: Int, _ total: Int, stage: String = "", detail: String = "") {
         guard total > 0 else { return }
         let percent = done * 100 / total
-        lock.lock()
-        defer { lock.unlock() }
-        let changed = percent != last
-        last = percent
+        let changed = last.withLock { last in
+            defer { last = percent }
+            return percent != last
+        }
         let width = 30
         let filled = width * min(done, total) / total
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
