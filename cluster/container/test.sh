@@ -109,13 +109,7 @@ if [[ -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
     hybrid_cgroups=1
     packages+=(runc)
 fi
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ((${#missing[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash cluster/install-missing.sh "${packages[@]}"
 
 # Podman's settings for this test, as flags (nothing in /etc/containers is changed):
 # - netavark explicitly: a machine that used CNI before keeps CNI by default, and Debian's CNI

@@ -15,13 +15,7 @@ bin=$repo/.build/release/spikeq
 [[ -x $bin ]] || { echo "slurm test: build first (make build)" >&2; exit 1; }
 
 packages=(slurmctld slurmd slurm-client munge sqlite3)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ((${#missing[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash cluster/install-missing.sh "${packages[@]}"
 
 work=$(mktemp -d /tmp/spikeq-slurm.XXXXXX)
 chmod 755 "$work"
