@@ -107,10 +107,10 @@ public enum RunExport {
         let chosen = try select(selection, from: store)
         guard !chosen.isEmpty else { throw ExportError("\(directory.path): the run has no results to export yet") }
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let artifacts = RunDirectory(directory).artifacts
+        let run = RunDirectory(directory)
         var models: [ExportedModel] = []
         for member in chosen {
-            let source = RunDirectory.artifact(in: artifacts, configHash: member.configHash)
+            let source = run.artifact(configHash: member.configHash)
             guard let data = FileManager.default.contents(atPath: source.path) else {
                 throw ExportError("candidate \(member.candidateId): its packed model \(source.path) is missing (was the result recorded by an older coordinator?)")
             }

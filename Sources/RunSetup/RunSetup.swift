@@ -55,10 +55,10 @@ public struct RunSetup {
             try? FileManager.default.removeItem(at: run.baseCheckpoint)
             try FileManager.default.copyItem(at: checkpoint, to: run.baseCheckpoint)
         }
-        let bytes = try Data(contentsOf: run.baseCheckpoint)
+        let checkpointHash = try ContentHash.sha256(fileAt: run.baseCheckpoint)
         let template = RequestTemplate(
             fineTune: config.fineTune,
-            baseCheckpoint: ArtifactReference(sha256: ContentHash.sha256(bytes), bytes: bytes.count, name: RunDirectory.baseCheckpointName),
+            baseCheckpoint: ArtifactReference(sha256: checkpointHash.hex, bytes: checkpointHash.bytes, name: RunDirectory.baseCheckpointName),
             dataset: DatasetReference(configYAML: datasetText, fingerprint: data.fingerprint),
             energyModels: try config.energyModelTexts())
         let setup = try config.studySetup(name: name, layers: model.quantizableLayerNames, template: template)
