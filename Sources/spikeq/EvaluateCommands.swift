@@ -64,6 +64,7 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option var batch: Int = 16
     @Option var seed: UInt64 = 0
     @Option(help: "Also write the packed model here.") var packedOut: String?
+    @Option(help: "Also write its float form here (dequantized FP32 checkpoint, loads in PyTorch; see python/).") var floatOut: String?
     @Flag(help: "Print the EvaluationResult as JSON.") var json = false
 
     func run() async throws {
@@ -86,6 +87,10 @@ struct EvaluateCommand: AsyncParsableCommand {
         bar.finish()
         if let packedOut {
             try Data(outcome.packedModel).write(to: URL(fileURLWithPath: packedOut), options: .atomic)
+        }
+        if let floatOut {
+            let packed = try SafetensorsDocument.parse(Data(outcome.packedModel), file: "the packed model")
+            try PackedModel.dequantized(packed, file: "the packed model").write(to: URL(fileURLWithPath: floatOut))
         }
         if json {
             print(String(decoding: try BodyCodec.encode(outcome.result), as: UTF8.self))

@@ -37,6 +37,17 @@ struct ExportCommand: ParsableCommand {
     }
 }
 
+/// What `spikeq infer --model M --json` prints (predictions in split order, as the frame cache holds them).
+private struct InferOutput: Encodable {
+    var file: String
+    var split: String
+    var accuracy: Double
+    var correct: Int
+    var samples: Int
+    var averageBits: Double
+    var predictions: [Int]
+}
+
 /// `spikeq infer`: runs packed models and checks them against their recorded accuracy.
 struct InferCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,9 +65,11 @@ struct InferCommand: AsyncParsableCommand {
     @Option(help: "Dataset config (configs/datasets/*.yaml).") var data: String
     @Option(help: "The split to run with --model: train, validation or test.") var split: String = "test"
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
+    @Flag(help: "With --model: print accuracy, counts and every sample's predicted class as JSON.") var json = false
 
     func validate() throws {
         guard (model == nil) != (manifest == nil) else { throw ValidationError("Pass exactly one of --model and --manifest.") }
+        guard !json || model != nil else { throw ValidationError("--json goes with --model.") }
         guard ["train", "validation", "test"].contains(split) else { throw ValidationError("--split must be train, validation or test.") }
     }
 
@@ -68,8 +81,16 @@ struct InferCommand: AsyncParsableCommand {
         if let model {
             let (network, quantization, _) = try PackedModel.load(contentsOf: URL(fileURLWithPath: model))
             let summary = try Trainer.evaluate(network, on: sources[split]!, batchSize: 32)
+            let averageBits = quantization.averageBits(parameterCounts: network.quantizableWeightCounts)
+            if json {
+                let correct = zip(summary.predictions, summary.labels).filter { $0 == $1 }.count
+                print(try jsonText(InferOutput(
+                    file: model, split: split, accuracy: summary.accuracy, correct: correct, samples: summary.labels.count,
+                    averageBits: averageBits, predictions: summary.predictions)))
+                return
+            }
             print("\(URL(fileURLWithPath: model).lastPathComponent): \(split) accuracy " + String(format: "%.2f%%", summary.accuracy * 100)
-                + String(format: " (%.2f average bits)", quantization.averageBits(parameterCounts: network.quantizableWeightCounts)))
+                + String(format: " (%.2f average bits)", averageBits))
             return
         }
         let (exported, measurements) = try ExportVerification.verify(

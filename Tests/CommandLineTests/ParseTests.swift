@@ -74,6 +74,8 @@ struct ParseTests {
         #expect(rejection(["infer", "--data", "d.yaml"])?.contains("exactly one of --model and --manifest") == true)
         #expect(rejection(["infer", "--model", "m", "--manifest", "x", "--data", "d"])?.contains("exactly one") == true)
         #expect(rejection(["infer", "--model", "m", "--data", "d", "--split", "dev"])?.contains("--split") == true)
+        #expect(try parse(["infer", "--model", "m", "--data", "d", "--json"], as: InferCommand.self).json)
+        #expect(rejection(["infer", "--manifest", "x", "--data", "d", "--json"])?.contains("--json goes with --model") == true)
     }
 
     @Test func evaluateSupernetAndSensitivity() throws {
@@ -81,6 +83,8 @@ struct ParseTests {
         let evaluate = try parse(["evaluate"] + common + ["--quant", "q.yaml", "--finetune-steps", "15", "--lr", "3e-4"], as: EvaluateCommand.self)
         #expect(evaluate.options.checkpoint == "base.safetensors" && evaluate.quant == "q.yaml")
         #expect(evaluate.finetuneSteps == 15 && evaluate.learningRate == 3e-4 && evaluate.finetuneEpochs == 1)
+        let outputs = try parse(["evaluate"] + common + ["--quant", "q.yaml", "--packed-out", "p", "--float-out", "f"], as: EvaluateCommand.self)
+        #expect(outputs.packedOut == "p" && outputs.floatOut == "f")
         #expect(rejection(["evaluate"] + common) != nil)
         #expect(rejection(["evaluate"] + common + ["--quant", "q", "--threads", "0"])?.contains("--threads") == true)
 

@@ -91,12 +91,12 @@ enum MiniRun {
 
     /// The shipped dataset config with a few samples per class, built from its values (parsed, the
     /// three counts set, written out): a renamed key fails here instead of silently running the full set.
-    static func datasetYAML() throws -> String {
+    static func datasetYAML(train: Int = 3, validation: Int = 2, test: Int = 2) throws -> String {
         let shipped = try String(contentsOf: repository.appendingPathComponent("configs/datasets/synthetic-gestures.yaml"), encoding: .utf8)
         guard var config = try Yams.load(yaml: shipped) as? [String: Any], var synthetic = config["synthetic"] as? [String: Any] else {
             throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "the shipped dataset config has no `synthetic` section"])
         }
-        for (key, count) in [("train_per_class", 3), ("validation_per_class", 2), ("test_per_class", 2)] {
+        for (key, count) in [("train_per_class", train), ("validation_per_class", validation), ("test_per_class", test)] {
             guard synthetic[key] is Int else {
                 throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "the shipped dataset config has no synthetic.\(key)"])
             }

@@ -1,5 +1,6 @@
-"""PyTorch + SpikingJelly reference for `spikeq bench`: the same Spikformer (DVS variant), the same
-synthetic sparse event frames, the same timing (median step of forward [+ backward + AdamW]).
+"""PyTorch + SpikingJelly reference for `spikeq bench`: the same Spikformer (DVS variant, from
+python/spikeq_torch.py), the same synthetic sparse event frames, the same timing (median step of
+forward [+ backward + AdamW]).
 
 Usage: python3 spikformer_bench.py --config ../../configs/models/spikformer-tiny.yaml --mode train --batch 16 --threads 2
 Needs: pip install torch spikingjelly pyyaml numpy
@@ -9,111 +10,17 @@ import json
 import statistics
 import time
 
+import os
+import sys
+
 import numpy as np
 import torch
 import torch.nn as nn
 import yaml
-from spikingjelly.activation_based import neuron
 
-
-def lif(threshold=1.0):
-    return neuron.LIFNode(tau=2.0, v_threshold=threshold, detach_reset=True, step_mode="m")
-
-
-class ConvBNLIF(nn.Module):
-    def __init__(self, cin, cout, pool):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
-        self.lif = lif()
-        self.pool = nn.MaxPool2d(3, 2, 1) if pool else None
-
-    def forward(self, x):  # x: [T, B, C, H, W]
-        t, b = x.shape[:2]
-        y = self.bn(self.conv(x.flatten(0, 1)))
-        y = self.lif(y.reshape(t, b, *y.shape[1:]))
-        if self.pool is not None:
-            y = self.pool(y.flatten(0, 1))
-            y = y.reshape(t, b, *y.shape[1:])
-        return y
-
-
-class LinearBNLIF(nn.Module):
-    def __init__(self, cin, cout, bias, threshold=1.0):
-        super().__init__()
-        self.linear = nn.Conv1d(cin, cout, 1, bias=bias)
-        self.bn = nn.BatchNorm1d(cout)
-        self.lif = lif(threshold)
-
-    def forward(self, x):  # [T, B, C, N]
-        t, b = x.shape[:2]
-        y = self.bn(self.linear(x.flatten(0, 1)))
-        return self.lif(y.reshape(t, b, *y.shape[1:]))
-
-
-class SSA(nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.q = LinearBNLIF(dim, dim, False)
-        self.k = LinearBNLIF(dim, dim, False)
-        self.v = LinearBNLIF(dim, dim, False)
-        self.attn_lif = lif(0.5)
-        self.proj = LinearBNLIF(dim, dim, True)
-
-    def forward(self, x):  # [T, B, C, N]
-        t, b, c, n = x.shape
-        h = self.heads
-
-        def split(z):
-            return z.transpose(-1, -2).reshape(t, b, n, h, c // h).permute(0, 1, 3, 2, 4)
-
-        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        y = (q @ (k.transpose(-2, -1) @ v)) * 0.125
-        y = y.transpose(3, 4).reshape(t, b, c, n)
-        return self.proj(self.attn_lif(y))
-
-
-class MLP(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = LinearBNLIF(dim, hidden, True)
-        self.fc2 = LinearBNLIF(hidden, dim, True)
-
-    def forward(self, x):
-        return self.fc2(self.fc1(x))
-
-
-class Block(nn.Module):
-    def __init__(self, dim, heads, ratio):
-        super().__init__()
-        self.attn = SSA(dim, heads)
-        self.mlp = MLP(dim, dim * ratio)
-
-    def forward(self, x):
-        x = x + self.attn(x)
-        return x + self.mlp(x)
-
-
-class Spikformer(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        d = cfg["embed_dim"]
-        chans = [cfg.get("in_channels", 2), d // 8, d // 4, d // 2, d]
-        pools = set(cfg["pool_stages"])
-        self.stages = nn.ModuleList([ConvBNLIF(chans[i], chans[i + 1], i in pools) for i in range(4)])
-        self.rpe = ConvBNLIF(d, d, False)
-        self.blocks = nn.ModuleList([Block(d, cfg["heads"], cfg["mlp_ratio"]) for _ in range(cfg["depth"])])
-        self.head = nn.Linear(d, cfg["classes"])
-
-    def forward(self, x):  # [T, B, C, H, W]
-        for s in self.stages:
-            x = s(x)
-        x = x + self.rpe(x)
-        x = x.flatten(3)  # [T, B, D, N]
-        for blk in self.blocks:
-            x = blk(x)
-        return self.head(x.mean(3)).mean(0)
+# The model is the project's own PyTorch Spikformer (python/spikeq_torch.py), which also loads exports.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from spikeq_torch import Spikformer  # noqa: E402
 
 
 def synthetic_frames(count, t, c, h, w, seed=1):
