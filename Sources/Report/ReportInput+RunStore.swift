@@ -2,6 +2,7 @@ import Foundation
 import QuantConfig
 import RunStore
 import Search
+import Statistics
 import Wire
 
 extension ReportInput {
@@ -79,44 +80,49 @@ extension ReportInput {
         return input
     }
 
-    /// Whether the run reproduces the seed paper's claim, selected on the selection split and
-    /// reported on the report split; otherwise the best measured trade-off.
-    static func claimFindings(_ input: ReportInput) -> [String] {
-        guard let reference = input.reference, let measured = reference.accuracy[input.selectionSplit] else {
+    /// Whether the run reproduces the seed paper's claim: a model at ≤ 3.7 average bits within 1 pp
+    /// of FP32 on the report split. The model is chosen without looking at the report split: the
+    /// most accurate on the selection split among those at ≤ 3.7 bits (ties: less energy). FP32 is
+    /// the stricter of the two references (fine-tuned and base); the drop is also given paired over
+    /// the same samples, so a pass or fail inside the noise is called that.
+    package static func claimFindings(_ input: ReportInput) -> [String] {
+        guard let reference = input.reference, reference.accuracy[input.reportSplit] != nil else {
             return ["No results yet."]
         }
-        // The stricter of the two references (fine-tuned FP32 and base checkpoint).
-        let fp32Selection = max(measured, input.baseReference?.accuracy[input.selectionSplit] ?? measured)
-        let fp32Report = max(reference.accuracy[input.reportSplit] ?? .nan, input.baseReference?.accuracy[input.reportSplit] ?? -1)
+        let strictest = [reference, input.baseReference].compactMap { $0 }
+            .max { ($0.accuracy[input.reportSplit] ?? -1) < ($1.accuracy[input.reportSplit] ?? -1) }!
+        let fp32Selection = strictest.accuracy[input.selectionSplit] ?? .nan
+        let fp32Report = strictest.accuracy[input.reportSplit] ?? .nan
+        func energy(_ c: ReportCandidate) -> Double { c.result.energy[input.primaryEnergy]?.picojoules ?? .infinity }
+        func selection(_ c: ReportCandidate) -> Double { c.result.accuracy[input.selectionSplit] ?? -1 }
+        func drop(_ c: ReportCandidate) -> Double { fp32Report - (c.result.accuracy[input.reportSplit] ?? -1) }
         func describe(_ c: ReportCandidate) -> String {
             let r = c.result
-            let selection = (r.accuracy[input.selectionSplit] ?? .nan) * 100
-            let report = (r.accuracy[input.reportSplit] ?? .nan) * 100
-            let reduction = r.energy[input.primaryEnergy]?.reduction ?? .nan
+            let paired = HonestFigures.drop(of: r.samples?[input.reportSplit], against: strictest.samples?[input.reportSplit])
             return "#\(c.id) at " + String(format: "%.2f average bits (%.2f× compression): ", r.averageBits, r.compression)
-                + "\(input.selectionSplit) " + String(format: "%.2f%% (FP32 %.2f%%), ", selection, fp32Selection * 100)
-                + "\(input.reportSplit) " + String(format: "%.2f%% (FP32 %.2f%%, drop %.2f pp), ", report, fp32Report * 100, fp32Report * 100 - report)
-                + String(format: "%.2f× less energy", reduction) + " (\(input.primaryEnergy))"
+                + "\(input.selectionSplit) " + String(format: "%.2f%% (FP32 %.2f%%), ", selection(c) * 100, fp32Selection * 100)
+                + "\(input.reportSplit) " + String(format: "%.2f%% (FP32 %.2f%%, drop %.2f pp", (r.accuracy[input.reportSplit] ?? .nan) * 100, fp32Report * 100, drop(c) * 100)
+                + (paired.map { "; paired " + HonestFigures.text($0) } ?? "") + "), "
+                + String(format: "%.2f× less energy", r.energy[input.primaryEnergy]?.reduction ?? .nan) + " (\(input.primaryEnergy))"
         }
-        let qualifying = input.candidates.filter {
-            ($0.result.accuracy[input.selectionSplit] ?? 0) >= fp32Selection - claimAccuracyDrop && $0.result.averageBits <= claimAverageBits
+        let lowBit = input.candidates.filter { $0.result.averageBits <= claimAverageBits && $0.result.accuracy[input.reportSplit] != nil }
+        guard let chosen = lowBit.max(by: { (selection($0), -energy($0)) < (selection($1), -energy($1)) }) else {
+            return ["No configuration at ≤ 3.7 average bits was evaluated in this run."]
         }
-        if let best = qualifying.min(by: { ($0.result.energy[input.primaryEnergy]?.picojoules ?? .infinity) < ($1.result.energy[input.primaryEnergy]?.picojoules ?? .infinity) }) {
-            return [
-                "Reproduced the seed paper's claim (within 1 pp of FP32 at ≤ 3.7 average bits, selected on \(input.selectionSplit)): " + describe(best) + ".",
-                "\(qualifying.count) evaluated configuration(s) qualify.",
-            ]
+        let rule = "at ≤ 3.7 average bits, the most accurate on \(input.selectionSplit), within 1 pp of FP32 on \(input.reportSplit)"
+        var findings: [String]
+        if drop(chosen) <= claimAccuracyDrop + 1e-12 {
+            findings = ["Reproduced the seed paper's claim (\(rule)): " + describe(chosen) + "."]
+        } else {
+            findings = ["Not reproduced (\(rule)): the model chosen on \(input.selectionSplit) is " + describe(chosen) + "."]
+            findings.append("A larger evaluation budget or a longer fine-tune per candidate (fine_tune.epochs) usually closes the gap; see the hypervolume figure for whether the search was still improving.")
         }
-        var findings = ["No configuration reached \(input.selectionSplit) accuracy within 1 pp of FP32 at ≤ 3.7 average bits in this run."]
-        let lowBit = input.candidates.filter { $0.result.averageBits <= claimAverageBits }
-        if let closest = lowBit.max(by: { ($0.result.accuracy[input.selectionSplit] ?? 0) < ($1.result.accuracy[input.selectionSplit] ?? 0) }) {
-            findings.append("Best at ≤ 3.7 bits: " + describe(closest) + ".")
+        if let paired = HonestFigures.drop(of: chosen.result.samples?[input.reportSplit], against: strictest.samples?[input.reportSplit]) {
+            let d = paired.difference
+            if d.lower <= claimAccuracyDrop && claimAccuracyDrop <= d.upper {
+                findings.append("On \(paired.samples) \(input.reportSplit) samples the drop's 95 % interval (\(Interval.format(d.lower * 100, 1)) to \(Interval.format(d.upper * 100, 1)) pp) contains the 1 pp threshold: whether the claim holds is within noise here.")
+            }
         }
-        let close = input.candidates.filter { ($0.result.accuracy[input.selectionSplit] ?? 0) >= fp32Selection - claimAccuracyDrop }
-        if let fewestBits = close.min(by: { $0.result.averageBits < $1.result.averageBits }) {
-            findings.append("Fewest bits within 1 pp: " + describe(fewestBits) + ".")
-        }
-        findings.append("A larger evaluation budget or a longer fine-tune per candidate (fine_tune.epochs) usually closes the gap; see the hypervolume figure for whether the search was still improving.")
         return findings
     }
 }
