@@ -91,7 +91,7 @@ let package = Package(
         // Numerics and the spiking engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: engineSettings),
         .target(
-            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "ConfigFiles", "QuantConfig", yams], swiftSettings: engineSettings),
+            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "ConfigFiles", "QuantConfig", "Threading", yams], swiftSettings: engineSettings),
 
         // Data.
         .target(name: "Events", dependencies: ["CLZ4", "ConfigFiles", "ContentHash", "Threading", "Seeding", yams, crypto]),

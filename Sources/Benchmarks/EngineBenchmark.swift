@@ -1,6 +1,7 @@
 import Foundation
 import SpikingNN
 import Tensor
+import Threading
 
 /// Throughput of training steps or inference passes on a frame source.
 public enum EngineBenchmark {

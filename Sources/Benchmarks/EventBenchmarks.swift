@@ -4,6 +4,7 @@ import Seeding
 
 #if canImport(Glibc)
 import Glibc
+import Threading
 #endif
 
 /// Throughput measurements behind `spikeq bench data`.
@@ -137,9 +138,3 @@ func threadCPUSeconds() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
 }
 
-extension Duration {
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Transport
 import Wire
+import Threading
 
 /// Settings of a ``Broker``.
 public struct BrokerConfiguration: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Transport
 import Wire
+import Threading
 
 /// The broker's state machine without a socket (the swift-nio "embedded" idea): the registry of
 /// workers, the dispatch ledger, heartbeats and the binding of results to dispatches. It takes

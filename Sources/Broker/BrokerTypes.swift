@@ -2,6 +2,7 @@ import ContentHash
 import Foundation
 import Transport
 import Wire
+import Threading
 
 /// A worker as the broker knows it: its ZeroMQ routing id.
 ///

@@ -4,6 +4,7 @@ import Foundation
 public import Logging
 public import Transport
 public import Wire
+import Threading
 
 /// An MDP/Client of the broker's `spikeq.artifact` service: downloads a content-addressed file chunk by
 /// chunk over its own DEALER socket, verifying the SHA-256 of the whole.

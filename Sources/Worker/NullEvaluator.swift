@@ -2,6 +2,7 @@ import Foundation
 import QuantConfig
 import Transport
 public import Wire
+import Threading
 
 /// An evaluator that does no training: it waits a fixed time, reports progress, and returns a
 /// deterministic result derived from the config alone. For tests and for measuring the distributed

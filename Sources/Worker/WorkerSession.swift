@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Transport
 import Wire
+import Threading
 
 /// The worker's protocol state without a socket (Paranoid Pirate with 18/MDP commands): whether the
 /// link is up and when to reconnect, heartbeats both ways, the running evaluation and its coalesced

@@ -1,4 +1,5 @@
 import Foundation
+import Threading
 public import Seeding
 public import Tensor
 
@@ -252,9 +253,3 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-extension Duration {
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) * 1e-18
-    }
-}
