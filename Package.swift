@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "Events", dependencies: ["CLZ4", "ConfigFiles", "ContentHash", "Threading", "Seeding", yams, crypto]),
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
-        .target(name: "ConfigFiles"),
+        .target(name: "ConfigFiles", dependencies: [yams]),
         .target(name: "QuantConfig", dependencies: ["ConfigFiles", "ContentHash", yams]),
         .target(name: "Quantization", dependencies: ["ConfigFiles", "QuantConfig", "SpikingNN", "Tensor", "Seeding", yams]),
         .target(name: "Evaluation", dependencies: ["ConfigFiles", "ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Threading", "Wire", "Tensor"]),
@@ -166,6 +166,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "EventsTests", dependencies: ["ConfigFiles", "Events", "Seeding", "TestSupport"]),
         .testTarget(name: "QuantConfigTests", dependencies: ["ConfigFiles", "QuantConfig"]),
+        .testTarget(name: "ConfigFilesTests", dependencies: ["ConfigFiles", "QuantConfig"]),
         .testTarget(name: "QuantizationTests", dependencies: ["ConfigFiles", "Quantization", "QuantConfig", "Seeding", "SpikingNN", "Tensor", "TestSupport"]),
         .testTarget(
             name: "EvaluationTests",

@@ -139,6 +139,14 @@ public struct IntegerEnergyTable: Hashable, Sendable {
 extension EnergyModel {
     /// Reads an energy table from YAML; errors name the file and key.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> EnergyModel {
+        do {
+            return try parseValues(text, file: file)
+        } catch {
+            throw error.locating(in: ConfigLocator(text))
+        }
+    }
+
+    private static func parseValues(_ text: String, file: String) throws(ConfigError) -> EnergyModel {
         let root: Any?
         do {
             root = try Yams.load(yaml: text)

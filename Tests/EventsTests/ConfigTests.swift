@@ -69,7 +69,22 @@ struct DatasetConfigTests {
         let error = try #require(throws: ConfigError.self) { try DatasetConfig.parse(text, file: "configs/datasets/bad.yaml") }
         #expect(error.key == key)
         #expect(error.file == "configs/datasets/bad.yaml")
-        #expect(error.description.hasPrefix("configs/datasets/bad.yaml: \(key):"))
+        #expect(error.description.hasPrefix("configs/datasets/bad.yaml:" + (error.line.map { "\($0):" } ?? "") + " \(key):"))
+    }
+
+    /// Errors name the line of the offending key too (block style, as users write configs).
+    @Test(arguments: [
+        ("kind: cifar10-dvs\nroot: x\nframez: {}\n", 3),
+        ("kind: cifar10-dvs\nroot: x\nframes:\n  size: 32\n  steps: 0\n", 5),
+        ("kind: synthetic-gestures\nsynthetic:\n  speed:\n    - 2\n    - 1\n", 5),
+        ("# a comment\nkind: mnist\n", 2),
+    ])
+    func badValuesNameTheirLine(text: String, line: Int) throws {
+        let error = try #require(throws: ConfigError.self) { try DatasetConfig.parse(text, file: "bad.yaml") }
+        #expect(error.line == line, "\(error)")
+        #expect(error.description.hasPrefix("bad.yaml:\(line): "))
+        // A missing key has no line to point at.
+        #expect(try #require(throws: ConfigError.self) { try DatasetConfig.parse("root: x\n", file: "bad.yaml") }.line == nil)
     }
 
     @Test func missingConfigFileIsReported() throws {

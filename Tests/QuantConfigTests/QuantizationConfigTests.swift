@@ -74,20 +74,21 @@ struct QuantizationConfigTests {
     }
 
     @Test(arguments: [
-        ("layers:\n  head: u9\n", "layers.head", "head"),
-        ("layers:\n  head: {scheme: linear, bits: 4}\n", "layers.head.scheme", "head"),
-        ("layers:\n  head: {scheme: uniform}\n", "layers.head.bits", "head"),
-        ("layers:\n  nonsense.layer: u4\n", "layers.nonsense.layer", "nonsense.layer"),
-        ("layers:\n  head: q4\n", "layers.head", "head"),
-    ])
-    func validationNamesTheLayerAndKey(yaml: String, key: String, layer: String) {
+        ("layers:\n  head: u9\n", "layers.head", "head", 2),
+        ("layers:\n  head: {scheme: linear, bits: 4}\n", "layers.head.scheme", "head", 2),
+        ("layers:\n  head: {scheme: uniform}\n", "layers.head.bits", "head", nil),
+        ("layers:\n  nonsense.layer: u4\n", "layers.nonsense.layer", "nonsense.layer", 2),
+        ("layers:\n  head: q4\n", "layers.head", "head", 2),
+    ] as [(String, String, String, Int?)])
+    func validationNamesTheLayerAndKey(yaml: String, key: String, layer: String, line: Int?) {
         do {
             _ = try QuantizationConfig.parse(yaml, file: "bad.yaml", layerNames: ["head"])
             Issue.record("expected an error for \(yaml)")
         } catch {
             #expect(error.key == key)
             #expect(error.layer == layer)
-            #expect(error.description.hasPrefix("bad.yaml: "))
+            #expect(error.line == line)
+            #expect(error.description.hasPrefix("bad.yaml:" + (line.map { "\($0):" } ?? "") + " "))
         }
     }
 

@@ -54,19 +54,21 @@ struct EnergyModelTests {
     }
 
     @Test func badTablesNameTheFileAndKey() {
-        let cases: [(String, String)] = [
-            ("name: x\nkind: quantum\n", "kind"),
-            ("name: x\nkind: scaled-float\nmac_pj: 4.6\nreference_bits: 32\n", "ac_pj"),
-            ("name: x\nkind: scaled-float\nmac_pj: -1\nac_pj: 1\nreference_bits: 32\n", "mac_pj"),
-            ("name: x\nkind: scaled-float\nmac_pj: 1\nac_pj: 1\nreference_bits: 32\nextra: 1\n", "extra"),
+        // Each bad key with its line (a missing key has none).
+        let cases: [(String, String, Int?)] = [
+            ("name: x\nkind: quantum\n", "kind", 2),
+            ("name: x\nkind: scaled-float\nmac_pj: 4.6\nreference_bits: 32\n", "ac_pj", nil),
+            ("name: x\nkind: scaled-float\nmac_pj: -1\nac_pj: 1\nreference_bits: 32\n", "mac_pj", 3),
+            ("name: x\nkind: scaled-float\nmac_pj: 1\nac_pj: 1\nreference_bits: 32\nextra: 1\n", "extra", 6),
         ]
-        for (text, key) in cases {
+        for (text, key, line) in cases {
             do {
                 _ = try EnergyModel.parse(text, file: "e.yaml")
                 Issue.record("expected an error for key \(key)")
             } catch {
                 #expect(error.key == key)
-                #expect(error.description.hasPrefix("e.yaml: \(key)"))
+                #expect(error.line == line)
+                #expect(error.description.hasPrefix("e.yaml:" + (line.map { "\($0):" } ?? "") + " \(key)"))
             }
         }
     }

@@ -48,7 +48,10 @@ struct SpikformerTests {
         #expect(error(base.replacingOccurrences(of: "depth: 1", with: "depth: two"))?.key == "depth")
         #expect(error("- a\n- b\n")?.key == "(document)")
         #expect(error(base)?.description == nil)
-        #expect(String(describing: error(base + "x: 1\n")!).hasPrefix("m.yaml: x:"))
+        // The line of the offending key (the ninth line here); a missing key has none.
+        #expect(String(describing: error(base + "x: 1\n")!).hasPrefix("m.yaml:9: x:"))
+        #expect(error(base.replacingOccurrences(of: "heads: 4", with: "heads: 5"))?.line == 5)
+        #expect(error(base.replacingOccurrences(of: "time_steps: 4\n", with: ""))?.line == nil)
     }
 
     @Test func wholeModelGradientMatchesFiniteDifferencesWithSmoothSpikes() {
