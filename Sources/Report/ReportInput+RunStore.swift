@@ -75,6 +75,7 @@ extension ReportInput {
             ("base checkpoint sha256", metadata.checkpointHash),
             ("tool version", metadata.toolVersion),
         ]
+        if let surrogate = try RunInspection.surrogateSummary(store) { input.facts.append(("surrogate screening", surrogate)) }
         input.supernets = try store.supernetResults().map(\.result)
         input.findings = claimFindings(input)
         return input

@@ -93,6 +93,18 @@ public enum RunInspection {
         return String(decoding: try encoder.encode(try paretoRows(store).rows), as: UTF8.self) + "\n"
     }
 
+    /// How well the surrogate that screens children ranks them: Spearman's ρ per objective between
+    /// its predictions and the results it had not seen yet. Nil when the run has no surrogate or it
+    /// has not predicted anything yet.
+    public static func surrogateSummary(_ store: RunStore) throws -> String? {
+        guard let surrogate = try store.latestSearchState()?.surrogate, !surrogate.heldBack.isEmpty else { return nil }
+        let names = try store.metadata().settings.objectives.map(\.description)
+        let correlations = surrogate.heldBackCorrelation.enumerated().map { index, rho in
+            (index < names.count ? names[index] : "objective \(index + 1)") + " " + (rho.map { String(format: "%.2f", $0) } ?? "undefined")
+        }
+        return "Spearman ρ on \(surrogate.heldBack.count) held-back results: " + correlations.joined(separator: ", ")
+    }
+
     /// The run at a glance: progress against the budget, in-flight work, failures, hypervolume, the
     /// best accuracy at each energy, and the workers seen.
     public static func statusText(_ store: RunStore, now: Date = Date()) throws -> String {
@@ -123,6 +135,7 @@ public enum RunInspection {
         } else {
             out += "  hypervolume: no results yet\n"
         }
+        if let surrogate = try surrogateSummary(store) { out += "  surrogate: \(surrogate)\n" }
         out += "  in flight: \(status.inFlight.count)\n"
         for attempt in status.inFlight {
             var line = "    #\(attempt.candidateId) attempt \(attempt.number) on \(attempt.worker), \(duration(now.timeIntervalSince(attempt.dispatchedAt)))"

@@ -13,12 +13,12 @@ struct RunInspectionTests {
 
     /// A run with results, one failure and one attempt in flight. Set SPIKEQ_KEEP_RUN=/path to keep it
     /// (for trying `spikeq pareto` and `spikeq status` by hand).
-    func sampleRun() throws -> (Study, URL, keep: Bool) {
+    func sampleRun(screening: SurrogateScreening? = nil) throws -> (Study, URL, keep: Bool) {
         let kept = TestEnvironment.variable("SPIKEQ_KEEP_RUN")
         let directory = kept.map { URL(fileURLWithPath: $0) } ?? StudyFixtures.temporaryDirectory()
-        let study = try Study.create(
-            at: directory, setup: StudyFixtures.setup(evaluations: 20, constraints: [.maxAccuracyDrop(split: "validation", limit: 0.1)]), clock: clock,
-            logger: StudyFixtures.quietLogger)
+        var setup = StudyFixtures.setup(evaluations: 20, constraints: [.maxAccuracyDrop(split: "validation", limit: 0.1)])
+        setup.parameters.screening = screening
+        let study = try Study.create(at: directory, setup: setup, clock: clock, logger: StudyFixtures.quietLogger)
         var d = Dispatches()
         d.apply(try study.workerReady("node-a/101"))
         d.apply(try study.workerReady("node-b/202"))
@@ -70,6 +70,22 @@ struct RunInspectionTests {
         #expect(text.contains("hypervolume: "))
         #expect(text.contains("best validation accuracy at each energy (e45)"))
         #expect(text.contains("workers seen: 2") && text.contains("node-a/101") && text.contains("node-b/202"))
+        #expect(!text.contains("surrogate:"), "no surrogate in this run")
+        _ = study
+    }
+
+    /// With surrogate screening, status and the report say how well it ranked results it had not seen.
+    @Test func statusAndReportShowTheSurrogatesHeldBackRankCorrelation() throws {
+        let (study, directory, keep) = try sampleRun(screening: SurrogateScreening(candidates: 4, minimumResults: 3))
+        defer { if !keep { try? FileManager.default.removeItem(at: directory) } }
+        let reader = try RunStore.open(at: directory, readOnly: true)
+        let summary = try #require(try RunInspection.surrogateSummary(reader))
+        // 9 results, the first 3 before it could predict: 6 held back, one ρ per objective.
+        #expect(summary.hasPrefix("Spearman ρ on 6 held-back results: "), "\(summary)")
+        #expect(summary.components(separatedBy: ", ").count == 2, "\(summary)")
+        #expect(try RunInspection.statusText(reader, now: clock.now).contains("surrogate: \(summary)"))
+        let report = try ReportInput.load(from: reader)
+        #expect(report.facts.contains { $0.0 == "surrogate screening" && $0.1 == summary })
         _ = study
     }
 }
