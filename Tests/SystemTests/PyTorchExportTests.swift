@@ -88,7 +88,7 @@ enum PyTorchReference {
     /// standard error (kept apart otherwise: torch prints warnings there).
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let errorsFile = FileManager.default.temporaryDirectory.appendingPathComponent("spikeq-torch-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: errorsFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorsFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errorsFile) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
