@@ -185,21 +185,13 @@ typedef struct {
     uint16_t *A_bf16; int8_t *A_s8;
 } shape_data_t;
 
-/* c is [M,N] (t=0) or [N,M] (t=1); ref is row-major [M,N] */
-static double max_diff_f32(const float *c, const float *ref, int64_t M, int64_t N, int t) {
+/* c is [M,N] (t=0) or [N,M] (t=1), f32 or s32 (is_s32); ref is row-major [M,N] */
+static double max_diff(const void *c, int is_s32, const float *ref, int64_t M, int64_t N, int t) {
     double m = 0;
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
-            double v = t ? c[j * M + i] : c[i * N + j];
-            double d = fabs(v - ref[i * N + j]); if (d > m) m = d;
-        }
-    return m;
-}
-static double max_diff_s32(const int32_t *c, const float *ref, int64_t M, int64_t N, int t) {
-    double m = 0;
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-            double v = t ? c[j * M + i] : c[i * N + j];
+            int64_t k = t ? j * M + i : i * N + j;
+            double v = is_s32 ? (double)((const int32_t *)c)[k] : (double)((const float *)c)[k];
             double d = fabs(v - ref[i * N + j]); if (d > m) m = d;
         }
     return m;
@@ -270,8 +262,7 @@ static void run_dnnl(shape_data_t *sd, int variant, res_t *out) {
     CHK(dnnl_primitive_execute(prim, g_strm, 3, args));
     CHK(dnnl_stream_wait(g_strm));
     tw = now_s() - tw;
-    out->maxdiff = (ddt == dnnl_s32) ? max_diff_s32(dst, sd->Cref, M, N, transposed)
-                                     : max_diff_f32(dst, sd->Cref, M, N, transposed);
+    out->maxdiff = max_diff(dst, ddt == dnnl_s32, sd->Cref, M, N, transposed);
 
     /* guard against pathological reference implementations */
     int reps = g_reps;
@@ -418,7 +409,7 @@ int main(int argc, char **argv) {
             if (v == V_SGEMM) {
                 float *save = sd.Cref; sd.Cref = xalloc(nC * 4);
                 run_sgemm(&sd, &res[v]);
-                res[v].maxdiff = max_diff_f32(sd.Cref, Cgold, sd.M, sd.N, 0);
+                res[v].maxdiff = max_diff(sd.Cref, 0, Cgold, sd.M, sd.N, 0);
                 free(sd.Cref); sd.Cref = save;
             } else {
                 run_dnnl(&sd, v, &res[v]);

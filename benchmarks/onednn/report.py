@@ -47,75 +47,56 @@ def conv(run, s, c):
     return float(run[s]["CONV:" + c]["med_ms"])
 
 
+def table(title, columns, cell, align="---:", note=None):
+    """A markdown table with one row per shape: `cell(shape)` gives that row's cells after the name."""
+    print()
+    print("### " + title)
+    print()
+    if note:
+        print(note)
+        print()
+    print("| shape | " + " | ".join(columns) + " |")
+    print("|---|" + (align + "|") * len(columns))
+    for s in shapes:
+        print("| %s | %s |" % (sname(s), " | ".join(cell(s))))
+
+
+def timing(run, s, v):
+    r = run[s][v]
+    flag = "" if int(r["reps"]) > 1 else "†"
+    return "%.3f (%.0f)%s" % (float(r["med_ms"]), float(r["gflops"]), flag)
+
+
+def speedup_with_conversions(run, s, v):
+    return t(run, s, "sgemm") / (t(run, s, v) + sum(conv(run, s, c) for c in CONV_FOR[v]))
+
+
+def one_time(run, s, v):
+    r = run[s][v]
+    return "%.2f" % float(r["create_ms"]) + (" / %.2f" % float(r["prepack_ms"]) if v.endswith("T") else "")
+
+
 print()
 print("Variants: **D** = direct mapping (src=A weights, oneDNN 'weights'=B activations, dst=C, all row-major, no prepack).")
 print("**T** = transposed mapping C^T = B^T·A^T (src=B^T [N,K] contiguous, weights=A^T prepacked once, dst=C^T [N,M]).")
 print("Shapes are M×K×N (C[M×N] = A[M×K]·B[K×N]). All runs 2 threads/library.")
 for ri, run in enumerate(runs):
-    print()
-    print("### Run %d (%s): median ms (GFLOP/s)" % (ri + 1, "sgemm first" if ri % 2 == 0 else "reverse order, sgemm last"))
-    print()
-    print("| shape | " + " | ".join(VARIANTS) + " |")
-    print("|---|" + "---:|" * len(VARIANTS))
-    for s in shapes:
-        cells = []
-        for v in VARIANTS:
-            r = run[s][v]
-            flag = "" if int(r["reps"]) > 1 else "†"
-            cells.append("%.3f (%.0f)%s" % (float(r["med_ms"]), float(r["gflops"]), flag))
-        print("| %s | %s |" % (sname(s), " | ".join(cells)))
+    order = "sgemm first" if ri % 2 == 0 else "reverse order, sgemm last"
+    table("Run %d (%s): median ms (GFLOP/s)" % (ri + 1, order), VARIANTS, lambda s, run=run: [timing(run, s, v) for v in VARIANTS])
 
-print()
-print("### Kernel-only speedup vs OpenBLAS sgemm (sgemm_time / variant_time), run 1 / run 2")
-print()
-print("| shape | " + " | ".join(VARIANTS[1:]) + " |")
-print("|---|" + "---:|" * (len(VARIANTS) - 1))
-for s in shapes:
-    cells = []
-    for v in VARIANTS[1:]:
-        cells.append(" / ".join("%.2f" % (t(run, s, "sgemm") / t(run, s, v)) for run in runs))
-    print("| %s | %s |" % (sname(s), " | ".join(cells)))
+table("Kernel-only speedup vs OpenBLAS sgemm (sgemm_time / variant_time), run 1 / run 2", VARIANTS[1:],
+      lambda s: [" / ".join("%.2f" % (t(run, s, "sgemm") / t(run, s, v)) for run in runs) for v in VARIANTS[1:]])
 
-print()
-print("### Speedup incl. per-call conversions (engine keeps f32 B[K,N] in, f32 C[M,N] out), run 1 / run 2")
-print()
-print("Added per call: " + "; ".join("%s: %s" % (v, " + ".join(CONV_FOR[v])) for v in VARIANTS[1:] if CONV_FOR[v]) + ".")
-print()
-print("| shape | " + " | ".join(VARIANTS[1:]) + " |")
-print("|---|" + "---:|" * (len(VARIANTS) - 1))
-for s in shapes:
-    cells = []
-    for v in VARIANTS[1:]:
-        vals = []
-        for run in runs:
-            tot = t(run, s, v) + sum(conv(run, s, c) for c in CONV_FOR[v])
-            vals.append("%.2f" % (t(run, s, "sgemm") / tot))
-        cells.append(" / ".join(vals))
-    print("| %s | %s |" % (sname(s), " | ".join(cells)))
+table("Speedup incl. per-call conversions (engine keeps f32 B[K,N] in, f32 C[M,N] out), run 1 / run 2", VARIANTS[1:],
+      lambda s: [" / ".join("%.2f" % speedup_with_conversions(run, s, v) for run in runs) for v in VARIANTS[1:]],
+      note="Added per call: " + "; ".join("%s: %s" % (v, " + ".join(CONV_FOR[v])) for v in VARIANTS[1:] if CONV_FOR[v]) + ".")
 
-print()
-print("### Per-call conversion cost (oneDNN reorder, 2 threads), median ms, run 1 (sgemm ms for scale)")
-print()
-print("| shape | sgemm | " + " | ".join(CONVS) + " |")
-print("|---|" + "---:|" * (len(CONVS) + 1))
 run = runs[0]
-for s in shapes:
-    print("| %s | %.3f | %s |" % (sname(s), t(run, s, "sgemm"), " | ".join("%.3f" % conv(run, s, c) for c in CONVS)))
+table("Per-call conversion cost (oneDNN reorder, 2 threads), median ms, run 1 (sgemm ms for scale)", ["sgemm"] + CONVS,
+      lambda s: ["%.3f" % t(run, s, "sgemm")] + ["%.3f" % conv(run, s, c) for c in CONVS])
 
-print()
-print("### One-time costs (run 1): primitive creation ms / weight prepack ms (T only), and implementation")
-print()
-print("| shape | " + " | ".join(VARIANTS[1:]) + " |")
-print("|---|" + "---|" * (len(VARIANTS) - 1))
-for s in shapes:
-    cells = []
-    for v in VARIANTS[1:]:
-        r = run[s][v]
-        c = "%.2f" % float(r["create_ms"])
-        if v.endswith("T"):
-            c += " / %.2f" % float(r["prepack_ms"])
-        cells.append(c)
-    print("| %s | %s |" % (sname(s), " | ".join(cells)))
+table("One-time costs (run 1): primitive creation ms / weight prepack ms (T only), and implementation", VARIANTS[1:],
+      lambda s: [one_time(run, s, v) for v in VARIANTS[1:]], align="---")
 
 print()
 print("### Implementations chosen (impl_info_str), over all shapes and runs")
