@@ -48,6 +48,17 @@ public struct ConfigLocator {
 }
 
 extension ConfigError {
+    /// Runs a reader of `text` and fills in the line of any ``ConfigError`` it throws (the text is
+    /// composed again only then, so a good file costs nothing extra).
+    public static func addingLines<T, E: Error>(from text: String, _ read: () throws(E) -> T) throws(E) -> T {
+        do {
+            return try read()
+        } catch {
+            if let configError = error as? ConfigError, let located = configError.locating(in: ConfigLocator(text)) as? E { throw located }
+            throw error
+        }
+    }
+
     /// The same error with its line filled in from `text` when the reader did not know it.
     public func locating(in locator: ConfigLocator) -> ConfigError {
         guard line == nil, let found = locator.line(of: key) else { return self }

@@ -18,11 +18,7 @@ extension QuantizationConfig {
     ///   - layerNames: the model's quantizable layers; required when `default` is used, and used
     ///     to reject unknown names.
     public static func parse(_ text: String, file: String? = nil, layerNames: [String]? = nil) throws(ConfigError) -> QuantizationConfig {
-        do {
-            return try parseValues(text, file: file, layerNames: layerNames)
-        } catch {
-            throw error.locating(in: ConfigLocator(text))
-        }
+        try ConfigError.addingLines(from: text) { () throws(ConfigError) in try parseValues(text, file: file, layerNames: layerNames) }
     }
 
     private static func parseValues(_ text: String, file: String?, layerNames: [String]?) throws(ConfigError) -> QuantizationConfig {

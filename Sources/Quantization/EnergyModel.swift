@@ -139,11 +139,7 @@ public struct IntegerEnergyTable: Hashable, Sendable {
 extension EnergyModel {
     /// Reads an energy table from YAML; errors name the file and key.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> EnergyModel {
-        do {
-            return try parseValues(text, file: file)
-        } catch {
-            throw error.locating(in: ConfigLocator(text))
-        }
+        try ConfigError.addingLines(from: text) { () throws(ConfigError) in try parseValues(text, file: file) }
     }
 
     private static func parseValues(_ text: String, file: String) throws(ConfigError) -> EnergyModel {

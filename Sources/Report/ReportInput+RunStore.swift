@@ -97,9 +97,8 @@ extension ReportInput {
         func energy(_ c: ReportCandidate) -> Double { c.result.energy[input.primaryEnergy]?.picojoules ?? .infinity }
         func selection(_ c: ReportCandidate) -> Double { c.result.accuracy[input.selectionSplit] ?? -1 }
         func drop(_ c: ReportCandidate) -> Double { fp32Report - (c.result.accuracy[input.reportSplit] ?? -1) }
-        func describe(_ c: ReportCandidate) -> String {
+        func describe(_ c: ReportCandidate, paired: PairedComparison?) -> String {
             let r = c.result
-            let paired = HonestFigures.drop(of: r.samples?[input.reportSplit], against: strictest.samples?[input.reportSplit])
             return "#\(c.id) at " + String(format: "%.2f average bits (%.2f× compression): ", r.averageBits, r.compression)
                 + "\(input.selectionSplit) " + String(format: "%.2f%% (FP32 %.2f%%), ", selection(c) * 100, fp32Selection * 100)
                 + "\(input.reportSplit) " + String(format: "%.2f%% (FP32 %.2f%%, drop %.2f pp", (r.accuracy[input.reportSplit] ?? .nan) * 100, fp32Report * 100, drop(c) * 100)
@@ -111,14 +110,15 @@ extension ReportInput {
             return ["No configuration at ≤ 3.7 average bits was evaluated in this run."]
         }
         let rule = "at ≤ 3.7 average bits, the most accurate on \(input.selectionSplit), within 1 pp of FP32 on \(input.reportSplit)"
+        let paired = HonestFigures.drop(of: chosen.result.samples?[input.reportSplit], against: strictest.samples?[input.reportSplit])
         var findings: [String]
         if drop(chosen) <= claimAccuracyDrop + 1e-12 {
-            findings = ["Reproduced the seed paper's claim (\(rule)): " + describe(chosen) + "."]
+            findings = ["Reproduced the seed paper's claim (\(rule)): " + describe(chosen, paired: paired) + "."]
         } else {
-            findings = ["Not reproduced (\(rule)): the model chosen on \(input.selectionSplit) is " + describe(chosen) + "."]
+            findings = ["Not reproduced (\(rule)): the model chosen on \(input.selectionSplit) is " + describe(chosen, paired: paired) + "."]
             findings.append("A larger evaluation budget or a longer fine-tune per candidate (fine_tune.epochs) usually closes the gap; see the hypervolume figure for whether the search was still improving.")
         }
-        if let paired = HonestFigures.drop(of: chosen.result.samples?[input.reportSplit], against: strictest.samples?[input.reportSplit]) {
+        if let paired {
             let d = paired.difference
             if d.lower <= claimAccuracyDrop && claimAccuracyDrop <= d.upper {
                 findings.append("On \(paired.samples) \(input.reportSplit) samples the drop's 95 % interval (\(Interval.format(d.lower * 100, 1)) to \(Interval.format(d.upper * 100, 1)) pp) contains the 1 pp threshold: whether the claim holds is within noise here.")

@@ -33,11 +33,7 @@ extension DatasetConfig {
     /// - Throws: ``ConfigError`` naming the file and the key for every unknown key, wrong type or
     ///   out-of-range value.
     public static func parse(_ text: String, file: String? = nil) throws -> DatasetConfig {
-        do {
-            return try parseValues(text, file: file)
-        } catch let error as ConfigError {
-            throw error.locating(in: ConfigLocator(text))
-        }
+        try ConfigError.addingLines(from: text) { try parseValues(text, file: file) }
     }
 
     private static func parseValues(_ text: String, file: String?) throws -> DatasetConfig {

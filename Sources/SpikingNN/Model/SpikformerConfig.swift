@@ -83,11 +83,7 @@ extension SpikformerConfig {
 
     /// Parses YAML (or JSON) text; see the type's documentation for the keys.
     public static func parse(_ text: String, file: String? = nil) throws -> SpikformerConfig {
-        do {
-            return try parseValues(text, file: file)
-        } catch let error as ConfigError {
-            throw error.locating(in: ConfigLocator(text))
-        }
+        try ConfigError.addingLines(from: text) { try parseValues(text, file: file) }
     }
 
     private static func parseValues(_ text: String, file: String?) throws -> SpikformerConfig {
