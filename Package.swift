@@ -175,7 +175,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "QuantConfig"]),
         .testTarget(name: "TransportTests", dependencies: ["Threading", "Transport", logging], exclude: ["Interop"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", grdb]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "RunStore", "Search", "Wire", "QuantConfig", "Statistics", "TestSupport"]),
         .testTarget(
             name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
         .testTarget(

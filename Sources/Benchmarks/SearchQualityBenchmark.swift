@@ -141,7 +141,7 @@ public struct SearchQualityBenchmark: Sendable {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["search"] + what + ["--bind", "tcp://127.0.0.1:*", "--local-workers", String(workers), "--worker-threads", "1"]
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         defer { try? handle.close() }

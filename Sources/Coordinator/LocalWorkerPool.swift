@@ -51,7 +51,7 @@ public final class LocalWorkerPool: @unchecked Sendable {
         process.executableURL = executable
         process.arguments = arguments(index)
         let logURL = logDirectory.appendingPathComponent("worker-\(index).log")
-        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
         let log = try FileHandle(forWritingTo: logURL)
         log.seekToEndOfFile()
         process.standardOutput = log

@@ -7,7 +7,7 @@ import Wire
 extension SearchConfig {
     static let topLevelKeys = [
         "name", "seed", "model", "dataset", "checkpoint", "energy", "space", "objectives", "constraints", "budget", "search", "fine_tune", "retry",
-        "lease", "gumbel",
+        "lease", "gumbel", "final",
     ]
 
     /// Reads and checks a search config file; relative paths resolve against its directory.
@@ -58,7 +58,7 @@ extension SearchConfig {
             space: try parseSpace(map["space"]), objectives: objectives,
             constraints: try parseConstraints(map["constraints"], objectives: objectives, energyModels: energyModels),
             budget: try parseBudget(try required("budget")), search: search, fineTune: try parseFineTune(map["fine_tune"]),
-            maxAttempts: try parseRetry(map["retry"]), lease: try parseLease(map["lease"]), gumbel: gumbel)
+            maxAttempts: try parseRetry(map["retry"]), lease: try parseLease(map["lease"]), gumbel: gumbel, reseeds: try parseFinal(map["final"]))
         if let name = config.name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
             throw ConfigError(file: file.path, key: "name", message: "`\(name)` is not usable as a directory name")
         }
@@ -353,6 +353,13 @@ extension SearchConfig {
         if let value = map["label_smoothing"] { budget.labelSmoothing = try value.double(0...1) }
         if let value = map["threads"] { budget.threads = try value.int(1...4096) }
         return budget
+    }
+
+    /// `final: {reseeds: K}`; K = 0 (the default) re-tunes nothing.
+    private static func parseFinal(_ node: ConfigNode?) throws(ConfigError) -> Int {
+        guard let node else { return 0 }
+        let map = try node.mapping(allowed: ["reseeds"])
+        return try map["reseeds"]?.int(0...100) ?? 0
     }
 
     private static func parseRetry(_ node: ConfigNode?) throws(ConfigError) -> Int {

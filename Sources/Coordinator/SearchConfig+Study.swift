@@ -75,7 +75,7 @@ extension SearchConfig {
             objectives: objectives, constraints: constraints, parameters: parameters(space: genomeSpace, sensitivity: sensitivity), sensitivity: sensitivity,
             seed: seed, budget: budget, maxAttempts: maxAttempts, lease: lease, template: template, fidelity: search.fidelity,
             fineTunedReference: search.reference == .fineTuned, commonRandomNumbers: search.commonRandomNumbers,
-            supernet: supernetSweep(template: template))
+            supernet: supernetSweep(template: template), reseeds: reseeds)
     }
 
     /// The λ sweep of the gumbel and hybrid strategies (nil for nsga2); E is measured under the
@@ -198,6 +198,7 @@ extension SearchConfig {
         ]
         if let threads = fineTune.threads { fineTunePairs.append(("threads", number(threads))) }
         add("fine_tune", mapping(fineTunePairs))
+        if reseeds > 0 { add("final", mapping([("reseeds", number(reseeds))])) }
         add("retry", mapping([("max_attempts", number(maxAttempts))]))
         add("lease", mapping([("progress_timeout", Node("\(lease.progressTimeout)s")), ("heartbeat_timeout", Node("\(lease.heartbeatTimeout)s"))]))
         // Serialising a tree of plain scalars cannot fail.

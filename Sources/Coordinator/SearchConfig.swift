@@ -75,6 +75,9 @@ import Wire
 ///   batch_size: 16
 ///   label_smoothing: 0.1
 ///   threads: 1                               # optional; default: the worker's --threads
+/// final:
+///   reseeds: 2                               # after the budget, fine-tune every front member and the
+///                                            # fine-tuned reference with 2 more seeds (mean ± sd in the report)
 /// retry:
 ///   max_attempts: 3                          # lost leases / refused results before giving up
 /// lease:
@@ -101,6 +104,8 @@ public struct SearchConfig: Hashable, Sendable {
     public var lease: LeaseTimings
     /// The supernet sweep of the gumbel and hybrid strategies (defaults when absent).
     public var gumbel = GumbelSettings()
+    /// `final.reseeds`: extra fine-tune seeds for every front member after the budget (0: none).
+    public var reseeds = 0
 
     /// Energy model `name`'s file, if configured.
     public func energyModel(_ name: String) -> URL? {

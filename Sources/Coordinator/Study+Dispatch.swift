@@ -107,10 +107,11 @@ extension Study {
         // Multi-fidelity: one seed per candidate, so every rung runs a prefix of the same fine-tune.
         // Common random numbers: one seed for every candidate.
         let seedAttempt = setup.isMultiFidelity ? 1 : attempt
-        let seed =
+        var seed =
             setup.commonRandomNumbers == true
             ? Self.candidateSeed(runSeed: setup.seed, configHash: "common", attempt: seedAttempt)
             : Self.candidateSeed(runSeed: setup.seed, configHash: hash, attempt: seedAttempt)
+        if case .reseed(_, let replicate) = kind { seed = reseedSeed(configHash: config.hash, replicate: replicate) }
         let id = try store.write { w in
             var id = existing ?? 0
             if let proposal {

@@ -94,10 +94,11 @@ extension Study {
     }
 
     /// The file name (the candidate's own config hash) under which `outcome`'s packed model may be
-    /// stored, or nil when the outcome would not be accepted. The name never comes from peer data.
+    /// stored, or nil when the outcome would not be accepted or is a re-fine-tune's (the front keeps
+    /// the model the search measured). The name never comes from peer data.
     public func artifactName(for outcome: EvaluationOutcome, from worker: String, dispatched: AttemptKey? = nil) -> String? {
         let key = AttemptKey(candidateId: outcome.candidateId, attempt: outcome.attempt)
-        guard outcome.error == nil, let result = outcome.result, let candidate = candidates[key.candidateId],
+        guard outcome.error == nil, let result = outcome.result, let candidate = candidates[key.candidateId], !candidate.isReseed,
             let rung = attemptRungs[key], rung == candidate.rung, !hasResult(candidate, at: rung), attemptWorkers[key] != nil,
             unboundReason(key, from: worker, dispatched: dispatched) == nil, mismatch(in: result, for: candidate) == nil
         else { return nil }
@@ -127,8 +128,8 @@ extension Study {
         if result.checkpointHash != metadata.checkpointHash {
             return "checkpoint hash \(result.checkpointHash.prefix(16)) differs from the run's \(metadata.checkpointHash.prefix(16))"
         }
-        if result.configHash != candidate.hash {
-            return "result is for configuration \(result.configHash.prefix(12)), not \(candidate.hash.prefix(12))"
+        if result.configHash != candidate.resultHash {
+            return "result is for configuration \(result.configHash.prefix(12)), not \(candidate.resultHash.prefix(12))"
         }
         if result.config != candidate.config {
             return "result's configuration differs from the candidate's"
@@ -165,6 +166,9 @@ extension Study {
             return try fail(key, worker: worker, reason: "unusable result: objectives \(objectives), constraints \(violations)", at: now)
         }
         if candidate.isReference { return try acceptReference(result, key: key, worker: worker, late: late, at: now) }
+        if case .reseed(let of, let replicate) = candidate.kind {
+            return try acceptReseed(result, of: of, replicate: replicate, key: key, worker: worker, late: late, at: now)
+        }
         let rung = attemptRungs[key] ?? 0
         let fullFidelity = rung == engine.fidelity.topRung
         var next = engine

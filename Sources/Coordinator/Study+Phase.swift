@@ -6,8 +6,9 @@ import Wire
 
 extension Study {
     /// Moves running → draining when a budget is reached or the space is exhausted, and draining →
-    /// finished when nothing is in flight or queued, or when the grace period is over (then running
-    /// attempts are abandoned as `interrupted` and their candidates left pending for a resume).
+    /// finished when nothing is in flight or queued (after the `final.reseeds` re-fine-tunes, if
+    /// any), or when the grace period is over (then running attempts are abandoned as
+    /// `interrupted` and their candidates left pending for a resume).
     func updatePhase(at now: Date) throws {
         switch phase {
         case .running:
@@ -32,6 +33,11 @@ extension Study {
             // Candidates may still climb the rungs after an evaluation budget (it counts candidates).
             let promotionsLeft = reason != .wallTime && engine.hasPromotion
             if leases.isEmpty && queue.isEmpty && !promotionsLeft {
+                // `final.reseeds` re-tunes the finished front, within a grace period of its own.
+                if reason != .wallTime, try queueReseeds(at: now) {
+                    phase = .draining(since: now, reason: reason)
+                    return
+                }
                 try finish(reason, at: now)
             } else if let grace = setup.budget.graceSeconds, now.timeIntervalSince(since) >= grace {
                 try abandonInFlight(because: "grace period of \(Int(grace)) s after the budget ended", at: now)

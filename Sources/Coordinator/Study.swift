@@ -92,9 +92,20 @@ public final class Study {
             case reference
             /// A supernet training job of the λ sweep (its config is a placeholder).
             case supernet(SupernetSettings)
+            /// A final re-fine-tune (`final.reseeds`) of candidate `of` with extra seed `replicate`
+            /// (its row's hash is ``Study/reseedRowHash(configHash:replicate:)``, its config `of`'s).
+            case reseed(of: Int64, replicate: Int)
         }
 
         var isReference: Bool { kind == .reference }
+        var isReseed: Bool {
+            if case .reseed = kind { return true }
+            return false
+        }
+        /// The config hash a result for this row must carry (a re-fine-tune's row hash is its own).
+        var resultHash: String {
+            isReseed ? config.hash : hash
+        }
         var supernetJob: SupernetSettings? {
             if case .supernet(let settings) = kind { return settings }
             return nil
@@ -215,11 +226,16 @@ public final class Study {
                     throw StudyError("\(store.databaseURL.path): supernet job \(record.id) is not one of the stored setup's λ sweep")
                 }
                 kind = .supernet(job)
+            case .reseed:
+                guard let of = record.parents.first, let replicate = Self.reseedReplicate(rowHash: record.configHash) else {
+                    throw StudyError("\(store.databaseURL.path): re-fine-tune \(record.id) names no parent or replicate")
+                }
+                kind = .reseed(of: of, replicate: replicate)
             default: kind = .search
             }
             candidates[record.id] = CandidateState(
                 id: record.id, hash: record.configHash, config: record.config, status: record.status, dispatched: record.attempts,
-                lost: lostCount[record.id, default: 0], rung: kind == .reference ? setup.schedule.topRung : 0, kind: kind)
+                lost: lostCount[record.id, default: 0], rung: kind == .search ? 0 : setup.schedule.topRung, kind: kind)
             idByHash[record.configHash] = record.id
         }
         activeBefore = try store.activeSeconds()

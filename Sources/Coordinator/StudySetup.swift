@@ -33,13 +33,17 @@ public struct StudySetup: Codable, Hashable, Sendable {
     public var commonRandomNumbers: Bool?
     /// The supernet λ sweep of the gumbel and hybrid strategies; nil for plain NSGA-II.
     public var supernet: SupernetSweep?
+    /// `final.reseeds`: after the budget (not after a wall-time stop), every front member and the
+    /// fine-tuned reference are fine-tuned again with this many more seeds; nil or 0: none.
+    public var reseeds: Int?
 
     public init(
         name: String, configYAML: String, space: QuantizationSpace, objectives: [ObjectiveSpec], constraints: [ConstraintSpec] = [],
         parameters: NSGA2Parameters, sensitivity: SensitivityTable? = nil, seed: UInt64, budget: StudyBudget, maxAttempts: Int = 3,
         lease: LeaseTimings = LeaseTimings(), template: RequestTemplate, fidelity: FidelitySchedule? = nil, fineTunedReference: Bool = false,
-        commonRandomNumbers: Bool = false, supernet: SupernetSweep? = nil
+        commonRandomNumbers: Bool = false, supernet: SupernetSweep? = nil, reseeds: Int = 0
     ) {
+        self.reseeds = reseeds
         self.supernet = supernet
         self.commonRandomNumbers = commonRandomNumbers
         self.fineTunedReference = fineTunedReference

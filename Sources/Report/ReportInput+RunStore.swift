@@ -77,6 +77,19 @@ extension ReportInput {
         ]
         if let surrogate = try RunInspection.surrogateSummary(store) { input.facts.append(("surrogate screening", surrogate)) }
         input.supernets = try store.supernetResults().map(\.result)
+        let reseeds = try store.reseedResults()
+        if !reseeds.isEmpty {
+            let referenceId = try store.candidates().first { $0.origin == .reference }?.id
+            for stored in reseeds {
+                if stored.of == referenceId {
+                    input.referenceReseeds = input.referenceReseeds ?? SeedAccuracies(bySeed: fineTuned.map { [0: $0.accuracy] } ?? [:])
+                    input.referenceReseeds?.bySeed[stored.replicate] = stored.result.accuracy
+                } else if let searched = results.first(where: { $0.candidateId == stored.of }) {
+                    input.reseeds[stored.of, default: SeedAccuracies(bySeed: [0: searched.result.accuracy])].bySeed[stored.replicate] = stored.result.accuracy
+                }
+            }
+            input.facts.append(("re-fine-tunes", "\(reseeds.count) (final.reseeds: \(input.reseeds.count) front models\(input.referenceReseeds == nil ? "" : " and the FP32 reference"))"))
+        }
         input.findings = claimFindings(input)
         return input
     }
@@ -117,6 +130,15 @@ extension ReportInput {
         } else {
             findings = ["Not reproduced (\(rule)): the model chosen on \(input.selectionSplit) is " + describe(chosen, paired: paired) + "."]
             findings.append("A larger evaluation budget or a longer fine-tune per candidate (fine_tune.epochs) usually closes the gap; see the hypervolume figure for whether the search was still improving.")
+        }
+        if let seeds = input.reseeds[chosen.id], let spread = seeds.spread(input.reportSplit), spread.count > 1 {
+            var text = "Fine-tuned with \(spread.count) seeds in all, #\(chosen.id) scores " + SeedAccuracies.text(spread) + " on \(input.reportSplit)"
+                + " (the search's seed: " + String(format: "%.2f%%", (chosen.result.accuracy[input.reportSplit] ?? .nan) * 100) + ")"
+            if let reference = input.referenceReseeds, let drop = seeds.drop(against: reference, split: input.reportSplit), drop.count > 1 {
+                text += "; the fine-tuned FP32 reference " + (reference.spread(input.reportSplit).map(SeedAccuracies.text) ?? "–")
+                    + String(format: ", a drop of %.2f ± %.2f pp seed by seed", drop.mean * 100, drop.standardDeviation * 100)
+            }
+            findings.append(text + ".")
         }
         if let paired {
             let d = paired.difference

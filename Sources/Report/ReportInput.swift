@@ -1,5 +1,6 @@
 import Foundation
 import QuantConfig
+import Statistics
 import Wire
 
 /// Everything the report shows, gathered from a run (see `ReportInput+RunStore`), so that the
@@ -33,6 +34,10 @@ public struct ReportInput: Sendable {
     public var facts: [(String, String)]
     /// The gumbel/hybrid strategies' supernet sweep, least λ first (empty for nsga2 runs).
     public var supernets: [SupernetResult] = []
+    /// `final.reseeds`: front members fine-tuned again with more seeds, by candidate id.
+    public var reseeds: [Int64: SeedAccuracies] = [:]
+    /// The fine-tuned FP32 reference's re-fine-tunes with the same seeds.
+    public var referenceReseeds: SeedAccuracies?
 
     public init(
         runName: String, subtitle: String, layerOrder: [String], primaryEnergy: String, energyPresets: [String],
@@ -72,6 +77,35 @@ public struct ReportCandidate: Sendable {
         self.origin = origin
         self.result = result
         self.onFront = onFront
+    }
+}
+
+/// One model's accuracies under several fine-tune seeds (`final.reseeds`).
+public struct SeedAccuracies: Sendable, Hashable {
+    /// Accuracy by split for each seed: 0 is the search's own fine-tune, 1…K the re-fine-tunes
+    /// (with common random numbers seed k is the same for every model, so drops pair by seed).
+    public var bySeed: [Int: [String: Double]]
+
+    public init(bySeed: [Int: [String: Double]] = [:]) { self.bySeed = bySeed }
+
+    /// Mean ± sd of `split`'s accuracy over the seeds that measured it.
+    public func spread(_ split: String) -> Spread? {
+        let values = bySeed.values.compactMap { $0[split] }
+        return values.isEmpty ? nil : Spread(values)
+    }
+
+    /// `reference − self` on `split`, seed by seed over the seeds both have.
+    public func drop(against reference: SeedAccuracies, split: String) -> Spread? {
+        let drops = bySeed.keys.sorted().compactMap { seed -> Double? in
+            guard let own = bySeed[seed]?[split], let theirs = reference.bySeed[seed]?[split] else { return nil }
+            return theirs - own
+        }
+        return drops.isEmpty ? nil : Spread(drops)
+    }
+
+    /// `82.10 % ± 1.30 (n = 3)`.
+    public static func text(_ spread: Spread) -> String {
+        String(format: "%.2f%% ± %.2f (n = %d)", spread.mean * 100, spread.standardDeviation * 100, spread.count)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import QuantConfig
+import Statistics
 import Wire
 
 /// Writes a run's report: `index.html` (self-contained: figures inline), `figures/*.svg`, and the
@@ -28,7 +29,12 @@ public enum ReportWriter {
             try sweep.csv.write(to: dataDirectory.appendingPathComponent("supernets.csv"), atomically: true, encoding: .utf8)
             try sweep.json.write(to: dataDirectory.appendingPathComponent("supernets.json"), atomically: true, encoding: .utf8)
         }
-        let page = html(input, figures: figures, pareto: pareto, sweep: sweep)
+        let reseeds = reseedTable(input)
+        if !reseeds.rows.isEmpty {
+            try reseeds.csv.write(to: dataDirectory.appendingPathComponent("reseeds.csv"), atomically: true, encoding: .utf8)
+            try reseeds.json.write(to: dataDirectory.appendingPathComponent("reseeds.json"), atomically: true, encoding: .utf8)
+        }
+        let page = html(input, figures: figures, pareto: pareto, sweep: sweep, reseeds: reseeds)
         let index = directory.appendingPathComponent("index.html")
         try page.write(to: index, atomically: true, encoding: .utf8)
         return index
@@ -65,6 +71,31 @@ public enum ReportWriter {
         return table
     }
 
+    /// `final.reseeds`: each re-tuned model's accuracy under the search's seed and its mean ± sd
+    /// over all seeds, and the drop against the fine-tuned FP32 reference seed by seed.
+    static func reseedTable(_ input: ReportInput) -> DataTable {
+        let splits = [input.selectionSplit, input.reportSplit]
+        var columns = ["id", "origin", "seeds"]
+        for split in splits { columns += ["\(split)_search_seed_%", "\(split)_mean_%", "\(split)_sd_pp"] }
+        columns += ["\(input.reportSplit)_drop_vs_fp32_mean_pp", "\(input.reportSplit)_drop_vs_fp32_sd_pp"]
+        var table = DataTable(columns: columns)
+        func row(id: String, origin: String, _ seeds: SeedAccuracies) -> [String] {
+            var row = [id, origin, "\(seeds.bySeed.count)"]
+            for split in splits {
+                let spread = seeds.spread(split)
+                row += [fmt((seeds.bySeed[0]?[split] ?? .nan) * 100), fmt((spread?.mean ?? .nan) * 100), fmt((spread?.standardDeviation ?? .nan) * 100)]
+            }
+            let drop = input.referenceReseeds.flatMap { seeds.drop(against: $0, split: input.reportSplit) }
+            return row + [drop.map { fmt($0.mean * 100) } ?? "-", drop.map { fmt($0.standardDeviation * 100) } ?? "-"]
+        }
+        if let reference = input.referenceReseeds { table.append(row(id: "-", origin: "fp32-reference", reference)) }
+        let energy = { (c: ReportCandidate) in c.result.energy[input.primaryEnergy]?.picojoules ?? 0 }
+        for c in input.front.sorted(by: { energy($0) < energy($1) }) {
+            if let seeds = input.reseeds[c.id] { table.append(row(id: "\(c.id)", origin: c.origin, seeds)) }
+        }
+        return table
+    }
+
     /// The supernet sweep: per λ the derived configuration, its predicted figures, and what its
     /// evaluation measured (when it has been evaluated).
     static func supernetTable(_ input: ReportInput) -> DataTable {
@@ -84,7 +115,9 @@ public enum ReportWriter {
         return table
     }
 
-    static func html(_ input: ReportInput, figures: [Figure], pareto: DataTable, sweep: DataTable = DataTable(columns: [])) -> String {
+    static func html(
+        _ input: ReportInput, figures: [Figure], pareto: DataTable, sweep: DataTable = DataTable(columns: []), reseeds: DataTable = DataTable(columns: [])
+    ) -> String {
         var out = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
@@ -125,6 +158,11 @@ public enum ReportWriter {
         out += "<h2>Pareto models</h2>\n"
         out += "<p>Selected on the \(escape(input.selectionSplit)) split; \(escape(input.reportSplit)) accuracy reported. Drop is in percentage points against the FP32 model; the 95 % interval of each accuracy is Wilson's, and the paired drop is measured on the same test samples (bootstrap 95 % interval, exact McNemar p; \"within noise\" when the interval contains 0). \(input.referenceIsFineTuned ? "The FP32 model was fine-tuned with the candidates' recipe and full budget (like with like)." : "The FP32 model is the base checkpoint, not fine-tuned: drops also include what fine-tuning alone gains (set search.reference: fine_tuned).") <span class=\"links\">Data: <a href=\"data/pareto.csv\">pareto.csv</a>, <a href=\"data/pareto.json\">pareto.json</a></span></p>\n"
         out += htmlTable(pareto)
+        if !reseeds.rows.isEmpty {
+            out += "<h2>Front under more seeds</h2>\n"
+            out += "<p>After the budget every Pareto model and the fine-tuned FP32 reference were fine-tuned again with more seeds (<code>final.reseeds</code>). The front was picked as the best of noisy evaluations, so the search's own seed tends to flatter it (the winner's curse); the mean ± sd over all seeds is the figure to expect. The drop is taken seed by seed against the reference. <span class=\"links\">Data: <a href=\"data/reseeds.csv\">reseeds.csv</a>, <a href=\"data/reseeds.json\">reseeds.json</a></span></p>\n"
+            out += htmlTable(reseeds)
+        }
         if !sweep.rows.isEmpty {
             out += "<h2>Supernet sweep</h2>\n"
             out += "<p>One Gumbel-softmax supernet per energy weight λ (the seed paper's search); each derived configuration (per-layer most likely choice) was then fine-tuned and evaluated as a candidate. Predicted energies are relative to FP32 at the FP32 model's firing rates; expected figures are under the final choice probabilities. <span class=\"links\">Data: <a href=\"data/supernets.csv\">supernets.csv</a>, <a href=\"data/supernets.json\">supernets.json</a></span></p>\n"

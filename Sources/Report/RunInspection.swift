@@ -128,6 +128,11 @@ public enum RunInspection {
             out += "  fidelity: \(lower), full fidelity: \(results.count); \(try store.qatSteps()) QAT steps in all\n"
         }
         out += supernetSweepText(try store.supernetResults(), results: results)
+        let reseeds = try store.candidates().filter { $0.origin == .reseed }
+        if !reseeds.isEmpty {
+            let done = reseeds.filter { $0.status == .done }.count
+            out += "  re-fine-tunes (final.reseeds): \(done) of \(reseeds.count) done; mean ± sd per model in the report\n"
+        }
         out += "  candidates: " + CandidateStatus.allCases.map { "\($0.rawValue) \(status.candidates[$0, default: 0])" }.joined(separator: ", ") + "\n"
         out += "  attempts: " + AttemptState.allCases.map { "\($0.rawValue) \(status.attempts[$0, default: 0])" }.joined(separator: ", ") + "\n"
         if let hv = status.hypervolume {

@@ -226,6 +226,19 @@ public struct BusyInterval: Hashable, Sendable {
 }
 
 /// A supernet training job's accepted result.
+/// One final re-fine-tune of a front member or the fine-tuned reference (`final.reseeds`).
+public struct StoredReseedResult: Hashable, Sendable {
+    /// The re-fine-tune's own candidate row.
+    public var candidateId: Int64
+    public var attempt: Int
+    /// The front member (or reference) it fine-tuned again.
+    public var of: Int64
+    /// 1 … K: which extra seed.
+    public var replicate: Int
+    public var result: EvaluationResult
+    public var receivedAt: Date
+}
+
 public struct StoredSupernetResult: Hashable, Sendable {
     public var candidateId: Int64
     public var attempt: Int

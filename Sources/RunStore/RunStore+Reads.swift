@@ -198,7 +198,7 @@ extension RunStore {
     }
 
     /// Fine-tune steps of every accepted result (full fidelity, lower rungs, the fine-tuned
-    /// reference, supernet trainings): what the run has cost in QAT steps.
+    /// reference, supernet trainings, final re-fine-tunes): what the run has cost in QAT steps.
     public func qatSteps() throws -> Int {
         try read { db in
             let fineTunes =
@@ -207,10 +207,23 @@ extension RunStore {
                     sql: """
                         SELECT COALESCE(SUM(json_extract(result_json, '$.fineTune.steps')), 0) FROM (
                             SELECT result_json FROM result UNION ALL SELECT result_json FROM rung_result
-                            UNION ALL SELECT result_json FROM reference_result)
+                            UNION ALL SELECT result_json FROM reference_result UNION ALL SELECT result_json FROM reseed_result)
                         """) ?? 0
             let supernets = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(json_extract(result_json, '$.steps')), 0) FROM supernet_result") ?? 0
             return fineTunes + supernets
+        }
+    }
+
+    /// The final re-fine-tunes (`final.reseeds`), by the model they re-tuned, then replicate.
+    public func reseedResults() throws -> [StoredReseedResult] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM reseed_result ORDER BY of_candidate, replicate").map { row in
+                let candidateId: Int64 = row["candidate_id"]
+                return StoredReseedResult(
+                    candidateId: candidateId, attempt: row["attempt"], of: row["of_candidate"], replicate: row["replicate"],
+                    result: try decode(EvaluationResult.self, row["result_json"] as String, at: "reseed_result \(candidateId) result_json"),
+                    receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// The schema of `run.sqlite` (version 4; older files are migrated when opened). Times are Unix seconds (REAL); JSON columns hold compact
+/// The schema of `run.sqlite` (version 5; older files are migrated when opened). Times are Unix seconds (REAL); JSON columns hold compact
 /// JSON with sorted keys; seeds are decimal TEXT (SQLite integers are signed 64-bit).
 ///
 /// | table          | one row per                   | key columns                                                       |
@@ -20,6 +20,7 @@ import GRDB
 /// |                | (v2)                          | violations_json, violation, received_at                           |
 /// | `reference_result` | the fine-tuned FP32 model (v2) | candidate_id, attempt, result_json, received_at                |
 /// | `supernet_result` | a supernet training job's derived configuration (v4) | candidate_id, attempt, lambda, result_json (SupernetResult), received_at |
+/// | `reseed_result` | a final re-fine-tune of a front member or the reference (v5) | candidate_id, attempt, of_candidate, replicate, result_json, received_at |
 /// | `event`        | thing that happened           | time, kind, candidate_id, attempt, worker, payload_json           |
 /// | `hypervolume`  | accepted result               | evaluations, wall_seconds, value                                  |
 /// | `search_state` | latest + every 100th snapshot | evaluations, saved_at, milestone, state_json (incl. RNG state)    |
@@ -31,7 +32,7 @@ import GRDB
 /// = the schema version, so foreign or newer databases are refused with a clear message.
 extension RunStore {
     public static let applicationID: Int32 = 0x5351_4E54
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -200,6 +201,23 @@ extension RunStore {
                         FOREIGN KEY (candidate_id, attempt) REFERENCES attempt(candidate_id, number)
                     );
                     PRAGMA user_version = 4;
+                    """)
+        }
+        // v5: `final.reseeds`, the front and the fine-tuned reference fine-tuned again with more
+        // seeds after the budget (candidate rows of origin `reseed`, parent = the model re-tuned).
+        migrator.registerMigration("v5") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE reseed_result (
+                        candidate_id INTEGER PRIMARY KEY REFERENCES candidate(id),
+                        attempt INTEGER NOT NULL,
+                        of_candidate INTEGER NOT NULL REFERENCES candidate(id),
+                        replicate INTEGER NOT NULL CHECK (replicate >= 1),
+                        result_json TEXT NOT NULL,
+                        received_at REAL NOT NULL,
+                        FOREIGN KEY (candidate_id, attempt) REFERENCES attempt(candidate_id, number)
+                    );
+                    PRAGMA user_version = 5;
                     """)
         }
         return migrator

@@ -48,8 +48,11 @@ extension RunStore {
     public func status() throws -> RunStatus {
         let counts: ([CandidateStatus: Int], [AttemptState: Int], Date?) = try read { db in
             var candidates: [CandidateStatus: Int] = [:]
-            // The fine-tuned FP32 reference and supernet training jobs run like candidates but are not the search's.
-            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM candidate WHERE origin NOT IN ('reference', 'supernet-training') GROUP BY status") {
+            // The fine-tuned FP32 reference, supernet training jobs and final re-fine-tunes run like
+            // candidates but are not the search's.
+            for row in try Row.fetchAll(
+                db, sql: "SELECT status, count(*) AS n FROM candidate WHERE origin NOT IN ('reference', 'supernet-training', 'reseed') GROUP BY status")
+            {
                 if let status = CandidateStatus(rawValue: row["status"]) { candidates[status] = row["n"] }
             }
             var attempts: [AttemptState: Int] = [:]

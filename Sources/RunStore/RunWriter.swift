@@ -144,6 +144,13 @@ public struct RunWriter {
             arguments: [candidateId, attempt, try JSONText.encode(result), time.timeIntervalSince1970])
     }
 
+    /// Records a final re-fine-tune (`final.reseeds`) of candidate `of`, replicate `replicate`.
+    public func insertReseedResult(candidateId: Int64, attempt: Int, of: Int64, replicate: Int, result: EvaluationResult, at time: Date) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO reseed_result (candidate_id, attempt, of_candidate, replicate, result_json, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [candidateId, attempt, of, replicate, try JSONText.encode(result), time.timeIntervalSince1970])
+    }
+
     /// Records what a supernet training job derived.
     public func insertSupernetResult(candidateId: Int64, attempt: Int, result: SupernetResult, at time: Date) throws {
         try db.execute(

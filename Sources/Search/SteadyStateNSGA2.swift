@@ -77,6 +77,10 @@ public enum CandidateOrigin: String, Codable, Hashable, Sendable, CaseIterable {
     /// Not a configuration: a Gumbel-softmax supernet training job of the gumbel and hybrid
     /// strategies (its derived configuration becomes a candidate of origin ``supernet``).
     case supernetTraining = "supernet-training"
+    /// Not a search candidate: a front member (or the fine-tuned reference, its only parent)
+    /// fine-tuned again with another seed after the budget (`final.reseeds`), to show the spread
+    /// that selecting the best of noisy evaluations hides.
+    case reseed
 }
 
 /// A configuration the search wants evaluated.

@@ -41,6 +41,16 @@ struct SearchConfigTests {
         #expect(parseError(minimal + "\nsearch:\n  surrogate: {candidates: 0}\n")?.key == "search.surrogate.candidates")
     }
 
+    @Test func finalReseedsAreReadAndReachTheSetup() throws {
+        let config = try SearchConfig.parse(minimal + "\nfinal:\n  reseeds: 2\n", file: file)
+        #expect(config.reseeds == 2)
+        #expect(try SearchConfig.parse(config.resolvedYAML, file: file).reseeds == 2)
+        #expect(try SearchConfig.parse(minimal, file: file).reseeds == 0, "none by default")
+        #expect(!(try SearchConfig.parse(minimal, file: file).resolvedYAML.contains("final")))
+        #expect(parseError(minimal + "\nfinal:\n  reseeds: -1\n")?.key == "final.reseeds")
+        #expect(parseError(minimal + "\nfinal:\n  seeds: 2\n")?.key == "final.seeds")
+    }
+
     @Test func fidelityReferenceAndCommonRandomNumbersAreRead() throws {
         let text = minimal + "\nsearch:\n  fidelity: {rungs: [15, 60], eta: 4}\n  reference: fine_tuned\n  common_random_numbers: false\n"
         let config = try SearchConfig.parse(text, file: file)

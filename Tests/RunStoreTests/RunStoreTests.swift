@@ -61,7 +61,7 @@ struct RunStoreTests {
             #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == RunStore.schemaVersion)
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name")
-            #expect(tables == ["attempt", "candidate", "event", "hypervolume", "reference_result", "result", "run", "rung_result", "search_state", "session", "supernet_result", "worker", "worker_busy"])
+            #expect(tables == ["attempt", "candidate", "event", "hypervolume", "reference_result", "reseed_result", "result", "run", "rung_result", "search_state", "session", "supernet_result", "worker", "worker_busy"])
             let candidateColumns = try db.columns(in: "candidate").map(\.name)
             #expect(candidateColumns == ["id", "config_hash", "config_json", "origin", "parents_json", "status", "attempts", "created_at", "finished_at", "reason"])
             let attemptColumns = try db.columns(in: "attempt").map(\.name)

@@ -25,7 +25,7 @@ final class SpikeqProcess: @unchecked Sendable {
     init(_ arguments: [String], log: URL, environment: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw Missing() }
         self.log = log
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = Self.binary
         process.arguments = arguments
