@@ -16,7 +16,9 @@
     void CKernels_sparseConv3x3WeightGradient_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, \
                                                        const float *, int64_t, float *, float *);              \
     int32_t CKernels_binaryRows_##suffix(const float *, int64_t, int64_t, int64_t, uint64_t *);                   \
-    void CKernels_countProducts_##suffix(const uint64_t *, const uint64_t *, int64_t, int64_t, float, float *);
+    void CKernels_countProducts_##suffix(const uint64_t *, const uint64_t *, int64_t, int64_t, float, float *);       \
+    int64_t CKernels_lifBackward_##suffix(const float *, float, float, const float *, int64_t, int64_t, float, float,   \
+                                          float, float, float *, float *);
 
 CK_DECLARE(generic)
 #if defined(__x86_64__)
@@ -133,4 +135,9 @@ int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_
 
 void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out) {
     CK_DISPATCH(countProducts, a, b, rows, words, scale, out)
+}
+
+int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
+                             float gain, float threshold, float alpha, float *out, float *scratch) {
+    CK_DISPATCH(lifBackward, x, a, b, g, timeSteps, block, decay, gain, threshold, alpha, out, scratch)
 }

@@ -374,3 +374,56 @@ void CK_NAME(countProducts)(const uint64_t *a, const uint64_t *b, int64_t rows, 
         }
     }
 }
+
+typedef uint32_t ck_u16 __attribute__((vector_size(64)));
+
+static inline __attribute__((always_inline)) ck_v16 ck_splat(float value) { return (ck_v16){0} + value; }
+
+/// `exp(x)` for x ≤ 0, operation for operation as SpikingNN's `RowKernels.expNonPositive`.
+static inline __attribute__((always_inline)) ck_v16 ck_exp_nonpositive(ck_v16 x) {
+    const ck_v16 floor87 = ck_splat(-87);
+    const ck_i16 low = x < floor87;
+    const ck_v16 clamped = (ck_v16)(((ck_i16)x & ~low) | ((ck_i16)floor87 & low));
+    const float magic = 12582912.0f;
+    const ck_v16 shifted = clamped * 1.44269504f + magic;
+    const ck_v16 n = shifted - magic;
+    const ck_v16 r = clamped - n * 0.69314718f;
+    ck_v16 p = ck_splat(1.0f / 720);
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1;
+    p = p * r + 1;
+    uint32_t magicBits;
+    memcpy(&magicBits, &magic, sizeof magicBits);
+    const ck_u16 k = (ck_u16)shifted - magicBits;
+    return p * (ck_v16)((k + 127) << 23);
+}
+
+int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
+                             float gain, float threshold, float alpha, float *out, float *scratch) {
+    int64_t i = 0;
+    for (; i + 16 <= block; i += 16) {
+        ck_v16 v = {0};
+        for (int64_t t = 0; t < timeSteps; t++) {
+            const ck_v16 h = decay * v + gain * (a * ck_load(x + t * block + i) + b);
+            ck_store(scratch + 16 * t, h);
+            v = (ck_v16)((ck_i16)h & ~(ck_i16)(h >= threshold));
+        }
+        ck_v16 gv = {0};
+        for (int64_t t = timeSteps - 1; t >= 0; t--) {
+            const int64_t offset = t * block + i;
+            const ck_v16 xm = ck_load(scratch + 16 * t) - threshold;
+            const ck_v16 magnitude = (ck_v16)((ck_i16)xm & 0x7FFFFFFF);
+            const ck_v16 e = ck_exp_nonpositive(-alpha * magnitude);
+            const ck_v16 d = 1 + e;
+            const ck_v16 surrogate = alpha * e / (d * d);
+            const ck_v16 keep = (ck_v16)((ck_i16)ck_splat(1) & ~(ck_i16)(xm >= 0));
+            const ck_v16 gh = ck_load(g + offset) * surrogate + gv * keep;
+            ck_store(out + offset, gh * gain);
+            gv = gh * decay;
+        }
+    }
+    return i;
+}

@@ -29,6 +29,42 @@ struct LIFNeuronTests {
         #expect(lif.forward(x, timeSteps: 2, training: false).scalars == [0, 0, 1, 0])
     }
 
+    /// The backward pass runs a row 16 neurons at a time in C (per instruction-set variant), then
+    /// 8 at a time in Swift, then one at a time. Each neuron's gradient must not depend on which of
+    /// them computed it: rotating the neurons within the row moves each into another path, and the
+    /// gradients (rotated back) must be bit-identical, under every variant the CPU has.
+    @Test func backwardIsTheSameInEveryLaneAndVariant() {
+        var rng = SeededGenerator(seed: 29)
+        let (t, m) = (5, 27)  // 16 in C, 8 in Swift lanes, 3 one at a time
+        var xs = GradientCheck.random([1, t * m], &rng, scale: 2).scalars.map { $0 + 1 }
+        let gs = GradientCheck.random([1, t * m], &rng).scalars
+        xs[0] = -400  // the exponential's clamp
+        xs[m + 1] = 2  // H exactly at the threshold on the first step (x = 2: H = 1)
+        func gradients(rotatedBy r: Int) -> [UInt32] {
+            var x = [Float](repeating: 0, count: t * m), g = x
+            for step in 0..<t {
+                for p in 0..<m {
+                    x[step * m + (p + r) % m] = xs[step * m + p]
+                    g[step * m + (p + r) % m] = gs[step * m + p]
+                }
+            }
+            let lif = LIFNeuron()
+            _ = lif.forward(Tensor(shape: [1, t * m], scalars: x), timeSteps: t, training: true)
+            let dx = lif.backward(Tensor(shape: [1, t * m], scalars: g)).scalars
+            var back = [UInt32](repeating: 0, count: t * m)
+            for step in 0..<t { for p in 0..<m { back[step * m + p] = dx[step * m + (p + r) % m].bitPattern } }
+            return back
+        }
+        defer { EventKernels.useInstructionSet(EventKernels.detectedInstructionSet) }
+        let expected = gradients(rotatedBy: 0)
+        #expect(expected.contains { Float(bitPattern: $0) != 0 }, "some gradient flows")
+        for variant in ["generic", "avx2", "avx512"] where EventKernels.useInstructionSet(variant) == variant {
+            for r in [0, 5, 11, 19] {
+                #expect(gradients(rotatedBy: r) == expected, "\(variant), neurons rotated by \(r)")
+            }
+        }
+    }
+
     @Test func backwardMatchesSurrogateFormula() {
         var rng = SeededGenerator(seed: 11)
         let (channels, t, m) = (3, 6, 7)

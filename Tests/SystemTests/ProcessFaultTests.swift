@@ -44,10 +44,14 @@ struct ProcessFaultTests {
         #expect(await search.exitStatus(within: .seconds(240)) == 0, "\(search.output)")
         steady.kill9()
         #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 8) == [])
+        // The attempt the kill interrupted is lost (stale) and redone by the other worker. On a
+        // starved machine doomed may also have been declared lost once before the kill (3 s of
+        // missed heartbeats), so its loss count is at least one, and the attempt is found by number.
         let attempts = try store.attempts(candidateId: lease.candidateId)
-        #expect(attempts.first?.state == .stale && attempts.first?.worker == "doomed")
+        let killed = attempts.first { $0.number == lease.number }
+        #expect(killed?.state == .stale && killed?.worker == "doomed")
         #expect(attempts.last?.state == .done && attempts.last?.worker == "steady")
-        #expect(try store.workers().first { $0.name == "doomed" }?.lost == 1)
+        #expect(try store.workers().first { $0.name == "doomed" }?.lost ?? 0 >= 1)
     }
 
     @Test func killingTheCoordinatorAndResumingLosesNothing() async throws {

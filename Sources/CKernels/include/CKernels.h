@@ -98,6 +98,15 @@ int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_
 /// words each: the products of two spike matrices, counted exactly.
 void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out);
 
+/// The backward pass of a LIF neuron (Heaviside spike, hard reset detached from the graph, sigmoid
+/// surrogate) over one channel's row, 16 positions at a time, for positions `[0, returned)`; the
+/// caller finishes the rest. Input `x[t·block + p]` is mapped to `a·x + b` as in the forward pass,
+/// whose membrane potentials are recomputed; `g` is dL/dS, `out` receives dL/d(a·x + b).
+/// `scratch`: `16·timeSteps` floats. Operation for operation as SpikingNN's `LIFNeuron.backwardRow`,
+/// so every variant and the Swift lanes agree bit for bit.
+int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
+                             float gain, float threshold, float alpha, float *out, float *scratch);
+
 #ifdef __cplusplus
 }
 #endif

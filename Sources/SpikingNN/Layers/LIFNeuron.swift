@@ -175,15 +175,19 @@ public final class LIFNeuron {
     /// Per-thread scratch of ``backwardRow(input:scale:shift:spikeGradient:timeSteps:block:into:scratch:)``:
     /// the recomputed H of one group of neurons over T.
     struct BackwardScratch {
+        /// 16 lanes × T, for the C kernel.
+        let wide: UnsafeMutablePointer<Float>
         let lanes: UnsafeMutablePointer<SIMD8<Float>>
         let scalars: UnsafeMutablePointer<Float>
 
         init(timeSteps: Int) {
+            wide = .allocate(capacity: 16 * timeSteps)
             lanes = .allocate(capacity: timeSteps)
             scalars = .allocate(capacity: timeSteps)
         }
 
         func deallocate() {
+            wide.deallocate()
             lanes.deallocate()
             scalars.deallocate()
         }
@@ -198,6 +202,11 @@ public final class LIFNeuron {
         let threshold = self.threshold
         var i = 0
         if spikeFunction == .heaviside && detachReset {
+            // 16 lanes in C (AVX-512 where the CPU has it), then 8 here, then one at a time: the
+            // same operations in the same order, so the split does not change any value.
+            i = NeuronKernels.lifBackward(
+                input: x, scale: a, shift: b, spikeGradient: g, timeSteps: timeSteps, block: block, decay: decay, gain: gain,
+                threshold: threshold, alpha: alpha, into: out, scratch: scratch.wide)
             let hs = scratch.lanes
             while i + 8 <= block {
                 var v = SIMD8<Float>()

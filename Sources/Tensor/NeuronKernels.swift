@@ -1,0 +1,19 @@
+import CKernels
+
+/// The spiking neurons' row kernels in C (`CKernels`), one variant per instruction set like the
+/// event kernels: the LIF backward pass is a tenth of a training step, and AVX-512 runs it 16 lanes
+/// wide where the Swift code (built for AVX2) runs 8.
+public enum NeuronKernels {
+    /// The LIF backward pass (Heaviside spike, detached reset, sigmoid surrogate with `alpha`) over
+    /// positions `[0, returned)` of one channel's row, a multiple of 16; see `CKernels_lifBackward`.
+    /// The caller computes the remaining positions the same way.
+    ///
+    /// - Parameter scratch: `16 · timeSteps` floats.
+    @inline(__always)
+    public static func lifBackward(
+        input x: UnsafePointer<Float>, scale a: Float, shift b: Float, spikeGradient g: UnsafePointer<Float>, timeSteps: Int, block: Int,
+        decay: Float, gain: Float, threshold: Float, alpha: Float, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) -> Int {
+        Int(CKernels_lifBackward(x, a, b, g, Int64(timeSteps), Int64(block), decay, gain, threshold, alpha, out, scratch))
+    }
+}
