@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "Broker", "Threading", "Coordinator", "Worker", "RunStore", "Export", "Search", "Wire", "Transport", "QuantConfig", "Seeding",
+                "Broker", "Threading", "Coordinator", "Worker", "RunStore", "Export", "Search", "Wire", "Transport", "QuantConfig", "Seeding", "Statistics",
                 "TestSupport", logging, yams,
             ]),
     ]

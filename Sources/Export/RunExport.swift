@@ -46,6 +46,10 @@ public struct ExportedModel: Codable, Hashable, Sendable {
     public var accuracy: [String: Double]
     /// 95 % Wilson intervals of the accuracies, by split.
     public var accuracyIntervals: [String: Interval]?
+    /// Accuracy over all fine-tune seeds by split (mean, sd, n, min, max), when the run re-tuned
+    /// its front (`final.reseeds`): what to expect from this configuration, free of the selection's
+    /// flattery.
+    public var accuracyOverSeeds: [String: Spread]?
     public var energy: [String: EnergyFigure]
     public var averageBits: Double
     public var compression: Double
@@ -109,6 +113,7 @@ public enum RunExport {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let run = RunDirectory(directory)
         var models: [ExportedModel] = []
+        let bySeed = try store.accuraciesBySeed()
         for member in chosen {
             let source = run.artifact(configHash: member.configHash)
             guard let data = FileManager.default.contents(atPath: source.path) else {
@@ -134,6 +139,12 @@ public enum RunExport {
                     candidateId: member.candidateId,
                     configHash: member.configHash, config: r.config, accuracy: r.accuracy,
                     accuracyIntervals: Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } }),
+                    accuracyOverSeeds: bySeed[member.candidateId].map { seeds in
+                        Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in
+                            let values = seeds.values.compactMap { $0[split] }
+                            return values.count > 1 ? (split, Spread(values)) : nil
+                        })
+                    },
                     energy: r.energy, averageBits: r.averageBits,
                     compression: r.compression, packedBytes: r.packedBytes))
         }
@@ -176,6 +187,18 @@ public enum RunExport {
             let reductions = m.energy.sorted { $0.key < $1.key }.map { String(format: "%.2f× ", $0.value.reduction) + "(\($0.key))" }
             text += "| `\(m.file ?? m.floatFile ?? "-")` | " + String(format: "%.2f%% | %.2f%% | %.2f | %.2f× | ", (m.accuracy["validation"] ?? .nan) * 100, (m.accuracy["test"] ?? .nan) * 100, m.averageBits, m.compression)
                 + "\(m.packedBytes) | \(reductions.joined(separator: ", ")) |\n"
+        }
+        let reseeded = manifest.models.filter { $0.accuracyOverSeeds?["test"] != nil }
+        if !reseeded.isEmpty {
+            text += "\nOver all fine-tune seeds (the search's and the `final.reseeds` re-fine-tunes; the search's own figures\nabove were selected as the best of noisy evaluations):\n\n"
+            for m in reseeded {
+                let test = m.accuracyOverSeeds!["test"]!
+                text += "- `\(m.file ?? m.floatFile ?? "-")`: test " + String(format: "%.2f%% ± %.2f (n = %d)", test.mean * 100, test.standardDeviation * 100, test.count)
+                if let validation = m.accuracyOverSeeds?["validation"] {
+                    text += String(format: ", validation %.2f%% ± %.2f", validation.mean * 100, validation.standardDeviation * 100)
+                }
+                text += "\n"
+            }
         }
         if let reference = manifest.reference {
             text += String(format: "\nFP32 reference: validation %.2f%%, test %.2f%%, %d bytes.\n", (reference.accuracy["validation"] ?? .nan) * 100, (reference.accuracy["test"] ?? .nan) * 100, reference.bytes)

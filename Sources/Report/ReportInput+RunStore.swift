@@ -77,18 +77,14 @@ extension ReportInput {
         ]
         if let surrogate = try RunInspection.surrogateSummary(store) { input.facts.append(("surrogate screening", surrogate)) }
         input.supernets = try store.supernetResults().map(\.result)
-        let reseeds = try store.reseedResults()
-        if !reseeds.isEmpty {
+        let bySeed = try store.accuraciesBySeed()
+        if !bySeed.isEmpty {
             let referenceId = try store.candidates().first { $0.origin == .reference }?.id
-            for stored in reseeds {
-                if stored.of == referenceId {
-                    input.referenceReseeds = input.referenceReseeds ?? SeedAccuracies(bySeed: fineTuned.map { [0: $0.accuracy] } ?? [:])
-                    input.referenceReseeds?.bySeed[stored.replicate] = stored.result.accuracy
-                } else if let searched = results.first(where: { $0.candidateId == stored.of }) {
-                    input.reseeds[stored.of, default: SeedAccuracies(bySeed: [0: searched.result.accuracy])].bySeed[stored.replicate] = stored.result.accuracy
-                }
+            for (id, seeds) in bySeed {
+                if id == referenceId { input.referenceReseeds = SeedAccuracies(bySeed: seeds) } else { input.reseeds[id] = SeedAccuracies(bySeed: seeds) }
             }
-            input.facts.append(("re-fine-tunes", "\(reseeds.count) (final.reseeds: \(input.reseeds.count) front models\(input.referenceReseeds == nil ? "" : " and the FP32 reference"))"))
+            let count = bySeed.values.reduce(0) { $0 + $1.keys.filter { $0 > 0 }.count }
+            input.facts.append(("re-fine-tunes", "\(count) (final.reseeds: \(input.reseeds.count) front models\(input.referenceReseeds == nil ? "" : " and the FP32 reference"))"))
         }
         input.findings = claimFindings(input)
         return input

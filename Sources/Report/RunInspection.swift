@@ -29,6 +29,10 @@ public struct ParetoRow: Codable, Hashable, Sendable {
     public var feasible: Bool
     /// The search's internal (minimised) objective values.
     public var objectives: [Double]
+    /// Validation and test accuracy over all fine-tune seeds, when the run re-tuned its front
+    /// (`final.reseeds`): the search's own seed and the K re-fine-tunes.
+    public var validationOverSeeds: Spread?
+    public var testOverSeeds: Spread?
 }
 
 /// What `spikeq pareto` and `spikeq status` show, computed from a run's store.
@@ -47,6 +51,11 @@ public enum RunInspection {
         let model = energyModel(metadata.settings, results: front.members)
         // Drops against the fine-tuned FP32 model when the run has one, else the base checkpoint.
         let fineTuned = try store.fineTunedReference()
+        let bySeed = try store.accuraciesBySeed()
+        func spread(_ id: Int64, _ split: String) -> Spread? {
+            let values = bySeed[id]?.values.compactMap { $0[split] } ?? []
+            return values.count > 1 ? Spread(values) : nil
+        }
         let rows = front.members.map { member -> ParetoRow in
             let result = member.result
             let validation = result.accuracy["validation"]
@@ -58,7 +67,8 @@ public enum RunInspection {
                 accuracyDrop: validation.flatMap { v in reference.map { $0 - v } }, energyModel: model,
                 energyPicojoules: model.flatMap { result.energy[$0]?.picojoules }, energyReduction: model.flatMap { result.energy[$0]?.reduction },
                 averageBits: result.averageBits, compression: result.compression, packedBytes: result.packedBytes, feasible: member.isFeasible,
-                objectives: member.objectives)
+                objectives: member.objectives, validationOverSeeds: spread(member.candidateId, "validation"),
+                testOverSeeds: spread(member.candidateId, "test"))
         }
         return (rows, front.feasible, front.evaluated)
     }
@@ -71,16 +81,25 @@ public enum RunInspection {
         if !feasible { out += "No configuration meets the constraints; showing the least-violating ones.\n" }
         guard !rows.isEmpty else { return out + "(no results yet)\n" }
         let model = rows.first?.energyModel ?? "energy"
-        var table = TextTable(
-            header: ["id", "config", "val acc", "test acc", "test 95% CI", "drop", "energy (\(model))", "reduction", "avg bits", "compression"])
+        let reseeded = rows.contains { $0.testOverSeeds != nil }
+        var header = ["id", "config", "val acc", "test acc", "test 95% CI"]
+        if reseeded { header.append("test over seeds") }
+        header += ["drop", "energy (\(model))", "reduction", "avg bits", "compression"]
+        var table = TextTable(header: header)
         for row in rows {
-            table.add([
+            var cells = [
                 "\(row.id)", row.summary, percent(row.validationAccuracy), percent(row.testAccuracy),
                 row.testInterval.map { String(format: "%.1f–%.1f%%", $0.lower * 100, $0.upper * 100) } ?? "-",
-                row.accuracyDrop.map(points) ?? "-", row.energyPicojoules.map(energy) ?? "-",
-                row.energyReduction.map { String(format: "%.2f×", $0) } ?? "-", String(format: "%.2f", row.averageBits),
-                String(format: "%.2f×", row.compression),
-            ])
+            ]
+            if reseeded {
+                cells.append(row.testOverSeeds.map { String(format: "%.2f ± %.2f%% (n = %d)", $0.mean * 100, $0.standardDeviation * 100, $0.count) } ?? "-")
+            }
+            table.add(
+                cells + [
+                    row.accuracyDrop.map(points) ?? "-", row.energyPicojoules.map(energy) ?? "-",
+                    row.energyReduction.map { String(format: "%.2f×", $0) } ?? "-", String(format: "%.2f", row.averageBits),
+                    String(format: "%.2f×", row.compression),
+                ])
         }
         return out + table.rendered
     }

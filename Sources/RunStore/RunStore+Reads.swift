@@ -227,6 +227,26 @@ extension RunStore {
         }
     }
 
+    /// Accuracy by split under every fine-tune seed of each re-tuned model (`final.reseeds`), by
+    /// the model's candidate id (front members and the fine-tuned reference): seed 0 is the search's
+    /// own result, 1…K the re-fine-tunes. Empty for runs without re-fine-tunes.
+    public func accuraciesBySeed() throws -> [Int64: [Int: [String: Double]]] {
+        let reseeds = try reseedResults()
+        guard !reseeds.isEmpty else { return [:] }
+        let searched = Dictionary(try results().map { ($0.candidateId, $0.result.accuracy) }) { first, _ in first }
+        let referenceId = try candidates().first { $0.origin == .reference }?.id
+        let reference = try fineTunedReference()?.accuracy
+        var bySeed: [Int64: [Int: [String: Double]]] = [:]
+        for stored in reseeds {
+            if bySeed[stored.of] == nil {
+                let own = stored.of == referenceId ? reference : searched[stored.of]
+                bySeed[stored.of] = own.map { [0: $0] } ?? [:]
+            }
+            bySeed[stored.of]![stored.replicate] = stored.result.accuracy
+        }
+        return bySeed
+    }
+
     /// What each supernet training job derived, by candidate (job) id.
     public func supernetResults() throws -> [StoredSupernetResult] {
         try read { db in

@@ -3,6 +3,7 @@ import Export
 import Foundation
 import RunStore
 import Search
+import Statistics
 import Wire
 import Testing
 
@@ -205,7 +206,7 @@ struct ProcessFaultTests {
 
     @Test func realSearchReportExportAndInferAgree() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let config = try MiniRun.write(into: directory, evaluations: 3, nullEvaluator: false)
+        let config = try MiniRun.write(into: directory, evaluations: 3, nullEvaluator: false, reseeds: 1)
         let run = directory.appendingPathComponent("run")
         let search = try coordinator(
             ["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*", "--local-workers", "1"], log: "search.log")
@@ -225,6 +226,14 @@ struct ProcessFaultTests {
         let manifest = try JSONDecoder().decode(ExportManifest.self, from: Data(contentsOf: export.appendingPathComponent("manifest.json")))
         #expect(!manifest.models.isEmpty)
         #expect(manifest.models.allSatisfy { $0.file != nil && $0.floatFile != nil })
+        // `final.reseeds: 1`: each front model fine-tuned once more; the manifest gives the spread
+        // over both seeds, while the files stay the models the search measured (checked by infer).
+        let front = try store.pareto().members
+        let reseeds = try store.reseedResults()
+        #expect(Set(reseeds.map(\.of)) == Set(front.map(\.candidateId)) && reseeds.count == front.count)
+        for model in manifest.models {
+            #expect(model.accuracyOverSeeds?["validation"]?.count == 2, "candidate \(model.candidateId): \(String(describing: model.accuracyOverSeeds))")
+        }
 
         // `infer --manifest` re-evaluates every exported model and fails if one disagrees with the search.
         let infer = try SpikeqProcess(

@@ -110,7 +110,7 @@ enum MiniRun {
     /// the null evaluator's energy (its results carry no other model).
     static func write(
         into directory: URL, evaluations: Int, nullEvaluator: Bool, heartbeatTimeout: String = "30s", strategy: String = "nsga2",
-        lambdas: [Double] = []
+        lambdas: [Double] = [], reseeds: Int = 0
     ) throws -> URL {
         try datasetYAML().write(to: directory.appendingPathComponent("data.yaml"), atomically: true, encoding: .utf8)
         let energy = repository.appendingPathComponent("configs/energy/spikformer-45nm.yaml").path
@@ -142,6 +142,7 @@ enum MiniRun {
             lease:
               progress_timeout: 2m
               heartbeat_timeout: \(heartbeatTimeout)
+            \(reseeds > 0 ? "final: {reseeds: \(reseeds)}" : "")
 
             """
         let url = directory.appendingPathComponent("search.yaml")
