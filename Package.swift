@@ -177,7 +177,7 @@ let package = Package(
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "Search", "Wire", "QuantConfig", "Seeding", grdb]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "RunStore", "Search", "Wire", "QuantConfig", "Statistics", "TestSupport"]),
         .testTarget(
-            name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "TestSupport", logging]),
+            name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "Search", "Wire", "QuantConfig", "Statistics", "TestSupport", logging]),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["ConfigFiles", "Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),

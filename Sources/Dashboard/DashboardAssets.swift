@@ -194,9 +194,15 @@ enum DashboardAssets {
             hvTime, [], { line: true, xFormat: v => v.toFixed(1), yFormat: v => v.toFixed(3) }));
 
           const interval = (p, split) => p.intervals[split] ? ` [${(100 * p.intervals[split].lower).toFixed(1)}, ${(100 * p.intervals[split].upper).toFixed(1)}]` : '';
-          table('front-table', ['#', 'config', 'bits', 'validation (95 % CI)', 'test (95 % CI)'].concat(run.energyModels.map(m => 'energy ' + m)),
+          // final.reseeds: the test accuracy over every fine-tune seed, when the run re-tuned its front.
+          const reseeded = s.front.some(p => p.overSeeds && p.overSeeds.test);
+          const overSeeds = p => p.overSeeds && p.overSeeds.test
+            ? `${(100 * p.overSeeds.test.mean).toFixed(2)} ± ${(100 * p.overSeeds.test.standardDeviation).toFixed(2)} % (n = ${p.overSeeds.test.count})` : '–';
+          table('front-table', ['#', 'config', 'bits', 'validation (95 % CI)', 'test (95 % CI)'].concat(reseeded ? ['test over seeds'] : [])
+            .concat(run.energyModels.map(m => 'energy ' + m)),
             s.front.map(p => [`#${p.id}`, el('span', { class: 'wrap' }, p.config), p.averageBits.toFixed(2),
               pct(p.accuracy.validation) + interval(p, 'validation'), pct(p.accuracy.test) + interval(p, 'test')]
+              .concat(reseeded ? [overSeeds(p)] : [])
               .concat(run.energyModels.map(m => p.energy[m] ? `${energy(p.energy[m].picojoules)} (${p.energy[m].reduction.toFixed(2)}×)` : '–'))));
 
           document.getElementById('supernets-section').hidden = s.supernets.length === 0;

@@ -79,6 +79,9 @@ public struct DashboardSnapshot: Codable, Hashable, Sendable {
         public var receivedAt: Date
         /// Fine-tune steps of a lower-rung result; nil at full fidelity.
         public var steps: Int? = nil
+        /// Accuracy over all fine-tune seeds by split, for front models the run re-tuned
+        /// (`final.reseeds`); nil otherwise.
+        public var overSeeds: [String: Spread]? = nil
 
         init(
             _ r: EvaluationResult, id: Int64, origin: String, layers: [String], feasible: Bool, receivedAt: Date, steps: Int? = nil
@@ -190,7 +193,17 @@ extension DashboardSnapshot {
                 receivedAt: stored.receivedAt)
         }
         let primary = models.first
-        let front = status.front.members.map(point).sorted {
+        let bySeed = try store.accuraciesBySeed()
+        let front = status.front.members.map { stored in
+            var view = point(stored)
+            view.overSeeds = bySeed[stored.candidateId].map { seeds in
+                Dictionary(uniqueKeysWithValues: stored.result.accuracy.keys.compactMap { split in
+                    let values = seeds.values.compactMap { $0[split] }
+                    return values.count > 1 ? (split, Spread(values)) : nil
+                })
+            }
+            return view
+        }.sorted {
             ($0.energy[primary ?? ""]?.picojoules ?? 0, $0.id) < ($1.energy[primary ?? ""]?.picojoules ?? 0, $1.id)
         }
         let dominated = results.filter { !frontIDs.contains($0.candidateId) }.suffix(maxDominated).map(point)

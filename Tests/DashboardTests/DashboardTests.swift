@@ -4,6 +4,7 @@ import Logging
 import QuantConfig
 import RunStore
 import Search
+import Statistics
 import Testing
 import TestSupport
 import Wire
@@ -112,6 +113,31 @@ struct DashboardSnapshotTests {
         #expect(sweep[1].candidateId == evaluated && sweep[1].accuracy == 0.70 && sweep[1].onFront)
         #expect(sweep[1].config == "u2 u2 u2" && sweep[1].predictedEnergy == 2.0 / 32)
         #expect(sweep[0].candidateId == nil && sweep[0].accuracy == nil && !sweep[0].onFront, "not evaluated yet")
+    }
+
+    @Test func reTunedFrontModelsShowTheirSpreadOverSeeds() throws {
+        let run = try DashboardRun()
+        defer { run.remove() }
+        let cheap = try run.addResult(.uniform(2), accuracy: 0.70, picojoules: 10)
+        let accurate = try run.addResult(.uniform(8), accuracy: 0.88, picojoules: 40)
+        #expect(try DashboardSnapshot.load(from: run.store).front.allSatisfy { $0.overSeeds == nil })
+        // Two re-fine-tunes of `cheap` (test 0.69 under the search's seed): 0.66 and 0.72.
+        let config = QuantizationConfig.uniformChoice(.uniform(2), layers: DashboardRun.layers)
+        for (replicate, accuracy) in [(1, 0.67), (2, 0.73)] {
+            try run.store.write { w in
+                let id = try w.insertCandidate(
+                    NewCandidate(config: config, configHash: "reseed-\(replicate)-\(config.hash)", origin: .reseed, parents: [cheap], createdAt: Date(timeIntervalSince1970: 1_040)))
+                try w.insertAttempt(candidateId: id, number: 1, worker: "idle-worker", seed: 3, at: Date(timeIntervalSince1970: 1_040))
+                try w.insertReseedResult(
+                    candidateId: id, attempt: 1, of: cheap, replicate: replicate, result: DashboardRun.result(config, accuracy: accuracy, picojoules: 10),
+                    at: Date(timeIntervalSince1970: 1_041))
+            }
+        }
+        let front = try DashboardSnapshot.load(from: run.store).front
+        let test = try #require(front.first { $0.id == cheap }?.overSeeds?["test"])
+        #expect(test.count == 3 && abs(test.mean - 0.69) < 1e-12 && abs(test.standardDeviation - 0.03) < 1e-12)
+        #expect(front.first { $0.id == accurate }?.overSeeds == nil)
+        #expect(front.map(\.id) == [cheap, accurate], "the re-fine-tunes are not front members")
     }
 
     @Test func snapshotShowsFrontWorkersAndProgress() throws {
