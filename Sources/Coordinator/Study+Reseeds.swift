@@ -33,13 +33,19 @@ extension Study {
         return Self.candidateSeed(runSeed: setup.seed, configHash: Self.reseedRowHash(configHash: key, replicate: replicate), attempt: 1)
     }
 
-    /// Queues the re-fine-tunes of the stored front and the fine-tuned reference, once per run.
-    /// Returns whether it queued any.
+    /// Queues the re-fine-tunes of the stored front and the fine-tuned reference, once per model:
+    /// after a budget extension only the front's new members get theirs. Returns whether it queued
+    /// any.
     func queueReseeds(at now: Date) throws -> Bool {
         let replicates = setup.reseeds ?? 0
-        guard replicates > 0, !candidates.values.contains(where: \.isReseed) else { return false }
+        guard replicates > 0 else { return false }
+        let retuned = Set(candidates.values.compactMap { candidate -> Int64? in
+            if case .reseed(let of, _) = candidate.kind { return of }
+            return nil
+        })
         var targets = candidates.values.filter { $0.isReference && $0.status == .done }.map(\.id)
         targets += try store.pareto().members.map(\.candidateId)
+        targets.removeAll { retuned.contains($0) }
         guard !targets.isEmpty else { return false }
         var queued: [CandidateState] = []
         try store.write { w in

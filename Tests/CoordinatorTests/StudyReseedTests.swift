@@ -103,6 +103,29 @@ struct StudyReseedTests {
         #expect(try reseedIds(resumed.store) == reseeds)
     }
 
+    @Test func anExtendedBudgetReTunesOnlyTheFrontsNewMembers() throws {
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, Self.setup(evaluations: 4))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var d = Dispatches()
+        d.apply(try study.workerReady("w"))
+        try runToTheEnd(study, &d)
+        let first = try reseedIds(study.store)
+        #expect(!first.isEmpty)
+
+        let extended = try Study.resume(at: directory, budget: StudyBudget(evaluations: 10), clock: clock, logger: StudyFixtures.quietLogger)
+        var more = Dispatches()
+        more.apply(try extended.workerReady("w"))
+        try runToTheEnd(extended, &more)
+        let store = extended.store
+        // Every model re-tuned exactly twice; every member of the final front and the reference among them.
+        let perModel = Dictionary(grouping: try store.reseedResults(), by: \.of).mapValues(\.count)
+        #expect(perModel.values.allSatisfy { $0 == 2 }, "\(perModel)")
+        let referenceId = try #require(try store.candidates().first { $0.origin == .reference }?.id)
+        #expect(Set(try store.pareto().members.map(\.candidateId)).union([referenceId]).isSubset(of: Set(perModel.keys)))
+        // The first batch was not repeated: the second run dispatched only new models' re-fine-tunes.
+        #expect(more.all.allSatisfy { !first.contains($0.candidateId) })
+    }
+
     @Test func aReTuneKeepsNoArtifactAndMustCarryItsConfig() throws {
         let (study, directory) = try StudyFixtures.makeStudy(clock: clock, Self.setup())
         defer { try? FileManager.default.removeItem(at: directory) }
