@@ -106,7 +106,7 @@ let package = Package(
         .target(name: "Search", dependencies: ["ConfigFiles", "ContentHash", "Seeding", "QuantConfig", "Statistics"]),
         .target(name: "Wire", dependencies: ["ContentHash", "QuantConfig", "Statistics"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "Threading", logging]),
-        .target(name: "RunStore", dependencies: ["QuantConfig", "Search", "Wire", grdb]),
+        .target(name: "RunStore", dependencies: ["QuantConfig", "Search", "Statistics", "Wire", grdb]),
         // The 18/MDP broker: registry, dispatch binding, heartbeats and the artifact service, with a
         // socket-free core (BrokerState) and the loop that drives it.
         .target(name: "Broker", dependencies: ["Threading", "ContentHash", "Transport", "Wire", logging, lifecycle]),

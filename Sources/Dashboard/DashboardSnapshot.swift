@@ -193,15 +193,10 @@ extension DashboardSnapshot {
                 receivedAt: stored.receivedAt)
         }
         let primary = models.first
-        let bySeed = try store.accuraciesBySeed()
+        let spreads = try store.accuracySpreads()
         let front = status.front.members.map { stored in
             var view = point(stored)
-            view.overSeeds = bySeed[stored.candidateId].map { seeds in
-                Dictionary(uniqueKeysWithValues: stored.result.accuracy.keys.compactMap { split in
-                    let values = seeds.values.compactMap { $0[split] }
-                    return values.count > 1 ? (split, Spread(values)) : nil
-                })
-            }
+            view.overSeeds = spreads[stored.candidateId]
             return view
         }.sorted {
             ($0.energy[primary ?? ""]?.picojoules ?? 0, $0.id) < ($1.energy[primary ?? ""]?.picojoules ?? 0, $1.id)

@@ -113,7 +113,7 @@ public enum RunExport {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let run = RunDirectory(directory)
         var models: [ExportedModel] = []
-        let bySeed = try store.accuraciesBySeed()
+        let spreads = try store.accuracySpreads()
         for member in chosen {
             let source = run.artifact(configHash: member.configHash)
             guard let data = FileManager.default.contents(atPath: source.path) else {
@@ -139,12 +139,7 @@ public enum RunExport {
                     candidateId: member.candidateId,
                     configHash: member.configHash, config: r.config, accuracy: r.accuracy,
                     accuracyIntervals: Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in r.accuracyInterval(split: split).map { (split, $0) } }),
-                    accuracyOverSeeds: bySeed[member.candidateId].map { seeds in
-                        Dictionary(uniqueKeysWithValues: r.accuracy.keys.compactMap { split in
-                            let values = seeds.values.compactMap { $0[split] }
-                            return values.count > 1 ? (split, Spread(values)) : nil
-                        })
-                    },
+                    accuracyOverSeeds: spreads[member.candidateId],
                     energy: r.energy, averageBits: r.averageBits,
                     compression: r.compression, packedBytes: r.packedBytes))
         }

@@ -51,11 +51,7 @@ public enum RunInspection {
         let model = energyModel(metadata.settings, results: front.members)
         // Drops against the fine-tuned FP32 model when the run has one, else the base checkpoint.
         let fineTuned = try store.fineTunedReference()
-        let bySeed = try store.accuraciesBySeed()
-        func spread(_ id: Int64, _ split: String) -> Spread? {
-            let values = bySeed[id]?.values.compactMap { $0[split] } ?? []
-            return values.count > 1 ? Spread(values) : nil
-        }
+        let spreads = try store.accuracySpreads()
         let rows = front.members.map { member -> ParetoRow in
             let result = member.result
             let validation = result.accuracy["validation"]
@@ -67,8 +63,8 @@ public enum RunInspection {
                 accuracyDrop: validation.flatMap { v in reference.map { $0 - v } }, energyModel: model,
                 energyPicojoules: model.flatMap { result.energy[$0]?.picojoules }, energyReduction: model.flatMap { result.energy[$0]?.reduction },
                 averageBits: result.averageBits, compression: result.compression, packedBytes: result.packedBytes, feasible: member.isFeasible,
-                objectives: member.objectives, validationOverSeeds: spread(member.candidateId, "validation"),
-                testOverSeeds: spread(member.candidateId, "test"))
+                objectives: member.objectives, validationOverSeeds: spreads[member.candidateId]?["validation"],
+                testOverSeeds: spreads[member.candidateId]?["test"])
         }
         return (rows, front.feasible, front.evaluated)
     }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import QuantConfig
 import Search
+import Statistics
 import Wire
 
 extension RunStore {
@@ -245,6 +246,18 @@ extension RunStore {
             bySeed[stored.of]![stored.replicate] = stored.result.accuracy
         }
         return bySeed
+    }
+
+    /// Each re-tuned model's accuracy over all its seeds, by model id and split (only splits
+    /// measured under at least two seeds), in seed order.
+    public func accuracySpreads() throws -> [Int64: [String: Spread]] {
+        try accuraciesBySeed().mapValues { seeds in
+            var bySplit: [String: [Double]] = [:]
+            for seed in seeds.keys.sorted() {
+                for (split, value) in seeds[seed]! { bySplit[split, default: []].append(value) }
+            }
+            return bySplit.filter { $0.value.count > 1 }.mapValues(Spread.init)
+        }
     }
 
     /// What each supernet training job derived, by candidate (job) id.
