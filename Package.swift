@@ -125,7 +125,9 @@ let package = Package(
         // A run from a config: dataset fingerprint, FP32 base model (trained if missing), study.
         .target(
             name: "RunSetup",
-            dependencies: ["ContentHash", "Coordinator", "Evaluation", "Events", "RunStore", "SpikingNN", "Wire", logging]),
+            dependencies: [
+                "ContentHash", "Coordinator", "Evaluation", "Events", "QuantConfig", "Quantization", "RunStore", "Search", "SpikingNN", "Wire", logging,
+            ]),
         .target(name: "Report", dependencies: ["Search", "RunStore", "Wire", "QuantConfig", "Statistics"]),
         // Pareto-optimal models out of a run: packed and float safetensors, a manifest, a README.
         .target(name: "Export", dependencies: ["ContentHash", "Quantization", "SpikingNN", "RunStore", "Search", "Wire", "QuantConfig", "Statistics"]),

@@ -270,7 +270,22 @@ extension SearchConfig {
             for entry in try value.sequence() { point.append(try entry.double(0...1e6, exclusiveLower: true)) }
             settings.referencePoint = point
         }
-        if let value = map["sensitivity"] { settings.sensitivity = try value.path(relativeTo: base) }
+        if let value = map["sensitivity"] {
+            if value.isScalar {
+                settings.sensitivity = try value.path(relativeTo: base)
+            } else {
+                let measure = try value.mapping(allowed: ["method", "batches", "samples"])
+                guard let methodNode = measure["method"] else { throw value.error("set `method` (fisher or drop), or give a table file") }
+                let name = try methodNode.string()
+                guard let method = SensitivityMethod(rawValue: name) else {
+                    throw methodNode.error("`\(name)` is not one of \(SensitivityMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                var measurement = SensitivityMeasurement(method: method)
+                if let entry = measure["batches"] { measurement.batches = try entry.int(1...10_000) }
+                if let entry = measure["samples"] { measurement.samples = try entry.int(1...10_000_000) }
+                settings.measuredSensitivity = measurement
+            }
+        }
         if let value = map["sensitivity_budgets"] {
             settings.sensitivityBudgets = []
             for entry in try value.sequence() { settings.sensitivityBudgets.append(try entry.double(0...1, exclusiveLower: true)) }
@@ -294,17 +309,24 @@ extension SearchConfig {
             settings.reference = kind
         }
         if let value = map["fidelity"] {
-            let fidelity = try value.mapping(allowed: ["rungs", "eta"])
+            let fidelity = try value.mapping(allowed: ["rungs", "eta", "knapsack_seeds"])
             guard let rungsNode = fidelity["rungs"] else { throw value.error("set `rungs`, the fine-tune steps of each rung") }
             var rungs: [Int] = []
             for entry in try rungsNode.sequence() { rungs.append(try entry.int(1...EvaluationRequest.maxSteps)) }
             guard !rungs.isEmpty, zip(rungs, rungs.dropFirst()).allSatisfy({ $0 < $1 }) else {
                 throw rungsNode.error("rungs must be one or more strictly increasing step counts, got \(rungs)")
             }
-            settings.fidelity = FidelitySchedule(rungs: rungs, eta: try fidelity["eta"]?.int(2...100) ?? 3)
+            var atTop = false
+            if let entry = fidelity["knapsack_seeds"] {
+                let text = try entry.string()
+                guard ["top", "bottom"].contains(text) else { throw entry.error("`\(text)` is not top or bottom (the rung knapsack seeds start at)") }
+                atTop = text == "top"
+            }
+            settings.fidelity = FidelitySchedule(rungs: rungs, eta: try fidelity["eta"]?.int(2...100) ?? 3, knapsackSeedsAtTop: atTop)
         }
-        if settings.knapsackSeeds ?? 0 > 0 && settings.sensitivity == nil {
-            throw map["knapsack_seeds"]!.error("knapsack seeds need a `sensitivity` table (spikeq sensitivity --method fisher)")
+        if settings.knapsackSeeds ?? 0 > 0 && settings.sensitivity == nil && settings.measuredSensitivity == nil {
+            throw map["knapsack_seeds"]!.error(
+                "knapsack seeds need a `sensitivity` table: a file (spikeq sensitivity --method fisher) or {method: fisher} to measure one")
         }
         return settings
     }

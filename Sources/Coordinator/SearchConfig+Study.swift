@@ -59,10 +59,17 @@ extension SearchConfig {
     ///   - name: the run name; defaults to the config's `name`, then the file's base name.
     ///   - layers: the model's quantizable layers, in order.
     ///   - template: fine-tune budget, checkpoint and dataset references, energy model texts.
-    public func studySetup(name: String? = nil, layers: [String], template: RequestTemplate) throws -> StudySetup {
+    ///   - measuredSensitivity: the table measured for `search.sensitivity: {method: …}` (ignored
+    ///     when the config names a file).
+    public func studySetup(
+        name: String? = nil, layers: [String], template: RequestTemplate, measuredSensitivity: SensitivityTable? = nil
+    ) throws -> StudySetup {
         let quantizationSpace = try quantizationSpace(layers: layers)
         let genomeSpace = try GenomeSpace(quantizationSpace)
-        let sensitivity = try loadSensitivity()
+        if search.measuredSensitivity != nil && measuredSensitivity == nil {
+            throw ConfigError(file: file.path, key: "search.sensitivity", message: "asks for a measured table, but none was measured")
+        }
+        let sensitivity = try loadSensitivity() ?? (search.measuredSensitivity == nil ? nil : measuredSensitivity)
         if let sensitivity {
             do {
                 try sensitivity.validate(against: genomeSpace)
@@ -75,19 +82,25 @@ extension SearchConfig {
             objectives: objectives, constraints: constraints, parameters: parameters(space: genomeSpace, sensitivity: sensitivity), sensitivity: sensitivity,
             seed: seed, budget: budget, maxAttempts: maxAttempts, lease: lease, template: template, fidelity: search.fidelity,
             fineTunedReference: search.reference == .fineTuned, commonRandomNumbers: search.commonRandomNumbers,
-            supernet: supernetSweep(template: template), reseeds: reseeds)
+            supernet: supernetSweep(template: template), reseeds: reseeds,
+            sensitivitySteps: sensitivity != nil ? search.measuredSensitivity?.qatSteps : nil)
+    }
+
+    /// The energy table a measured sensitivity table (and the λ sweep) uses: the energy objective's,
+    /// else the first one.
+    public var objectiveEnergyModel: String? {
+        objectives.lazy.compactMap { objective -> String? in
+            if case .energy(let model) = objective { return model }
+            return nil
+        }.first ?? energyModels.first?.name
     }
 
     /// The λ sweep of the gumbel and hybrid strategies (nil for nsga2); E is measured under the
     /// energy objective's table (else the first one).
     func supernetSweep(template: RequestTemplate) -> SupernetSweep? {
         guard search.strategy != .nsga2 else { return nil }
-        let energyModel = objectives.lazy.compactMap { objective -> String? in
-            if case .energy(let model) = objective { return model }
-            return nil
-        }.first ?? energyModels.first?.name
         return SupernetSweep(
-            jobs: gumbel.jobs(energyModel: energyModel), budget: gumbel.budget(from: template.fineTune), continuesWithNSGA2: search.strategy == .hybrid)
+            jobs: gumbel.jobs(energyModel: objectiveEnergyModel), budget: gumbel.budget(from: template.fineTune), continuesWithNSGA2: search.strategy == .hybrid)
     }
 
     /// The config with every default filled in and every path absolute, as YAML that
@@ -160,6 +173,11 @@ extension SearchConfig {
             ("reference_point", Node((search.referencePoint ?? []).map(number), .implicit, .flow)),
         ]
         if let sensitivity = search.sensitivity { searchPairs.append(("sensitivity", text(sensitivity.path))) }
+        if let measure = search.measuredSensitivity {
+            var pairs: [(String, Node)] = [("method", Node(measure.method.rawValue)), ("batches", number(measure.batches))]
+            if let samples = measure.samples { pairs.append(("samples", number(samples))) }
+            searchPairs.append(("sensitivity", mapping(pairs)))
+        }
         searchPairs.append(("sensitivity_budgets", Node(search.sensitivityBudgets.map(number), .implicit, .flow)))
         searchPairs.append(("sensitivity_temperature", number(search.sensitivityTemperature)))
         if let seeds = search.knapsackSeeds { searchPairs.append(("knapsack_seeds", number(seeds))) }
@@ -168,7 +186,12 @@ extension SearchConfig {
         searchPairs.append(("strategy", Node(search.strategy.rawValue)))
         if let fidelity = search.fidelity {
             searchPairs.append(
-                ("fidelity", mapping([("rungs", Node(fidelity.rungs.map(number), .implicit, .flow)), ("eta", number(fidelity.eta))])))
+                (
+                    "fidelity",
+                    mapping(
+                        [("rungs", Node(fidelity.rungs.map(number), .implicit, .flow)), ("eta", number(fidelity.eta))]
+                            + (fidelity.knapsackSeedsAtTop == true ? [("knapsack_seeds", Node("top"))] : []))
+                ))
         }
         if let surrogate = search.surrogate {
             searchPairs.append(

@@ -50,7 +50,9 @@ import Wire
 ///   mutation_mix: {neighbour: 0.5, flip_scheme: 0.25, resample: 0.25}
 ///   remating_attempts: 20
 ///   reference_point: [1.0, 1.0]              # hypervolume, in the internal (minimised) units
-///   sensitivity: ../sensitivity/tiny.json    # optional SensitivityTable JSON
+///   sensitivity: ../sensitivity/tiny.json    # optional SensitivityTable JSON, or measured when the run is
+///                                            # created: {method: fisher, batches: 8} (its gradient batches
+///                                            # count as QAT steps) or {method: drop, samples: 220}
 ///   sensitivity_budgets: [0.75, 0.5, 0.375]
 ///   sensitivity_temperature: 0.02
 ///   knapsack_seeds: 4                        # first proposals: knapsack optima of the table's drops and energies
@@ -179,7 +181,10 @@ public struct SearchSettings: Codable, Hashable, Sendable {
     public var rematingAttempts = 20
     /// nil = 1 per objective.
     public var referencePoint: [Double]?
+    /// A sensitivity table file (`spikeq sensitivity`).
     public var sensitivity: URL?
+    /// Or: measure one when the run is created (`sensitivity: {method: fisher, batches: 8}`).
+    public var measuredSensitivity: SensitivityMeasurement?
     public var sensitivityBudgets: [Double] = [0.75, 0.5, 0.375]
     public var sensitivityTemperature = 0.02
     /// Knapsack-optimal seeds proposed first (needs a sensitivity table with per-layer energies).
@@ -269,4 +274,23 @@ public struct LeaseTimings: Codable, Hashable, Sendable {
         self.progressTimeout = progressTimeout
         self.heartbeatTimeout = heartbeatTimeout
     }
+}
+
+/// `search.sensitivity: {method: …}`: the table measured on the FP32 base model when the run is created,
+/// so knapsack seeds need no separate `spikeq sensitivity` step.
+public struct SensitivityMeasurement: Codable, Hashable, Sendable {
+    public var method: SensitivityMethod
+    /// Training batches of the Fisher estimate (`fisher`).
+    public var batches: Int
+    /// Validation samples per measured drop (`drop`); nil: all.
+    public var samples: Int?
+
+    public init(method: SensitivityMethod, batches: Int = 8, samples: Int? = nil) {
+        (self.method, self.batches, self.samples) = (method, batches, samples)
+    }
+
+    /// What the measurement costs in QAT-step currency: a Fisher batch is a forward and backward pass
+    /// like a fine-tune step (without the update); measured drops are evaluation passes, which no
+    /// strategy is charged for.
+    public var qatSteps: Int { method == .fisher ? batches : 0 }
 }

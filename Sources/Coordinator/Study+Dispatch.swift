@@ -100,7 +100,7 @@ extension Study {
             guard let candidate = candidates[existing] else { throw StudyError("candidate \(existing) is not in this run") }
             (hash, config, attempt, rung, kind) = (candidate.hash, candidate.config, candidate.dispatched + 1, candidate.rung, candidate.kind)
         } else if let proposal {
-            (hash, config, attempt) = (proposal.hash, proposal.config, 1)
+            (hash, config, attempt, rung) = (proposal.hash, proposal.config, 1, engine.fidelity.entryRung(for: proposal.origin))
         } else {
             preconditionFailure("dispatch needs a candidate or a proposal")
         }
@@ -138,7 +138,10 @@ extension Study {
         attemptRungs[key] = rung
         logger.info("Dispatched candidate", metadata: ["candidate.id": "\(id)", "candidate.attempt": "\(attempt)", "worker": "\(worker)"])
         if case .supernet(let settings) = kind { return supernetRequest(candidateId: id, attempt: attempt, settings: settings, seed: seed) }
-        return request(candidateId: id, attempt: attempt, config: config, seed: seed, rung: rung, continues: kind == .search)
+        // A rung continues the one below only if the candidate was evaluated there (a seed that
+        // entered at the top rung starts from the beginning, on every attempt).
+        let continues = kind == .search && rung > 0 && engine.ladder.result(of: hash, at: rung - 1) != nil
+        return request(candidateId: id, attempt: attempt, config: config, seed: seed, rung: rung, continues: continues)
     }
 
     /// The request of a supernet training job: schema `spikeq.supernet/1`, the run's space, the

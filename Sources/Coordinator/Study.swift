@@ -142,6 +142,7 @@ public final class Study {
             studyJSON: try StudyJSON.encode(setup))
         let store = try RunStore.create(at: directory, metadata: metadata)
         let study = Study(store: store, setup: setup, engine: engine, metadata: metadata, clock: clock, logger: logger)
+        study.qatSteps = setup.sensitivitySteps ?? 0
         try store.write { w in
             study.sessionID = try w.beginSession(at: now)
             try w.saveSearchState(engine, at: now)

@@ -15,6 +15,8 @@ public struct StudySetup: Codable, Hashable, Sendable {
     public var constraints: [ConstraintSpec]
     public var parameters: NSGA2Parameters
     public var sensitivity: SensitivityTable?
+    /// QAT steps the sensitivity table cost when the run measured it (a Fisher estimate's batches).
+    public var sensitivitySteps: Int?
     public var seed: UInt64
     public var budget: StudyBudget
     /// Lost leases or refused results a candidate may suffer before it is given up as stale.
@@ -41,8 +43,9 @@ public struct StudySetup: Codable, Hashable, Sendable {
         name: String, configYAML: String, space: QuantizationSpace, objectives: [ObjectiveSpec], constraints: [ConstraintSpec] = [],
         parameters: NSGA2Parameters, sensitivity: SensitivityTable? = nil, seed: UInt64, budget: StudyBudget, maxAttempts: Int = 3,
         lease: LeaseTimings = LeaseTimings(), template: RequestTemplate, fidelity: FidelitySchedule? = nil, fineTunedReference: Bool = false,
-        commonRandomNumbers: Bool = false, supernet: SupernetSweep? = nil, reseeds: Int = 0
+        commonRandomNumbers: Bool = false, supernet: SupernetSweep? = nil, reseeds: Int = 0, sensitivitySteps: Int? = nil
     ) {
+        self.sensitivitySteps = sensitivitySteps
         self.reseeds = reseeds
         self.supernet = supernet
         self.commonRandomNumbers = commonRandomNumbers
@@ -79,7 +82,8 @@ public struct StudySetup: Codable, Hashable, Sendable {
     var runSettings: RunSettings {
         RunSettings(
             layers: space.layers, objectives: objectives, constraints: constraints, evaluationBudget: budget.evaluations, wallTimeBudget: budget.wallSeconds,
-            referencePoint: parameters.referencePoint, populationSize: parameters.populationSize, maxAttempts: maxAttempts)
+            referencePoint: parameters.referencePoint, populationSize: parameters.populationSize, maxAttempts: maxAttempts,
+            sensitivitySteps: sensitivitySteps)
     }
 }
 

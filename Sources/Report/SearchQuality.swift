@@ -9,7 +9,7 @@ import Wire
 public struct SearchQuality: Codable, Hashable, Sendable {
     public struct Point: Codable, Hashable, Sendable {
         /// QAT steps spent so far (every rung, every full-fidelity result, the fine-tuned reference,
-        /// every supernet training).
+        /// every supernet training, a sensitivity table the run measured).
         public var steps: Int
         /// Hypervolume of the full-fidelity results so far.
         public var hypervolume: Double
@@ -36,8 +36,9 @@ public struct SearchQuality: Codable, Hashable, Sendable {
             (full.map { (time: $0.receivedAt, entry: Entry.full($0)) } + rungs.map { (time: $0.receivedAt, entry: Entry.rung($0)) }
             + supernets.map { (time: $0.receivedAt, entry: Entry.supernet($0)) })
             .sorted { $0.time < $1.time }
-        // The fine-tuned reference is measured first, before any candidate.
-        var steps = try store.fineTunedReference()?.fineTune.steps ?? 0
+        // A sensitivity table measured at creation and the fine-tuned reference come first, before
+        // any candidate.
+        var steps = (try store.metadata().settings.sensitivitySteps ?? 0) + (try store.fineTunedReference()?.fineTune.steps ?? 0)
         var points: [[Double]] = []
         var trajectory: [Point] = []
         for (_, entry) in entries {

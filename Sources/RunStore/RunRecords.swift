@@ -48,11 +48,15 @@ public struct RunSettings: Codable, Hashable, Sendable {
     public var referencePoint: [Double]
     public var populationSize: Int
     public var maxAttempts: Int
+    /// QAT steps spent measuring the sensitivity table when the run was created (nil: none), counted
+    /// in ``RunStore/qatSteps()`` before any result.
+    public var sensitivitySteps: Int?
 
     public init(
         layers: [String], objectives: [ObjectiveSpec], constraints: [ConstraintSpec] = [], evaluationBudget: Int?, wallTimeBudget: Double?,
-        referencePoint: [Double], populationSize: Int, maxAttempts: Int
+        referencePoint: [Double], populationSize: Int, maxAttempts: Int, sensitivitySteps: Int? = nil
     ) {
+        self.sensitivitySteps = sensitivitySteps
         self.layers = layers
         self.objectives = objectives
         self.constraints = constraints

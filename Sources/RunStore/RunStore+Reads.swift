@@ -199,7 +199,8 @@ extension RunStore {
     }
 
     /// Fine-tune steps of every accepted result (full fidelity, lower rungs, the fine-tuned
-    /// reference, supernet trainings, final re-fine-tunes): what the run has cost in QAT steps.
+    /// reference, supernet trainings, final re-fine-tunes) and of a sensitivity table measured when
+    /// the run was created: what the run has cost in QAT steps.
     public func qatSteps() throws -> Int {
         try read { db in
             let fineTunes =
@@ -212,7 +213,7 @@ extension RunStore {
                         """) ?? 0
             let supernets = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(json_extract(result_json, '$.steps')), 0) FROM supernet_result") ?? 0
             return fineTunes + supernets
-        }
+        } + (try metadata().settings.sensitivitySteps ?? 0)
     }
 
     /// The final re-fine-tunes (`final.reseeds`), by the model they re-tuned, then replicate.

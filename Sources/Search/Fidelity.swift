@@ -7,10 +7,22 @@ public struct FidelitySchedule: Codable, Hashable, Sendable {
     public var rungs: [Int]
     /// Promotion ratio: the top 1/η of a rung's results may move up.
     public var eta: Int
+    /// Knapsack seeds start at the top rung instead of the lowest. The lower rungs exist to screen
+    /// guesses cheaply; a knapsack seed is already the sensitivity model's optimum at its energy
+    /// budget, and only top-rung results count towards the front, so screening it first would
+    /// delay the front's first points (and cost the continuation anyway if it is promoted).
+    /// Nil or false: every candidate starts at the lowest rung.
+    public var knapsackSeedsAtTop: Bool?
 
-    public init(rungs: [Int], eta: Int = 3) {
+    public init(rungs: [Int], eta: Int = 3, knapsackSeedsAtTop: Bool = false) {
         self.rungs = rungs
         self.eta = eta
+        self.knapsackSeedsAtTop = knapsackSeedsAtTop ? true : nil
+    }
+
+    /// The rung a new candidate of `origin` is first evaluated at.
+    public func entryRung(for origin: CandidateOrigin) -> Int {
+        origin == .knapsack && knapsackSeedsAtTop == true ? topRung : 0
     }
 
     /// One rung: every candidate at full fidelity at once.

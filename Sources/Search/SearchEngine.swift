@@ -16,7 +16,7 @@ public struct SearchEngine: Codable, Sendable {
 
     /// One unit of work for a free worker.
     public enum Work: Hashable, Sendable {
-        /// A new candidate, evaluated at the lowest rung.
+        /// A new candidate, evaluated at its entry rung (``FidelitySchedule/entryRung(for:)``).
         case evaluate(Proposal)
         /// An evaluated candidate, continued to a higher rung.
         case promote(hash: String, toRung: Int)

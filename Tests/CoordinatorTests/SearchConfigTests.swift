@@ -41,6 +41,30 @@ struct SearchConfigTests {
         #expect(parseError(minimal + "\nsearch:\n  surrogate: {candidates: 0}\n")?.key == "search.surrogate.candidates")
     }
 
+    @Test func aSensitivityTableMeasuredAtCreationAndKnapsackSeedsAtTheTopRung() throws {
+        let text = minimal + "\nsearch:\n  sensitivity: {method: fisher, batches: 6}\n  knapsack_seeds: 3\n"
+            + "  fidelity: {rungs: [5, 20], eta: 3, knapsack_seeds: top}\n"
+        let config = try SearchConfig.parse(text, file: file)
+        #expect(config.search.measuredSensitivity == SensitivityMeasurement(method: .fisher, batches: 6) && config.search.sensitivity == nil)
+        #expect(config.search.measuredSensitivity?.qatSteps == 6, "a Fisher batch is charged as a QAT step")
+        #expect(SensitivityMeasurement(method: .drop, samples: 100).qatSteps == 0, "measured drops are evaluation passes")
+        #expect(config.search.fidelity == FidelitySchedule(rungs: [5, 20], eta: 3, knapsackSeedsAtTop: true))
+        #expect(config.search.fidelity?.entryRung(for: .knapsack) == 1 && config.search.fidelity?.entryRung(for: .offspring) == 0)
+        #expect(FidelitySchedule(rungs: [5, 20]).entryRung(for: .knapsack) == 0, "bottom by default")
+        #expect(try SearchConfig.parse(config.resolvedYAML, file: file).search == config.search, "the resolved config keeps both")
+        let drop = try SearchConfig.parse(minimal + "\nsearch:\n  sensitivity: {method: drop, samples: 200}\n", file: file)
+        #expect(drop.search.measuredSensitivity == SensitivityMeasurement(method: .drop, samples: 200))
+        #expect(parseError(minimal + "\nsearch:\n  sensitivity: {method: hessian}\n")?.key == "search.sensitivity.method")
+        #expect(parseError(minimal + "\nsearch:\n  sensitivity: {batches: 4}\n")?.key == "search.sensitivity")
+        #expect(parseError(minimal + "\nsearch:\n  sensitivity: {method: fisher, batches: 0}\n")?.key == "search.sensitivity.batches")
+        #expect(parseError(minimal + "\nsearch:\n  fidelity: {rungs: [5, 20], knapsack_seeds: middle}\n")?.key == "search.fidelity.knapsack_seeds")
+        // The table is measured by whoever creates the run; a setup without it is refused, not run without seeds.
+        let template = RequestTemplate(
+            fineTune: config.fineTune, baseCheckpoint: ArtifactReference(sha256: "x", bytes: 1, name: "b"), dataset: DatasetReference(configYAML: "", fingerprint: "f"),
+            energyModels: [:])
+        #expect(throws: ConfigError.self) { try config.studySetup(layers: SpikformerLayers.quantizable(depth: 1), template: template) }
+    }
+
     @Test func finalReseedsAreReadAndReachTheSetup() throws {
         let config = try SearchConfig.parse(minimal + "\nfinal:\n  reseeds: 2\n", file: file)
         #expect(config.reseeds == 2)

@@ -155,4 +155,71 @@ struct StudyFidelityTests {
         #expect(try study.store.qatSteps() == summary.qatSteps)
         #expect(try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger).qatSteps == summary.qatSteps)
     }
+
+    /// A sensitivity table over the fixture's layers: narrower and power-of-two choices predicted to
+    /// lose more and cost less (the same shape as the fixture's measurement).
+    static func sensitivityTable() -> SensitivityTable {
+        var drops: [String: [String: Double]] = [:]
+        var picojoules: [String: [String: Double]] = [:]
+        for (index, layer) in StudyFixtures.layers.enumerated() {
+            for scheme in [QuantScheme.uniform, .pot] {
+                for bits in [2, 4, 8] {
+                    let choice = LayerQuantization(scheme: scheme, bits: bits).description
+                    drops[layer, default: [:]][choice] = (0.01 + 0.02 * Double(index % 3)) * Double(8 - bits) / 6 * (scheme == .pot ? 1.2 : 1)
+                    picojoules[layer, default: [:]][choice] = 20 * Double(bits) / 32 * (scheme == .pot ? 0.8 : 1)
+                }
+            }
+            picojoules[layer, default: [:]]["f32"] = 20
+        }
+        return SensitivityTable(
+            accuracyDrop: drops, method: .fisher,
+            energy: LayerCostTable(model: "e45", picojoules: picojoules, fixedPicojoules: 0, referencePicojoules: 100))
+    }
+
+    /// `fidelity.knapsack_seeds: top`: the knapsack seeds skip the lower rung (one request each, the
+    /// full budget from the start, also when an attempt is lost), everything else climbs as usual.
+    @Test func knapsackSeedsCanEnterAtTheTopRung() throws {
+        var setup = Self.setup(evaluations: 9)
+        setup.fidelity = FidelitySchedule(rungs: [15, 60], eta: 3, knapsackSeedsAtTop: true)
+        setup.sensitivity = Self.sensitivityTable()
+        setup.parameters.knapsackSeeds = 3
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, setup)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var d = Dispatches()
+        for worker in ["w1", "w2"] { d.apply(try study.workerReady(worker)) }
+        // w1 restarts while holding the first seed: that attempt is lost and the seed goes out again.
+        let lostSeed = try #require(d.byWorker["w1"])
+        _ = d.take("w1")
+        d.apply(try study.workerReady("w1"))
+        var turn = 0
+        while d.finished.isEmpty {
+            let busy = d.byWorker.keys.sorted()
+            try #require(!busy.isEmpty, "the run stalled")
+            let worker = busy[turn % busy.count]
+            turn += 1
+            clock.advance(5)
+            try d.finish(worker, in: study) { Self.success($0, worker: worker) }
+        }
+        let store = study.store
+        let seeds = Set(try store.candidates().filter { $0.origin == .knapsack }.map(\.id))
+        #expect(seeds.count == 3 && seeds.contains(lostSeed.candidateId))
+        let seedRequests = d.all.filter { seeds.contains($0.candidateId) }
+        #expect(seedRequests.count == 4, "three seeds, one of them twice (its first attempt was lost)")
+        for request in seedRequests {
+            #expect(request.rung == 1 && request.budget.maxSteps == 60 && request.budget.scheduleSteps == 60)
+            #expect(request.continuation == nil && request.splits == nil, "a seed runs the whole budget from the start, on every split")
+        }
+        #expect(d.all.filter { $0.candidateId == lostSeed.candidateId }.map(\.attempt) == [1, 2])
+        let others = d.all.filter { !seeds.contains($0.candidateId) }
+        let firstRequests = Dictionary(grouping: others, by: \.candidateId).values.map { $0.min { $0.attempt < $1.attempt }! }
+        #expect(firstRequests.count == 6 && firstRequests.allSatisfy { $0.rung == 0 }, "every other candidate starts at the lowest rung")
+        #expect(others.filter { $0.rung == 1 }.allSatisfy { $0.continuation?.fromSteps == 15 })
+        // The seeds' results are full-fidelity results; they were never ranked at the lower rung.
+        #expect(seeds.isSubset(of: Set(try store.results().map(\.candidateId))))
+        #expect(try store.rungResults().allSatisfy { !seeds.contains($0.candidateId) })
+        let promoted = others.filter { $0.rung == 1 }.count
+        let summary = try #require(d.finished.first)
+        #expect(summary.qatSteps == 3 * 60 + 6 * 15 + promoted * 45)
+        #expect(try Study.resume(at: directory, clock: clock, logger: StudyFixtures.quietLogger).qatSteps == summary.qatSteps)
+    }
 }

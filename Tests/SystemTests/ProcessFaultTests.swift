@@ -206,13 +206,22 @@ struct ProcessFaultTests {
 
     @Test func realSearchReportExportAndInferAgree() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let config = try MiniRun.write(into: directory, evaluations: 3, nullEvaluator: false, reseeds: 1)
+        let config = try MiniRun.write(into: directory, evaluations: 3, nullEvaluator: false, reseeds: 1, knapsackSeeds: 2)
         let run = directory.appendingPathComponent("run")
         let search = try coordinator(
             ["--config", config.path, "--run", run.path, "--bind", "tcp://127.0.0.1:*", "--local-workers", "1"], log: "search.log")
         #expect(await search.exitStatus(within: .seconds(420)) == 0, "\(search.output)")
         let store = try RunStore.open(at: run, readOnly: true)
         #expect(try MiniRun.checkNothingLostOrRepeated(store, evaluations: 3) == [])
+        // `sensitivity: {method: fisher, batches: 2}`: measured on the base model when the run was
+        // created, kept in the run directory, its two knapsack optima proposed first, its two
+        // gradient batches counted in the run's QAT steps.
+        let table = try JSONDecoder().decode(SensitivityTable.self, from: Data(contentsOf: run.appendingPathComponent("sensitivity.json")))
+        #expect(table.method == .fisher && table.energy != nil && !table.accuracyDrop.isEmpty)
+        let origins = try store.candidates().map(\.origin)
+        #expect(origins.prefix(2) == [.knapsack, .knapsack], "\(origins)")
+        let fineTuned = try store.results().reduce(0) { $0 + $1.result.fineTune.steps } + store.reseedResults().reduce(0) { $0 + $1.result.fineTune.steps }
+        #expect(try store.qatSteps() == fineTuned + 2)
 
         let report = try SpikeqProcess(["report", run.path], log: directory.appendingPathComponent("report.log"), environment: environment)
         #expect(await report.exitStatus(within: .seconds(60)) == 0, "\(report.output)")

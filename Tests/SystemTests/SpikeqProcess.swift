@@ -110,7 +110,7 @@ enum MiniRun {
     /// the null evaluator's energy (its results carry no other model).
     static func write(
         into directory: URL, evaluations: Int, nullEvaluator: Bool, heartbeatTimeout: String = "30s", strategy: String = "nsga2",
-        lambdas: [Double] = [], reseeds: Int = 0
+        lambdas: [Double] = [], reseeds: Int = 0, knapsackSeeds: Int = 0
     ) throws -> URL {
         try datasetYAML().write(to: directory.appendingPathComponent("data.yaml"), atomically: true, encoding: .utf8)
         let energy = repository.appendingPathComponent("configs/energy/spikformer-45nm.yaml").path
@@ -133,6 +133,7 @@ enum MiniRun {
             search:
               population: 4
               strategy: \(strategy)
+              \(knapsackSeeds > 0 ? "sensitivity: {method: fisher, batches: 2}\n  knapsack_seeds: \(knapsackSeeds)" : "")
             \(lambdas.isEmpty ? "" : "gumbel: {lambdas: \(lambdas), max_steps: 3}")
             fine_tune:
               epochs: 1
