@@ -216,13 +216,30 @@ struct DerivedSearchConfig {
         rungs.last ?? ((root["fine_tune"] as? [String: Any])?["max_steps"] as? Int) ?? 60
     }
 
-    /// Evaluations that spend about `steps` QAT steps: each candidate pays the first rung, and a
-    /// 1/eta^k share continues to rung k (continuing from the rung below).
+    private var search: [String: Any]? { root["search"] as? [String: Any] }
+
+    /// QAT steps of a sensitivity table the run measures when created (a Fisher estimate's batches).
+    var sensitivitySteps: Int {
+        guard let measure = search?["sensitivity"] as? [String: Any], measure["method"] as? String == "fisher" else { return 0 }
+        return (measure["batches"] as? Int) ?? SensitivityMeasurement.defaultBatches
+    }
+
+    /// Knapsack seeds that start at the top rung (`fidelity.knapsack_seeds: top`).
+    private var seedsAtTop: Int {
+        guard fidelity?["knapsack_seeds"] as? String == "top" else { return 0 }
+        return (search?["knapsack_seeds"] as? Int) ?? 0
+    }
+
+    /// Evaluations that spend about `steps` QAT steps: a measured sensitivity table costs its
+    /// batches, a knapsack seed started at the top rung the top rung's steps, every other candidate
+    /// the first rung and a 1/eta^k share continues to rung k (continuing from the rung below).
     func evaluations(forSteps steps: Int, multiFidelity: Bool) -> Int {
+        let steps = steps - sensitivitySteps
         guard multiFidelity, !rungs.isEmpty else { return max(2, steps / topRung) }
         var perCandidate = Double(rungs[0])
         for k in 1..<rungs.count { perCandidate += Double(rungs[k] - rungs[k - 1]) / pow(Double(eta), Double(k)) }
-        return max(2, Int((Double(steps) / perCandidate).rounded()))
+        let seeds = seedsAtTop
+        return max(2, seeds + Int((Double(steps - seeds * topRung) / perCandidate).rounded()))
     }
 
     func derived(name: String, seedOffset: UInt64, evaluations: Int, strategy: SearchQualityBenchmark.Strategy) throws -> String {
@@ -250,14 +267,14 @@ struct DerivedSearchConfig {
             gumbel["max_steps"] = topRung
             copy["gumbel"] = gumbel
         case .nsga2, .random:
+            // Plain: full fidelity, no sensitivity table, knapsack seeds or surrogate.
             fineTune["max_steps"] = topRung
             search["fidelity"] = nil
-            if strategy == .random {
-                // The whole budget is the initial population: uniform samples of the space.
-                search["population"] = evaluations
-                search["knapsack_seeds"] = 0
-                search["surrogate"] = nil
-            }
+            search["sensitivity"] = nil
+            search["knapsack_seeds"] = nil
+            search["surrogate"] = nil
+            // random: the whole budget is the initial population, uniform samples of the space.
+            if strategy == .random { search["population"] = evaluations }
         }
         copy["search"] = search
         copy["fine_tune"] = fineTune

@@ -285,7 +285,10 @@ public struct SensitivityMeasurement: Codable, Hashable, Sendable {
     /// Validation samples per measured drop (`drop`); nil: all.
     public var samples: Int?
 
-    public init(method: SensitivityMethod, batches: Int = 8, samples: Int? = nil) {
+    /// Fisher batches when the config gives none.
+    public static let defaultBatches = 8
+
+    public init(method: SensitivityMethod, batches: Int = defaultBatches, samples: Int? = nil) {
         (self.method, self.batches, self.samples) = (method, batches, samples)
     }
 
