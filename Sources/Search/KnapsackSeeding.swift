@@ -10,8 +10,11 @@ extension SensitivityTable {
     /// configuration within (layers / 2) units of a seed's cost may be slightly better. The budgets are
     /// spaced in the same units, so the two ends are exactly the cheapest and the widest
     /// configurations. A free layer's choice is eligible when both its drop and its energy were
-    /// measured; pinned layers keep their choice. The result is ordered so that any prefix spans the
-    /// range: the two ends first, then midpoints (1, 0, ½, ¼, ¾, …), duplicates removed.
+    /// measured; pinned layers keep their choice. The result is ordered cheapest first, then the
+    /// midpoints of the widest gaps, the widest configuration last (0, ½, ¼, ¾, …, 1), duplicates
+    /// removed: the front's hypervolume (reference point at FP32 energy) is built from the low-energy
+    /// end, while the widest configuration (all-u8, a baseline anyway) is nearly always matched by
+    /// cheaper ones of about its accuracy, so it is the seed that can wait.
     ///
     /// - Returns: an empty list when there is no energy table or a layer has no eligible choice.
     public func knapsackSeeds(in space: GenomeSpace, count: Int, resolution: Int = 4000) -> [Genome] {
@@ -62,14 +65,15 @@ extension SensitivityTable {
         return dropA <= dropB && costA <= costB
     }
 
-    /// `count` fractions of [0, 1]: 1, 0, then the midpoints of the widest gaps (½, ¼, ¾, …), so
-    /// any prefix covers the range as evenly as its length allows.
+    /// `count` fractions of [0, 1]: 0, then the midpoints of the widest gaps (½, ¼, ¾, …), then 1,
+    /// so every prefix but the last spreads from the cheapest end as evenly as its length allows.
+    /// One fraction: the middle.
     public static func spreadFractions(_ count: Int) -> [Double] {
-        guard count > 1 else { return count == 1 ? [1] : [] }
+        guard count > 1 else { return count == 1 ? [0.5] : [] }
         let grid = (0..<count).map { Double($0) / Double(count - 1) }
-        var order = [count - 1, 0]
+        var order = [0]
         var gaps = [(0, count - 1)]
-        while order.count < count, !gaps.isEmpty {
+        while !gaps.isEmpty {
             var next: [(Int, Int)] = []
             for (low, high) in gaps where high - low > 1 {
                 let mid = (low + high) / 2
@@ -78,6 +82,6 @@ extension SensitivityTable {
             }
             gaps = next
         }
-        return order.prefix(count).map { grid[$0] }
+        return (order + [count - 1]).map { grid[$0] }
     }
 }

@@ -53,9 +53,14 @@ struct KnapsackTests {
 
     @Test func spreadFractionsCoverTheRangeInAnyPrefix() {
         let five = SensitivityTable.spreadFractions(5)
-        #expect(five == [1, 0, 0.5, 0.25, 0.75])
-        #expect(SensitivityTable.spreadFractions(1) == [1])
-        #expect(Set(SensitivityTable.spreadFractions(9)).count == 9)
+        #expect(five == [0, 0.5, 0.25, 0.75, 1], "cheapest first, the widest last")
+        #expect(SensitivityTable.spreadFractions(1) == [0.5])
+        #expect(SensitivityTable.spreadFractions(2) == [0, 1])
+        for count in 2...17 {
+            let fractions = SensitivityTable.spreadFractions(count)
+            #expect(fractions.count == count && Set(fractions).count == count, "\(count): every grid point once")
+            #expect(fractions.first == 0 && fractions.last == 1)
+        }
     }
 
     /// Three free layers; `touchy` costs the most accuracy, `big` the most energy.
@@ -84,8 +89,9 @@ struct KnapsackTests {
         let cheapest = 5 + 1.5 * 12
         #expect(energies.min()! == cheapest)
         #expect(energies.max()! <= allU8)
-        // At the top budget nothing is lost: all-u8 (the only zero-drop configuration).
-        #expect(seeds.first == SteadyStateNSGA2.baseline(.uniform(8), in: space))
+        // Cheapest first; at the top budget, last, nothing is lost: all-u8 (the only zero-drop configuration).
+        #expect(energies.first == cheapest)
+        #expect(seeds.last == SteadyStateNSGA2.baseline(.uniform(8), in: space))
         // Brute force over the 216 configurations: nothing is cheaper (by more than the rounding of
         // three layers to 1/4000 of all-u8's 96 pJ) and better than a seed.
         let tolerance = 3 * 0.5 * 96 / 4000
