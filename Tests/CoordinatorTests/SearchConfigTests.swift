@@ -99,7 +99,8 @@ struct SearchConfigTests {
         #expect(config.space.fixed == ["head": .uniform(8)])
         #expect(config.checkpoint.train?.learningRate == 3e-3 && config.checkpoint.train?.weightDecay == 0.06)
         #expect(config.budget.evaluations != nil)
-        #expect(config.search.fidelity == FidelitySchedule(rungs: [15, 60], eta: 3), "the demo runs the multi-fidelity search")
+        #expect(config.search.fidelity == FidelitySchedule(rungs: [15, 60], eta: 3, knapsackSeedsAtTop: true), "the demo runs the multi-fidelity search")
+        #expect(config.search.measuredSensitivity?.method == .fisher && config.search.knapsackSeeds == 4, "seeded from a measured table")
         #expect(config.search.reference == .fineTuned && config.search.commonRandomNumbers)
         // Every path it names resolves inside the repository's configs/ or runs/.
         let paths = [config.model, config.dataset] + config.energyModels.map(\.url) + [config.checkpoint.path].compactMap { $0 }
