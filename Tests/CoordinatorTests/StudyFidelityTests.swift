@@ -34,11 +34,8 @@ struct StudyFidelityTests {
         return outcome
     }
 
-    @Test func candidatesClimbTheRungsAndOnlyTheTopRungFormsTheFront() throws {
-        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, Self.setup())
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var d = Dispatches()
-        for worker in ["w1", "w2"] { d.apply(try study.workerReady(worker)) }
+    /// Finishes what the busy workers hold, round robin, with ``success(_:worker:)`` until the run ends.
+    func runToTheEnd(_ study: Study, _ d: inout Dispatches) throws {
         var turn = 0
         while d.finished.isEmpty {
             let busy = d.byWorker.keys.sorted()
@@ -48,6 +45,14 @@ struct StudyFidelityTests {
             clock.advance(5)
             try d.finish(worker, in: study) { Self.success($0, worker: worker) }
         }
+    }
+
+    @Test func candidatesClimbTheRungsAndOnlyTheTopRungFormsTheFront() throws {
+        let (study, directory) = try StudyFixtures.makeStudy(clock: clock, Self.setup())
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var d = Dispatches()
+        for worker in ["w1", "w2"] { d.apply(try study.workerReady(worker)) }
+        try runToTheEnd(study, &d)
         let lower = d.all.filter { $0.rung == 0 }
         let promoted = d.all.filter { $0.rung == 1 }
         #expect(lower.count == 12, "every candidate starts at the lowest rung")
@@ -191,15 +196,7 @@ struct StudyFidelityTests {
         let lostSeed = try #require(d.byWorker["w1"])
         _ = d.take("w1")
         d.apply(try study.workerReady("w1"))
-        var turn = 0
-        while d.finished.isEmpty {
-            let busy = d.byWorker.keys.sorted()
-            try #require(!busy.isEmpty, "the run stalled")
-            let worker = busy[turn % busy.count]
-            turn += 1
-            clock.advance(5)
-            try d.finish(worker, in: study) { Self.success($0, worker: worker) }
-        }
+        try runToTheEnd(study, &d)
         let store = study.store
         let seeds = Set(try store.candidates().filter { $0.origin == .knapsack }.map(\.id))
         #expect(seeds.count == 3 && seeds.contains(lostSeed.candidateId))
