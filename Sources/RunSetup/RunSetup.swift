@@ -64,21 +64,28 @@ public struct RunSetup {
             baseCheckpoint: ArtifactReference(sha256: checkpointHash.hex, bytes: checkpointHash.bytes, name: RunDirectory.baseCheckpointName),
             dataset: DatasetReference(configYAML: datasetText, fingerprint: data.fingerprint),
             energyModels: try config.energyModelTexts())
-        let sensitivity = try config.search.measuredSensitivity.map { try measureSensitivity($0, config: config, data: data, run: run) }
+        let sensitivity = try config.search.measuredSensitivity.map {
+            try measureSensitivity($0, config: config, layers: model.quantizableLayerNames, data: data, run: run)
+        }
         let setup = try config.studySetup(name: name, layers: model.quantizableLayerNames, template: template, measuredSensitivity: sensitivity)
         return (run, try Study.create(at: run.url, setup: setup, logger: logger))
     }
 
     /// The table `search.sensitivity: {method: …}` asks for, measured on the run's base checkpoint
-    /// over the config's space and written to `sensitivity.json` in the run directory for the user.
+    /// for every choice any layer of the config's space may take (pinned ones too: the knapsack needs
+    /// their energy) and written to `sensitivity.json` in the run directory for the user.
     private func measureSensitivity(
-        _ measurement: SensitivityMeasurement, config: SearchConfig, data: EvaluationData, run: RunDirectory
+        _ measurement: SensitivityMeasurement, config: SearchConfig, layers: [String], data: EvaluationData, run: RunDirectory
     ) throws -> SensitivityTable {
         note("measuring the sensitivity table (\(measurement.method.rawValue)) on the base model")
         let energyModels = try config.energyModels.map { try EnergyModel.load(contentsOf: $0.url) }
         let evaluator = try CandidateEvaluator(
             checkpoint: run.baseCheckpoint, data: data, energyModels: energyModels, cacheDirectory: run.cache)
-        let choices = config.space.schemes.filter { $0 != .float }.flatMap { scheme in config.space.bits.map { LayerQuantization(scheme: scheme, bits: $0) } }
+        let space = try config.quantizationSpace(layers: layers)
+        var choices: [LayerQuantization] = []
+        for layer in space.layers {
+            for choice in space.choices(for: layer) where choice != .float && !choices.contains(choice) { choices.append(choice) }
+        }
         let table = try evaluator.sensitivity(
             choices: choices, method: measurement.method, samples: measurement.samples, batches: measurement.batches, seed: config.seed,
             energyModel: config.objectiveEnergyModel)
