@@ -20,6 +20,9 @@ public struct SearchQualityBenchmark: Sendable {
         /// Steps until `target` × the reference hypervolume; nil if never reached.
         public var stepsToTarget: Int?
         public var hypervolumeWithinBudget: Double
+        /// SHA-256 of the base checkpoint the run fine-tuned from (nil in reports written before it
+        /// was recorded): reused reference runs must match the new runs' base.
+        public var baseCheckpoint: String?
     }
 
     public struct Summary: Codable, Sendable {
@@ -41,6 +44,8 @@ public struct SearchQualityBenchmark: Sendable {
         /// The fraction of the reference hypervolume a run must reach.
         public var target: Double
         public var referenceHypervolume: Double
+        /// The earlier report whose reference runs this one reused (`--reference-report`), else nil.
+        public var referenceFrom: String?
         public var runs: [Run]
         public var summary: [Summary]
     }
@@ -61,6 +66,9 @@ public struct SearchQualityBenchmark: Sendable {
     public var output: URL
     /// The `spikeq` binary that runs each search.
     public var executable: URL
+    /// An earlier report of the same config whose reference (nsga2) runs are reused instead of
+    /// re-run: the reference is the costliest part and does not change with the strategies compared.
+    public var reusedReference: (report: Report, file: URL)?
 
     public init(config: URL, strategies: [Strategy], seeds: Int, referenceEvaluations: Int, budgetSteps: Int?, target: Double,
                 workers: Int, output: URL, executable: URL) {
@@ -74,11 +82,16 @@ public struct SearchQualityBenchmark: Sendable {
         let base = try DerivedSearchConfig(contentsOf: config)
         try FileManager.default.createDirectory(at: output.appendingPathComponent("runs"), withIntermediateDirectories: true)
         let chosen = strategies
+        let referenceEvaluations = reusedReference?.report.referenceEvaluations ?? self.referenceEvaluations
         let budget = budgetSteps ?? max(1, referenceEvaluations * base.topRung / 3)
 
-        var runs: [Run] = []
+        var runs: [Run] = reusedReference?.report.runs.filter { $0.strategy == Strategy.nsga2.rawValue } ?? []
+        if let reused = reusedReference {
+            guard !runs.isEmpty else { throw Failure(description: "\(reused.file.path) holds no reference (nsga2) runs to reuse") }
+            progress("search-quality: reference reused from \(reused.file.path) (\(runs.count) nsga2 runs, \(referenceEvaluations) evaluations each)")
+        }
         // The reference first: its hypervolume is every other strategy's target.
-        for strategy in [Strategy.nsga2] + chosen.filter({ $0 != .nsga2 }) {
+        for strategy in (reusedReference == nil ? [Strategy.nsga2] : []) + chosen.filter({ $0 != .nsga2 }) {
             for seed in 0..<seeds {
                 let evaluations: Int
                 switch strategy {
@@ -99,11 +112,13 @@ public struct SearchQualityBenchmark: Sendable {
                 try runSearch(
                     exists ? ["--resume", runDirectory.path] : ["--config", configFile.path, "--run", runDirectory.path],
                     name: name, log: output.appendingPathComponent("runs/\(name).log"))
-                let quality = try SearchQuality.measure(try RunStore.open(at: runDirectory, readOnly: true))
+                let store = try RunStore.open(at: runDirectory, readOnly: true)
+                let quality = try SearchQuality.measure(store)
                 runs.append(Run(strategy: strategy.rawValue, seed: seed, evaluationBudget: evaluations, quality: quality, stepsToTarget: nil,
-                                hypervolumeWithinBudget: quality.hypervolume(within: budget)))
+                                hypervolumeWithinBudget: quality.hypervolume(within: budget), baseCheckpoint: try store.metadata().checkpointHash))
             }
         }
+        if let reused = reusedReference { try Self.checkSameBase(runs, reusedFrom: reused.file, progress: progress) }
         let referenceHV = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map(\.quality.finalHypervolume)) ?? 0
         for index in runs.indices { runs[index].stepsToTarget = runs[index].quality.steps(toReach: target * referenceHV) }
         let referenceSteps = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map { $0.stepsToTarget.map(Double.init) ?? .infinity })
@@ -121,9 +136,31 @@ public struct SearchQualityBenchmark: Sendable {
         }
         let report = Report(
             config: config.path, referenceEvaluations: referenceEvaluations, budgetSteps: budget, target: target, referenceHypervolume: referenceHV,
-            runs: runs, summary: summary)
+            referenceFrom: reusedReference?.file.path, runs: runs, summary: summary)
         try Self.json(report).write(to: reportFile, options: .atomic)
         return report
+    }
+
+    /// Reads an earlier report for `--reference-report`.
+    public static func report(at url: URL) throws -> Report {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try decoder.decode(Report.self, from: try Data(contentsOf: url)) } catch {
+            throw Failure(description: "\(url.path) is not a search-quality report: \(error)")
+        }
+    }
+
+    /// Reused reference runs must have fine-tuned from the same base checkpoint as the new runs;
+    /// a report written before the base was recorded cannot be checked, which is said.
+    public static func checkSameBase(_ runs: [Run], reusedFrom file: URL, progress: (String) -> Void) throws {
+        let reference = runs.filter { $0.strategy == Strategy.nsga2.rawValue }
+        let new = Set(runs.filter { $0.strategy != Strategy.nsga2.rawValue }.compactMap(\.baseCheckpoint))
+        let old = Set(reference.compactMap(\.baseCheckpoint))
+        if old.isEmpty || reference.contains(where: { $0.baseCheckpoint == nil }) {
+            progress("search-quality: \(file.path) does not record its base checkpoint; that it is the same as this run's is not checked")
+        } else if !new.isEmpty, old != new {
+            throw Failure(description: "\(file.path)'s reference runs fine-tuned from base checkpoint \(old.sorted().joined(separator: ", ")), these runs from \(new.sorted().joined(separator: ", ")): not comparable")
+        }
     }
 
     /// Where ``run(progress:)`` writes the report.

@@ -21,7 +21,9 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
             A supernet training counts its optimizer steps like a fine-tune. Other strategies get an evaluation \
             budget that spends about --budget-steps steps (hybrid: what the sweep leaves); gumbel spends what its \
             sweep and seeds cost. Runs go to OUT/runs/STRATEGY-SEED; the table and OUT/search-quality.json \
-            are written at the end.
+            are written at the end. --reference-report reuses the nsga2 runs of an earlier report of the same \
+            config instead of re-running them (its reference evaluations count; runs that recorded their base \
+            checkpoint must match the new runs').
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -37,6 +39,9 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
 
     @Option(help: "Evaluations of the reference (nsga2 at full fidelity).")
     var referenceEvaluations: Int = 60
+
+    @Option(help: "An earlier search-quality.json of the same config whose reference (nsga2) runs are reused, not re-run.")
+    var referenceReport: String?
 
     @Option(help: "QAT steps the other strategies may spend (default: a third of the reference's).")
     var budgetSteps: Int?
@@ -73,11 +78,15 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        let benchmark = SearchQualityBenchmark(
+        var benchmark = SearchQualityBenchmark(
             config: URL(fileURLWithPath: config, relativeTo: cwd).standardizedFileURL, strategies: parsedStrategies!, seeds: seeds,
             referenceEvaluations: referenceEvaluations, budgetSteps: budgetSteps, target: target, workers: workers,
             output: URL(fileURLWithPath: out, relativeTo: cwd).standardizedFileURL,
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
+        if let referenceReport {
+            let file = URL(fileURLWithPath: referenceReport, relativeTo: cwd).standardizedFileURL
+            benchmark.reusedReference = (try SearchQualityBenchmark.report(at: file), file)
+        }
         let report = try benchmark.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         if json {
             print(String(decoding: try SearchQualityBenchmark.json(report), as: UTF8.self))
@@ -86,7 +95,8 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
         let (runs, summary, referenceHV) = (report.runs, report.summary, report.referenceHypervolume)
         let label = String(format: "steps_to_%.0f", target * 100)
         print(String(format: "Reference: nsga2 at full fidelity, %d evaluations; median final hypervolume %.5f; budget %d steps; target %.0f %%",
-                     referenceEvaluations, referenceHV, report.budgetSteps, target * 100))
+                     report.referenceEvaluations, referenceHV, report.budgetSteps, target * 100)
+            + (report.referenceFrom.map { " (reference runs reused from \($0))" } ?? ""))
         print("strategy   seed  results  steps  final HV  HV@budget  \(label)  best front test")
         func column(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
         for r in runs {

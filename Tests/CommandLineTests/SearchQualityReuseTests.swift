@@ -1,0 +1,64 @@
+import Benchmarks
+import Foundation
+import Testing
+
+/// `bench search-quality --reference-report`: an earlier report is read back (including one written
+/// before runs recorded their base checkpoint), and reused reference runs must share the new runs'
+/// base checkpoint.
+struct SearchQualityReuseTests {
+    typealias Benchmark = SearchQualityBenchmark
+
+    func run(_ strategy: String, seed: Int, base: String?) throws -> Benchmark.Run {
+        let base = base.map { #", "baseCheckpoint": "\#($0)""# } ?? ""
+        return try JSONDecoder().decode(Benchmark.Run.self, from: Data("""
+            {"strategy": "\(strategy)", "seed": \(seed), "evaluationBudget": 2, "hypervolumeWithinBudget": 0.5\(base),
+             "quality": {"finalHypervolume": 0.5, "frontTestAccuracies": [0.7], "fullFidelityResults": 1, "lowerRungResults": 0,
+                         "totalSteps": 40, "trajectory": [{"hypervolume": 0.5, "steps": 40}]}}
+            """.utf8))
+    }
+
+    func file(_ text: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sq-\(UUID().uuidString).json")
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
+    @Test func readsAReportWrittenBeforeBaseCheckpointsWereRecorded() throws {
+        // The shape `bench search-quality` wrote on 2026-12-02: no baseCheckpoint, no referenceFrom.
+        let url = try file("""
+            {"budgetSteps": 400, "config": "/tmp/c.yaml", "referenceEvaluations": 60, "referenceHypervolume": 0.66,
+             "runs": [{"evaluationBudget": 60, "hypervolumeWithinBudget": 0.63, "seed": 0, "strategy": "nsga2", "stepsToTarget": 160,
+                       "quality": {"finalHypervolume": 0.64, "frontTestAccuracies": [0.77], "fullFidelityResults": 60,
+                                   "lowerRungResults": 0, "totalSteps": 1220, "trajectory": [{"hypervolume": 0.5, "steps": 40}]}}],
+             "summary": [{"medianFinalHypervolume": 0.64, "medianHypervolumeWithinBudget": 0.63, "medianStepsToTarget": "inf",
+                          "reached": 0, "runs": 1, "strategy": "nsga2"}],
+             "target": 0.95}
+            """)
+        let report = try Benchmark.report(at: url)
+        #expect(report.referenceEvaluations == 60)
+        #expect(report.runs.count == 1 && report.runs[0].baseCheckpoint == nil)
+        #expect(report.referenceFrom == nil)
+        #expect(report.summary[0].medianStepsToTarget == .infinity)
+    }
+
+    @Test func aFileThatIsNotAReportIsNamed() throws {
+        let url = try file(#"{"runs": 3}"#)
+        #expect { try Benchmark.report(at: url) } throws: { error in
+            "\(error)".contains(url.path) && "\(error)".contains("not a search-quality report")
+        }
+    }
+
+    @Test func reusedReferenceMustShareTheBaseCheckpoint() throws {
+        let source = URL(fileURLWithPath: "/earlier/search-quality.json")
+        var notes: [String] = []
+        // Same base: accepted silently.
+        try Benchmark.checkSameBase([try run("nsga2", seed: 0, base: "aa"), try run("nsga2-mf", seed: 0, base: "aa")], reusedFrom: source) { notes.append($0) }
+        #expect(notes.isEmpty)
+        // Another base: refused, naming both.
+        #expect { try Benchmark.checkSameBase([try run("nsga2", seed: 0, base: "aa"), try run("nsga2-mf", seed: 0, base: "bb")], reusedFrom: source) { _ in } }
+            throws: { error in "\(error)".contains("aa") && "\(error)".contains("bb") && "\(error)".contains(source.path) }
+        // Not recorded in the earlier report: accepted, and said.
+        try Benchmark.checkSameBase([try run("nsga2", seed: 0, base: nil), try run("nsga2-mf", seed: 0, base: "bb")], reusedFrom: source) { notes.append($0) }
+        #expect(notes.count == 1 && notes[0].contains("not checked"))
+    }
+}
