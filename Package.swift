@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "Dashboard",
             dependencies: [
-                "ContentHash", "RunStore", "Search", "Wire", "QuantConfig", "Statistics", logging, crypto,
+                "ContentHash", "RunStore", "Search", "Wire", "QuantConfig", "Statistics", logging, crypto, lifecycle,
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
             ]),
 

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RunStore
+import ServiceLifecycle
 
 /// `spikeq dashboard`: a read-only HTTP view of one run, live while a coordinator writes to it.
 ///
@@ -34,9 +35,20 @@ public struct DashboardServer: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Serves until the calling task is cancelled. `onListening` gets the bound `http://host:port/`
-    /// (useful with port 0).
+    /// Serves until the calling task is cancelled (or SIGINT/SIGTERM). `onListening` gets the bound
+    /// `http://host:port/` (useful with port 0).
     public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
+        try await application(logger: logger, onListening: onListening).run()
+    }
+
+    /// Serves in the background until ``BackgroundDashboard/stop()``: what `spikeq search --dashboard`
+    /// runs beside the coordinator. Stopping shuts the server down gracefully, so the end of a search
+    /// is not logged as a cancelled server.
+    public func start(logger: Logger, onListening: @escaping @Sendable (String) -> Void = { _ in }) -> BackgroundDashboard {
+        BackgroundDashboard(application(logger: logger, onListening: onListening), logger: logger)
+    }
+
+    func application(logger: Logger, onListening: @escaping @Sendable (String) -> Void) -> some ApplicationProtocol & Service {
         let router = Router()
         // Before the routes: middleware applies to routes added after it.
         router.middlewares.add(LogRequestsMiddleware(.debug))
@@ -76,7 +88,7 @@ public struct DashboardServer: Sendable {
                 onListening("http://\(shown):\(port)/")
             },
             logger: logger)
-        try await app.run()
+        return app
     }
 
     /// The `/api/front` body.
@@ -104,6 +116,26 @@ public struct DashboardServer: Sendable {
                 .init("X-Content-Type-Options")!: "nosniff",
             ],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// A dashboard served by a task of its own, stopped by a graceful shutdown instead of a cancellation.
+public final class BackgroundDashboard: Sendable {
+    private let group: ServiceGroup
+    private let task: Task<Void, Never>
+
+    init(_ service: some Service, logger: Logger) {
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [service], logger: logger))
+        self.group = group
+        task = Task {
+            do { try await group.run() } catch { logger.error("Dashboard stopped", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    /// Shuts the server down gracefully and waits until it has.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        await task.value
     }
 }
 

@@ -44,15 +44,25 @@ struct DashboardCommand: AsyncParsableCommand {
 
 /// Starts a dashboard server and says where it listens; shared by `dashboard` and `search --dashboard`.
 enum DashboardLauncher {
+    /// Serves until cancelled or signalled (`spikeq dashboard`).
     static func serve(store: RunStore, address: String, logger: Logger) async throws {
+        try await server(store: store, address: address, logger: logger).run(logger: logger, onListening: announce)
+    }
+
+    /// Serves in the background until stopped (`spikeq search --dashboard`).
+    static func start(store: RunStore, address: String, logger: Logger) throws -> BackgroundDashboard {
+        try server(store: store, address: address, logger: logger).start(logger: logger, onListening: announce)
+    }
+
+    private static func server(store: RunStore, address: String, logger: Logger) throws -> DashboardServer {
         let (host, port) = try DashboardServer.parseAddress(address)
         if !DashboardServer.isLoopback(host) {
             logger.warning(
                 "Dashboard reachable from other machines: it is read-only and shows no secrets, but anyone who can reach it sees the run",
                 metadata: ["http.address": "\(address)"])
         }
-        try await DashboardServer(store: store, host: host, port: port).run(logger: logger) { url in
-            FileHandle.standardError.write(Data("dashboard: \(url)\n".utf8))
-        }
+        return DashboardServer(store: store, host: host, port: port)
     }
+
+    private static let announce: @Sendable (String) -> Void = { url in FileHandle.standardError.write(Data("dashboard: \(url)\n".utf8)) }
 }

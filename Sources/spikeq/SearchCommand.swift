@@ -101,19 +101,17 @@ struct SearchCommand: AsyncParsableCommand {
         let pool = try startLocalWorkers(endpoint: broker.endpoint, directory: directory, logger: logger)
         defer { pool?.stop() }
         let coordinator = try SearchCoordinator(study: study, broker: broker, artifactsDirectory: directory.artifacts, logger: logger)
-        let dashboardTask = try dashboard.map { address in
-            let store = try RunStore.open(at: directory.url, readOnly: true)
-            return Task {
-                do {
-                    try await DashboardLauncher.serve(store: store, address: address, logger: Logger(label: "spikeq.dashboard"))
-                } catch {
-                    logger.error("Dashboard stopped", metadata: ["error": "\(error)"])
-                }
-            }
+        let liveDashboard = try dashboard.map { address in
+            try DashboardLauncher.start(store: try RunStore.open(at: directory.url, readOnly: true), address: address, logger: Logger(label: "spikeq.dashboard"))
         }
-        defer { dashboardTask?.cancel() }
         let line = StatusLine()
-        let summary = try await CoordinatorService(coordinator: coordinator, logger: logger) { line.show($0) }.runUntilSignalled()
+        let service = CoordinatorService(coordinator: coordinator, logger: logger) { line.show($0) }
+        let summary: StudySummary?
+        do { summary = try await service.runUntilSignalled() } catch {
+            await liveDashboard?.stop()
+            throw error
+        }
+        await liveDashboard?.stop()
         line.finish()
         guard let summary else { return }
         print("search \(summary.reason.rawValue): \(summary.done) done (\(summary.fullFidelity) at full fidelity), \(summary.failed) failed, "

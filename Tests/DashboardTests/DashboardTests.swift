@@ -299,6 +299,23 @@ struct DashboardServerTests {
         #expect(changed.front.contains { $0.id == added })
     }
 
+    /// `spikeq search --dashboard`: the server runs beside the coordinator and is shut down
+    /// gracefully when the search ends: no error is logged, and the port is closed afterwards.
+    @Test func backgroundDashboardStopsGracefully() async throws {
+        let run = try DashboardRun()
+        defer { run.remove() }
+        let log = CapturedLog()
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        let dashboard = DashboardServer(store: run.store, host: "127.0.0.1", port: 0).start(logger: log.logger()) { continuation.yield($0) }
+        var iterator = stream.makeAsyncIterator()
+        let url = try #require(await iterator.next().flatMap { URL(string: $0) })
+        let (_, response) = try await URLSession.shared.data(from: URL(string: "/api/run", relativeTo: url)!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        await dashboard.stop()
+        #expect(!log.all.contains { $0.localizedCaseInsensitiveContains("error") || $0.contains("Cancellation") }, "\(log.all)")
+        await #expect(throws: (any Error).self) { _ = try await URLSession.shared.data(from: URL(string: "/api/run", relativeTo: url)!) }
+    }
+
     @Test func unchangedLongPollAnswersAfterItsLimit() async throws {
         let run = try DashboardRun()
         defer { run.remove() }
