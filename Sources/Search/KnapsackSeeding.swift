@@ -1,20 +1,23 @@
 import QuantConfig
 
 extension SensitivityTable {
-    /// Configurations that minimise the predicted drop (Σ per-layer sensitivity) at `count` energy
-    /// budgets spread evenly from the cheapest configuration to the all-widest-uniform one (all-u8 in
-    /// the usual space), each solved exactly as a multiple-choice knapsack over the layers.
+    /// `count` configurations that minimise the predicted drop (Σ per-layer sensitivity) under an
+    /// energy budget: the knee of that predicted front, then budgets spread evenly from the cheapest
+    /// configuration to the all-widest-uniform one (all-u8 in the usual space), each solved exactly as
+    /// a multiple-choice knapsack over the layers.
     ///
     /// Costs are the measured per-layer energies (``energy``) in units of 1/`resolution` of the widest
     /// configuration's cost, rounded to the nearest unit: solutions are optimal for those costs, so a
     /// configuration within (layers / 2) units of a seed's cost may be slightly better. The budgets are
     /// spaced in the same units, so the two ends are exactly the cheapest and the widest
     /// configurations. A free layer's choice is eligible when both its drop and its energy were
-    /// measured; pinned layers keep their choice. The result is ordered cheapest first, then the
-    /// midpoints of the widest gaps, the widest configuration last (0, ½, ¼, ¾, …, 1), duplicates
-    /// removed: the front's hypervolume (reference point at FP32 energy) is built from the low-energy
-    /// end, while the widest configuration (all-u8, a baseline anyway) is nearly always matched by
-    /// cheaper ones of about its accuracy, so it is the seed that can wait.
+    /// measured; pinned layers keep their choice. The result starts with the knee of the predicted
+    /// front (``knee(of:)``: the one configuration most likely to cover the hypervolume on its own),
+    /// then the cheapest, the midpoints of the widest gaps and the widest configuration (0, ½, ¼, ¾,
+    /// …, 1), duplicates removed, at most `count` in all: the front's hypervolume (reference point at
+    /// FP32 energy) is built from the low-energy end, while the widest configuration (all-u8, a
+    /// baseline anyway) is nearly always matched by cheaper ones of about its accuracy, so it is the
+    /// seed that can wait (and the one left out when the knee takes a place).
     ///
     /// - Returns: an empty list when there is no energy table or a layer has no eligible choice.
     public func knapsackSeeds(in space: GenomeSpace, count: Int, resolution: Int = 4000) -> [Genome] {
@@ -47,14 +50,41 @@ extension SensitivityTable {
         let units = costs.map { layer in layer.map { Int(($0 * scale).rounded()) } }
         let low = units.reduce(0) { $0 + $1.min()! }
         let high = max(low, zip(units, widestPicks).reduce(0) { $0 + $1.0[$1.1] })
-        var seeds: [Genome] = []
-        for fraction in Self.spreadFractions(count) {
+        /// The knapsack optimum within `fraction` of the range from the cheapest to the widest cost.
+        func solve(_ fraction: Double) -> (genome: Genome, cost: Int, drop: Double)? {
             let budget = low + Int((fraction * Double(high - low)).rounded(.down))
-            guard let picks = MultipleChoiceKnapsack.minimize(values: values, costs: units, budget: budget) else { continue }
+            guard let picks = MultipleChoiceKnapsack.minimize(values: values, costs: units, budget: budget) else { return nil }
             let genome = Genome(genes: picks.enumerated().map { layer, pick in space.choices[layer][eligible[layer][pick]] })
+            let cost = picks.enumerated().reduce(0) { $0 + units[$1.offset][$1.element] }
+            let drop = picks.enumerated().reduce(0.0) { $0 + values[$1.offset][$1.element] }
+            return (genome, cost, drop)
+        }
+        var seeds: [Genome] = []
+        if let knee = Self.knee(of: (0...Self.kneeGrid).compactMap { solve(Double($0) / Double(Self.kneeGrid)) }) { seeds.append(knee) }
+        for fraction in Self.spreadFractions(count) {
+            guard seeds.count < count, let genome = solve(fraction)?.genome else { continue }
             if !seeds.contains(genome) { seeds.append(genome) }
         }
         return seeds
+    }
+
+    /// Budgets (evenly spaced over the cost range) on which the predicted front is traced to find its knee.
+    static let kneeGrid = 40
+
+    /// The knee of a predicted front (cheapest first): the point farthest below the line joining its
+    /// two ends, both axes scaled to [0, 1]. It is where one configuration buys the most predicted
+    /// drop for the least energy, so it is the single seed most likely to cover the hypervolume well
+    /// on its own. Nil when the front is a straight line or a single point.
+    static func knee(of front: [(genome: Genome, cost: Int, drop: Double)]) -> Genome? {
+        guard let first = front.first, let last = front.last, last.cost > first.cost, first.drop > last.drop else { return nil }
+        func belowChord(_ point: (genome: Genome, cost: Int, drop: Double)) -> Double {
+            let x = Double(point.cost - first.cost) / Double(last.cost - first.cost)
+            let y = (point.drop - last.drop) / (first.drop - last.drop)
+            return 1 - x - y
+        }
+        // The first maximum: among equally good points the cheaper one.
+        guard let best = front.max(by: { belowChord($0) < belowChord($1) }), belowChord(best) > 1e-9 else { return nil }
+        return front.first { belowChord($0) == belowChord(best) }?.genome
     }
 
     /// Whether `a` is predicted at least as good as `b` on both the summed drop and the energy.

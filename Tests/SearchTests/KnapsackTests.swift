@@ -89,9 +89,8 @@ struct KnapsackTests {
         let cheapest = 5 + 1.5 * 12
         #expect(energies.min()! == cheapest)
         #expect(energies.max()! <= allU8)
-        // Cheapest first; at the top budget, last, nothing is lost: all-u8 (the only zero-drop configuration).
-        #expect(energies.first == cheapest)
-        #expect(seeds.last == SteadyStateNSGA2.baseline(.uniform(8), in: space))
+        // The knee first, then the cheapest.
+        #expect(energies.dropFirst().first == cheapest)
         // Brute force over the 216 configurations: nothing is cheaper (by more than the rounding of
         // three layers to 1/4000 of all-u8's 96 pJ) and better than a seed.
         let tolerance = 3 * 0.5 * 96 / 4000
@@ -106,6 +105,27 @@ struct KnapsackTests {
         }
         // The sensitive layer stays wider than the cheap-to-narrow big layer in the middle seeds.
         for seed in seeds where seed.genes[0].bits < 8 { #expect(seed.genes[1].bits <= seed.genes[0].bits) }
+    }
+
+    /// The first seed is the knee of the predicted front: of all 216 configurations, none that is
+    /// predicted Pareto-optimal lies farther below the line from the cheapest to all-u8 (both axes
+    /// scaled to [0, 1]). With one seed, the knee is the only one; with two, the cheapest follows.
+    @Test func firstSeedIsTheKneeOfThePredictedFront() throws {
+        func cost(_ g: Genome) -> Double { table.energy!.picojoules(of: g, in: space)! }
+        func drop(_ g: Genome) -> Double { table.predictedDrop(of: g, in: space)! }
+        let all = (0..<space.size!).map { space.genome(atIndex: $0) }
+        let front = all.filter { g in !all.contains { cost($0) <= cost(g) && drop($0) <= drop(g) && (cost($0) < cost(g) || drop($0) < drop(g)) } }
+        let cheapest = front.min { cost($0) < cost($1) }!, widest = SteadyStateNSGA2.baseline(.uniform(8), in: space)!
+        func belowChord(_ g: Genome) -> Double {
+            1 - (cost(g) - cost(cheapest)) / (cost(widest) - cost(cheapest)) - (drop(g) - drop(widest)) / (drop(cheapest) - drop(widest))
+        }
+        let knee = try #require(table.knapsackSeeds(in: space, count: 1).first)
+        let best = front.map(belowChord).max()!
+        #expect(best > 0.1, "the toy front bends")
+        #expect(abs(belowChord(knee) - best) < 0.01, "knee \(knee): \(belowChord(knee)), best on the front \(best)")
+        #expect(cost(knee) > cost(cheapest) && cost(knee) < cost(widest))
+        let two = table.knapsackSeeds(in: space, count: 2)
+        #expect(two.first == knee && two.count == 2 && cost(two[1]) == cost(cheapest))
     }
 
     @Test func knapsackSeedsComeFirstAndReplaceBeatenGreedyOnes() throws {
