@@ -20,13 +20,29 @@ public struct SearchQualityBenchmark: Sendable {
         /// Steps until `target` × the reference hypervolume; nil if never reached.
         public var stepsToTarget: Int?
         public var hypervolumeWithinBudget: Double
+        /// Steps until each of ``milestoneFractions`` × the reference hypervolume (nil: never).
+        public var milestones: [Milestone]?
         /// SHA-256 of the base checkpoint the run fine-tuned from (nil in reports written before it
         /// was recorded): reused reference runs must match the new runs' base.
         public var baseCheckpoint: String?
     }
 
+    /// Steps to a fraction of the reference hypervolume: one run's, or a strategy's median and its
+    /// ratio to the reference's median.
+    public struct Milestone: Codable, Sendable {
+        public var fraction: Double
+        public var steps: Double?
+        public var ratio: Double?
+    }
+
+    /// Fractions of the reference hypervolume every report also gives steps for: 95 % alone can be
+    /// reached by one lucky early result of either strategy, the stricter ones tell them apart.
+    public static let milestoneFractions = [0.95, 0.97, 0.99, 1.0]
+
     public struct Summary: Codable, Sendable {
         public var strategy: String
+        /// Median steps to each milestone fraction, and the reference's median over it.
+        public var milestones: [Milestone]?
         public var medianStepsToTarget: Double?
         /// Reference's median steps to the target / this strategy's (higher is cheaper).
         public var stepsRatio: Double?
@@ -119,26 +135,49 @@ public struct SearchQualityBenchmark: Sendable {
             }
         }
         if let reused = reusedReference { try Self.checkSameBase(runs, reusedFrom: reused.file, progress: progress) }
-        let referenceHV = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map(\.quality.finalHypervolume)) ?? 0
-        for index in runs.indices { runs[index].stepsToTarget = runs[index].quality.steps(toReach: target * referenceHV) }
-        let referenceSteps = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map { $0.stepsToTarget.map(Double.init) ?? .infinity })
-        let summary = ([Strategy.nsga2] + chosen.filter { $0 != .nsga2 }).map { strategy -> Summary in
-            let mine = runs.filter { $0.strategy == strategy.rawValue }
-            // A run that never reached the target counts as infinitely many steps (median over all seeds).
-            let steps = mine.map { $0.stepsToTarget.map(Double.init) ?? .infinity }
-            let medianSteps = Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
-            return Summary(
-                strategy: strategy.rawValue, medianStepsToTarget: medianSteps,
-                stepsRatio: Self.ratio(referenceSteps.flatMap { $0.isFinite ? $0 : nil }, medianSteps),
-                medianFinalHypervolume: Self.median(mine.map(\.quality.finalHypervolume)) ?? 0,
-                medianHypervolumeWithinBudget: Self.median(mine.map(\.hypervolumeWithinBudget)) ?? 0,
-                reached: mine.filter { $0.stepsToTarget != nil }.count, runs: mine.count)
-        }
+        let (referenceHV, summary) = Self.summarize(&runs, strategies: [Strategy.nsga2] + chosen.filter { $0 != .nsga2 }, target: target)
         let report = Report(
             config: config.path, referenceEvaluations: referenceEvaluations, budgetSteps: budget, target: target, referenceHypervolume: referenceHV,
             referenceFrom: reusedReference?.file.path, runs: runs, summary: summary)
         try Self.json(report).write(to: reportFile, options: .atomic)
         return report
+    }
+
+    /// Scores measured runs against the reference (the nsga2 runs' median final hypervolume): fills
+    /// each run's steps to the target and to the milestones, and summarises each strategy (medians
+    /// over seeds, a run that never reached a fraction counting as infinitely many steps).
+    public static func summarize(_ runs: inout [Run], strategies: [Strategy], target: Double) -> (referenceHypervolume: Double, summary: [Summary]) {
+        let referenceHV = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map(\.quality.finalHypervolume)) ?? 0
+        for index in runs.indices {
+            runs[index].stepsToTarget = runs[index].quality.steps(toReach: target * referenceHV)
+            runs[index].milestones = Self.milestoneFractions.map { fraction in
+                Milestone(fraction: fraction, steps: runs[index].quality.steps(toReach: fraction * referenceHV).map(Double.init), ratio: nil)
+            }
+        }
+        let scored = runs
+        /// A strategy's median steps to `fraction` (never reached: infinitely many), nil if infinite.
+        func medianStepsTo(_ strategy: Strategy, _ fraction: Double) -> Double? {
+            let steps = scored.filter { $0.strategy == strategy.rawValue }.map { $0.quality.steps(toReach: fraction * referenceHV).map(Double.init) ?? .infinity }
+            return Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
+        }
+        let referenceSteps = Self.median(scored.filter { $0.strategy == Strategy.nsga2.rawValue }.map { $0.stepsToTarget.map(Double.init) ?? .infinity })
+        let summary = strategies.map { strategy -> Summary in
+            let mine = scored.filter { $0.strategy == strategy.rawValue }
+            // A run that never reached the target counts as infinitely many steps (median over all seeds).
+            let steps = mine.map { $0.stepsToTarget.map(Double.init) ?? .infinity }
+            let medianSteps = Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
+            let milestones = Self.milestoneFractions.map { fraction in
+                let steps = medianStepsTo(strategy, fraction)
+                return Milestone(fraction: fraction, steps: steps, ratio: Self.ratio(medianStepsTo(.nsga2, fraction), steps))
+            }
+            return Summary(
+                strategy: strategy.rawValue, milestones: milestones, medianStepsToTarget: medianSteps,
+                stepsRatio: Self.ratio(referenceSteps.flatMap { $0.isFinite ? $0 : nil }, medianSteps),
+                medianFinalHypervolume: Self.median(mine.map(\.quality.finalHypervolume)) ?? 0,
+                medianHypervolumeWithinBudget: Self.median(mine.map(\.hypervolumeWithinBudget)) ?? 0,
+                reached: mine.filter { $0.stepsToTarget != nil }.count, runs: mine.count)
+        }
+        return (referenceHV, summary)
     }
 
     /// Reads an earlier report for `--reference-report`.

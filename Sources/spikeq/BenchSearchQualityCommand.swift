@@ -111,6 +111,13 @@ struct BenchSearchQualityCommand: AsyncParsableCommand {
                 + column(s.stepsRatio.map { String(format: "%.2f×", $0) } ?? "-", 18)
                 + String(format: "  %15.5f  %16.5f  %d/%d", s.medianFinalHypervolume, s.medianHypervolumeWithinBudget, s.reached, s.runs))
         }
+        print("median steps to a fraction of the reference hypervolume (ratio vs reference):")
+        print("strategy " + SearchQualityBenchmark.milestoneFractions.map { column(String(format: "  %.0f %%", $0 * 100), 18) }.joined())
+        for s in summary {
+            print(column(s.strategy, 9) + (s.milestones ?? []).map { m in
+                column("  " + (m.steps.map { String(format: "%.0f", $0) } ?? "never") + (m.ratio.map { String(format: " (%.2f×)", $0) } ?? ""), 18)
+            }.joined())
+        }
         print("JSON: \(benchmark.reportFile.path)")
     }
 }

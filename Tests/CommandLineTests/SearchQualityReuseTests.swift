@@ -62,3 +62,43 @@ struct SearchQualityReuseTests {
         #expect(notes.count == 1 && notes[0].contains("not checked"))
     }
 }
+
+/// The benchmark's scoring against known answers: the reference is the nsga2 runs' median final
+/// hypervolume; steps to a fraction are medians over seeds with "never" counted as infinite.
+struct SearchQualityScoringTests {
+    typealias Benchmark = SearchQualityBenchmark
+
+    /// A run with this (steps, hypervolume) trajectory; its final hypervolume is the last point's.
+    func run(_ strategy: String, seed: Int, _ trajectory: [(Int, Double)]) throws -> Benchmark.Run {
+        let points = trajectory.map { #"{"steps": \#($0.0), "hypervolume": \#($0.1)}"# }.joined(separator: ", ")
+        return try JSONDecoder().decode(Benchmark.Run.self, from: Data("""
+            {"strategy": "\(strategy)", "seed": \(seed), "evaluationBudget": 2, "hypervolumeWithinBudget": 0.5,
+             "quality": {"finalHypervolume": \(trajectory.last!.1), "frontTestAccuracies": [], "fullFidelityResults": 1, "lowerRungResults": 0,
+                         "totalSteps": \(trajectory.last!.0), "trajectory": [\(points)]}}
+            """.utf8))
+    }
+
+    @Test func milestonesAreMediansOverSeedsWithNeverAsInfinite() throws {
+        var runs = [
+            try run("nsga2", seed: 0, [(40, 0.5), (100, 0.96), (400, 1.0)]),
+            try run("nsga2", seed: 1, [(40, 0.5), (200, 0.98), (500, 1.0)]),
+            try run("nsga2", seed: 2, [(40, 0.96), (300, 0.99)]),  // final 0.99: the median final is 1.0
+            try run("nsga2-mf", seed: 0, [(48, 0.97), (90, 1.0)]),
+            try run("nsga2-mf", seed: 1, [(48, 0.95)]),  // never reaches 97 %
+            try run("nsga2-mf", seed: 2, [(48, 0.99), (70, 1.01)]),
+        ]
+        let (reference, summary) = Benchmark.summarize(&runs, strategies: [.nsga2, .nsga2MF], target: 0.95)
+        #expect(reference == 1.0)
+        #expect(runs[0].stepsToTarget == 100 && runs[4].stepsToTarget == 48)
+        let mf = try #require(summary.last?.milestones)
+        #expect(mf.map(\.fraction) == Benchmark.milestoneFractions)
+        // 95 %: reference seeds 100, 200, 40 → 100; ours 48, 48, 48 → 48.
+        #expect(mf[0].steps == 48 && mf[0].ratio == 100.0 / 48)
+        // 97 %: reference 400, 200, 300 → 300; ours 48, never, 48 → 48.
+        #expect(mf[1].steps == 48 && mf[1].ratio == 300.0 / 48)
+        // 100 %: reference 400, 500, never → 500; ours 90, never, 70 → 90.
+        #expect(mf[3].steps == 90 && mf[3].ratio == 500.0 / 90)
+        #expect(runs[4].milestones?[1].steps == nil)
+        #expect(summary.first?.milestones?.allSatisfy { $0.ratio == 1 || $0.steps == nil } == true)
+    }
+}
