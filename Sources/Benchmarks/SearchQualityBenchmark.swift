@@ -160,19 +160,16 @@ public struct SearchQualityBenchmark: Sendable {
             let steps = scored.filter { $0.strategy == strategy.rawValue }.map { $0.quality.steps(toReach: fraction * referenceHV).map(Double.init) ?? .infinity }
             return Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
         }
-        let referenceSteps = Self.median(scored.filter { $0.strategy == Strategy.nsga2.rawValue }.map { $0.stepsToTarget.map(Double.init) ?? .infinity })
         let summary = strategies.map { strategy -> Summary in
             let mine = scored.filter { $0.strategy == strategy.rawValue }
-            // A run that never reached the target counts as infinitely many steps (median over all seeds).
-            let steps = mine.map { $0.stepsToTarget.map(Double.init) ?? .infinity }
-            let medianSteps = Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
+            let medianSteps = medianStepsTo(strategy, target)
             let milestones = Self.milestoneFractions.map { fraction in
                 let steps = medianStepsTo(strategy, fraction)
                 return Milestone(fraction: fraction, steps: steps, ratio: Self.ratio(medianStepsTo(.nsga2, fraction), steps))
             }
             return Summary(
                 strategy: strategy.rawValue, milestones: milestones, medianStepsToTarget: medianSteps,
-                stepsRatio: Self.ratio(referenceSteps.flatMap { $0.isFinite ? $0 : nil }, medianSteps),
+                stepsRatio: Self.ratio(medianStepsTo(.nsga2, target), medianSteps),
                 medianFinalHypervolume: Self.median(mine.map(\.quality.finalHypervolume)) ?? 0,
                 medianHypervolumeWithinBudget: Self.median(mine.map(\.hypervolumeWithinBudget)) ?? 0,
                 reached: mine.filter { $0.stepsToTarget != nil }.count, runs: mine.count)

@@ -82,9 +82,9 @@ extension SensitivityTable {
             let y = (point.drop - last.drop) / (first.drop - last.drop)
             return 1 - x - y
         }
-        // The first maximum: among equally good points the cheaper one.
+        // `max(by:)` keeps the first of equal maxima: among equally good points the cheaper one.
         guard let best = front.max(by: { belowChord($0) < belowChord($1) }), belowChord(best) > 1e-9 else { return nil }
-        return front.first { belowChord($0) == belowChord(best) }?.genome
+        return best.genome
     }
 
     /// Whether `a` is predicted at least as good as `b` on both the summed drop and the energy.

@@ -94,6 +94,7 @@ struct SearchQualityScoringTests {
         #expect(mf.map(\.fraction) == Benchmark.milestoneFractions)
         // 95 %: reference seeds 100, 200, 40 → 100; ours 48, 48, 48 → 48.
         #expect(mf[0].steps == 48 && mf[0].ratio == 100.0 / 48)
+        #expect(summary.last?.medianStepsToTarget == 48 && summary.last?.stepsRatio == 100.0 / 48, "the target's figures are its milestone's")
         // 97 %: reference 400, 200, 300 → 300; ours 48, never, 48 → 48.
         #expect(mf[1].steps == 48 && mf[1].ratio == 300.0 / 48)
         // 100 %: reference 400, 500, never → 500; ours 90, never, 70 → 90.
