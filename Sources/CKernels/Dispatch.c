@@ -14,7 +14,7 @@
     void CKernels_sparseConv3x3Forward_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t,        \
                                                 int64_t, const float *, int64_t, float, float *, float *);          \
     void CKernels_sparseConv3x3WeightGradient_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, \
-                                                       const float *, int64_t, float *, float *);              \
+                                                       int64_t, const float *, int64_t, float *, float *);     \
     int32_t CKernels_binaryRows_##suffix(const float *, int64_t, int64_t, int64_t, uint64_t *);                   \
     void CKernels_countProducts_##suffix(const uint64_t *, const uint64_t *, int64_t, int64_t, float, float *);       \
     int64_t CKernels_lifBackward_##suffix(const float *, float, float, const float *, int64_t, int64_t, float, float,   \
@@ -122,11 +122,16 @@ void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t f
                 scratch)
 }
 
-void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t frames, int64_t height, int64_t width,
-                                          int64_t channelBegin, int64_t channelEnd, const float *dyt, int64_t outChannels,
-                                          float *dwt, float *scratch) {
-    CK_DISPATCH(sparseConv3x3WeightGradient, x, frames, height, width, channelBegin, channelEnd, dyt, outChannels, dwt,
-                scratch)
+int64_t CKernels_sparseConv3x3WeightGradientScratch(int64_t height, int64_t width, int64_t outChannels) {
+    const int64_t plane = height * width;
+    return (height + 2) * (width + 2) * outChannels + 2 * plane;
+}
+
+void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t inChannels, int64_t frames, int64_t height,
+                                          int64_t width, int64_t frameBegin, int64_t frameEnd, const float *dy,
+                                          int64_t outChannels, float *dwt, float *scratch) {
+    CK_DISPATCH(sparseConv3x3WeightGradient, x, inChannels, frames, height, width, frameBegin, frameEnd, dy, outChannels,
+                dwt, scratch)
 }
 
 int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_t length, uint64_t *masks) {

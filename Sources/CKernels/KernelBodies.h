@@ -308,37 +308,82 @@ void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, 
     }
 }
 
-void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t frames, int64_t height, int64_t width,
-                                          int64_t channelBegin, int64_t channelEnd, const float *dyt, int64_t cout,
+/// Adds one channel's events (padded-plane offsets `pos`, values `val`) to its nine rows of dWᵀ for
+/// output channels `o..<o + 16·lanes`, keeping the 9 × `lanes` sums in registers. `binary` (every
+/// value 1) skips the multiply, which changes nothing since 1·g = g exactly.
+static inline __attribute__((always_inline)) void ck_conv_dw_block(const int32_t *pos, const float *val, int64_t count,
+                                                                    const float *pad, const int64_t *offsets, int64_t o,
+                                                                    int lanes, int binary, float *out, int64_t cout) {
+    ck_v16 a[9][2];
+#pragma clang loop unroll(full)
+    for (int tap = 0; tap < 9; tap++) {
+        a[tap][0] = (ck_v16){0};
+        a[tap][1] = (ck_v16){0};
+    }
+    for (int64_t k = 0; k < count; k++) {
+        const float *base = pad + pos[k] + o;
+        const float v = val[k];
+#pragma clang loop unroll(full)
+        for (int tap = 0; tap < 9; tap++) {
+#pragma clang loop unroll(full)
+            for (int l = 0; l < lanes; l++) {
+                const ck_v16 g = ck_load(base + offsets[tap] + 16 * l);
+                a[tap][l] += binary ? g : v * g;
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int tap = 0; tap < 9; tap++) {
+#pragma clang loop unroll(full)
+        for (int l = 0; l < lanes; l++) {
+            float *d = out + tap * cout + o + 16 * l;
+            ck_store(d, ck_load(d) + a[tap][l]);
+        }
+    }
+}
+
+void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width,
+                                          int64_t frameBegin, int64_t frameEnd, const float *dy, int64_t cout,
                                           float *dwt, float *scratch) {
     const int64_t plane = height * width;
     const int64_t total = frames * plane;
-    int32_t *pos = (int32_t *)scratch;
-    float *val = scratch + total;
-    int32_t *tapPos = (int32_t *)(scratch + 2 * total);
-    float *tapVal = scratch + 3 * total;
-    for (int64_t c = channelBegin; c < channelEnd; c++) {
-        const int64_t count = ck_collect(x + c * total, total, pos, val);
-        for (int64_t ky = 0; ky < 3; ky++) {
-            for (int64_t kx = 0; kx < 3; kx++) {
-                // Inputs whose tap (ky, kx) lands inside the image, as output pixel indices.
-                const int64_t shift = (1 - ky) * width + (1 - kx);
-                int64_t used = 0;
-                int64_t iy = 0, rowStart = 0;
-                for (int64_t k = 0; k < count; k++) {
-                    const int64_t p = pos[k];
-                    while (p >= rowStart + width) {  // positions increase: advance the row cursor
-                        rowStart += width;
-                        if (++iy == height) iy = 0;
-                    }
-                    const int64_t ix = p - rowStart;
-                    const int64_t oy = iy + 1 - ky, ox = ix + 1 - kx;
-                    if (oy < 0 || oy >= height || ox < 0 || ox >= width) continue;
-                    tapPos[used] = (int32_t)(p + shift);
-                    tapVal[used] = val[k];
-                    used++;
+    const int64_t pw = width + 2;
+    float *pad = scratch;
+    int32_t *pos = (int32_t *)(pad + (height + 2) * pw * cout);
+    float *val = (float *)(pos + plane);
+    memset(pad, 0, sizeof(float) * (height + 2) * pw * cout);
+    // Tap (ky, kx) of an input at padded offset q reads the output gradient at q + offsets[tap]
+    // (the border is zero, so taps that fall outside the image add nothing).
+    int64_t offsets[9];
+    for (int64_t tap = 0; tap < 9; tap++) offsets[tap] = ((1 - tap / 3) * pw + (1 - tap % 3)) * cout;
+    for (int64_t f = frameBegin; f < frameEnd; f++) {
+        for (int64_t yy = 0; yy < height; yy++) {
+            CKernels_transpose(dy + f * plane + yy * width, cout, width, total, pad + ((yy + 1) * pw + 1) * cout, cout);
+        }
+        for (int64_t c = 0; c < cin; c++) {
+            const int64_t count = ck_collect(x + c * total + f * plane, plane, pos, val);
+            int binary = 1;
+            for (int64_t k = 0; k < count; k++) {
+                const int64_t p = pos[k];
+                pos[k] = (int32_t)(((p / width + 1) * pw + p % width + 1) * cout);
+                binary &= val[k] == 1;
+            }
+            float *out = dwt + c * 9 * cout;
+            int64_t o = 0;
+            for (; o + 32 <= cout; o += 32) {
+                if (binary) ck_conv_dw_block(pos, val, count, pad, offsets, o, 2, 1, out, cout);
+                else ck_conv_dw_block(pos, val, count, pad, offsets, o, 2, 0, out, cout);
+            }
+            for (; o + 16 <= cout; o += 16) {
+                if (binary) ck_conv_dw_block(pos, val, count, pad, offsets, o, 1, 1, out, cout);
+                else ck_conv_dw_block(pos, val, count, pad, offsets, o, 1, 0, out, cout);
+            }
+            for (; o < cout; o++) {
+                for (int64_t tap = 0; tap < 9; tap++) {
+                    float sum = 0;
+                    for (int64_t k = 0; k < count; k++) sum += val[k] * pad[pos[k] + offsets[tap] + o];
+                    out[tap * cout + o] += sum;
                 }
-                ck_gather_sum(dwt + (c * 9 + ky * 3 + kx) * cout, tapPos, tapVal, used, dyt, cout, cout);
             }
         }
     }

@@ -156,21 +156,19 @@ public enum EventKernels {
         }
     }
 
-    /// Event-driven weight gradient of the 3×3 convolution: `dWᵀ` `[inChannels·9, outChannels]`
-    /// from `x` `[C, F, H, W]` and the pixel-major output gradient `[F·H·W, outChannels]`, split over
-    /// the pool by input channels.
+    /// Adds the event-driven weight gradient of the 3×3 convolution over the frames `frameRange`
+    /// to `dwt` `[inChannels·9, outChannels]`, from `x` `[C, F, H, W]` and the channel-major output
+    /// gradient `dy` `[outChannels, F, H, W]`, on the calling thread (callers split by frames).
     public static func sparseConv3x3WeightGradient(
-        _ x: UnsafePointer<Float>, inChannels: Int, frames: Int, height: Int, width: Int,
-        transposedGradient: UnsafePointer<Float>, outChannels: Int, into dwt: UnsafeMutablePointer<Float>
+        _ x: UnsafePointer<Float>, inChannels: Int, frames: Int, height: Int, width: Int, frameRange: Range<Int>,
+        gradient dy: UnsafePointer<Float>, outChannels: Int, into dwt: UnsafeMutablePointer<Float>
     ) {
-        let total = frames * height * width
-        Compute.parallelFor(inChannels, grain: 1) { channels in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * total)
-            defer { scratch.deallocate() }
-            CKernels_sparseConv3x3WeightGradient(
-                x, Int64(frames), Int64(height), Int64(width), Int64(channels.lowerBound), Int64(channels.upperBound),
-                transposedGradient, Int64(outChannels), dwt, scratch)
-        }
+        let scratchCount = Int(CKernels_sparseConv3x3WeightGradientScratch(Int64(height), Int64(width), Int64(outChannels)))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+        defer { scratch.deallocate() }
+        CKernels_sparseConv3x3WeightGradient(
+            x, Int64(inChannels), Int64(frames), Int64(height), Int64(width), Int64(frameRange.lowerBound),
+            Int64(frameRange.upperBound), dy, Int64(outChannels), dwt, scratch)
     }
 
     /// Words per row of ``binaryRows(_:stride:rows:length:into:)``'s masks.

@@ -179,20 +179,24 @@ struct EventKernelsTests {
         }
     }
 
-    @Test func sparseConvolutionWeightGradientMatchesDirectSums() {
+    /// 52 output channels exercise the 32-wide, the 16-wide and the scalar blocks; spikes (the
+    /// multiply-free branch) and counts up to 3; frames added in two calls, as two threads would.
+    @Test(arguments: [1, 3])
+    func sparseConvolutionWeightGradientMatchesDirectSums(maxCount: Int) {
         var rng = SeededGenerator(seed: 11)
-        let (inChannels, outChannels, frames, height, width) = (3, 20, 4, 6, 7)
-        let x = Self.events([inChannels, frames, height, width], density: 0.25, maxCount: 2, &rng)
+        let (inChannels, outChannels, frames, height, width) = (3, 52, 4, 6, 7)
+        let x = Self.events([inChannels, frames, height, width], density: 0.25, maxCount: maxCount, &rng)
         let dy = Self.uniform([outChannels, frames * height * width], &rng)
-        let dyt = EventKernels.transposed(dy)
         let dwt = Self.agreeingAcrossVariants {
-            var dwt = Tensor(uninitializedShape: [inChannels * 9, outChannels])
+            var dwt = Tensor(shape: [inChannels * 9, outChannels])
             x.withUnsafeBufferPointer { px in
-                dyt.withUnsafeBufferPointer { pg in
+                dy.withUnsafeBufferPointer { pg in
                     dwt.withUnsafeMutableBufferPointer { pw in
-                        EventKernels.sparseConv3x3WeightGradient(
-                            px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
-                            transposedGradient: pg.baseAddress!, outChannels: outChannels, into: pw.baseAddress!)
+                        for frameRange in [0..<1, 1..<frames] {
+                            EventKernels.sparseConv3x3WeightGradient(
+                                px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
+                                frameRange: frameRange, gradient: pg.baseAddress!, outChannels: outChannels, into: pw.baseAddress!)
+                        }
                     }
                 }
             }

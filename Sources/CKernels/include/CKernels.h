@@ -79,15 +79,20 @@ void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t f
                                    int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t outChannels, float scale,
                                    float *y, float *scratch);
 
-/// Event-driven weight gradient of the 3×3 convolution for input channels `channelBegin..<channelEnd`:
-/// `dWᵀ[c·9 + tap, :] = Σ X[c, p]·dYᵀ[p − offset(tap), :]` over the non-zero inputs.
+/// Scratch floats (4-byte elements) `CKernels_sparseConv3x3WeightGradient` needs.
+int64_t CKernels_sparseConv3x3WeightGradientScratch(int64_t height, int64_t width, int64_t outChannels);
+
+/// Event-driven weight gradient of the 3×3 convolution (stride 1, padding 1) over frames
+/// `frameBegin..<frameEnd`: `dWᵀ[c·9 + tap, :] += Σ X[c, f, p]·dY[:, f, p − offset(tap)]` over the
+/// non-zero inputs. Per frame, dY is copied pixel-major into a zero-bordered plane that stays in
+/// cache; each input channel's events then add their nine neighbours' rows into registers.
 ///
-/// - `dyt`: the output gradient pixel-major, `[frames·height·width, outChannels]`.
-/// - `dwt`: `[inChannels·9, outChannels]`; rows of these channels are overwritten.
-/// - `scratch`: `4·frames·height·width` elements.
-void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t frames, int64_t height, int64_t width,
-                                          int64_t channelBegin, int64_t channelEnd, const float *dyt, int64_t outChannels,
-                                          float *dwt, float *scratch);
+/// - `x`: `[inChannels, frames, height, width]`; `dy`: `[outChannels, frames, height, width]`.
+/// - `dwt`: `[inChannels·9, outChannels]`, added to (events in frame, then position, order).
+/// - `scratch`: `CKernels_sparseConv3x3WeightGradientScratch(...)` floats, private to the caller.
+void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t inChannels, int64_t frames, int64_t height,
+                                          int64_t width, int64_t frameBegin, int64_t frameEnd, const float *dy,
+                                          int64_t outChannels, float *dwt, float *scratch);
 
 /// Bit masks of `rows` rows of `length` values (row r at `x + r·stride`): bit t of word w of row
 /// r's `(length + 63) / 64` words is set when `x[r][64·w + t] != 0`. Returns 1 when every value is

@@ -179,10 +179,18 @@ public final class Conv2d: QuantizableLayer {
         return productMode.path(density: density, crossover: ProductCrossover.convolutionForward)
     }
 
+    /// The weight-gradient kernel for an input of `density`: the event kernel's fixed cost (dY
+    /// copied pixel-major per frame) is paid back only with enough input channels.
+    func weightGradientPath(density: Double) -> ProductPath {
+        if productMode == .automatic && inChannels < ProductCrossover.convolutionWeightGradientMinimumInputs { return .dense }
+        return productMode.path(density: density, crossover: ProductCrossover.convolutionWeightGradient)
+    }
+
     /// Accumulates dL/dW and returns dL/dx (nil when `needsInputGradient` is false).
     ///
     /// Threads own fixed frame ranges (so their dx writes never overlap) and their own partial
-    /// dW, which are added in part order: deterministic for a given thread count.
+    /// dW, which are added in part order: deterministic for a given thread count. The event
+    /// weight gradient builds its partials transposed (`[Cin·9, Cout]`), turned round at the end.
     public func backward(_ dy: Tensor, needsInputGradient: Bool = true) -> Tensor? {
         guard let x = savedInput, let w = savedWeight else {
             preconditionFailure("\(name): backward without a training forward pass")
@@ -191,10 +199,10 @@ public final class Conv2d: QuantizableLayer {
         let plane = height * width
         let k = inChannels * 9
         let parts = Compute.partCount(frames, grain: 1)
-        let weightPath = productMode.path(density: savedDensity, crossover: ProductCrossover.convolutionWeightGradient)
+        let weightPath = weightGradientPath(density: savedDensity)
         products.recordWeightGradient(weightPath)
         let denseWeightGradient = weightPath == .dense
-        var partials = Tensor(shape: [denseWeightGradient ? parts : 0, outChannels * k])
+        var partials = Tensor(shape: [parts, outChannels * k])
         var dx: Tensor? = needsInputGradient ? Tensor(shape: x.shape) : nil
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
@@ -203,11 +211,17 @@ public final class Conv2d: QuantizableLayer {
                         let (input, gradient, weights, partial) = (px.baseAddress!, pdy.baseAddress!, pw.baseAddress!, pp.baseAddress!)
                         let body = { (dxBase: UnsafeMutablePointer<Float>?) in
                             Compute.parallelParts(frames, grain: 1) { part, frameRange in
+                                let dw = partial + part * self.outChannels * k
+                                if !denseWeightGradient {
+                                    EventKernels.sparseConv3x3WeightGradient(
+                                        input, inChannels: self.inChannels, frames: frames, height: self.height, width: self.width,
+                                        frameRange: frameRange, gradient: gradient, outChannels: self.outChannels, into: dw)
+                                }
+                                guard denseWeightGradient || dxBase != nil else { return }
                                 let tiles = self.tiles(frames: frameRange)
                                 let capacity = tiles.map { self.columns(of: $0).count }.max() ?? 0
                                 let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * capacity)
                                 defer { cols.deallocate() }
-                                let dw = partial + part * self.outChannels * k
                                 for tile in tiles {
                                     let (start, count) = self.columns(of: tile)
                                     if denseWeightGradient {
@@ -228,49 +242,27 @@ public final class Conv2d: QuantizableLayer {
                         }
                         if dx != nil {
                             dx!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
-                        } else if denseWeightGradient {
+                        } else {
                             body(nil)
                         }
                     }
                 }
             }
         }
-        var dw = Tensor(shape: [outChannels, k])
-        if denseWeightGradient {
-            partials.withUnsafeBufferPointer { pp in
-                dw.withUnsafeMutableBufferPointer { pdw in
-                    for part in 0..<parts {
-                        let source = pp.baseAddress! + part * outChannels * k
-                        for i in 0..<(outChannels * k) { pdw[i] += source[i] }
-                    }
+        var sum = Tensor(shape: denseWeightGradient ? [outChannels, k] : [k, outChannels])
+        partials.withUnsafeBufferPointer { pp in
+            sum.withUnsafeMutableBufferPointer { ps in
+                for part in 0..<parts {
+                    let source = pp.baseAddress! + part * outChannels * k
+                    for i in 0..<(outChannels * k) { ps[i] += source[i] }
                 }
             }
-        } else {
-            dw = eventWeightGradient(input: x, gradient: dy)
         }
+        let dw = denseWeightGradient ? sum : EventKernels.transposed(sum)
         effective.accumulateGradient(dw.reshaped(weight.value.shape))
         savedInput = nil
         savedWeight = nil
         return dx
-    }
-
-    /// dL/dW `[Cout, Cin·9]` from the non-zero inputs only: the output gradient is made
-    /// pixel-major, then each input channel's events gather it per tap.
-    func eventWeightGradient(input x: Tensor, gradient dy: Tensor) -> Tensor {
-        let frames = x.shape[1]
-        let total = frames * height * width
-        let dyt = EventKernels.transposed(dy.reshaped([outChannels, total]))
-        var dwt = Tensor(uninitializedShape: [inChannels * 9, outChannels])
-        x.withUnsafeBufferPointer { px in
-            dyt.withUnsafeBufferPointer { pg in
-                dwt.withUnsafeMutableBufferPointer { pw in
-                    EventKernels.sparseConv3x3WeightGradient(
-                        px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
-                        transposedGradient: pg.baseAddress!, outChannels: outChannels, into: pw.baseAddress!)
-                }
-            }
-        }
-        return EventKernels.transposed(dwt)
     }
 
     /// Writes the 3×3 patches of `tile` of `x` (`[C, F, H, W]`) into `cols`
