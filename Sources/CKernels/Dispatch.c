@@ -7,6 +7,7 @@
 
 #define CK_DECLARE(suffix)                                                                                            \
     CKernels_Inspection CKernels_inspect_##suffix(const float *, int64_t);                                          \
+    void CKernels_transpose_##suffix(const float *, int64_t, int64_t, int64_t, float *, int64_t);                  \
     void CKernels_sparseLinearForward_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, const float *,   \
                                                int64_t, const float *, float, float *, int64_t, float *);           \
     void CKernels_sparseLinearWeightGradient_##suffix(const float *, int64_t, int64_t, int64_t, int64_t,           \
@@ -83,16 +84,7 @@ CKernels_ISA CKernels_useISA(CKernels_ISA isa) {
 CKernels_Inspection CKernels_inspect(const float *x, int64_t count) { CK_DISPATCH(inspect, x, count) }
 
 void CKernels_transpose(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo) {
-    enum { block = 32 };
-    for (int64_t r0 = 0; r0 < rows; r0 += block) {
-        const int64_t r1 = r0 + block < rows ? r0 + block : rows;
-        for (int64_t c0 = 0; c0 < columns; c0 += block) {
-            const int64_t c1 = c0 + block < columns ? c0 + block : columns;
-            for (int64_t c = c0; c < c1; c++) {
-                for (int64_t r = r0; r < r1; r++) out[c * ldo + r] = in[r * ldi + c];
-            }
-        }
-    }
+    CK_DISPATCH(transpose, in, rows, columns, ldi, out, ldo)
 }
 
 int64_t CKernels_sparseLinearScratch(int64_t inFeatures, int64_t outFeatures) {

@@ -98,6 +98,25 @@ static inline __attribute__((always_inline)) void ck_transpose16(ck_v16 *m) {
     }
 }
 
+void CK_NAME(transpose)(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo) {
+    int64_t r0 = 0;
+    for (; r0 + 16 <= rows; r0 += 16) {
+        int64_t c0 = 0;
+        for (; c0 + 16 <= columns; c0 += 16) {
+            ck_v16 m[16];
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < 16; r++) m[r] = ck_load(in + (r0 + r) * ldi + c0);
+            ck_transpose16(m);
+            _Pragma("clang loop unroll(full)") for (int c = 0; c < 16; c++) ck_store(out + (c0 + c) * ldo + r0, m[c]);
+        }
+        for (int64_t c = c0; c < columns; c++) {
+            for (int64_t r = r0; r < r0 + 16; r++) out[c * ldo + r] = in[r * ldi + c];
+        }
+    }
+    for (int64_t c = 0; c < columns; c++) {
+        for (int64_t r = r0; r < rows; r++) out[c * ldo + r] = in[r * ldi + c];
+    }
+}
+
 /// `y[o·ldy + t] = tile[t·cout + o]·scale (+ bias[o])` for t < n, o < cout: a token-major tile
 /// back to channel-major rows, 16×16 blocks at a time.
 static inline __attribute__((always_inline)) void ck_store_transposed(const float *tile, int64_t n, int64_t cout,
@@ -358,7 +377,7 @@ void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t cin, int64_t f
     for (int64_t tap = 0; tap < 9; tap++) offsets[tap] = ((1 - tap / 3) * pw + (1 - tap % 3)) * cout;
     for (int64_t f = frameBegin; f < frameEnd; f++) {
         for (int64_t yy = 0; yy < height; yy++) {
-            CKernels_transpose(dy + f * plane + yy * width, cout, width, total, pad + ((yy + 1) * pw + 1) * cout, cout);
+            CK_NAME(transpose)(dy + f * plane + yy * width, cout, width, total, pad + ((yy + 1) * pw + 1) * cout, cout);
         }
         for (int64_t c = 0; c < cin; c++) {
             const int64_t count = ck_collect(x + c * total + f * plane, plane, pos, val);

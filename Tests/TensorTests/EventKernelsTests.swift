@@ -37,6 +37,19 @@ struct EventKernelsTests {
         return results[0].1
     }
 
+    /// 16×16 register blocks plus both ragged edges.
+    @Test func transposeMatchesIndexSwap() {
+        var rng = SeededGenerator(seed: 4)
+        let (rows, columns) = (37, 53)
+        let m = Self.uniform([rows, columns], &rng)
+        let t = Self.agreeingAcrossVariants { EventKernels.transposed(m).scalars }
+        for r in 0..<rows {
+            for c in 0..<columns where t[c * rows + r] != m[flat: r * columns + c] {
+                Issue.record("t[\(c), \(r)] = \(t[c * rows + r]), m[\(r), \(c)] = \(m[flat: r * columns + c])")
+            }
+        }
+    }
+
     @Test func inspectionCountsNonZerosMaximumAndIntegrality() {
         var x = Tensor(shape: [70_001], repeating: 0)
         x[flat: 3] = 2
