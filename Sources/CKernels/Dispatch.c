@@ -97,9 +97,14 @@ void CKernels_sparseLinearForward(const float *x, int64_t inFeatures, int64_t ld
     CK_DISPATCH(sparseLinearForward, x, inFeatures, ldx, begin, end, wt, outFeatures, bias, scale, y, ldy, scratch)
 }
 
+int64_t CKernels_sparseLinearWeightGradientScratch(int64_t outFeatures) {
+    const int64_t tile = (65536 / (outFeatures > 0 ? outFeatures : 1)) & ~(int64_t)15;
+    return (tile > 16 ? tile : 16) * (outFeatures + 2);
+}
+
 void CKernels_sparseLinearWeightGradient(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
-                                         const float *dyt, int64_t outFeatures, float *dwt, float *scratch) {
-    CK_DISPATCH(sparseLinearWeightGradient, x, ldx, length, rowBegin, rowEnd, dyt, outFeatures, dwt, scratch)
+                                         const float *dy, int64_t outFeatures, float *dwt, float *scratch) {
+    CK_DISPATCH(sparseLinearWeightGradient, x, ldx, length, rowBegin, rowEnd, dy, outFeatures, dwt, scratch)
 }
 
 int64_t CKernels_sparseConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width, int64_t outChannels) {

@@ -38,9 +38,10 @@ static inline __attribute__((always_inline)) void ck_axpy(float *dst, float v, c
     for (; o < n; o++) dst[o] += v * src[o];
 }
 
-/// out[o] = Σ_k val[k]·rows[index[k]·ld + o] for o < n, terms in k order.
+/// out[o] = Σ_k val[k]·rows[index[k]·ld + o] for o < n, terms in k order; with `add`, the sum is
+/// added to out[o] instead (one rounding more, the same in every variant).
 static inline __attribute__((always_inline)) void ck_gather_sum(float *out, const int32_t *index, const float *val, int64_t count,
-                                 const float *rows, int64_t ld, int64_t n) {
+                                 const float *rows, int64_t ld, int64_t n, int add) {
     int64_t o = 0;
     for (; o + 64 <= n; o += 64) {
         ck_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
@@ -52,6 +53,12 @@ static inline __attribute__((always_inline)) void ck_gather_sum(float *out, cons
             a2 += v * ck_load(r + 32);
             a3 += v * ck_load(r + 48);
         }
+        if (add) {
+            a0 = ck_load(out + o) + a0;
+            a1 = ck_load(out + o + 16) + a1;
+            a2 = ck_load(out + o + 32) + a2;
+            a3 = ck_load(out + o + 48) + a3;
+        }
         ck_store(out + o, a0);
         ck_store(out + o + 16, a1);
         ck_store(out + o + 32, a2);
@@ -60,15 +67,20 @@ static inline __attribute__((always_inline)) void ck_gather_sum(float *out, cons
     for (; o + 16 <= n; o += 16) {
         ck_v16 a0 = {0};
         for (int64_t k = 0; k < count; k++) a0 += val[k] * ck_load(rows + (int64_t)index[k] * ld + o);
-        ck_store(out + o, a0);
+        ck_store(out + o, add ? ck_load(out + o) + a0 : a0);
     }
     for (; o < n; o++) {
         float a = 0;
         for (int64_t k = 0; k < count; k++) a += val[k] * rows[(int64_t)index[k] * ld + o];
-        out[o] = a;
+        out[o] = add ? out[o] + a : a;
     }
 }
 
+/// Tokens per tile of the linear weight gradient: 64 Ki floats of dY (256 KiB), a multiple of 16.
+static inline __attribute__((always_inline)) int64_t ck_linear_gradient_tile(int64_t cout) {
+    const int64_t tile = (65536 / (cout > 0 ? cout : 1)) & ~(int64_t)15;
+    return tile > 16 ? tile : 16;
+}
 
 /// A 16×16 transpose in four stages; stage b swaps the off-diagonal b×b blocks of every 2b×2b block.
 static inline __attribute__((always_inline)) void ck_transpose16(ck_v16 *m) {
@@ -201,7 +213,7 @@ void CK_NAME(sparseLinearForward)(const float *x, int64_t cin, int64_t ldx, int6
             }
         }
         for (int64_t t = 0; t < n; t++) {
-            ck_gather_sum(tile + t * cout, index + t * cin, value + t * cin, counts[t], wt, cout, cout);
+            ck_gather_sum(tile + t * cout, index + t * cin, value + t * cin, counts[t], wt, cout, cout, 0);
         }
         ck_store_transposed(tile, n, cout, bias, scale, y + p0, ldy);
     }
@@ -224,12 +236,20 @@ static inline __attribute__((always_inline)) int64_t ck_collect(const float *row
 }
 
 void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
-                                         const float *dyt, int64_t cout, float *dwt, float *scratch) {
-    int32_t *pos = (int32_t *)scratch;
-    float *val = scratch + length;
-    for (int64_t i = rowBegin; i < rowEnd; i++) {
-        const int64_t count = ck_collect(x + i * ldx, length, pos, val);
-        ck_gather_sum(dwt + i * cout, pos, val, count, dyt, cout, cout);
+                                         const float *dy, int64_t cout, float *dwt, float *scratch) {
+    // Tokens in tiles whose pixel-major copy of dY (tile × cout) stays in L2; each feature's
+    // events of the tile gather that copy's rows into register sums.
+    const int64_t tile = ck_linear_gradient_tile(cout);
+    float *dyt = scratch;
+    int32_t *pos = (int32_t *)(dyt + tile * cout);
+    float *val = (float *)(pos + tile);
+    for (int64_t t0 = 0; t0 < length; t0 += tile) {
+        const int64_t n = t0 + tile <= length ? tile : length - t0;
+        CK_NAME(transpose)(dy + t0, cout, n, length, dyt, cout);
+        for (int64_t i = rowBegin; i < rowEnd; i++) {
+            const int64_t count = ck_collect(x + i * ldx + t0, n, pos, val);
+            ck_gather_sum(dwt + i * cout, pos, val, count, dyt, cout, cout, t0 > 0);
+        }
     }
 }
 

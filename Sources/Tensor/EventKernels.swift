@@ -117,21 +117,22 @@ public enum EventKernels {
         }
     }
 
-    /// Event-driven `dWᵀ[i, :] = Σ_n x[i, n]·dYᵀ[n, :]` over the non-zero `x[i, n]`, split over
+    /// Event-driven `dWᵀ[i, :] = Σ_n x[i, n]·dY[:, n]` over the non-zero `x[i, n]`, split over
     /// the pool by input features (each thread owns whole rows: no reduction).
     ///
     /// - Parameters:
-    ///   - x: `[inFeatures, length]`; `transposedGradient`: dYᵀ, `[length, outFeatures]`.
+    ///   - x: `[inFeatures, length]`; `gradient`: dY, `[outFeatures, length]`.
     ///   - into: dWᵀ, `[inFeatures, outFeatures]`, fully written.
     public static func sparseLinearWeightGradient(
-        _ x: UnsafePointer<Float>, inFeatures: Int, length: Int, transposedGradient: UnsafePointer<Float>, outFeatures: Int,
+        _ x: UnsafePointer<Float>, inFeatures: Int, length: Int, gradient dy: UnsafePointer<Float>, outFeatures: Int,
         into dwt: UnsafeMutablePointer<Float>
     ) {
+        let scratchCount = Int(CKernels_sparseLinearWeightGradientScratch(Int64(outFeatures)))
         Compute.parallelFor(inFeatures, grain: 1) { rows in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * length)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
             defer { scratch.deallocate() }
             CKernels_sparseLinearWeightGradient(
-                x, Int64(length), Int64(length), Int64(rows.lowerBound), Int64(rows.upperBound), transposedGradient,
+                x, Int64(length), Int64(length), Int64(rows.lowerBound), Int64(rows.upperBound), dy,
                 Int64(outFeatures), dwt, scratch)
         }
     }

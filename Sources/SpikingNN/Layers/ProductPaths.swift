@@ -92,10 +92,8 @@ enum ProductCrossover {
         max(0, 0.12 * (1 - 48 / Double(min(inFeatures, outFeatures))))
     }
 
-    /// Token linear weight gradient (dY is transposed first): pays only for wide inputs.
-    static func linearWeightGradient(inFeatures: Int, outFeatures: Int) -> Double {
-        if inFeatures >= 1024 { return 0.08 }
-        if inFeatures >= 256 && outFeatures <= 256 { return 0.04 }
-        return 0
-    }
+    /// Token linear weight gradient (dY copied token-major a 256 KiB tile at a time, each input's
+    /// events of the tile gathering its rows), 2 threads: 1.6–4× faster than the GEMM at 5–10 %
+    /// density from 64 × 64 to 1024 × 256, 1.0–1.6× at 20 %, 0.6–1.06× at 30 %.
+    static let linearWeightGradient = 0.20
 }

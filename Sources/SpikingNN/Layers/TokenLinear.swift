@@ -148,22 +148,18 @@ public final class TokenLinear: QuantizableLayer {
         let length = x.count / inFeatures
         var dw = Tensor(uninitializedShape: [outFeatures, inFeatures])
         var dx: Tensor? = needsInputGradient ? Tensor(uninitializedShape: x.shape) : nil
-        let crossover = ProductCrossover.linearWeightGradient(inFeatures: inFeatures, outFeatures: outFeatures)
-        let path = productMode.path(density: savedDensity, crossover: crossover)
+        let path = productMode.path(density: savedDensity, crossover: ProductCrossover.linearWeightGradient)
         products.recordWeightGradient(path)
         dy.withUnsafeBufferPointer { pdy in
             x.withUnsafeBufferPointer { px in
                 switch path {
                 case .events:
-                    // dWᵀ = Σ over the non-zero inputs of x[i, n]·dYᵀ[n, :].
-                    let dyt = EventKernels.transposed(dy.reshaped([outFeatures, length]))
+                    // dWᵀ = Σ over the non-zero inputs of x[i, n]·dY[:, n].
                     var dwt = Tensor(uninitializedShape: [inFeatures, outFeatures])
-                    dyt.withUnsafeBufferPointer { pdyt in
-                        dwt.withUnsafeMutableBufferPointer { pdwt in
-                            EventKernels.sparseLinearWeightGradient(
-                                px.baseAddress!, inFeatures: inFeatures, length: length, transposedGradient: pdyt.baseAddress!,
-                                outFeatures: outFeatures, into: pdwt.baseAddress!)
-                        }
+                    dwt.withUnsafeMutableBufferPointer { pdwt in
+                        EventKernels.sparseLinearWeightGradient(
+                            px.baseAddress!, inFeatures: inFeatures, length: length, gradient: pdy.baseAddress!,
+                            outFeatures: outFeatures, into: pdwt.baseAddress!)
                     }
                     dw = EventKernels.transposed(dwt)
                 case .dense:
