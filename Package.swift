@@ -143,7 +143,7 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "Broker", "Threading", "Worker", "Transport", "Wire", "QuantConfig", "SpikingNN", "Tensor", "Events", "Seeding", "Coordinator",
-                "Report", "RunStore", logging, yams,
+                "Report", "RunStore", "Statistics", logging, yams,
             ]),
 
         // The command line.

@@ -172,18 +172,16 @@ public final class Conv2d: QuantizableLayer {
         return y
     }
 
-    /// The forward kernel for an input of `density`: the gather kernel pays for layers with enough
-    /// output channels to amortise its per-pixel bookkeeping.
+    /// The forward kernel for an input of `density`: the gather kernel pays when the events
+    /// around each output pixel outweigh its per-pixel bookkeeping (``ProductCrossover``).
     func forwardPath(density: Double) -> ProductPath {
-        if productMode == .automatic && outChannels < ProductCrossover.convolutionMinimumOutputs { return .dense }
-        return productMode.path(density: density, crossover: ProductCrossover.convolutionForward)
+        productMode.path(density: density, crossover: ProductCrossover.convolutionForward(inChannels: inChannels))
     }
 
     /// The weight-gradient kernel for an input of `density`: the event kernel's fixed cost (dY
-    /// copied pixel-major per frame) is paid back only with enough input channels.
+    /// copied pixel-major per frame) is paid back sooner with more input channels.
     func weightGradientPath(density: Double) -> ProductPath {
-        if productMode == .automatic && inChannels < ProductCrossover.convolutionWeightGradientMinimumInputs { return .dense }
-        return productMode.path(density: density, crossover: ProductCrossover.convolutionWeightGradient)
+        productMode.path(density: density, crossover: ProductCrossover.convolutionWeightGradient(inChannels: inChannels))
     }
 
     /// Accumulates dL/dW and returns dL/dx (nil when `needsInputGradient` is false).

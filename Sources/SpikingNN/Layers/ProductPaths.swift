@@ -72,28 +72,35 @@ public struct ProductRecord: Sendable, Hashable, Codable {
 }
 
 /// The crossover densities below which the event-driven kernels beat the dense GEMMs, measured
-/// kernel against GEMM (OpenBLAS SkylakeX kernels, one thread, AVX-512 Zen 5; BENCHMARKS.md,
-/// "Engine"). The event kernels' fixed cost (scanning the input, transposing the output) is
-/// linear in the layer's widths, the GEMM's in their product, so wide layers cross over later.
+/// per layer shape with `spikeq bench products` (BENCHMARKS.md, "Engine"): 2 threads, wall time,
+/// AMD EPYC Zen 4, OpenBLAS Cooperlake kernels, cross-checked against earlier one-thread
+/// measurements on Zen 5 and Intel Xeon where the event kernels crossed over earlier; where the
+/// machines disagree the value lies between them. An event kernel's fixed cost (listing the input's
+/// events, transposing to or from token- or pixel-major) is linear in the layer's widths, the
+/// GEMM's in their product, so the number of events each output sums decides.
 enum ProductCrossover {
-    /// Gather convolution: pays for layers with at least `convolutionMinimumOutputs` output channels.
-    static let convolutionForward = 0.30
-    static let convolutionMinimumOutputs = 32
-    /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
-    /// then each input event adds its nine neighbours' rows in registers), 2 threads, 64 frames:
-    /// 1.8–3.3× faster than im2col + GEMM at 10–15 % density for 4 → 16 up to 256 → 256 channels,
-    /// 1.1–2.4× at 30 %, 1.0–2.1× at 40 %; slower (0.4–0.5×) with 2 input channels (2 → 32 at
-    /// 128 × 128), where the copy dominates.
-    static let convolutionWeightGradient = 0.30
-    static let convolutionWeightGradientMinimumInputs = 4
-
-    /// Token linear forward: about 3 % at 64 × 64, 10 % at 256 × 256 and wider.
-    static func linearForward(inFeatures: Int, outFeatures: Int) -> Double {
-        max(0, 0.12 * (1 - 48 / Double(min(inFeatures, outFeatures))))
+    /// Gather convolution forward: with ≥ 32 input channels 1.5–1.8× faster than im2col + GEMM at
+    /// 30 % density (3–7.5× at 5 %); with 8–16 input channels 1.3–1.4× at 5 % and behind from 10 %;
+    /// with 2 (the event-camera input) never ahead (0.85× at 5 %).
+    static func convolutionForward(inChannels: Int) -> Double {
+        inChannels >= 32 ? 0.35 : inChannels >= 8 ? 0.07 : 0
     }
 
+    /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
+    /// then each input event adds its nine neighbours' rows in registers): with ≥ 4 input channels
+    /// 1.6–2.4× faster at 20 % and 1.2–1.9× at 30 % (3–6× at 5 %); with 2, 1.4–2.1× at 5–10 % and
+    /// behind (0.75×) at 20 %, where the copy of dY is most of the work.
+    static func convolutionWeightGradient(inChannels: Int) -> Double {
+        inChannels >= 4 ? 0.30 : 0.12
+    }
+
+    /// Token linear forward: 1.3–1.6× faster than the GEMM at 10 % (64 wide) and 2–3× (256 and
+    /// 1024 wide), crossing over at 25–28 % here; on Zen 5 (one thread) it crossed at 3 % for
+    /// 64 × 64 and 10 % for 256 × 256.
+    static let linearForward = 0.15
+
     /// Token linear weight gradient (dY copied token-major a 256 KiB tile at a time, each input's
-    /// events of the tile gathering its rows), 2 threads: 1.6–4× faster than the GEMM at 5–10 %
-    /// density from 64 × 64 to 1024 × 256, 1.0–1.6× at 20 %, 0.6–1.06× at 30 %.
+    /// events of the tile gathering its rows): 1.5–3.5× faster than the GEMM at 5–10 % density from
+    /// 64 × 64 to 1024 × 256, 1.1–1.4× at 20 %, 0.6–1.05× at 30 %.
     static let linearWeightGradient = 0.20
 }

@@ -76,8 +76,7 @@ public final class TokenLinear: QuantizableLayer {
         let snapshot = effective.snapshot(training: training)
         let inspection = known ?? EventKernels.inspect(x)
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
-        let crossover = ProductCrossover.linearForward(inFeatures: inFeatures, outFeatures: outFeatures)
-        let path = productMode.path(density: inspection.density, crossover: crossover)
+        let path = productMode.path(density: inspection.density, crossover: ProductCrossover.linearForward)
         products.recordForward(path, density: inspection.density, exact: exact != nil)
         let length = x.count / inFeatures
         var y = Tensor(uninitializedShape: [outFeatures] + x.shape.dropFirst())
