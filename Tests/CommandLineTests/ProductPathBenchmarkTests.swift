@@ -33,5 +33,7 @@ struct ProductPathBenchmarkTests {
         #expect(pick("sps.stages.3.conv", "weight-gradient", 0.9) == "dense")
         #expect(pick("blocks.0.mlp.fc1.linear", "weight-gradient", 0.05) == "events")
         #expect(pick("blocks.0.mlp.fc1.linear", "weight-gradient", 0.9) == "dense")
+        #expect(pick("head", "forward", 0.05) == "dense", "2 outputs: the GEMM")
+        #expect(pick("head", "weight-gradient", 0.05) == "dense")
     }
 }

@@ -94,13 +94,17 @@ enum ProductCrossover {
         inChannels >= 4 ? 0.30 : 0.12
     }
 
-    /// Token linear forward: 1.3–1.6× faster than the GEMM at 10 % (64 wide) and 2–3× (256 and
-    /// 1024 wide), crossing over at 25–28 % here; on Zen 5 (one thread) it crossed at 3 % for
-    /// 64 × 64 and 10 % for 256 × 256.
-    static let linearForward = 0.15
+    /// Token linear forward: 1.2–1.6× faster than the GEMM at 10 % (64 wide) and 2–3× (256 and
+    /// 1024 wide), crossing over at 20–28 % here; on Zen 5 (one thread) it crossed at 3 % for
+    /// 64 × 64 and 10 % for 256 × 256. Under 32 outputs (the classifier head) it never pays.
+    static func linearForward(outFeatures: Int) -> Double {
+        outFeatures >= 32 ? 0.15 : 0
+    }
 
     /// Token linear weight gradient (dY copied token-major a 256 KiB tile at a time, each input's
-    /// events of the tile gathering its rows): 1.5–3.5× faster than the GEMM at 5–10 % density from
-    /// 64 × 64 to 1024 × 256, 1.1–1.4× at 20 %, 0.6–1.05× at 30 %.
-    static let linearWeightGradient = 0.20
+    /// events of the tile gathering its rows): 1.4–3× faster than the GEMM at 5–10 % density from
+    /// 64 × 64 to 1024 × 256, 1.0–1.4× at 20 %, 0.6–1.06× at 30 %; never under 32 outputs.
+    static func linearWeightGradient(outFeatures: Int) -> Double {
+        outFeatures >= 32 ? 0.20 : 0
+    }
 }

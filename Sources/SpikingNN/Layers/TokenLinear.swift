@@ -76,7 +76,7 @@ public final class TokenLinear: QuantizableLayer {
         let snapshot = effective.snapshot(training: training)
         let inspection = known ?? EventKernels.inspect(x)
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
-        let path = productMode.path(density: inspection.density, crossover: ProductCrossover.linearForward)
+        let path = productMode.path(density: inspection.density, crossover: ProductCrossover.linearForward(outFeatures: outFeatures))
         products.recordForward(path, density: inspection.density, exact: exact != nil)
         let length = x.count / inFeatures
         var y = Tensor(uninitializedShape: [outFeatures] + x.shape.dropFirst())
@@ -147,7 +147,7 @@ public final class TokenLinear: QuantizableLayer {
         let length = x.count / inFeatures
         var dw = Tensor(uninitializedShape: [outFeatures, inFeatures])
         var dx: Tensor? = needsInputGradient ? Tensor(uninitializedShape: x.shape) : nil
-        let path = productMode.path(density: savedDensity, crossover: ProductCrossover.linearWeightGradient)
+        let path = productMode.path(density: savedDensity, crossover: ProductCrossover.linearWeightGradient(outFeatures: outFeatures))
         products.recordWeightGradient(path)
         dy.withUnsafeBufferPointer { pdy in
             x.withUnsafeBufferPointer { px in
