@@ -74,8 +74,8 @@ public struct ProductRecord: Sendable, Hashable, Codable {
 /// The crossover densities below which the event-driven kernels beat the dense GEMMs, measured
 /// per layer shape with `spikeq bench products` (BENCHMARKS.md, "Engine"): 2 threads, wall time,
 /// AMD EPYC Zen 4, OpenBLAS Cooperlake kernels, cross-checked against earlier one-thread
-/// measurements on Zen 5 and Intel Xeon where the event kernels crossed over earlier; where the
-/// machines disagree the value lies between them. An event kernel's fixed cost (listing the input's
+/// measurements on Zen 5, where the linear kernels crossed over earlier; where the two machines
+/// disagree the value lies between them. An event kernel's fixed cost (listing the input's
 /// events, transposing to or from token- or pixel-major) is linear in the layer's widths, the
 /// GEMM's in their product, so the number of events each output sums decides.
 enum ProductCrossover {
@@ -88,8 +88,8 @@ enum ProductCrossover {
 
     /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
     /// then each input event adds its nine neighbours' rows in registers): with ≥ 4 input channels
-    /// 1.6–2.4× faster at 20 % and 1.2–1.9× at 30 % (3–6× at 5 %); with 2, 1.4–2.1× at 5–10 % and
-    /// behind (0.75×) at 20 %, where the copy of dY is most of the work.
+    /// 1.45–3.4× faster at 20 % and 1.2–2.8× at 30 % (3.2–5.9× at 5 %); with 2, 1.3–2.3× at 5 %
+    /// and 0.7–1.1× at 20 %, where the copy of dY is most of the work.
     static func convolutionWeightGradient(inChannels: Int) -> Double {
         inChannels >= 4 ? 0.30 : 0.12
     }
