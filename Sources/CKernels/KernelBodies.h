@@ -237,7 +237,7 @@ static inline __attribute__((always_inline)) int64_t ck_collect(const float *row
 
 void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
                                          const float *dy, int64_t cout, float *dwt, float *scratch) {
-    // Tokens in tiles whose pixel-major copy of dY (tile × cout) stays in L2; each feature's
+    // Tokens in tiles whose token-major copy of dY (tile × cout) stays in L2; each feature's
     // events of the tile gather that copy's rows into register sums.
     const int64_t tile = ck_linear_gradient_tile(cout);
     float *dyt = scratch;

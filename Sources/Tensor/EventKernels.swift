@@ -164,6 +164,8 @@ public enum EventKernels {
         _ x: UnsafePointer<Float>, inChannels: Int, frames: Int, height: Int, width: Int, frameRange: Range<Int>,
         gradient dy: UnsafePointer<Float>, outChannels: Int, into dwt: UnsafeMutablePointer<Float>
     ) {
+        precondition((height + 2) * (width + 2) * outChannels < Int(Int32.max),
+                     "sparseConv3x3WeightGradient: a \(height)×\(width)×\(outChannels) plane exceeds 32-bit offsets")
         let scratchCount = Int(CKernels_sparseConv3x3WeightGradientScratch(Int64(height), Int64(width), Int64(outChannels)))
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
         defer { scratch.deallocate() }
