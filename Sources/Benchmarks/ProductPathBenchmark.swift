@@ -30,61 +30,77 @@ public enum ProductPathBenchmark {
     public static func run(_ model: Spikformer, batchSize: Int, densities: [Double], repeats: Int) -> [Measurement] {
         let frames = model.config.timeSteps * batchSize
         var rng = SeededGenerator(seed: 1)
-        var results: [Measurement] = []
-        for layer in model.modules(of: Conv2d.self) {
-            let shape = "conv \(layer.inChannels)→\(layer.outChannels) @\(layer.height)×\(layer.width)"
-            for density in densities {
-                let x = binary([layer.inChannels, frames, layer.height, layer.width], density: density, &rng)
-                let dy = gaussian([layer.outChannels, frames, layer.height, layer.width], &rng)
-                results += measure(layer.name, shape, density, repeats: repeats, mode: { layer.productMode = $0 },
-                                   forward: { _ = layer.forward(x, training: false) },
-                                   weightGradient: {
-                                       _ = layer.forward(x, training: true)
-                                       return { _ = layer.backward(dy, needsInputGradient: false) }
-                                   },
-                                   automatic: { layer.productMode = .automatic; _ = layer.forward(x, training: true); _ = layer.backward(dy, needsInputGradient: false) },
-                                   record: { layer.products })
-                layer.weight.zeroGradient()
+        let subjects = model.modules(of: Conv2d.self).map { Subject($0, frames: frames) }
+            + model.modules(of: TokenLinear.self).map { Subject($0, frames: frames) }
+        return subjects.flatMap { subject in
+            densities.flatMap { density in
+                let x = binary(subject.inputShape, density: density, &rng)
+                let dy = gaussian(subject.gradientShape, &rng)
+                defer { subject.zeroGradients() }
+                return measure(subject, x: x, dy: dy, density: density, repeats: repeats)
             }
         }
-        for layer in model.modules(of: TokenLinear.self) {
-            let shape = "linear \(layer.inFeatures)→\(layer.outFeatures) ×\(layer.tokens) tokens"
-            for density in densities {
-                let x = binary([layer.inFeatures, frames, layer.tokens], density: density, &rng)
-                let dy = gaussian([layer.outFeatures, frames, layer.tokens], &rng)
-                results += measure(layer.name, shape, density, repeats: repeats, mode: { layer.productMode = $0 },
-                                   forward: { _ = layer.forward(x, training: false) },
-                                   weightGradient: {
-                                       _ = layer.forward(x, training: true)
-                                       return { _ = layer.backward(dy, needsInputGradient: false) }
-                                   },
-                                   automatic: { layer.productMode = .automatic; _ = layer.forward(x, training: true); _ = layer.backward(dy, needsInputGradient: false) },
-                                   record: { layer.products })
+    }
+
+    /// One product layer as the benchmark drives it: its shapes and the calls it needs.
+    private struct Subject {
+        var name: String
+        var shape: String
+        var inputShape: [Int]
+        var gradientShape: [Int]
+        var setMode: (ProductMode) -> Void
+        var record: () -> ProductRecord
+        var forward: (Tensor, _ training: Bool) -> Void
+        /// The backward pass without dx: the weight gradient (and a bias gradient, which is the same on both paths).
+        var backward: (Tensor) -> Void
+        var zeroGradients: () -> Void
+
+        init(_ layer: Conv2d, frames: Int) {
+            name = layer.name
+            shape = "conv \(layer.inChannels)→\(layer.outChannels) @\(layer.height)×\(layer.width)"
+            inputShape = [layer.inChannels, frames, layer.height, layer.width]
+            gradientShape = [layer.outChannels, frames, layer.height, layer.width]
+            setMode = { layer.productMode = $0 }
+            record = { layer.products }
+            forward = { _ = layer.forward($0, training: $1) }
+            backward = { _ = layer.backward($0, needsInputGradient: false) }
+            zeroGradients = { layer.weight.zeroGradient() }
+        }
+
+        init(_ layer: TokenLinear, frames: Int) {
+            name = layer.name
+            shape = "linear \(layer.inFeatures)→\(layer.outFeatures) ×\(layer.tokens) tokens"
+            inputShape = [layer.inFeatures, frames, layer.tokens]
+            gradientShape = [layer.outFeatures, frames, layer.tokens]
+            setMode = { layer.productMode = $0 }
+            record = { layer.products }
+            forward = { _ = layer.forward($0, training: $1) }
+            backward = { _ = layer.backward($0, needsInputGradient: false) }
+            zeroGradients = {
                 layer.weight.zeroGradient()
                 layer.bias?.zeroGradient()
             }
         }
-        return results
     }
 
     /// Times both passes on both paths (alternating, `repeats` each), then asks the layer which
     /// paths it picks by itself.
-    private static func measure(_ layer: String, _ shape: String, _ density: Double, repeats: Int,
-                                mode: (ProductMode) -> Void, forward: () -> Void, weightGradient: () -> (() -> Void),
-                                automatic: () -> Void, record: () -> ProductRecord) -> [Measurement] {
+    private static func measure(_ subject: Subject, x: Tensor, dy: Tensor, density: Double, repeats: Int) -> [Measurement] {
         let clock = ContinuousClock()
         var times: [String: [Double]] = [:]
         for _ in 0..<repeats {
             for path in [ProductMode.dense, .events] {
-                mode(path)
-                times["forward-\(path)", default: []].append(milliseconds(clock.measure(forward)))
-                let backward = weightGradient()
-                times["weight-gradient-\(path)", default: []].append(milliseconds(clock.measure(backward)))
+                subject.setMode(path)
+                times["forward-\(path)", default: []].append(milliseconds(clock.measure { subject.forward(x, false) }))
+                subject.forward(x, true)
+                times["weight-gradient-\(path)", default: []].append(milliseconds(clock.measure { subject.backward(dy) }))
             }
         }
-        let before = record()
-        automatic()
-        let after = record()
+        let before = subject.record()
+        subject.setMode(.automatic)
+        subject.forward(x, true)
+        subject.backward(dy)
+        let after = subject.record()
         let picks = [
             "forward": after.eventForward > before.eventForward ? "events" : "dense",
             "weight-gradient": after.eventWeightGradient > before.eventWeightGradient ? "events" : "dense",
@@ -92,7 +108,7 @@ public enum ProductPathBenchmark {
         return ["forward", "weight-gradient"].map { pass in
             let dense = Quantiles.median(times["\(pass)-\(ProductMode.dense)"]!)
             let events = Quantiles.median(times["\(pass)-\(ProductMode.events)"]!)
-            return Measurement(layer: layer, shape: shape, pass: pass, density: density, denseMilliseconds: dense,
+            return Measurement(layer: subject.name, shape: subject.shape, pass: pass, density: density, denseMilliseconds: dense,
                                eventMilliseconds: events, speedup: dense / events, automaticPath: picks[pass]!)
         }
     }

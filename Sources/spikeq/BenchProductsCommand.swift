@@ -50,9 +50,7 @@ struct BenchProductsCommand: ParsableCommand {
         let network = try ModelLoader.load(model)
         let results = ProductPathBenchmark.run(network, batchSize: batch, densities: densities, repeats: repeats)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            print(try jsonText(results))
             return
         }
         print("\(network.config.name ?? model): batch \(batch), \(threads) threads, event kernels \(EventKernels.instructionSet)")

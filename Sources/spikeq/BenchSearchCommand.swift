@@ -80,9 +80,7 @@ struct BenchSearchCommand: AsyncParsableCommand {
         }
         let report = Report(roundTrip: roundTrip, scaling: scaling, soak: soak)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try jsonText(report))
             return
         }
         print("Dispatch round trips (1 worker, zero-time evaluations)")
