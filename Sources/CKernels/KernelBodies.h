@@ -159,12 +159,21 @@ CKernels_Inspection CK_NAME(inspect)(const float *x, int64_t count) {
     ck_i16 nonZero = {0};
     ck_v16 maxAbs = {0};
     ck_i16 integral = ~(ck_i16){0};
+    double sum = 0;
     int64_t i = 0;
-    for (; i + 16 <= count; i += 16) {
-        ck_v16 v = ck_load(x + i);
-        nonZero -= (ck_i16)(v != 0);
-        maxAbs = __builtin_elementwise_max(maxAbs, __builtin_elementwise_abs(v));
-        integral &= (ck_i16)(v == __builtin_elementwise_roundeven(v));
+    // Blocks of 64 vectors: lane sums stay short in float (exact for spike counts), the block
+    // totals are added in double.
+    while (i + 16 <= count) {
+        ck_v16 partial = {0};
+        const int64_t end = i + 1024 <= count ? i + 1024 : count;
+        for (; i + 16 <= end; i += 16) {
+            ck_v16 v = ck_load(x + i);
+            nonZero -= (ck_i16)(v != 0);
+            maxAbs = __builtin_elementwise_max(maxAbs, __builtin_elementwise_abs(v));
+            integral &= (ck_i16)(v == __builtin_elementwise_roundeven(v));
+            partial += v;
+        }
+        for (int lane = 0; lane < 16; lane++) sum += partial[lane];
     }
     CKernels_Inspection result;
     result.nonZero = __builtin_reduce_add(nonZero);
@@ -176,9 +185,11 @@ CKernels_Inspection CK_NAME(inspect)(const float *x, int64_t count) {
         float a = v < 0 ? -v : v;
         if (a > m) m = a;
         if (v != __builtin_roundevenf(v)) whole = 0;
+        sum += v;
     }
     result.maxAbs = m;
     result.integral = whole;
+    result.sum = sum;
     return result;
 }
 

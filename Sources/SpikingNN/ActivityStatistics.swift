@@ -27,45 +27,12 @@ public struct InputActivity: Sendable, Hashable, Codable {
     /// spikes it counts every spike, which is what accumulate-only hardware does.
     public var meanValue: Double { total == 0 ? 0 : sum / Double(total) }
 
-    /// Counts `input`'s elements into these statistics.
-    mutating func record(_ input: Tensor) {
-        let grain = 65_536
-        let parts = Compute.partCount(input.count, grain: grain)
-        var counts = [Int](repeating: 0, count: parts)
-        var sums = [Double](repeating: 0, count: parts)
-        var nonBinary = [Bool](repeating: false, count: parts)
-        input.withUnsafeBufferPointer { buffer in
-            let p = buffer.baseAddress!
-            counts.withUnsafeMutableBufferPointer { countsOut in
-                nonBinary.withUnsafeMutableBufferPointer { flagsOut in
-                    sums.withUnsafeMutableBufferPointer { sumsOut in
-                        let c = countsOut.baseAddress!
-                        let f = flagsOut.baseAddress!
-                        let s = sumsOut.baseAddress!
-                        Compute.parallelParts(buffer.count, grain: grain) { part, range in
-                            var n = 0
-                            var total = 0.0
-                            var other = false
-                            for i in range {
-                                let x = p[i]
-                                if x != 0 {
-                                    n += 1
-                                    total += Double(x)
-                                    if x != 1 { other = true }
-                                }
-                            }
-                            c[part] = n
-                            s[part] = total
-                            f[part] = other
-                        }
-                    }
-                }
-            }
-        }
-        nonZero += counts.reduce(0, +)
-        sum += sums.reduce(0, +)
-        total += input.count
-        if nonBinary.contains(true) { isBinary = false }
+    /// Adds an input's inspection (the pass the product kernels make anyway) to these statistics.
+    mutating func record(_ inspection: EventKernels.Inspection) {
+        nonZero += inspection.nonZero
+        sum += inspection.sum
+        total += inspection.count
+        if !inspection.isBinary { isBinary = false }
     }
 }
 

@@ -17,9 +17,15 @@ public enum EventKernels {
         public var maxAbs: Float
         /// Every element is an integer (spikes, sums of spikes, event counts).
         public var isIntegral: Bool
+        /// Sum of the elements (exact for spikes and spike counts).
+        public var sum: Double = 0
 
         /// `nonZero / count` (0 for an empty input).
         public var density: Double { count == 0 ? 0 : Double(nonZero) / Double(count) }
+
+        /// Every element is 0 or 1: integers of magnitude at most 1 whose sum equals their count
+        /// (a −1 would make the sum smaller).
+        public var isBinary: Bool { isIntegral && maxAbs <= 1 && sum == Double(nonZero) }
     }
 
     /// The instruction-set variant in use: `avx512`, `avx2` or `generic`.
@@ -50,7 +56,7 @@ public enum EventKernels {
         }
     }
 
-    /// Non-zero count, largest magnitude and integrality of `x` (one pass, split over the pool).
+    /// Non-zero count, largest magnitude, sum and integrality of `x` (one pass, split over the pool).
     public static func inspect(_ x: Tensor) -> Inspection {
         x.withUnsafeBufferPointer { buffer in
             let count = buffer.count
@@ -68,6 +74,7 @@ public enum EventKernels {
             for r in results {
                 inspection.nonZero += Int(r.nonZero)
                 inspection.maxAbs = max(inspection.maxAbs, r.maxAbs)
+                inspection.sum += r.sum
                 if r.integral == 0 { inspection.isIntegral = false }
             }
             return inspection

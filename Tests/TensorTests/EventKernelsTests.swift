@@ -65,6 +65,28 @@ struct EventKernelsTests {
         #expect(inspection.nonZero == 4 && !inspection.isIntegral, "NaN is non-zero and not an integer")
     }
 
+    /// The sum and binarity that activity tracking (firing rates, energy) reads from the inspection:
+    /// exact for spike counts in every variant, tails included; a −1 or a 2 is not binary.
+    @Test func inspectionSumsAndTellsSpikesFromCounts() {
+        var rng = SeededGenerator(seed: 9)
+        let spikes = Self.events([3, 33_337], density: 0.2, maxCount: 1, &rng)
+        let counts = Self.events([3, 33_337], density: 0.2, maxCount: 3, &rng)
+        for (x, binary) in [(spikes, true), (counts, false)] {
+            let expected = x.scalars.reduce(0.0) { $0 + Double($1) }
+            let sums = Self.agreeingAcrossVariants { [Float(EventKernels.inspect(x).sum)] }
+            #expect(Double(sums[0]) == expected)
+            let inspection = EventKernels.inspect(x)
+            #expect(inspection.sum == expected && inspection.isBinary == binary)
+        }
+        var signed = spikes
+        signed[flat: 5] = -1
+        #expect(!EventKernels.inspect(signed).isBinary, "a −1 has magnitude 1 but is not a spike")
+        #expect(EventKernels.inspect(Tensor(shape: [40], repeating: 0)).isBinary)
+        let real = Tensor(shape: [2, 1_000], scalars: (0..<2_000).map { Float($0 % 7) * 0.1 })
+        let direct = real.scalars.reduce(0.0) { $0 + Double($1) }
+        #expect(abs(EventKernels.inspect(real).sum - direct) <= 1e-6 * direct)
+    }
+
     @Test(arguments: [(64, 80, 1_000), (7, 3, 77), (256, 16, 130)])
     func sparseLinearForwardMatchesDirectSums(inFeatures: Int, outFeatures: Int, length: Int) {
         var rng = SeededGenerator(seed: UInt64(inFeatures * 1000 + outFeatures))

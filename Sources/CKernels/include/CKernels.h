@@ -34,9 +34,11 @@ typedef struct {
     float maxAbs;
     /// 1 when every element is an integer (so integer weight levels times it are exact).
     int32_t integral;
+    /// Sum of the elements (float partial sums of at most 64 per lane, added in double).
+    double sum;
 } CKernels_Inspection;
 
-/// Counts the non-zero elements of `x[0..<count]`, their largest magnitude, and whether all are integers.
+/// Counts the non-zero elements of `x[0..<count]`, their largest magnitude and sum, and whether all are integers.
 CKernels_Inspection CKernels_inspect(const float *x, int64_t count);
 
 /// `out[c·ldo + r] = in[r·ldi + c]` for `r < rows`, `c < columns` (blocked transpose).

@@ -113,9 +113,9 @@ public final class Conv2d: QuantizableLayer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[0] == inChannels && x.shape[2] == height && x.shape[3] == width,
                      "\(name): expected [\(inChannels), F, \(height), \(width)], got \(x.shape)")
-        if tracksActivity { inputActivity.record(x) }
         let snapshot = effective.snapshot(training: training)
         let inspection = EventKernels.inspect(x)
+        if tracksActivity { inputActivity.record(inspection) }
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
         let path = forwardPath(density: inspection.density)
         products.recordForward(path, density: inspection.density, exact: exact != nil)

@@ -68,9 +68,9 @@ public final class SpikingSelfAttention {
         let ks = kNorm.forward(k.forward(x, training: training, inspection: inspection), training: training)
         let vs = vNorm.forward(v.forward(x, training: training, inspection: inspection), training: training)
         if tracksActivity {
-            activity.q.record(qs)
-            activity.k.record(ks)
-            activity.v.record(vs)
+            activity.q.record(EventKernels.inspect(qs))
+            activity.k.record(EventKernels.inspect(ks))
+            activity.v.record(EventKernels.inspect(vs))
         }
         let (y, products) = attend(q: qs, k: ks, v: vs, keepProducts: training)
         let a = attentionNeuron.forward(y, timeSteps: timeSteps, training: training)

@@ -72,9 +72,9 @@ public final class TokenLinear: QuantizableLayer {
     /// same bits. Otherwise the product uses the float ŵ.
     func forward(_ x: Tensor, training: Bool, inspection known: EventKernels.Inspection?) -> Tensor {
         precondition(x.shape.first == inFeatures, "\(name): expected \(inFeatures) input channels, got shape \(x.shape)")
-        if tracksActivity { inputActivity.record(x) }
         let snapshot = effective.snapshot(training: training)
         let inspection = known ?? EventKernels.inspect(x)
+        if tracksActivity { inputActivity.record(inspection) }
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
         let path = productMode.path(density: inspection.density, crossover: ProductCrossover.linearForward(outFeatures: outFeatures))
         products.recordForward(path, density: inspection.density, exact: exact != nil)
