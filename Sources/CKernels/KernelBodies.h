@@ -159,6 +159,7 @@ CKernels_Inspection CK_NAME(inspect)(const float *x, int64_t count) {
     ck_i16 nonZero = {0};
     ck_v16 maxAbs = {0};
     ck_i16 integral = ~(ck_i16){0};
+    ck_i16 nonNegative = ~(ck_i16){0};
     double sum = 0;
     int64_t i = 0;
     // Blocks of 64 vectors: lane sums stay short in float (exact for spike counts), the block
@@ -171,6 +172,7 @@ CKernels_Inspection CK_NAME(inspect)(const float *x, int64_t count) {
             nonZero -= (ck_i16)(v != 0);
             maxAbs = __builtin_elementwise_max(maxAbs, __builtin_elementwise_abs(v));
             integral &= (ck_i16)(v == __builtin_elementwise_roundeven(v));
+            nonNegative &= (ck_i16)(v >= 0);
             partial += v;
         }
         for (int lane = 0; lane < 16; lane++) sum += partial[lane];
@@ -179,9 +181,11 @@ CKernels_Inspection CK_NAME(inspect)(const float *x, int64_t count) {
     result.nonZero = __builtin_reduce_add(nonZero);
     float m = __builtin_reduce_max(maxAbs);
     int32_t whole = __builtin_reduce_and(integral) != 0;
+    int32_t positive = __builtin_reduce_and(nonNegative) != 0;
     for (; i < count; i++) {
         float v = x[i];
         result.nonZero += v != 0;
+        if (!(v >= 0)) positive = 0;
         float a = v < 0 ? -v : v;
         if (a > m) m = a;
         if (v != __builtin_roundevenf(v)) whole = 0;
@@ -189,6 +193,7 @@ CKernels_Inspection CK_NAME(inspect)(const float *x, int64_t count) {
     }
     result.maxAbs = m;
     result.integral = whole;
+    result.nonNegative = positive;
     result.sum = sum;
     return result;
 }

@@ -121,6 +121,26 @@ final class LayerLevels {
     /// The levels as `[fan-in, outputs]`.
     private(set) lazy var transposed: Tensor = Self.transposeRows(levels)
 
+    /// The levels as int8 rows zero-padded to a multiple of 4 (the integer product's layout), or
+    /// nil when a level lies outside −128...127 (power-of-two levels of 5 bits and more).
+    private(set) lazy var bytes: [Int8]? = Self.byteRows(levels)
+
+    static func byteRows(_ levels: Tensor) -> [Int8]? {
+        let rows = levels.shape[0]
+        let fanIn = levels.count / max(rows, 1)
+        let padded = (fanIn + 3) / 4 * 4
+        var bytes = [Int8](repeating: 0, count: rows * padded)
+        let values = levels.scalars
+        for r in 0..<rows {
+            for i in 0..<fanIn {
+                let level = values[r * fanIn + i]
+                guard level >= -128 && level <= 127 else { return nil }
+                bytes[r * padded + i] = Int8(level)
+            }
+        }
+        return bytes
+    }
+
     /// `[outputs, …]` viewed as `[outputs, fan-in]`, transposed.
     static func transposeRows(_ weight: Tensor) -> Tensor {
         let rows = weight.shape[0]

@@ -19,6 +19,8 @@ public enum EventKernels {
         public var isIntegral: Bool
         /// Sum of the elements (exact for spikes and spike counts).
         public var sum: Double = 0
+        /// No element is negative (or NaN).
+        public var isNonNegative = true
 
         /// `nonZero / count` (0 for an empty input).
         public var density: Double { count == 0 ? 0 : Double(nonZero) / Double(count) }
@@ -26,6 +28,9 @@ public enum EventKernels {
         /// Every element is 0 or 1: integers of magnitude at most 1 whose sum equals their count
         /// (a −1 would make the sum smaller).
         public var isBinary: Bool { isIntegral && maxAbs <= 1 && sum == Double(nonZero) }
+
+        /// Every element is an integer in 0...255, as ``levelProduct(_:inFeatures:length:levels:outFeatures:bias:scale:into:)`` needs.
+        public var fitsInBytes: Bool { isIntegral && isNonNegative && maxAbs <= 255 }
     }
 
     /// The instruction-set variant in use: `avx512`, `avx2` or `generic`.
@@ -75,6 +80,7 @@ public enum EventKernels {
                 inspection.nonZero += Int(r.nonZero)
                 inspection.maxAbs = max(inspection.maxAbs, r.maxAbs)
                 inspection.sum += r.sum
+                if r.nonNegative == 0 { inspection.isNonNegative = false }
                 if r.integral == 0 { inspection.isIntegral = false }
             }
             return inspection
@@ -100,6 +106,42 @@ public enum EventKernels {
             }
         }
         return out
+    }
+
+    /// Whether ``levelProduct(_:inFeatures:length:levels:outFeatures:bias:scale:into:)`` runs on
+    /// integer dot-product instructions (AVX-512 VNNI) on this CPU; without them it is slower than the
+    /// float GEMM and is not used.
+    public static var hasIntegerDotProducts: Bool { CKernels_hasIntegerDotProducts() != 0 }
+
+    /// Dense `y[:, tokens] = scale·(L·x) + bias` for int8 weight levels in exact 32-bit integer sums
+    /// (the same bits as the float GEMM of the levels when its sums are exact), split over the pool by
+    /// token ranges.
+    ///
+    /// - Parameters:
+    ///   - x: `[inFeatures, length]`, integers in 0...255 (``Inspection/fitsInBytes``).
+    ///   - levels: `[outFeatures, 4·⌈inFeatures/4⌉]` int8, each row zero-padded.
+    ///   - y: `[outFeatures, length]`, fully written.
+    public static func levelProduct(
+        _ x: UnsafePointer<Float>, inFeatures: Int, length: Int, levels: UnsafePointer<Int8>, outFeatures: Int,
+        bias: UnsafePointer<Float>?, scale: Float, into y: UnsafeMutablePointer<Float>
+    ) {
+        Compute.parallelFor(length, grain: 256) { range in
+            levelProduct(x, inFeatures: inFeatures, stride: length, tokens: range, levels: levels, outFeatures: outFeatures,
+                         bias: bias, scale: scale, into: y, stride: length)
+        }
+    }
+
+    /// The same on the calling thread, for `tokens` of an `x` and a `y` with row strides `ldx` and
+    /// `ldy` (a convolution's im2col tile and its place in the output).
+    public static func levelProduct(
+        _ x: UnsafePointer<Float>, inFeatures: Int, stride ldx: Int, tokens: Range<Int>, levels: UnsafePointer<Int8>,
+        outFeatures: Int, bias: UnsafePointer<Float>?, scale: Float, into y: UnsafeMutablePointer<Float>, stride ldy: Int
+    ) {
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(CKernels_levelProductScratch(Int64(inFeatures))))
+        defer { scratch.deallocate() }
+        CKernels_levelProduct(
+            x, Int64(inFeatures), Int64(ldx), Int64(tokens.lowerBound), Int64(tokens.upperBound), levels, Int64(outFeatures),
+            bias, scale, y, Int64(ldy), scratch)
     }
 
     /// Event-driven `y[:, tokens] = scale·(W·x) + bias` over channel-major tokens, split over the

@@ -92,7 +92,7 @@ enum EngineBench {
                 "layers": model.productRecords.map { layer -> [String: Any] in
                     let r = layer.record
                     return ["layer": layer.layer, "forward_dense": r.denseForward, "forward_events": r.eventForward,
-                            "exact_levels": r.exactLevels, "weight_gradient_dense": r.denseWeightGradient,
+                            "exact_levels": r.exactLevels, "integer_forward": r.integerForward, "weight_gradient_dense": r.denseWeightGradient,
                             "weight_gradient_events": r.eventWeightGradient, "density": r.meanDensity]
                 },
             ]
@@ -107,7 +107,7 @@ enum EngineBench {
             print("  event kernels    \(EventKernels.instructionSet)   (products: \(options.products.rawValue), quantization: \(options.quant ?? "none"))")
             print("  layer                          density  forward (dense/events, exact levels)  weight gradient (dense/events)")
             for (layer, r) in model.productRecords {
-                let forward = "\(r.denseForward)/\(r.eventForward), \(r.exactLevels) exact"
+                let forward = "\(r.denseForward)/\(r.eventForward), \(r.exactLevels) exact" + (r.integerForward > 0 ? " (\(r.integerForward) int8)" : "")
                 let gradient = "\(r.denseWeightGradient)/\(r.eventWeightGradient)"
                 print("  " + layer.padding(toLength: 30, withPad: " ", startingAt: 0)
                       + String(format: " %6.1f %%", r.meanDensity * 100) + "  " + forward.padding(toLength: 36, withPad: " ", startingAt: 0)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import QuantConfig
+import Quantization
 import SpikingNN
 import Tensor
 
@@ -29,6 +31,11 @@ struct BenchProductsCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Input densities (fractions of non-zero inputs).")
     var densities: [Double] = [0.05, 0.1, 0.2, 0.3]
 
+    @Option(help: ArgumentHelp(
+        "Attach the quantizers of this config (YAML or JSON) first: quantized layers then multiply integer levels, densely on int8 dot products where the CPU has them.",
+        valueName: "file"))
+    var quant: String?
+
     @Option(help: "Timed repetitions per path (the median is reported).")
     var repeats: Int = 5
 
@@ -48,12 +55,17 @@ struct BenchProductsCommand: ParsableCommand {
         global.bootstrapLogging()
         Compute.setThreadCount(threads)
         let network = try ModelLoader.load(model)
+        if let quant {
+            let config = try QuantizationConfig.load(contentsOf: URL(fileURLWithPath: quant), layerNames: network.quantizableLayers.map(\.name))
+            try network.applyQuantization(config)
+        }
         let results = ProductPathBenchmark.run(network, batchSize: batch, densities: densities, repeats: repeats)
         if json {
             print(try jsonText(results))
             return
         }
-        print("\(network.config.name ?? model): batch \(batch), \(threads) threads, event kernels \(EventKernels.instructionSet)")
+        print("\(network.config.name ?? model): batch \(batch), \(threads) threads, event kernels \(EventKernels.instructionSet), "
+              + "int8 dot products \(EventKernels.hasIntegerDotProducts ? "yes" : "no"), quantization \(quant ?? "none")")
         print("layer                          shape                              pass             density   dense ms  events ms  speed-up  auto")
         for r in results {
             print(r.layer.padding(toLength: 30, withPad: " ", startingAt: 0) + " "

@@ -122,11 +122,24 @@ struct EventPathTests {
         #expect(outputs[.dense]!.0 == outputs[.events]!.0)
         #expect(outputs[.dense]!.1 == outputs[.events]!.1)
         #expect(linear.products.exactLevels == 2 && conv.products.exactLevels == 2)
+        // Dense, the levels run on int8 dot products where the CPU has them and on the float GEMM
+        // below avx512: the same bits again.
+        if EventKernels.hasIntegerDotProducts {
+            #expect(linear.products.integerForward == 1 && conv.products.integerForward == 1)
+        }
+        do {
+            defer { EventKernels.useInstructionSet(EventKernels.detectedInstructionSet) }
+            EventKernels.useInstructionSet("avx2")
+            linear.productMode = .dense
+            conv.productMode = .dense
+            #expect(linear.forward(tokens, training: false) == outputs[.dense]!.0)
+            #expect(conv.forward(frames, training: false) == outputs[.dense]!.1)
+        }
         // A non-integer input cannot use the levels: the float ŵ path runs instead.
         var fractional = tokens
         fractional[flat: 5] = 0.5
         _ = linear.forward(fractional, training: false)
-        #expect(linear.products.exactLevels == 2 && linear.products.calls == 3)
+        #expect(linear.products.exactLevels == 3 && linear.products.calls == 4)
     }
 }
 

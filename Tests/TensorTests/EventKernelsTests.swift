@@ -65,6 +65,53 @@ struct EventKernelsTests {
         #expect(inspection.nonZero == 4 && !inspection.isIntegral, "NaN is non-zero and not an integer")
     }
 
+    /// The int8 level product against direct integer sums: ragged feature groups (not a multiple
+    /// of 4), row groups (not a multiple of 8), token blocks and tiles (not a multiple of 16 or
+    /// 128), a token range not starting at 0, strided input and output, with and without bias.
+    /// Every variant (VNNI dot products under avx512 where the CPU has them, portable C below)
+    /// gives the same bits, and they are the float GEMM's: exact sums, then ·scale, then +bias.
+    @Test(arguments: [(37, 13, 301), (64, 64, 256), (18, 8, 40), (256, 11, 17)])
+    func levelProductIsTheExactIntegerSum(inFeatures: Int, outFeatures: Int, length: Int) {
+        var rng = SeededGenerator(seed: UInt64(inFeatures * 7 + outFeatures))
+        let x = Self.events([inFeatures, length + 5], density: 0.3, maxCount: 255, &rng)
+        let padded = (inFeatures + 3) / 4 * 4
+        var levels = [Int8](repeating: 0, count: outFeatures * padded)
+        for o in 0..<outFeatures {
+            for i in 0..<inFeatures { levels[o * padded + i] = Int8(truncatingIfNeeded: Int(rng.next() % 256) - 128) }
+        }
+        let bias = Self.uniform([outFeatures], &rng)
+        let scale: Float = 0.013
+        let tokens = 3..<length
+        for withBias in [false, true] {
+            let y = Self.agreeingAcrossVariants {
+                var y = Tensor(shape: [outFeatures, length + 2], repeating: -9)
+                x.withUnsafeBufferPointer { px in
+                    bias.withUnsafeBufferPointer { pb in
+                        y.withUnsafeMutableBufferPointer { py in
+                            EventKernels.levelProduct(
+                                px.baseAddress!, inFeatures: inFeatures, stride: length + 5, tokens: tokens, levels: levels,
+                                outFeatures: outFeatures, bias: withBias ? pb.baseAddress! : nil, scale: scale, into: py.baseAddress!,
+                                stride: length + 2)
+                        }
+                    }
+                }
+                return y.scalars
+            }
+            for o in 0..<outFeatures {
+                for t in 0..<(length + 2) {
+                    var expected: Float = -9
+                    if tokens.contains(t) {
+                        var sum = 0
+                        for i in 0..<inFeatures { sum += Int(levels[o * padded + i]) * Int(x[flat: i * (length + 5) + t]) }
+                        expected = Float(sum) * scale
+                        if withBias { expected = expected + bias[flat: o] }
+                    }
+                    #expect(y[o * (length + 2) + t] == expected, "row \(o) token \(t) bias \(withBias)")
+                }
+            }
+        }
+    }
+
     /// The sum and binarity that activity tracking (firing rates, energy) reads from the inspection:
     /// exact for spike counts in every variant, tails included; a −1 or a 2 is not binary.
     @Test func inspectionSumsAndTellsSpikesFromCounts() {

@@ -36,10 +36,25 @@ typedef struct {
     int32_t integral;
     /// Sum of the elements (float partial sums of at most 64 per lane, added in double).
     double sum;
+    /// 1 when no element is negative.
+    int32_t nonNegative;
 } CKernels_Inspection;
 
 /// Counts the non-zero elements of `x[0..<count]`, their largest magnitude and sum, and whether all are integers.
 CKernels_Inspection CKernels_inspect(const float *x, int64_t count);
+
+/// 1 when `CKernels_levelProduct` runs on AVX-512 VNNI integer dot products (the CPU has them and
+/// the active variant is avx512); otherwise it runs portable C, with the same results.
+int32_t CKernels_hasIntegerDotProducts(void);
+
+/// Bytes of scratch `CKernels_levelProduct` needs (one packed tile of 128 tokens).
+int64_t CKernels_levelProductScratch(int64_t inFeatures);
+
+/// `y[o·ldy + t] = (float)(Σ_i levels[o·4⌈inFeatures/4⌉ + i]·x[i·ldx + t])·scale (+ bias[o])` for
+/// tokens t in [begin, end), summed exactly in 32-bit integers. `levels` are int8 rows zero-padded
+/// to a multiple of 4; `x` must hold integers in 0...255 (spikes, spike counts).
+void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end, const int8_t *levels,
+                           int64_t outFeatures, const float *bias, float scale, float *y, int64_t ldy, uint8_t *scratch);
 
 /// `out[c·ldo + r] = in[r·ldi + c]` for `r < rows`, `c < columns` (blocked transpose).
 void CKernels_transpose(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo);

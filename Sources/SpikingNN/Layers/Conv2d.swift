@@ -117,8 +117,11 @@ public final class Conv2d: QuantizableLayer {
         let inspection = EventKernels.inspect(x)
         if tracksActivity { inputActivity.record(inspection) }
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
-        let path = forwardPath(density: inspection.density)
-        products.recordForward(path, density: inspection.density, exact: exact != nil)
+        // Dense exact products run on int8 × byte dot products where the CPU has them (same bits).
+        let bytes = EventKernels.hasIntegerDotProducts && inspection.fitsInBytes ? exact?.bytes : nil
+        let path = forwardPath(density: inspection.density, integer: bytes != nil)
+        let integer = path == .dense ? bytes : nil
+        products.recordForward(path, density: inspection.density, exact: exact != nil, integer: integer != nil)
         let frames = x.shape[1]
         let plane = height * width
         let k = inChannels * 9
@@ -137,21 +140,27 @@ public final class Conv2d: QuantizableLayer {
                     }
                     return
                 }
+                if let integer {
+                    integer.withUnsafeBufferPointer { pl in
+                        Compute.parallelParts(frames, grain: 1) { _, frameRange in
+                            self.forEachIm2colTile(input, frames: frames, frameRange: frameRange) { cols, start, count in
+                                EventKernels.levelProduct(
+                                    cols, inFeatures: k, stride: count, tokens: 0..<count, levels: pl.baseAddress!,
+                                    outFeatures: self.outChannels, bias: nil, scale: scale, into: output + start, stride: frames * plane)
+                            }
+                        }
+                    }
+                    return
+                }
                 w.withUnsafeBufferPointer { pw in
                     let weights = pw.baseAddress!
                     Compute.parallelParts(frames, grain: 1) { _, frameRange in
-                        let tiles = self.tiles(frames: frameRange)
-                        let capacity = tiles.map { self.columns(of: $0).count }.max() ?? 0
-                        let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * capacity)
-                        defer { cols.deallocate() }
-                        for tile in tiles {
-                            let (start, count) = self.columns(of: tile)
-                            self.im2col(input, frames: frames, tile: tile, into: cols)
+                        self.forEachIm2colTile(input, frames: frames, frameRange: frameRange) { cols, start, count in
                             BLAS.gemm(m: outChannels, n: count, k: k, a: weights, lda: k, b: cols, ldb: count,
                                       c: output + start, ldc: frames * plane, threaded: false)
                             if exact != nil {
                                 // Exact integer sums, scaled afterwards (as the event kernel does).
-                                for o in 0..<outChannels {
+                                for o in 0..<self.outChannels {
                                     let row = output + o * frames * plane + start
                                     for i in 0..<count { row[i] = row[i] * scale }
                                 }
@@ -173,9 +182,11 @@ public final class Conv2d: QuantizableLayer {
     }
 
     /// The forward kernel for an input of `density`: the gather kernel pays when the events
-    /// around each output pixel outweigh its per-pixel bookkeeping (``ProductCrossover``).
-    func forwardPath(density: Double) -> ProductPath {
-        productMode.path(density: density, crossover: ProductCrossover.convolutionForward(inChannels: inChannels))
+    /// around each output pixel outweigh its per-pixel bookkeeping (``ProductCrossover``), later
+    /// against the `integer` (int8) dense product than against the float GEMM.
+    func forwardPath(density: Double, integer: Bool) -> ProductPath {
+        productMode.path(
+            density: density, crossover: ProductCrossover.convolutionForward(inChannels: inChannels, outChannels: outChannels, integer: integer))
     }
 
     /// The weight-gradient kernel for an input of `density`: the event kernel's fixed cost (dY
@@ -270,6 +281,23 @@ public final class Conv2d: QuantizableLayer {
     /// input at a fixed offset `ky·W + kx` from its output position, so each row of `cols` is one
     /// shifted copy of the tile's span; the positions whose tap falls into the padding (which the
     /// copy filled from a neighbouring row or frame) are then zeroed.
+    /// The im2col of each tile of `frameRange` in turn, in one scratch buffer of this thread:
+    /// `body(cols, start, count)` gets the `[Cin·9, count]` patches of output columns `start..<start + count`.
+    private func forEachIm2colTile(
+        _ x: UnsafePointer<Float>, frames: Int, frameRange: Range<Int>,
+        _ body: (_ cols: UnsafeMutablePointer<Float>, _ start: Int, _ count: Int) -> Void
+    ) {
+        let tiles = tiles(frames: frameRange)
+        let capacity = tiles.map { columns(of: $0).count }.max() ?? 0
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: inChannels * 9 * capacity)
+        defer { cols.deallocate() }
+        for tile in tiles {
+            let (start, count) = columns(of: tile)
+            im2col(x, frames: frames, tile: tile, into: cols)
+            body(cols, start, count)
+        }
+    }
+
     func im2col(_ x: UnsafePointer<Float>, frames: Int, tile: Tile, into cols: UnsafeMutablePointer<Float>) {
         let (start, length) = columns(of: tile)
         let total = frames * height * width

@@ -46,6 +46,8 @@ public struct ProductRecord: Sendable, Hashable, Codable {
     public var eventForward = 0
     /// Forward products computed on integer weight levels (exact; the scale applied after the sum).
     public var exactLevels = 0
+    /// Of those, dense ones summed in 32-bit integers (int8 levels × byte inputs, AVX-512 VNNI).
+    public var integerForward = 0
     /// Weight-gradient products on each path.
     public var denseWeightGradient = 0
     public var eventWeightGradient = 0
@@ -60,10 +62,11 @@ public struct ProductRecord: Sendable, Hashable, Codable {
     /// Mean measured input density.
     public var meanDensity: Double { calls == 0 ? 0 : densitySum / Double(calls) }
 
-    mutating func recordForward(_ path: ProductPath, density: Double, exact: Bool) {
+    mutating func recordForward(_ path: ProductPath, density: Double, exact: Bool, integer: Bool = false) {
         if path == .dense { denseForward += 1 } else { eventForward += 1 }
         densitySum += density
         if exact { exactLevels += 1 }
+        if integer { integerForward += 1 }
     }
 
     mutating func recordWeightGradient(_ path: ProductPath) {
@@ -82,8 +85,14 @@ enum ProductCrossover {
     /// Gather convolution forward: with ≥ 32 input channels 1.5–1.8× faster than im2col + GEMM at
     /// 30 % density (3–7.5× at 5 %); with 8–16 input channels 1.3–1.4× at 5 % and behind from 10 %;
     /// with 2 (the event-camera input) never ahead (0.85× at 5 %).
-    static func convolutionForward(inChannels: Int) -> Double {
-        inChannels >= 32 ? 0.35 : inChannels >= 8 ? 0.07 : 0
+    ///
+    /// Against the int8 dense product (`integer`: exact levels on a CPU with VNNI, 2.5–3× faster
+    /// than the float GEMM) the gather kernel pays less often: with ≥ 32 input channels up to
+    /// 11–17 % for 128–256 outputs (the paper model) and 30 % for 64 (the tiny model), with 8–16
+    /// input channels never from 5 % on.
+    static func convolutionForward(inChannels: Int, outChannels: Int, integer: Bool) -> Double {
+        guard integer else { return inChannels >= 32 ? 0.35 : inChannels >= 8 ? 0.07 : 0 }
+        return inChannels >= 32 ? (outChannels >= 128 ? 0.12 : 0.2) : inChannels >= 8 ? 0.02 : 0
     }
 
     /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
@@ -97,8 +106,13 @@ enum ProductCrossover {
     /// Token linear forward: 1.2–1.6× faster than the GEMM at 10 % (64 wide) and 2–3× (256 and
     /// 1024 wide), crossing over at 20–28 % here; on Zen 5 (one thread) it crossed at 3 % for
     /// 64 × 64 and 10 % for 256 × 256. Under 32 outputs (the classifier head) it never pays.
-    static func linearForward(outFeatures: Int) -> Double {
-        outFeatures >= 32 ? 0.15 : 0
+    ///
+    /// Against the int8 dense product (`integer`) it pays only for 256 × 256 and larger, up to
+    /// 6–8 %; at 64 × 64 and 64 × 256 the int8 product is 1.2–1.7× faster already at 5 %.
+    static func linearForward(inFeatures: Int, outFeatures: Int, integer: Bool) -> Double {
+        guard outFeatures >= 32 else { return 0 }
+        guard integer else { return 0.15 }
+        return inFeatures * outFeatures >= 65_536 ? 0.07 : 0
     }
 
     /// Token linear weight gradient (dY copied token-major a 256 KiB tile at a time, each input's

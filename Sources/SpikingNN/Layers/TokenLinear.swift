@@ -76,8 +76,14 @@ public final class TokenLinear: QuantizableLayer {
         let inspection = known ?? EventKernels.inspect(x)
         if tracksActivity { inputActivity.record(inspection) }
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
-        let path = productMode.path(density: inspection.density, crossover: ProductCrossover.linearForward(outFeatures: outFeatures))
-        products.recordForward(path, density: inspection.density, exact: exact != nil)
+        // Dense exact products run on int8 × byte dot products where the CPU has them: the same
+        // bits as the float GEMM of the levels, in a fraction of the time.
+        let bytes = EventKernels.hasIntegerDotProducts && inspection.fitsInBytes ? exact?.bytes : nil
+        let path = productMode.path(
+            density: inspection.density,
+            crossover: ProductCrossover.linearForward(inFeatures: inFeatures, outFeatures: outFeatures, integer: bytes != nil))
+        let integer = path == .dense ? bytes : nil
+        products.recordForward(path, density: inspection.density, exact: exact != nil, integer: integer != nil)
         let length = x.count / inFeatures
         var y = Tensor(uninitializedShape: [outFeatures] + x.shape.dropFirst())
         let weights = exact?.levels ?? snapshot.value
@@ -92,6 +98,12 @@ public final class TokenLinear: QuantizableLayer {
                         table.withUnsafeBufferPointer { pt in
                             EventKernels.sparseLinearForward(
                                 px.baseAddress!, inFeatures: inFeatures, length: length, transposedWeight: pt.baseAddress!,
+                                outFeatures: outFeatures, bias: bias, scale: scale, into: out)
+                        }
+                    case .dense where integer != nil:
+                        integer!.withUnsafeBufferPointer { pl in
+                            EventKernels.levelProduct(
+                                px.baseAddress!, inFeatures: inFeatures, length: length, levels: pl.baseAddress!,
                                 outFeatures: outFeatures, bias: bias, scale: scale, into: out)
                         }
                     case .dense where exact != nil:

@@ -1,0 +1,184 @@
+// Dense products of int8 weight levels with spikes or spike counts (0...255) in 32-bit integer
+// arithmetic: AVX-512 VNNI (`vpdpbusd`: four u8·s8 products added into each 32-bit lane) where the
+// CPU has it, plain C otherwise. Integer sums are exact, so both give the same bits.
+//
+// Per tile of 128 tokens the input is packed once as unsigned bytes, four consecutive input
+// features per 32-bit lane and 16 tokens per 64-byte vector: [token block][feature group][16][4].
+// Each output row then broadcasts its four levels of a feature group and multiplies them into the
+// tile's vectors.
+#include "CKernels.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#pragma clang fp contract(off)
+
+enum { ckTileTokens = 128, ckBlockTokens = 16 };
+
+static inline int64_t ck_groups(int64_t inFeatures) { return (inFeatures + 3) / 4; }
+
+int64_t CKernels_levelProductScratch(int64_t inFeatures) { return ck_groups(inFeatures) * 4 * ckTileTokens; }
+
+/// Packs tokens [t0, t0 + n) of x (n ≤ 128) as described above; tokens past n and features past
+/// inFeatures are zero.
+static void ck_pack_generic(const float *x, int64_t inFeatures, int64_t ldx, int64_t t0, int64_t n, uint8_t *packed) {
+    const int64_t groups = ck_groups(inFeatures);
+    const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
+    memset(packed, 0, (size_t)(blocks * groups * 64));
+    for (int64_t i = 0; i < inFeatures; i++) {
+        const float *row = x + i * ldx + t0;
+        for (int64_t t = 0; t < n; t++) {
+            packed[((t / 16) * groups + i / 4) * 64 + (t % 16) * 4 + i % 4] = (uint8_t)row[t];
+        }
+    }
+}
+
+/// The output of one row and token: the exact sum as a float, times the scale, plus the bias.
+static inline float ck_finish(int32_t sum, float scale, const float *bias, int64_t o) {
+    const float y = (float)sum * scale;
+    return bias ? y + bias[o] : y;
+}
+
+static void ck_levelProduct_generic(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end,
+                                    const int8_t *levels, int64_t outFeatures, const float *bias, float scale, float *y,
+                                    int64_t ldy, uint8_t *scratch) {
+    const int64_t groups = ck_groups(inFeatures);
+    for (int64_t t0 = begin; t0 < end; t0 += ckTileTokens) {
+        const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
+        ck_pack_generic(x, inFeatures, ldx, t0, n, scratch);
+        for (int64_t o = 0; o < outFeatures; o++) {
+            const int8_t *w = levels + o * groups * 4;
+            for (int64_t t = 0; t < n; t++) {
+                const uint8_t *column = scratch + (t / 16) * groups * 64 + (t % 16) * 4;
+                int32_t sum = 0;
+                for (int64_t g = 0; g < groups; g++) {
+                    for (int j = 0; j < 4; j++) sum += (int32_t)w[g * 4 + j] * (int32_t)column[g * 64 + j];
+                }
+                y[o * ldy + t0 + t] = ck_finish(sum, scale, bias, o);
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+
+static void ck_pack_vnni(const float *x, int64_t inFeatures, int64_t ldx, int64_t t0, int64_t n, uint8_t *packed) {
+    const int64_t groups = ck_groups(inFeatures);
+    const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
+    // Feature groups outer, so each input row is read once, front to back.
+    for (int64_t g = 0; g < groups; g++) {
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t count = n - b * 16 < 16 ? n - b * 16 : 16;
+            const __mmask16 mask = count == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+            __m512i word = _mm512_setzero_si512();
+            for (int j = 0; j < 4; j++) {
+                const int64_t i = 4 * g + j;
+                if (i >= inFeatures) break;
+                const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(mask, x + i * ldx + t0 + b * 16));
+                word = _mm512_or_si512(word, _mm512_slli_epi32(v, 8 * j));
+            }
+            _mm512_storeu_si512(packed + (b * groups + g) * 64, word);
+        }
+    }
+}
+
+/// Rows [o, o + R) times `blocks` (1 or 2) token blocks of the packed tile.
+#define CK_VNNI_ROWS(R)                                                                                                \
+    static inline __attribute__((always_inline)) void ck_vnni_rows##R(                                                 \
+        const int8_t *levels, int64_t groups, int64_t o, const uint8_t *p0, const uint8_t *p1, int blocks,            \
+        int32_t sums[R][2][16]) {                                                                                      \
+        __m512i a0[R], a1[R];                                                                                          \
+        for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_si512();                                           \
+        for (int64_t g = 0; g < groups; g++) {                                                                         \
+            const __m512i b0 = _mm512_loadu_si512(p0 + g * 64);                                                        \
+            const __m512i b1 = blocks > 1 ? _mm512_loadu_si512(p1 + g * 64) : _mm512_setzero_si512();                \
+            for (int r = 0; r < R; r++) {                                                                              \
+                int32_t four;                                                                                          \
+                memcpy(&four, levels + (o + r) * groups * 4 + g * 4, 4);                                               \
+                const __m512i w = _mm512_set1_epi32(four);                                                             \
+                a0[r] = _mm512_dpbusd_epi32(a0[r], b0, w);                                                             \
+                a1[r] = _mm512_dpbusd_epi32(a1[r], b1, w);                                                             \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int r = 0; r < R; r++) {                                                                                  \
+            _mm512_storeu_si512(sums[r][0], a0[r]);                                                                    \
+            _mm512_storeu_si512(sums[r][1], a1[r]);                                                                    \
+        }                                                                                                              \
+    }
+CK_VNNI_ROWS(8)
+CK_VNNI_ROWS(1)
+
+/// Writes `count` (≤ 16) outputs of row o from 16 sums.
+static inline __attribute__((always_inline)) void ck_vnni_store(const int32_t *sums, float scale, const float *bias, int64_t o,
+                                                                float *out, int64_t count) {
+    const __mmask16 mask = count == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(sums)), _mm512_set1_ps(scale));
+    if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[o]));
+    _mm512_mask_storeu_ps(out, mask, v);
+}
+
+static void ck_levelProduct_vnni(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end,
+                                 const int8_t *levels, int64_t outFeatures, const float *bias, float scale, float *y,
+                                 int64_t ldy, uint8_t *scratch) {
+    const int64_t groups = ck_groups(inFeatures);
+    for (int64_t t0 = begin; t0 < end; t0 += ckTileTokens) {
+        const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
+        ck_pack_vnni(x, inFeatures, ldx, t0, n, scratch);
+        const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
+        for (int64_t b = 0; b < blocks; b += 2) {
+            const int pair = b + 1 < blocks ? 2 : 1;
+            const uint8_t *p0 = scratch + b * groups * 64;
+            const uint8_t *p1 = p0 + groups * 64;
+            const int64_t first = n - b * 16 < 16 ? n - b * 16 : 16;
+            const int64_t second = pair > 1 ? (n - (b + 1) * 16 < 16 ? n - (b + 1) * 16 : 16) : 0;
+            float *out = y + t0 + b * 16;
+            int64_t o = 0;
+            for (; o + 8 <= outFeatures; o += 8) {
+                int32_t sums[8][2][16];
+                ck_vnni_rows8(levels, groups, o, p0, p1, pair, sums);
+                for (int r = 0; r < 8; r++) {
+                    ck_vnni_store(sums[r][0], scale, bias, o + r, out + (o + r) * ldy, first);
+                    if (pair > 1) ck_vnni_store(sums[r][1], scale, bias, o + r, out + (o + r) * ldy + 16, second);
+                }
+            }
+            for (; o < outFeatures; o++) {
+                int32_t sums[1][2][16];
+                ck_vnni_rows1(levels, groups, o, p0, p1, pair, sums);
+                ck_vnni_store(sums[0][0], scale, bias, o, out + o * ldy, first);
+                if (pair > 1) ck_vnni_store(sums[0][1], scale, bias, o, out + o * ldy + 16, second);
+            }
+        }
+    }
+}
+
+#pragma clang attribute pop
+#endif
+
+static pthread_once_t vnniOnce = PTHREAD_ONCE_INIT;
+static int32_t vnniDetected = 0;
+
+static void detectVNNI(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    vnniDetected = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#endif
+}
+
+int32_t CKernels_hasIntegerDotProducts(void) {
+    pthread_once(&vnniOnce, detectVNNI);
+    return vnniDetected && CKernels_activeISA() == CKernels_ISA_avx512;
+}
+
+void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end, const int8_t *levels,
+                           int64_t outFeatures, const float *bias, float scale, float *y, int64_t ldy, uint8_t *scratch) {
+#if defined(__x86_64__)
+    if (CKernels_hasIntegerDotProducts()) {
+        ck_levelProduct_vnni(x, inFeatures, ldx, begin, end, levels, outFeatures, bias, scale, y, ldy, scratch);
+        return;
+    }
+#endif
+    ck_levelProduct_generic(x, inFeatures, ldx, begin, end, levels, outFeatures, bias, scale, y, ldy, scratch);
+}
