@@ -5,7 +5,7 @@
 //
 // Module map (one job each; only one module imports each C library):
 //   COpenBLAS, CZeroMQ, CLZ4   system-library shims
-//   CKernels                   event-driven products in C, one variant per instruction set, picked at run time
+//   CKernels                   event-driven and int8 level products in C, one variant per instruction set, picked at run time
 //   Seeding                    seeded, serialisable random generators (weights, data, search)
 //   Statistics                 intervals, paired tests, rank correlations (pure)
 //   Tensor                     Float32 storage, GEMM, parallel kernels, thread pool

@@ -501,6 +501,21 @@ static inline __attribute__((always_inline)) ck_v16 ck_exp_nonpositive(ck_v16 x)
     return p * (ck_v16)((k + 127) << 23);
 }
 
+int64_t CK_NAME(lifForward)(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,
+                            float threshold, float *spikes) {
+    int64_t i = 0;
+    for (; i + 16 <= block; i += 16) {
+        ck_v16 v = {0};
+        for (int64_t t = 0; t < timeSteps; t++) {
+            const ck_v16 h = decay * v + gain * (a * ck_load(x + t * block + i) + b);
+            const ck_i16 fired = (ck_i16)(h >= threshold);
+            ck_store(spikes + t * block + i, (ck_v16)((ck_i16)ck_splat(1) & fired));
+            v = (ck_v16)((ck_i16)h & ~fired);
+        }
+    }
+    return i;
+}
+
 int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
                              float gain, float threshold, float alpha, float *out, float *scratch) {
     int64_t i = 0;

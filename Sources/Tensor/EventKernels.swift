@@ -1,7 +1,7 @@
 import CKernels
 
-/// Event-driven (sparse-input) products and the input inspection that decides between them and
-/// the dense GEMMs; the Swift face of the `CKernels` C target.
+/// Event-driven (sparse-input) products, the int8 level product, and the input inspection that
+/// decides between them and the dense GEMMs; the Swift face of the `CKernels` C target.
 ///
 /// The kernels exist in several instruction-set variants (AVX-512, AVX2 + FMA, the baseline)
 /// compiled into every build; the best one this CPU supports is picked once at run time, so a

@@ -65,6 +65,33 @@ struct LIFNeuronTests {
         }
     }
 
+    /// The forward pass runs a row 16 neurons at a time in C (per variant), the rest one at a
+    /// time in Swift: every neuron's spikes equal the recurrence H = (1 − 1/τ)·V + (a·x + b)/τ
+    /// evaluated here one neuron at a time, whichever path computed it.
+    @Test func forwardIsTheRecurrenceInEveryLaneAndVariant() {
+        var rng = SeededGenerator(seed: 31)
+        let (t, m) = (6, 37)  // two blocks of 16 in C, 5 one at a time
+        var xs = GradientCheck.random([1, t * m], &rng, scale: 3).scalars.map { $0 + 1 }
+        xs[m + 1] = 2  // H exactly at the threshold (x = 2: H = 1 on the first step)
+        let lif = LIFNeuron()
+        let (decay, gain) = (1 - 1 / lif.tau, 1 / lif.tau)
+        var expected = [Float](repeating: 0, count: t * m)
+        for p in 0..<m {
+            var v: Float = 0
+            for step in 0..<t {
+                let h = decay * v + gain * (1 * xs[step * m + p] + 0)
+                expected[step * m + p] = h >= lif.threshold ? 1 : 0
+                v = h >= lif.threshold ? 0 : h
+            }
+        }
+        #expect(expected.contains(1) && expected.contains(0))
+        defer { EventKernels.useInstructionSet(EventKernels.detectedInstructionSet) }
+        for variant in ["generic", "avx2", "avx512"] where EventKernels.useInstructionSet(variant) == variant {
+            let spikes = lif.forward(Tensor(shape: [1, t * m], scalars: xs), timeSteps: t, training: false).scalars
+            #expect(spikes == expected, "\(variant)")
+        }
+    }
+
     @Test func backwardMatchesSurrogateFormula() {
         var rng = SeededGenerator(seed: 11)
         let (channels, t, m) = (3, 6, 7)

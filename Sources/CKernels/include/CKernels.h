@@ -124,6 +124,13 @@ int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_
 /// words each: the products of two spike matrices, counted exactly.
 void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out);
 
+/// The LIF forward pass (Heaviside spike, hard reset to 0) over positions `[0, returned)` of one
+/// channel's row `x` (T blocks of `block` inputs, BatchNorm folded into `a·x + b`), a multiple of 16:
+/// `H = decay·V + gain·(a·x + b)`, spike where `H ≥ threshold`, then `V = H` or 0. The caller
+/// computes the remaining positions with the same operations.
+int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,
+                            float threshold, float *spikes);
+
 /// The backward pass of a LIF neuron (Heaviside spike, hard reset detached from the graph, sigmoid
 /// surrogate) over one channel's row, 16 positions at a time, for positions `[0, returned)`; the
 /// caller finishes the rest. Input `x[t·block + p]` is mapped to `a·x + b` as in the forward pass,

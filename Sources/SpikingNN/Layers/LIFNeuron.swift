@@ -119,18 +119,9 @@ public final class LIFNeuron {
         if spikeFunction == .heaviside {
             // H = decay·V + gain·(a·x + b), lane-wise in the same operation order as the scalar
             // tail, so every neuron is computed identically.
-            while i + 16 <= block {
-                var v = SIMD16<Float>()
-                for t in 0..<timeSteps {
-                    let offset = t * block + i
-                    let h = decay * v + gain * (a * UnsafeRawPointer(x + offset).loadUnaligned(as: SIMD16<Float>.self) + b)
-                    let fired = h .>= threshold
-                    UnsafeMutableRawPointer(spikes + offset).storeBytes(
-                        of: SIMD16<Float>().replacing(with: 1, where: fired), as: SIMD16<Float>.self)
-                    v = h.replacing(with: 0, where: fired)
-                }
-                i += 16
-            }
+            i = NeuronKernels.lifForward(
+                input: x, scale: a, shift: b, timeSteps: timeSteps, block: block, decay: decay, gain: gain, threshold: threshold,
+                spikes: spikes)
         }
         while i < block {
             var v: Float = 0
