@@ -5,6 +5,8 @@ public import Tensor
 /// Ties (common with binary spikes) go to the first maximum in row-major window order, as in
 /// PyTorch, and the backward pass routes each output gradient to that element.
 public final class MaxPool2d {
+    /// Kept between training steps (every element is rewritten): a fresh array of this size each
+    /// step would be page-faulted and zeroed again (1 % of a paper-model training step).
     private var savedArgmax: [Int32] = []
     private var savedInputShape: [Int] = []
 
@@ -19,10 +21,11 @@ public final class MaxPool2d {
         let oh = Self.outputSize(height)
         let ow = Self.outputSize(width)
         var y = Tensor(uninitializedShape: [channels, frames, oh, ow])
-        var argmax = [Int32](repeating: 0, count: training ? y.count : 0)
+        if training && savedArgmax.count != y.count { savedArgmax = [Int32](repeating: 0, count: y.count) }
+        savedInputShape = training ? x.shape : []
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
-                argmax.withUnsafeMutableBufferPointer { pa in
+                savedArgmax.withUnsafeMutableBufferPointer { pa in
                     let input = px.baseAddress!
                     let output = py.baseAddress!
                     let indices = training ? pa.baseAddress : nil
@@ -55,12 +58,6 @@ public final class MaxPool2d {
                     }
                 }
             }
-        }
-        if training {
-            savedArgmax = argmax
-            savedInputShape = x.shape
-        } else {
-            savedArgmax = []
         }
         return y
     }
@@ -158,6 +155,7 @@ public final class MaxPool2d {
 
     public func backward(_ dy: Tensor) -> Tensor {
         precondition(!savedInputShape.isEmpty && savedArgmax.count == dy.count, "MaxPool2d: backward without a training forward pass")
+        defer { savedInputShape = [] }
         let shape = savedInputShape
         let planeIn = shape[2] * shape[3]
         let planeOut = dy.shape[2] * dy.shape[3]
@@ -179,8 +177,6 @@ public final class MaxPool2d {
                 }
             }
         }
-        savedArgmax = []
-        savedInputShape = []
         return dx
     }
 }
