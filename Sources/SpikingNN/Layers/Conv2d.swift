@@ -143,7 +143,8 @@ public final class Conv2d: QuantizableLayer {
                 if let integer {
                     integer.withUnsafeBufferPointer { pl in
                         Compute.parallelParts(frames, grain: 1) { _, frameRange in
-                            self.forEachIm2colTile(input, frames: frames, frameRange: frameRange) { cols, start, count in
+                            self.forEachTile(frames: frameRange) { tile, cols, start, count in
+                                self.im2col(input, frames: frames, tile: tile, into: cols)
                                 EventKernels.levelProduct(
                                     cols, inFeatures: k, stride: count, tokens: 0..<count, levels: pl.baseAddress!,
                                     outFeatures: self.outChannels, bias: nil, scale: scale, into: output + start, stride: frames * plane)
@@ -155,7 +156,8 @@ public final class Conv2d: QuantizableLayer {
                 w.withUnsafeBufferPointer { pw in
                     let weights = pw.baseAddress!
                     Compute.parallelParts(frames, grain: 1) { _, frameRange in
-                        self.forEachIm2colTile(input, frames: frames, frameRange: frameRange) { cols, start, count in
+                        self.forEachTile(frames: frameRange) { tile, cols, start, count in
+                            self.im2col(input, frames: frames, tile: tile, into: cols)
                             BLAS.gemm(m: outChannels, n: count, k: k, a: weights, lda: k, b: cols, ldb: count,
                                       c: output + start, ldc: frames * plane, threaded: false)
                             if exact != nil {
@@ -227,12 +229,7 @@ public final class Conv2d: QuantizableLayer {
                                         frameRange: frameRange, gradient: gradient, outChannels: self.outChannels, into: dw)
                                 }
                                 guard denseWeightGradient || dxBase != nil else { return }
-                                let tiles = self.tiles(frames: frameRange)
-                                let capacity = tiles.map { self.columns(of: $0).count }.max() ?? 0
-                                let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * capacity)
-                                defer { cols.deallocate() }
-                                for tile in tiles {
-                                    let (start, count) = self.columns(of: tile)
+                                self.forEachTile(frames: frameRange) { tile, cols, start, count in
                                     if denseWeightGradient {
                                         self.im2col(input, frames: frames, tile: tile, into: cols)
                                         // dW += dY_tile · colsᵀ
@@ -274,18 +271,10 @@ public final class Conv2d: QuantizableLayer {
         return dx
     }
 
-    /// Writes the 3×3 patches of `tile` of `x` (`[C, F, H, W]`) into `cols`
-    /// (`[C·9, tile columns]`), zero outside the image.
-    ///
-    /// The tile's columns are contiguous in the flat `[F, H, W]` index and tap (ky, kx) reads the
-    /// input at a fixed offset `ky·W + kx` from its output position, so each row of `cols` is one
-    /// shifted copy of the tile's span; the positions whose tap falls into the padding (which the
-    /// copy filled from a neighbouring row or frame) are then zeroed.
-    /// The im2col of each tile of `frameRange` in turn, in one scratch buffer of this thread:
-    /// `body(cols, start, count)` gets the `[Cin·9, count]` patches of output columns `start..<start + count`.
-    private func forEachIm2colTile(
-        _ x: UnsafePointer<Float>, frames: Int, frameRange: Range<Int>,
-        _ body: (_ cols: UnsafeMutablePointer<Float>, _ start: Int, _ count: Int) -> Void
+    /// Each tile of `frameRange` in turn, with one `[Cin·9, tile columns]` scratch buffer of this
+    /// thread for its patches: `body(tile, cols, start, count)` for output columns `start..<start + count`.
+    private func forEachTile(
+        frames frameRange: Range<Int>, _ body: (_ tile: Tile, _ cols: UnsafeMutablePointer<Float>, _ start: Int, _ count: Int) -> Void
     ) {
         let tiles = tiles(frames: frameRange)
         let capacity = tiles.map { columns(of: $0).count }.max() ?? 0
@@ -293,11 +282,17 @@ public final class Conv2d: QuantizableLayer {
         defer { cols.deallocate() }
         for tile in tiles {
             let (start, count) = columns(of: tile)
-            im2col(x, frames: frames, tile: tile, into: cols)
-            body(cols, start, count)
+            body(tile, cols, start, count)
         }
     }
 
+    /// Writes the 3×3 patches of `tile` of `x` (`[C, F, H, W]`) into `cols`
+    /// (`[C·9, tile columns]`), zero outside the image.
+    ///
+    /// The tile's columns are contiguous in the flat `[F, H, W]` index and tap (ky, kx) reads the
+    /// input at a fixed offset `ky·W + kx` from its output position, so each row of `cols` is one
+    /// shifted copy of the tile's span; the positions whose tap falls into the padding (which the
+    /// copy filled from a neighbouring row or frame) are then zeroed.
     func im2col(_ x: UnsafePointer<Float>, frames: Int, tile: Tile, into cols: UnsafeMutablePointer<Float>) {
         let (start, length) = columns(of: tile)
         let total = frames * height * width

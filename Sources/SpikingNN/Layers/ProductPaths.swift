@@ -4,8 +4,9 @@ import Foundation
 ///
 /// Inputs of every layer but the first are spikes or small sums of spikes, mostly zero. The
 /// event-driven kernels (``EventKernels``) visit only the non-zero inputs; the dense ones are
-/// OpenBLAS GEMMs, or int8 dot products for exact levels on CPUs with AVX-512 VNNI. A layer measures its input's density on every call and picks the event path
-/// below a crossover density measured on this engine (see BENCHMARKS.md, "Engine").
+/// OpenBLAS GEMMs, or int8 dot products for exact levels on CPUs with AVX-512 VNNI. A layer
+/// measures its input's density on every call and picks the event path below a crossover density
+/// measured on this engine (see BENCHMARKS.md, "Engine").
 public enum ProductPath: String, Sendable, Codable, CaseIterable {
     case dense
     case events
