@@ -159,7 +159,9 @@ public final class MaxPool2d {
         let shape = savedInputShape
         let planeIn = shape[2] * shape[3]
         let planeOut = dy.shape[2] * dy.shape[3]
-        var dx = Tensor(shape: shape)
+        // Each plane is zeroed just before its gradients are added, while it is in cache, instead
+        // of zeroing the whole tensor in a pass of its own.
+        var dx = Tensor(uninitializedShape: shape)
         dy.withUnsafeBufferPointer { pdy in
             dx.withUnsafeMutableBufferPointer { pdx in
                 savedArgmax.withUnsafeBufferPointer { pa in
@@ -168,6 +170,7 @@ public final class MaxPool2d {
                     let indices = pa.baseAddress!
                     Compute.parallelFor(shape[0] * shape[1], grain: 1) { planes in
                         for plane in planes {
+                            (out + plane * planeIn).update(repeating: 0, count: planeIn)
                             for o in 0..<planeOut {
                                 let k = plane * planeOut + o
                                 out[plane * planeIn + Int(indices[k])] += g[k]
