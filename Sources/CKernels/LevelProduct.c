@@ -39,23 +39,18 @@ static inline float ck_finish(int32_t sum, float scale, const float *bias, int64
     return bias ? y + bias[o] : y;
 }
 
-static void ck_levelProduct_generic(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end,
-                                    const int8_t *levels, int64_t outFeatures, const float *bias, float scale, float *y,
-                                    int64_t ldy, uint8_t *scratch) {
-    const int64_t groups = ck_groups(inFeatures);
-    for (int64_t t0 = begin; t0 < end; t0 += ckTileTokens) {
-        const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
-        ck_pack_generic(x, inFeatures, ldx, t0, n, scratch);
-        for (int64_t o = 0; o < outFeatures; o++) {
-            const int8_t *w = levels + o * groups * 4;
-            for (int64_t t = 0; t < n; t++) {
-                const uint8_t *column = scratch + (t / 16) * groups * 64 + (t % 16) * 4;
-                int32_t sum = 0;
-                for (int64_t g = 0; g < groups; g++) {
-                    for (int j = 0; j < 4; j++) sum += (int32_t)w[g * 4 + j] * (int32_t)column[g * 64 + j];
-                }
-                y[o * ldy + t0 + t] = ck_finish(sum, scale, bias, o);
+/// The `n` tokens of a packed tile times every output row, into `y` (the tile's first column).
+static void ck_tile_generic(const uint8_t *packed, int64_t n, int64_t groups, const int8_t *levels, int64_t outFeatures,
+                            const float *bias, float scale, float *y, int64_t ldy) {
+    for (int64_t o = 0; o < outFeatures; o++) {
+        const int8_t *w = levels + o * groups * 4;
+        for (int64_t t = 0; t < n; t++) {
+            const uint8_t *column = packed + (t / 16) * groups * 64 + (t % 16) * 4;
+            int32_t sum = 0;
+            for (int64_t g = 0; g < groups; g++) {
+                for (int j = 0; j < 4; j++) sum += (int32_t)w[g * 4 + j] * (int32_t)column[g * 64 + j];
             }
+            y[o * ldy + t] = ck_finish(sum, scale, bias, o);
         }
     }
 }
@@ -120,36 +115,30 @@ static inline __attribute__((always_inline)) void ck_vnni_store(const int32_t *s
     _mm512_mask_storeu_ps(out, mask, v);
 }
 
-static void ck_levelProduct_vnni(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end,
-                                 const int8_t *levels, int64_t outFeatures, const float *bias, float scale, float *y,
-                                 int64_t ldy, uint8_t *scratch) {
-    const int64_t groups = ck_groups(inFeatures);
-    for (int64_t t0 = begin; t0 < end; t0 += ckTileTokens) {
-        const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
-        ck_pack_vnni(x, inFeatures, ldx, t0, n, scratch);
-        const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
-        for (int64_t b = 0; b < blocks; b += 2) {
-            const int pair = b + 1 < blocks ? 2 : 1;
-            const uint8_t *p0 = scratch + b * groups * 64;
-            const uint8_t *p1 = p0 + groups * 64;
-            const int64_t first = n - b * 16 < 16 ? n - b * 16 : 16;
-            const int64_t second = pair > 1 ? (n - (b + 1) * 16 < 16 ? n - (b + 1) * 16 : 16) : 0;
-            float *out = y + t0 + b * 16;
-            int64_t o = 0;
-            for (; o + 8 <= outFeatures; o += 8) {
-                int32_t sums[8][2][16];
-                ck_vnni_rows8(levels, groups, o, p0, p1, pair, sums);
-                for (int r = 0; r < 8; r++) {
-                    ck_vnni_store(sums[r][0], scale, bias, o + r, out + (o + r) * ldy, first);
-                    if (pair > 1) ck_vnni_store(sums[r][1], scale, bias, o + r, out + (o + r) * ldy + 16, second);
-                }
+static void ck_tile_vnni(const uint8_t *packed, int64_t n, int64_t groups, const int8_t *levels, int64_t outFeatures,
+                         const float *bias, float scale, float *y, int64_t ldy) {
+    const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
+    for (int64_t b = 0; b < blocks; b += 2) {
+        const int pair = b + 1 < blocks ? 2 : 1;
+        const uint8_t *p0 = packed + b * groups * 64;
+        const uint8_t *p1 = p0 + groups * 64;
+        const int64_t first = n - b * 16 < 16 ? n - b * 16 : 16;
+        const int64_t second = pair > 1 ? (n - (b + 1) * 16 < 16 ? n - (b + 1) * 16 : 16) : 0;
+        float *out = y + b * 16;
+        int64_t o = 0;
+        for (; o + 8 <= outFeatures; o += 8) {
+            int32_t sums[8][2][16];
+            ck_vnni_rows8(levels, groups, o, p0, p1, pair, sums);
+            for (int r = 0; r < 8; r++) {
+                ck_vnni_store(sums[r][0], scale, bias, o + r, out + (o + r) * ldy, first);
+                if (pair > 1) ck_vnni_store(sums[r][1], scale, bias, o + r, out + (o + r) * ldy + 16, second);
             }
-            for (; o < outFeatures; o++) {
-                int32_t sums[1][2][16];
-                ck_vnni_rows1(levels, groups, o, p0, p1, pair, sums);
-                ck_vnni_store(sums[0][0], scale, bias, o, out + o * ldy, first);
-                if (pair > 1) ck_vnni_store(sums[0][1], scale, bias, o, out + o * ldy + 16, second);
-            }
+        }
+        for (; o < outFeatures; o++) {
+            int32_t sums[1][2][16];
+            ck_vnni_rows1(levels, groups, o, p0, p1, pair, sums);
+            ck_vnni_store(sums[0][0], scale, bias, o, out + o * ldy, first);
+            if (pair > 1) ck_vnni_store(sums[0][1], scale, bias, o, out + o * ldy + 16, second);
         }
     }
 }
@@ -174,11 +163,20 @@ int32_t CKernels_hasIntegerDotProducts(void) {
 
 void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end, const int8_t *levels,
                            int64_t outFeatures, const float *bias, float scale, float *y, int64_t ldy, uint8_t *scratch) {
+    const int64_t groups = ck_groups(inFeatures);
 #if defined(__x86_64__)
-    if (CKernels_hasIntegerDotProducts()) {
-        ck_levelProduct_vnni(x, inFeatures, ldx, begin, end, levels, outFeatures, bias, scale, y, ldy, scratch);
-        return;
-    }
+    const int32_t vnni = CKernels_hasIntegerDotProducts();
 #endif
-    ck_levelProduct_generic(x, inFeatures, ldx, begin, end, levels, outFeatures, bias, scale, y, ldy, scratch);
+    for (int64_t t0 = begin; t0 < end; t0 += ckTileTokens) {
+        const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
+#if defined(__x86_64__)
+        if (vnni) {
+            ck_pack_vnni(x, inFeatures, ldx, t0, n, scratch);
+            ck_tile_vnni(scratch, n, groups, levels, outFeatures, bias, scale, y + t0, ldy);
+            continue;
+        }
+#endif
+        ck_pack_generic(x, inFeatures, ldx, t0, n, scratch);
+        ck_tile_generic(scratch, n, groups, levels, outFeatures, bias, scale, y + t0, ldy);
+    }
 }
