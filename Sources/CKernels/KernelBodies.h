@@ -501,44 +501,66 @@ static inline __attribute__((always_inline)) ck_v16 ck_exp_nonpositive(ck_v16 x)
     return p * (ck_v16)((k + 127) << 23);
 }
 
+/// The length of the next chunk of a LIF row from `start`: up to CKERNELS_LIF_CHUNK positions, a
+/// multiple of 16 (0 when fewer than 16 are left).
+static inline __attribute__((always_inline)) int64_t ck_lif_chunk(int64_t start, int64_t block) {
+    const int64_t left = block - start;
+    const int64_t n = left < CKERNELS_LIF_CHUNK ? left : CKERNELS_LIF_CHUNK;
+    return n - n % 16;
+}
+
 int64_t CK_NAME(lifForward)(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,
                             float threshold, float *spikes) {
-    int64_t i = 0;
-    for (; i + 16 <= block; i += 16) {
-        ck_v16 v = {0};
+    float v[CKERNELS_LIF_CHUNK];
+    int64_t start = 0;
+    for (int64_t n; (n = ck_lif_chunk(start, block)) > 0; start += n) {
+        for (int64_t j = 0; j < n; j += 16) ck_store(v + j, (ck_v16){0});
         for (int64_t t = 0; t < timeSteps; t++) {
-            const ck_v16 h = decay * v + gain * (a * ck_load(x + t * block + i) + b);
-            const ck_i16 fired = (ck_i16)(h >= threshold);
-            ck_store(spikes + t * block + i, (ck_v16)((ck_i16)ck_splat(1) & fired));
-            v = (ck_v16)((ck_i16)h & ~fired);
+            const float *xt = x + t * block + start;
+            float *st = spikes + t * block + start;
+            for (int64_t j = 0; j < n; j += 16) {
+                const ck_v16 h = decay * ck_load(v + j) + gain * (a * ck_load(xt + j) + b);
+                const ck_i16 fired = (ck_i16)(h >= threshold);
+                ck_store(st + j, (ck_v16)((ck_i16)ck_splat(1) & fired));
+                ck_store(v + j, (ck_v16)((ck_i16)h & ~fired));
+            }
         }
     }
-    return i;
+    return start;
 }
 
 int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
                              float gain, float threshold, float alpha, float *out, float *scratch) {
-    int64_t i = 0;
-    for (; i + 16 <= block; i += 16) {
-        ck_v16 v = {0};
+    float *carried = scratch + CKERNELS_LIF_CHUNK * timeSteps;  // V going forward, then dL/dV going back
+    int64_t start = 0;
+    for (int64_t n; (n = ck_lif_chunk(start, block)) > 0; start += n) {
+        for (int64_t j = 0; j < n; j += 16) ck_store(carried + j, (ck_v16){0});
         for (int64_t t = 0; t < timeSteps; t++) {
-            const ck_v16 h = decay * v + gain * (a * ck_load(x + t * block + i) + b);
-            ck_store(scratch + 16 * t, h);
-            v = (ck_v16)((ck_i16)h & ~(ck_i16)(h >= threshold));
+            const float *xt = x + t * block + start;
+            float *ht = scratch + CKERNELS_LIF_CHUNK * t;
+            for (int64_t j = 0; j < n; j += 16) {
+                const ck_v16 h = decay * ck_load(carried + j) + gain * (a * ck_load(xt + j) + b);
+                ck_store(ht + j, h);
+                ck_store(carried + j, (ck_v16)((ck_i16)h & ~(ck_i16)(h >= threshold)));
+            }
         }
-        ck_v16 gv = {0};
+        for (int64_t j = 0; j < n; j += 16) ck_store(carried + j, (ck_v16){0});
         for (int64_t t = timeSteps - 1; t >= 0; t--) {
-            const int64_t offset = t * block + i;
-            const ck_v16 xm = ck_load(scratch + 16 * t) - threshold;
-            const ck_v16 magnitude = (ck_v16)((ck_i16)xm & 0x7FFFFFFF);
-            const ck_v16 e = ck_exp_nonpositive(-alpha * magnitude);
-            const ck_v16 d = 1 + e;
-            const ck_v16 surrogate = alpha * e / (d * d);
-            const ck_v16 keep = (ck_v16)((ck_i16)ck_splat(1) & ~(ck_i16)(xm >= 0));
-            const ck_v16 gh = ck_load(g + offset) * surrogate + gv * keep;
-            ck_store(out + offset, gh * gain);
-            gv = gh * decay;
+            const float *gt = g + t * block + start;
+            const float *ht = scratch + CKERNELS_LIF_CHUNK * t;
+            float *ot = out + t * block + start;
+            for (int64_t j = 0; j < n; j += 16) {
+                const ck_v16 xm = ck_load(ht + j) - threshold;
+                const ck_v16 magnitude = (ck_v16)((ck_i16)xm & 0x7FFFFFFF);
+                const ck_v16 e = ck_exp_nonpositive(-alpha * magnitude);
+                const ck_v16 d = 1 + e;
+                const ck_v16 surrogate = alpha * e / (d * d);
+                const ck_v16 keep = (ck_v16)((ck_i16)ck_splat(1) & ~(ck_i16)(xm >= 0));
+                const ck_v16 gh = ck_load(gt + j) * surrogate + ck_load(carried + j) * keep;
+                ck_store(ot + j, gh * gain);
+                ck_store(carried + j, gh * decay);
+            }
         }
     }
-    return i;
+    return start;
 }

@@ -4,6 +4,9 @@ import CKernels
 /// event kernels: the LIF backward pass is a tenth of a training step and the forward pass a sixth
 /// of an inference, and AVX-512 runs them 16 lanes wide where the Swift code (built for AVX2) runs 8.
 public enum NeuronKernels {
+    /// Neurons of a row the kernels take through T together (`CKERNELS_LIF_CHUNK`).
+    public static let chunk = Int(CKERNELS_LIF_CHUNK)
+
     /// The LIF forward pass (Heaviside spike, hard reset) over positions `[0, returned)` of one
     /// channel's row, a multiple of 16; see `CKernels_lifForward`. The caller computes the remaining
     /// positions the same way.
@@ -19,12 +22,18 @@ public enum NeuronKernels {
     /// positions `[0, returned)` of one channel's row, a multiple of 16; see `CKernels_lifBackward`.
     /// The caller computes the remaining positions the same way.
     ///
-    /// - Parameter scratch: `16 · timeSteps` floats.
+    /// - Parameter scratch: ``lifBackwardScratchCount(timeSteps:)`` floats.
     @inline(__always)
     public static func lifBackward(
         input x: UnsafePointer<Float>, scale a: Float, shift b: Float, spikeGradient g: UnsafePointer<Float>, timeSteps: Int, block: Int,
         decay: Float, gain: Float, threshold: Float, alpha: Float, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) -> Int {
         Int(CKernels_lifBackward(x, a, b, g, Int64(timeSteps), Int64(block), decay, gain, threshold, alpha, out, scratch))
+    }
+
+    /// Floats of scratch ``lifBackward(input:scale:shift:spikeGradient:timeSteps:block:decay:gain:threshold:alpha:into:scratch:)``
+    /// needs: the membrane potentials of one chunk of neurons over T, and their carried state.
+    public static func lifBackwardScratchCount(timeSteps: Int) -> Int {
+        chunk * (timeSteps + 1)
     }
 }

@@ -29,13 +29,14 @@ struct LIFNeuronTests {
         #expect(lif.forward(x, timeSteps: 2, training: false).scalars == [0, 0, 1, 0])
     }
 
-    /// The backward pass runs a row 16 neurons at a time in C (per instruction-set variant), then
-    /// 8 at a time in Swift, then one at a time. Each neuron's gradient must not depend on which of
-    /// them computed it: rotating the neurons within the row moves each into another path, and the
+    /// The backward pass runs a row in chunks of 16-lane groups in C (per instruction-set variant),
+    /// then 8 at a time in Swift, then one at a time. Each neuron's gradient must not depend on which
+    /// of them computed it: rotating the neurons within the row moves each into another path, and the
     /// gradients (rotated back) must be bit-identical, under every variant the CPU has.
-    @Test func backwardIsTheSameInEveryLaneAndVariant() {
+    @Test(arguments: [27, 2 * NeuronKernels.chunk + 59])  // 16 in C, 8 in Swift lanes, 3 alone; two full chunks and a part
+    func backwardIsTheSameInEveryLaneAndVariant(neurons m: Int) {
         var rng = SeededGenerator(seed: 29)
-        let (t, m) = (5, 27)  // 16 in C, 8 in Swift lanes, 3 one at a time
+        let t = 5
         var xs = GradientCheck.random([1, t * m], &rng, scale: 2).scalars.map { $0 + 1 }
         let gs = GradientCheck.random([1, t * m], &rng).scalars
         xs[0] = -400  // the exponential's clamp
@@ -59,7 +60,7 @@ struct LIFNeuronTests {
         let expected = gradients(rotatedBy: 0)
         #expect(expected.contains { Float(bitPattern: $0) != 0 }, "some gradient flows")
         for variant in ["generic", "avx2", "avx512"] where EventKernels.useInstructionSet(variant) == variant {
-            for r in [0, 5, 11, 19] {
+            for r in [0, 5, 11, 19, m / 2 + 3] {
                 #expect(gradients(rotatedBy: r) == expected, "\(variant), neurons rotated by \(r)")
             }
         }
@@ -68,9 +69,10 @@ struct LIFNeuronTests {
     /// The forward pass runs a row 16 neurons at a time in C (per variant), the rest one at a
     /// time in Swift: every neuron's spikes equal the recurrence H = (1 − 1/τ)·V + (a·x + b)/τ
     /// evaluated here one neuron at a time, whichever path computed it.
-    @Test func forwardIsTheRecurrenceInEveryLaneAndVariant() {
+    @Test(arguments: [37, 2 * NeuronKernels.chunk + 53])  // 32 in C, 5 alone; two full chunks and a part
+    func forwardIsTheRecurrenceInEveryLaneAndVariant(neurons m: Int) {
         var rng = SeededGenerator(seed: 31)
-        let (t, m) = (6, 37)  // two blocks of 16 in C, 5 one at a time
+        let t = 6
         var xs = GradientCheck.random([1, t * m], &rng, scale: 3).scalars.map { $0 + 1 }
         xs[m + 1] = 2  // H exactly at the threshold (x = 2: H = 1 on the first step)
         let lif = LIFNeuron()

@@ -124,19 +124,25 @@ int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_
 /// words each: the products of two spike matrices, counted exactly.
 void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out);
 
+/// Positions of a LIF row that the kernels below take through all T steps together: enough
+/// independent neurons to hide the recurrence's latency, few enough that their state stays in L1.
+#define CKERNELS_LIF_CHUNK 128
+
 /// The LIF forward pass (Heaviside spike, hard reset to 0) over positions `[0, returned)` of one
 /// channel's row `x` (T blocks of `block` inputs, BatchNorm folded into `a·x + b`), a multiple of 16:
 /// `H = decay·V + gain·(a·x + b)`, spike where `H ≥ threshold`, then `V = H` or 0. The caller
-/// computes the remaining positions with the same operations.
+/// computes the remaining positions with the same operations. Positions go in chunks of
+/// CKERNELS_LIF_CHUNK, each step over the whole chunk, so every neuron's chain runs beside others.
 int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,
                             float threshold, float *spikes);
 
 /// The backward pass of a LIF neuron (Heaviside spike, hard reset detached from the graph, sigmoid
-/// surrogate) over one channel's row, 16 positions at a time, for positions `[0, returned)`; the
-/// caller finishes the rest. Input `x[t·block + p]` is mapped to `a·x + b` as in the forward pass,
-/// whose membrane potentials are recomputed; `g` is dL/dS, `out` receives dL/d(a·x + b).
-/// `scratch`: `16·timeSteps` floats. Operation for operation as SpikingNN's `LIFNeuron.backwardRow`,
-/// so every variant and the Swift lanes agree bit for bit.
+/// surrogate) over one channel's row, for positions `[0, returned)`, a multiple of 16; the caller
+/// finishes the rest. Input `x[t·block + p]` is mapped to `a·x + b` as in the forward pass, whose
+/// membrane potentials are recomputed, a chunk of CKERNELS_LIF_CHUNK positions at a time as there;
+/// `g` is dL/dS, `out` receives dL/d(a·x + b). `scratch`: `CKERNELS_LIF_CHUNK·(timeSteps + 1)`
+/// floats. Operation for operation as SpikingNN's `LIFNeuron.backwardRow`, so every variant and the
+/// Swift lanes agree bit for bit.
 int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
                              float gain, float threshold, float alpha, float *out, float *scratch);
 

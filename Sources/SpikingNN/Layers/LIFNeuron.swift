@@ -109,7 +109,8 @@ public final class LIFNeuron {
 
     /// One channel's row (T blocks of `block` neurons): spikes for inputs `scale·x + shift`.
     ///
-    /// Neurons are taken 16 at a time through all T steps, so V stays in registers.
+    /// The C kernel takes a chunk of neurons one step at a time, so that many independent
+    /// recurrences are in flight; the Swift loop finishes the last few positions.
     func forwardRow(_ x: UnsafePointer<Float>, scale a: Float, shift b: Float, timeSteps: Int, block: Int,
                     spikes: UnsafeMutablePointer<Float>) {
         let decay = 1 - 1 / tau
@@ -166,13 +167,13 @@ public final class LIFNeuron {
     /// Per-thread scratch of ``backwardRow(input:scale:shift:spikeGradient:timeSteps:block:into:scratch:)``:
     /// the recomputed H of one group of neurons over T.
     struct BackwardScratch {
-        /// 16 lanes × T, for the C kernel.
+        /// For the C kernel.
         let wide: UnsafeMutablePointer<Float>
         let lanes: UnsafeMutablePointer<SIMD8<Float>>
         let scalars: UnsafeMutablePointer<Float>
 
         init(timeSteps: Int) {
-            wide = .allocate(capacity: 16 * timeSteps)
+            wide = .allocate(capacity: NeuronKernels.lifBackwardScratchCount(timeSteps: timeSteps))
             lanes = .allocate(capacity: timeSteps)
             scalars = .allocate(capacity: timeSteps)
         }
@@ -193,8 +194,8 @@ public final class LIFNeuron {
         let threshold = self.threshold
         var i = 0
         if spikeFunction == .heaviside && detachReset {
-            // 16 lanes in C (AVX-512 where the CPU has it), then 8 here, then one at a time: the
-            // same operations in the same order, so the split does not change any value.
+            // Multiples of 16 in C (AVX-512 where the CPU has it), then 8 here, then one at a time:
+            // the same operations in the same order, so the split does not change any value.
             i = NeuronKernels.lifBackward(
                 input: x, scale: a, shift: b, spikeGradient: g, timeSteps: timeSteps, block: block, decay: decay, gain: gain,
                 threshold: threshold, alpha: alpha, into: out, scratch: scratch.wide)
