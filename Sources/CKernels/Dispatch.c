@@ -18,6 +18,7 @@
                                                        int64_t, const float *, int64_t, float *, float *);     \
     int32_t CKernels_binaryRows_##suffix(const float *, int64_t, int64_t, int64_t, uint64_t *);                   \
     void CKernels_countProducts_##suffix(const uint64_t *, const uint64_t *, int64_t, int64_t, float, float *);       \
+    void CKernels_combineRows_##suffix(const float *, const float *, int64_t, int64_t, int64_t, float *);             \
     int64_t CKernels_lifForward_##suffix(const float *, float, float, int64_t, int64_t, float, float, float, float *);  \
     int64_t CKernels_lifBackward_##suffix(const float *, float, float, const float *, int64_t, int64_t, float, float,   \
                                           float, float, float *, float *);
@@ -138,6 +139,10 @@ int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_
 
 void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out) {
     CK_DISPATCH(countProducts, a, b, rows, words, scale, out)
+}
+
+void CKernels_combineRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out) {
+    CK_DISPATCH(combineRows, rows, c, stride, d, n, out)
 }
 
 int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,

@@ -475,6 +475,49 @@ void CK_NAME(countProducts)(const uint64_t *a, const uint64_t *b, int64_t rows, 
     }
 }
 
+/// One output row of `combineRows` over tokens `[t, t + 16·V)`, for outputs o0 and o0 + 1 when `pair`:
+/// the sum over input rows in order, in registers, stored once.
+#define CK_COMBINE_BLOCK(V, pair)                                                                    \
+    do {                                                                                             \
+        ck_v16 y0[V], y1[V];                                                                         \
+        for (int v = 0; v < V; v++) y0[v] = y1[v] = (ck_v16){0};                                     \
+        for (int64_t i = 0; i < d; i++) {                                                            \
+            const float *r = rows + i * stride + t;                                                  \
+            const float c0 = c[o0 * d + i], c1 = pair ? c[(o0 + 1) * d + i] : 0;                     \
+            for (int v = 0; v < V; v++) {                                                            \
+                const ck_v16 x = ck_load(r + 16 * v);                                                \
+                y0[v] = y0[v] + c0 * x;                                                              \
+                if (pair) y1[v] = y1[v] + c1 * x;                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        for (int v = 0; v < V; v++) {                                                                \
+            ck_store(out + o0 * stride + t + 16 * v, y0[v]);                                         \
+            if (pair) ck_store(out + (o0 + 1) * stride + t + 16 * v, y1[v]);                         \
+        }                                                                                            \
+    } while (0)
+
+void CK_NAME(combineRows)(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out) {
+    for (int64_t o0 = 0; o0 < d; o0 += 2) {
+        const int pair = o0 + 1 < d;
+        int64_t t = 0;
+        if (pair) {
+            for (; t + 64 <= n; t += 64) CK_COMBINE_BLOCK(4, 1);
+            for (; t + 16 <= n; t += 16) CK_COMBINE_BLOCK(1, 1);
+        } else {
+            for (; t + 64 <= n; t += 64) CK_COMBINE_BLOCK(4, 0);
+            for (; t + 16 <= n; t += 16) CK_COMBINE_BLOCK(1, 0);
+        }
+        for (int64_t o = o0; o < o0 + 1 + pair; o++) {
+            for (int64_t u = t; u < n; u++) {
+                float y = 0;
+                for (int64_t i = 0; i < d; i++) y = y + c[o * d + i] * rows[i * stride + u];
+                out[o * stride + u] = y;
+            }
+        }
+    }
+}
+#undef CK_COMBINE_BLOCK
+
 typedef uint32_t ck_u16 __attribute__((vector_size(64)));
 
 static inline __attribute__((always_inline)) ck_v16 ck_splat(float value) { return (ck_v16){0} + value; }

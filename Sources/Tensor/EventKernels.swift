@@ -239,4 +239,11 @@ public enum EventKernels {
                                      into out: UnsafeMutablePointer<Float>) {
         CKernels_countProducts(a, b, Int64(rows), Int64(words), scale, out)
     }
+
+    /// `out_o[t] = Σ_i c[o·d + i]·rows_i[t]` for `o, i < d` and `t < n`, with `rows_i = rows + i·stride`
+    /// and `out_o = out + o·stride`: the d × d by d × n products of attention, summed over `i` in order.
+    public static func combineRows(_ rows: UnsafePointer<Float>, coefficients c: UnsafePointer<Float>, stride: Int, rows d: Int,
+                                   length n: Int, into out: UnsafeMutablePointer<Float>) {
+        CKernels_combineRows(rows, c, Int64(stride), Int64(d), Int64(n), out)
+    }
 }

@@ -342,4 +342,32 @@ struct EventKernelsTests {
             for c in 0..<70 { #expect(t[flat: c * 37 + r] == m[flat: r * 70 + c]) }
         }
     }
+
+    /// Attention's row combination in every variant equals the sums taken here in the same order
+    /// (from 0, `c·row` added over the input rows in turn), bit for bit: pairs of output rows,
+    /// blocks of 64 and 16 tokens, a scalar tail, an odd row count, and rows inside a wider stride.
+    @Test(arguments: [(16, 64, 64), (5, 83, 100), (16, 37, 37), (1, 15, 15)])
+    func combineRowsSumsInOrder(rows d: Int, length n: Int, stride: Int) {
+        var rng = SeededGenerator(seed: 23)
+        let rows = Self.uniform([d * stride], &rng)
+        let c = Self.uniform([d * d], &rng)
+        let marker: Float = 7  // outside the rows' length: must stay untouched
+        let out = Self.agreeingAcrossVariants {
+            var out = [Float](repeating: marker, count: d * stride)
+            rows.withUnsafeBufferPointer { pr in
+                c.withUnsafeBufferPointer { pc in
+                    EventKernels.combineRows(pr.baseAddress!, coefficients: pc.baseAddress!, stride: stride, rows: d, length: n,
+                                             into: &out)
+                }
+            }
+            return out
+        }
+        for o in 0..<d {
+            for t in 0..<stride {
+                var y: Float = 0
+                for i in 0..<d { y += c[flat: o * d + i] * rows[flat: i * stride + t] }
+                #expect(out[o * stride + t] == (t < n ? y : marker), "out[\(o)][\(t)]")
+            }
+        }
+    }
 }

@@ -124,6 +124,12 @@ int32_t CKernels_binaryRows(const float *x, int64_t stride, int64_t rows, int64_
 /// words each: the products of two spike matrices, counted exactly.
 void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, int64_t words, float scale, float *out);
 
+/// `out_o[t] = Σ_i c[o·d + i]·rows_i[t]` for `o, i < d`, `t < n` (`rows_i = rows + i·stride`,
+/// `out_o = out + o·stride`): each output row a combination of the `d` input rows, as in spiking
+/// self-attention's `M·V` and its gradients. Every sum starts at 0 and adds `c·row` over `i` in
+/// order, so all variants give the same bits.
+void CKernels_combineRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out);
+
 /// Positions of a LIF row that the kernels below take through all T steps together: enough
 /// independent neurons to hide the recurrence's latency, few enough that their state stays in L1.
 #define CKERNELS_LIF_CHUNK 128

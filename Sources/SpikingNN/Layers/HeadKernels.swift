@@ -5,6 +5,8 @@
 /// dot products do not vectorise (Float addition is not reassociated). These kernels accumulate
 /// in vector registers explicitly. The summation order is fixed, so results are deterministic; for
 /// binary spike operands every partial sum is an exact integer and the order does not matter.
+/// The third product, a d × d matrix times the d rows, is `EventKernels.combineRows` in C, which
+/// runs 16 lanes wide under AVX-512 where this Swift code (built for AVX2) runs 8.
 enum HeadKernels {
     /// `out[i·d + j] = scale · Σ_t a_i[t]·b_j[t]` for rows `a_i = a + i·stride`, `b_j = b + j·stride`.
     ///
@@ -40,48 +42,6 @@ enum HeadKernels {
                 for j in 0..<d { oi[j] += x * row[j] }
             }
             for j in 0..<d { oi[j] *= scale }
-        }
-    }
-
-    /// `out_o[t] = Σ_i c[o·d + i]·rows_i[t]` for `o, i < d`, `t < n`: each output row is a
-    /// combination of the `d` input rows (`rows_i = rows + i·stride`, `out_o = out + o·stride`),
-    /// accumulated in registers over `i` in order and stored once.
-    static func combine(
-        _ rows: UnsafePointer<Float>, coefficients c: UnsafePointer<Float>, stride: Int, rows d: Int, length n: Int,
-        into out: UnsafeMutablePointer<Float>
-    ) {
-        for o in 0..<d {
-            let co = c + o * d
-            let target = out + o * stride
-            var t = 0
-            while t + 32 <= n {
-                var y0 = SIMD8<Float>(), y1 = SIMD8<Float>(), y2 = SIMD8<Float>(), y3 = SIMD8<Float>()
-                for i in 0..<d {
-                    let coefficient = SIMD8<Float>(repeating: co[i])
-                    let r = rows + i * stride + t
-                    y0 += coefficient * load(r)
-                    y1 += coefficient * load(r + 8)
-                    y2 += coefficient * load(r + 16)
-                    y3 += coefficient * load(r + 24)
-                }
-                store(y0, target + t)
-                store(y1, target + t + 8)
-                store(y2, target + t + 16)
-                store(y3, target + t + 24)
-                t += 32
-            }
-            while t + 8 <= n {
-                var y0 = SIMD8<Float>()
-                for i in 0..<d { y0 += SIMD8<Float>(repeating: co[i]) * load(rows + i * stride + t) }
-                store(y0, target + t)
-                t += 8
-            }
-            while t < n {
-                var y: Float = 0
-                for i in 0..<d { y += co[i] * rows[i * stride + t] }
-                target[t] = y
-                t += 1
-            }
         }
     }
 

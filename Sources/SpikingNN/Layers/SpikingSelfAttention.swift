@@ -147,7 +147,7 @@ public final class SpikingSelfAttention {
                                                              scratch: transposed, into: m)
                                     }
                                     HeadKernels.transpose(m, rows: d, scale: scale, into: coefficients)
-                                    HeadKernels.combine(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
+                                    EventKernels.combineRows(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
                                                         into: yb + base)
                                 }
                             }
@@ -193,16 +193,16 @@ public final class SpikingSelfAttention {
                                                 let base = h * d * row + f * n
                                                 // dQ[i,:] = s Σ_j M[i][j] dY[j,:]
                                                 for i in 0..<(d * d) { coefficients[i] = scale * m[i] }
-                                                HeadKernels.combine(gb + base, coefficients: coefficients, stride: row, rows: d,
+                                                EventKernels.combineRows(gb + base, coefficients: coefficients, stride: row, rows: d,
                                                                     length: n, into: dqb + base)
                                                 // dM[i][j] = s Σ_n Q[i,n] dY[j,n]
                                                 HeadKernels.products(qb + base, gb + base, stride: row, rows: d, length: n,
                                                                      scale: scale, scratch: transposed, into: dm)
                                                 // dK[i,:] = Σ_j dM[i][j] V[j,:];  dV[j,:] = Σ_i dM[i][j] K[i,:]
-                                                HeadKernels.combine(vb + base, coefficients: dm, stride: row, rows: d, length: n,
+                                                EventKernels.combineRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
                                                                     into: dkb + base)
                                                 HeadKernels.transpose(dm, rows: d, scale: 1, into: coefficients)
-                                                HeadKernels.combine(kb + base, coefficients: coefficients, stride: row, rows: d,
+                                                EventKernels.combineRows(kb + base, coefficients: coefficients, stride: row, rows: d,
                                                                     length: n, into: dvb + base)
                                             }
                                         }
