@@ -19,6 +19,7 @@
     int32_t CKernels_binaryRows_##suffix(const float *, int64_t, int64_t, int64_t, uint64_t *);                   \
     void CKernels_countProducts_##suffix(const uint64_t *, const uint64_t *, int64_t, int64_t, float, float *);       \
     void CKernels_combineRows_##suffix(const float *, const float *, int64_t, int64_t, int64_t, float *);             \
+    void CKernels_maxPool3x3_##suffix(const float *, int64_t, int64_t, float *, int32_t *, float *, int32_t *);       \
     int64_t CKernels_lifForward_##suffix(const float *, float, float, int64_t, int64_t, float, float, float, float *);  \
     int64_t CKernels_lifBackward_##suffix(const float *, float, float, const float *, int64_t, int64_t, float, float,   \
                                           float, float, float *, float *);
@@ -143,6 +144,11 @@ void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, 
 
 void CKernels_combineRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out) {
     CK_DISPATCH(combineRows, rows, c, stride, d, n, out)
+}
+
+void CKernels_maxPool3x3(const float *plane, int64_t height, int64_t width, float *out, int32_t *arguments, float *rowMax,
+                         int32_t *rowArg) {
+    CK_DISPATCH(maxPool3x3, plane, height, width, out, arguments, rowMax, rowArg)
 }
 
 int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,

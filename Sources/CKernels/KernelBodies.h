@@ -518,6 +518,106 @@ void CK_NAME(combineRows)(const float *rows, const float *c, int64_t stride, int
 }
 #undef CK_COMBINE_BLOCK
 
+/// `a` where `mask`, else `b`, lane by lane.
+static inline __attribute__((always_inline)) ck_v16 ck_select(ck_i16 mask, ck_v16 a, ck_v16 b) {
+    return (ck_v16)(((ck_i16)a & mask) | ((ck_i16)b & ~mask));
+}
+
+static inline __attribute__((always_inline)) ck_i16 ck_select_i(ck_i16 mask, ck_i16 a, ck_i16 b) { return (a & mask) | (b & ~mask); }
+
+/// Horizontal pass of `maxPool3x3` for outputs `[from, to)` of row y, one at a time.
+static inline __attribute__((always_inline)) void ck_pool_row(const float *plane, int64_t width, int64_t y, int64_t from, int64_t to,
+                                                              float *out, int32_t *arguments) {
+    const float *row = plane + y * width;
+    for (int64_t ox = from; ox < to; ox++) {
+        const int64_t center = 2 * ox;
+        float best = row[center];
+        int64_t argument = center;
+        if (center > 0 && row[center - 1] >= best) {
+            best = row[center - 1];
+            argument = center - 1;
+        }
+        if (center + 1 < width && row[center + 1] > best) {
+            best = row[center + 1];
+            argument = center + 1;
+        }
+        out[ox] = best;
+        arguments[ox] = (int32_t)(y * width + argument);
+    }
+}
+
+void CK_NAME(maxPool3x3)(const float *plane, int64_t height, int64_t width, float *out, int32_t *arguments, float *rowMax,
+                         int32_t *rowArg) {
+    const int64_t oh = (height - 1) / 2 + 1, ow = (width - 1) / 2 + 1;
+    // Horizontal: every row's max over 3 columns at stride 2. For even widths output o's centre is
+    // plane element 2·o, so the plane is one strided sequence and 16 outputs come from four loads
+    // split into even and odd lanes; outputs starting a row (whose left neighbour belongs to the
+    // row before) are then redone one at a time.
+    int64_t o = 1;
+    if (width % 2 == 0) {
+        const int64_t count = height * ow, total = height * width;
+        for (; 2 * o + 33 <= total && o + 16 <= count; o += 16) {
+            const float *p = plane + 2 * o - 1;
+            const ck_v16 a = ck_load(p), b = ck_load(p + 16), c = ck_load(p + 2), d = ck_load(p + 18);
+            const ck_v16 left = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            const ck_v16 center = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            const ck_v16 right = __builtin_shufflevector(c, d, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            const ck_i16 columns = (ck_i16){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30} + (int32_t)(2 * o);
+            // First maximum in window order: the left neighbour wins ties with the centre, the
+            // right one only a strict comparison.
+            const ck_i16 leftWins = (ck_i16)(left >= center);
+            ck_v16 best = ck_select(leftWins, left, center);
+            ck_i16 argument = ck_select_i(leftWins, columns - 1, columns);
+            const ck_i16 rightWins = (ck_i16)(right > best);
+            best = ck_select(rightWins, right, best);
+            argument = ck_select_i(rightWins, columns + 1, argument);
+            ck_store(rowMax + o, best);
+            memcpy(rowArg + o, &argument, sizeof argument);
+        }
+    }
+    for (int64_t y = 0; y < height; y++) {
+        const int64_t start = y * ow;
+        int64_t done = o - start;  // outputs of this row the vector loop got right
+        done = done < 1 ? 1 : (done > ow ? ow : done);
+        ck_pool_row(plane, width, y, 0, 1, rowMax + start, rowArg + start);
+        ck_pool_row(plane, width, y, done, ow, rowMax + start, rowArg + start);
+    }
+    // Vertical: the first of up to 3 rows, replaced only by a strictly larger later one.
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const int64_t y0 = 2 * oy - 1 < 0 ? 0 : 2 * oy - 1, y1 = 2 * oy + 2 < height ? 2 * oy + 2 : height;
+        float *target = out + oy * ow;
+        int32_t *index = arguments ? arguments + oy * ow : 0;
+        int64_t i = 0;
+        for (; i + 16 <= ow; i += 16) {
+            ck_v16 best = ck_load(rowMax + y0 * ow + i);
+            ck_i16 argument;
+            memcpy(&argument, rowArg + y0 * ow + i, sizeof argument);
+            for (int64_t yy = y0 + 1; yy < y1; yy++) {
+                const ck_v16 candidate = ck_load(rowMax + yy * ow + i);
+                ck_i16 candidateArgument;
+                memcpy(&candidateArgument, rowArg + yy * ow + i, sizeof candidateArgument);
+                const ck_i16 wins = (ck_i16)(candidate > best);
+                best = ck_select(wins, candidate, best);
+                argument = ck_select_i(wins, candidateArgument, argument);
+            }
+            ck_store(target + i, best);
+            if (index) memcpy(index + i, &argument, sizeof argument);
+        }
+        for (; i < ow; i++) {
+            float best = rowMax[y0 * ow + i];
+            int32_t argument = rowArg[y0 * ow + i];
+            for (int64_t yy = y0 + 1; yy < y1; yy++) {
+                if (rowMax[yy * ow + i] > best) {
+                    best = rowMax[yy * ow + i];
+                    argument = rowArg[yy * ow + i];
+                }
+            }
+            target[i] = best;
+            if (index) index[i] = argument;
+        }
+    }
+}
+
 typedef uint32_t ck_u16 __attribute__((vector_size(64)));
 
 static inline __attribute__((always_inline)) ck_v16 ck_splat(float value) { return (ck_v16){0} + value; }

@@ -212,9 +212,18 @@ struct LayerGradientTests {
 
 extension LayerGradientTests {
     /// The separable pool against a direct window scan (first maximum in row-major order), on
-    /// binary input full of ties and odd sizes.
-    @Test(arguments: [(7, 9), (8, 8), (5, 6)])
+    /// binary input full of ties and odd sizes, under every instruction-set variant this CPU has
+    /// (even widths from 34 on also take the 16-lane path in the middle of rows, and 32 × 32 across
+    /// row ends).
+    @Test(arguments: [(7, 9), (8, 8), (5, 6), (32, 32), (9, 40), (6, 34), (33, 20)])
     func maxPoolMatchesDirectWindowScan(height: Int, width: Int) {
+        defer { EventKernels.useInstructionSet(EventKernels.detectedInstructionSet) }
+        for variant in ["generic", "avx2", "avx512"] where EventKernels.useInstructionSet(variant) == variant {
+            maxPoolMatchesDirectWindowScan(height: height, width: width, variant: variant)
+        }
+    }
+
+    private func maxPoolMatchesDirectWindowScan(height: Int, width: Int, variant: String) {
         var rng = SeededGenerator(seed: 61)
         let x = GradientCheck.binary([2, 3, height, width], &rng, rate: 0.3)
         let pool = MaxPool2d()
@@ -234,13 +243,13 @@ extension LayerGradientTests {
                         }
                     }
                     let o = plane * oh * ow + oy * ow + ox
-                    #expect(y[flat: o] == best)
+                    #expect(y[flat: o] == best, "\(variant)")
                     expectedGradient[plane * height * width + bestIndex] += dy[flat: o]
                 }
             }
         }
         let dx = pool.backward(dy)
-        #expect(firstMismatch(dx.scalars, expectedGradient, relative: 1e-6, absolute: 1e-7) == nil)
-        #expect(pool.forward(x, training: false) == y)
+        #expect(firstMismatch(dx.scalars, expectedGradient, relative: 1e-6, absolute: 1e-7) == nil, "\(variant)")
+        #expect(pool.forward(x, training: false) == y, "\(variant)")
     }
 }

@@ -130,6 +130,14 @@ void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, 
 /// order, so all variants give the same bits.
 void CKernels_combineRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out);
 
+/// Max pooling of one `height × width` plane with a 3×3 window, stride 2 and padding 1 (padding
+/// never wins) into `out` (`oh × ow`, `oh = (height − 1)/2 + 1`, the same for `ow`). Ties go to the
+/// first maximum in row-major window order, as in PyTorch; `arguments` (when not NULL) receives the
+/// plane index of each output's element. Separable: `rowMax` and `rowArg` (`height · ow` each) hold
+/// every row's maximum over its 3 columns.
+void CKernels_maxPool3x3(const float *plane, int64_t height, int64_t width, float *out, int32_t *arguments, float *rowMax,
+                         int32_t *rowArg);
+
 /// Positions of a LIF row that the kernels below take through all T steps together: enough
 /// independent neurons to hide the recurrence's latency, few enough that their state stays in L1.
 #define CKERNELS_LIF_CHUNK 128
