@@ -475,6 +475,25 @@ void CK_NAME(countProducts)(const uint64_t *a, const uint64_t *b, int64_t rows, 
     }
 }
 
+void CK_NAME(attentionProducts)(const float *a, const float *b, int64_t stride, int64_t d, int64_t n, float scale, float *bt,
+                                float *out) {
+    CK_NAME(transpose)(b, d, n, stride, bt, d);
+    for (int64_t i = 0; i < d; i++) {
+        const float *ai = a + i * stride;
+        float *oi = out + i * d;
+        for (int64_t j = 0; j < d; j++) oi[j] = 0;
+        for (int64_t t0 = 0; t0 < n; t0 += 16) {
+            uint32_t m = t0 + 16 <= n ? ck_mask16(ai + t0) : ck_mask_partial(ai + t0, n - t0);
+            while (m) {
+                const int64_t t = t0 + __builtin_ctz(m);
+                m &= m - 1;
+                ck_axpy(oi, ai[t], bt + t * d, d);
+            }
+        }
+        for (int64_t j = 0; j < d; j++) oi[j] = scale * oi[j];
+    }
+}
+
 /// One output row of `combineRows` over tokens `[t, t + 16·V)`, for outputs o0 and o0 + 1 when `pair`:
 /// the sum over input rows in order, in registers, stored once.
 #define CK_COMBINE_BLOCK(V, pair)                                                                    \

@@ -240,6 +240,14 @@ public enum EventKernels {
         CKernels_countProducts(a, b, Int64(rows), Int64(words), scale, out)
     }
 
+    /// `out[i·d + j] = scale · Σ_t a_i[t]·b_j[t]` over the tokens `t < n` where `a_i` (a spike row)
+    /// is non-zero, in token order (`a_i = a + i·stride`, the same for b); `scratch`: `n·d` floats.
+    public static func attentionProducts(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride: Int, rows d: Int,
+                                         length n: Int, scale: Float, scratch: UnsafeMutablePointer<Float>,
+                                         into out: UnsafeMutablePointer<Float>) {
+        CKernels_attentionProducts(a, b, Int64(stride), Int64(d), Int64(n), scale, scratch, out)
+    }
+
     /// `out_o[t] = Σ_i c[o·d + i]·rows_i[t]` for `o, i < d` and `t < n`, with `rows_i = rows + i·stride`
     /// and `out_o = out + o·stride`: the d × d by d × n products of attention, summed over `i` in order.
     public static func combineRows(_ rows: UnsafePointer<Float>, coefficients c: UnsafePointer<Float>, stride: Int, rows d: Int,

@@ -370,4 +370,34 @@ struct EventKernelsTests {
             }
         }
     }
+
+    /// Attention's d × d products in every variant equal the sums taken here in the same order
+    /// (over the tokens where the spike row is non-zero, ascending), then scaled: the 16-wide rows
+    /// of the shipped configurations, an odd head size, a token count off the 16-lane grid, counts
+    /// above 1 in the spike operand and rows inside a wider stride.
+    @Test(arguments: [(16, 64, 64), (5, 37, 50), (16, 19, 19)])
+    func attentionProductsSumInTokenOrder(rows d: Int, length n: Int, stride: Int) {
+        var rng = SeededGenerator(seed: 41)
+        let a = Self.events([d * stride], density: 0.3, maxCount: 2, &rng)
+        let b = Self.uniform([d * stride], &rng)
+        let scale: Float = 0.125
+        let out = Self.agreeingAcrossVariants {
+            var out = [Float](repeating: 0, count: d * d)
+            var scratch = [Float](repeating: 0, count: n * d)
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    EventKernels.attentionProducts(pa.baseAddress!, pb.baseAddress!, stride: stride, rows: d, length: n, scale: scale,
+                                                   scratch: &scratch, into: &out)
+                }
+            }
+            return out
+        }
+        for i in 0..<d {
+            for j in 0..<d {
+                var sum: Float = 0
+                for t in 0..<n where a[flat: i * stride + t] != 0 { sum += a[flat: i * stride + t] * b[flat: j * stride + t] }
+                #expect(out[i * d + j] == scale * sum, "out[\(i)][\(j)]")
+            }
+        }
+    }
 }

@@ -130,6 +130,13 @@ void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, 
 /// order, so all variants give the same bits.
 void CKernels_combineRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out);
 
+/// `out[i·d + j] = scale · Σ_t a_i[t]·b_j[t]` for rows `a_i = a + i·stride`, `b_j = b + j·stride`
+/// (`t < n`): spiking self-attention's `KᵀV` when K or V is not binary, and `Q·dYᵀ`. `b` is
+/// transposed into `bt` (`n·d` floats) so that row i is a sum of d-wide rows of `bt`, over the
+/// tokens where `a_i` is non-zero (a is a spike tensor), in token order; then scaled.
+void CKernels_attentionProducts(const float *a, const float *b, int64_t stride, int64_t d, int64_t n, float scale, float *bt,
+                                float *out);
+
 /// Max pooling of one `height × width` plane with a 3×3 window, stride 2 and padding 1 (padding
 /// never wins) into `out` (`oh × ow`, `oh = (height − 1)/2 + 1`, the same for `ow`). Ties go to the
 /// first maximum in row-major window order, as in PyTorch; `arguments` (when not NULL) receives the

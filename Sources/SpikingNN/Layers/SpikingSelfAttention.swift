@@ -143,12 +143,12 @@ public final class SpikingSelfAttention {
                                        EventKernels.binaryRows(vb + base, stride: row, rows: d, length: n, into: masks + d * words) {
                                         EventKernels.countProducts(masks, masks + d * words, rows: d, words: words, scale: 1, into: m)
                                     } else {
-                                        HeadKernels.products(kb + base, vb + base, stride: row, rows: d, length: n, scale: 1,
-                                                             scratch: transposed, into: m)
+                                        EventKernels.attentionProducts(kb + base, vb + base, stride: row, rows: d, length: n, scale: 1,
+                                                                       scratch: transposed, into: m)
                                     }
                                     HeadKernels.transpose(m, rows: d, scale: scale, into: coefficients)
                                     EventKernels.combineRows(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
-                                                        into: yb + base)
+                                                             into: yb + base)
                                 }
                             }
                         }
@@ -196,8 +196,8 @@ public final class SpikingSelfAttention {
                                                 EventKernels.combineRows(gb + base, coefficients: coefficients, stride: row, rows: d,
                                                                     length: n, into: dqb + base)
                                                 // dM[i][j] = s Σ_n Q[i,n] dY[j,n]
-                                                HeadKernels.products(qb + base, gb + base, stride: row, rows: d, length: n,
-                                                                     scale: scale, scratch: transposed, into: dm)
+                                                EventKernels.attentionProducts(qb + base, gb + base, stride: row, rows: d, length: n,
+                                                                               scale: scale, scratch: transposed, into: dm)
                                                 // dK[i,:] = Σ_j dM[i][j] V[j,:];  dV[j,:] = Σ_i dM[i][j] K[i,:]
                                                 EventKernels.combineRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
                                                                     into: dkb + base)
