@@ -62,14 +62,16 @@ public final class SpikingPatchSplitting {
     package func forward(_ x: Tensor, training: Bool) -> Tensor {
         var h = x
         for stage in stages { h = stage.forward(h, training: training) }
-        let out = h + rpeNorm.forward(rpeConv.forward(h, training: training), training: training)
+        var out = rpeNorm.forward(rpeConv.forward(h, training: training), training: training)
+        out.add(h)  // the residual, into the branch's fresh output as in SpikformerBlock
         return out.reshaped([out.shape[0], out.shape[1], outputHeight * outputWidth])
     }
 
     func backward(_ dTokens: Tensor) {
         let d = dTokens.shape[0]
         let dOut = dTokens.reshaped([d, dTokens.shape[1], outputHeight, outputWidth])
-        var dh = dOut + rpeConv.backward(rpeNorm.backward(dOut))!
+        var dh = rpeConv.backward(rpeNorm.backward(dOut))!
+        dh.add(dOut)
         for (index, stage) in stages.enumerated().reversed() {
             guard let next = stage.backward(dh, needsInputGradient: index > 0) else { break }
             dh = next
