@@ -537,12 +537,12 @@ void CK_NAME(combineRows)(const float *rows, const float *c, int64_t stride, int
 }
 #undef CK_COMBINE_BLOCK
 
-/// `a` where `mask`, else `b`, lane by lane.
-static inline __attribute__((always_inline)) ck_v16 ck_select(ck_i16 mask, ck_v16 a, ck_v16 b) {
-    return (ck_v16)(((ck_i16)a & mask) | ((ck_i16)b & ~mask));
-}
-
+/// `a` where `mask`, else `b`, lane by lane (bitwise, so exact for floats too).
 static inline __attribute__((always_inline)) ck_i16 ck_select_i(ck_i16 mask, ck_i16 a, ck_i16 b) { return (a & mask) | (b & ~mask); }
+
+static inline __attribute__((always_inline)) ck_v16 ck_select(ck_i16 mask, ck_v16 a, ck_v16 b) {
+    return (ck_v16)ck_select_i(mask, (ck_i16)a, (ck_i16)b);
+}
 
 /// Horizontal pass of `maxPool3x3` for outputs `[from, to)` of row y, one at a time.
 static inline __attribute__((always_inline)) void ck_pool_row(const float *plane, int64_t width, int64_t y, int64_t from, int64_t to,
@@ -645,7 +645,7 @@ static inline __attribute__((always_inline)) ck_v16 ck_splat(float value) { retu
 static inline __attribute__((always_inline)) ck_v16 ck_exp_nonpositive(ck_v16 x) {
     const ck_v16 floor87 = ck_splat(-87);
     const ck_i16 low = x < floor87;
-    const ck_v16 clamped = (ck_v16)(((ck_i16)x & ~low) | ((ck_i16)floor87 & low));
+    const ck_v16 clamped = ck_select(low, floor87, x);
     const float magic = 12582912.0f;
     const ck_v16 shifted = clamped * 1.44269504f + magic;
     const ck_v16 n = shifted - magic;
