@@ -60,15 +60,40 @@ enum TestEnvironmentLevel {
     }
 }
 
+/// Runs the jobs of tasks that prefer it on one dedicated OS thread, so a task that must keep up
+/// (the event log's consumer) is not queued behind CPU-heavy tests on Swift's two-thread pool.
+final class DedicatedThreadExecutor: TaskExecutor {
+    private let thread: SerialThread
+
+    init(name: String) {
+        thread = SerialThread(name: name)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        thread.submit { job.runSynchronously(on: executor) }
+    }
+
+    deinit {
+        thread.finish()
+    }
+}
+
 /// Collects a broker's events in the background so tests can wait for conditions on them.
+///
+/// The consumer runs on its own thread: on a 2-core CI machine the training tests beside these can
+/// hold both cooperative threads for seconds, and a pool-scheduled consumer then missed events the
+/// broker had already sent within a test's whole wait.
 final class EventLog: Sendable {
     private let events = Locked<[BrokerEvent]>([])
+    private let executor = DedicatedThreadExecutor(name: "spikeq.test.event-log")
     private let task: Task<Void, Never>
 
     init(_ broker: Broker) {
         let events = self.events
         let stream = broker.events
-        task = Task.detached {
+        task = Task(executorPreference: executor) {
             for await event in stream { events.withLock { $0.append(event) } }
         }
     }
