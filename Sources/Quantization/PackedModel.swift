@@ -131,7 +131,12 @@ public enum PackedModel {
             let scale = scaleTensor.floatTensor()[flat: 0]
             let codec: any WeightCodec = layout.scheme == .uniform
                 ? UniformCodec(bits: layout.bits, step: scale) : PowerOfTwoCodec(bits: layout.bits, alpha: scale)
-            let count = layout.shape.reduce(1, *)
+            // At most 8 codes fit in a byte (bits ≥ 1), so a larger shape is refused before unpacking.
+            guard let count = SafetensorsTensor.elementCount(of: layout.shape), count <= 8 * codesTensor.bytes.count else {
+                throw PackedModelError(
+                    file: file, tensor: "\(name).codes",
+                    message: "layout shape \(layout.shape) is not a shape of at most \(8 * codesTensor.bytes.count) codes")
+            }
             let codes: [UInt32]
             do {
                 codes = try BitPacking.unpack(codesTensor.bytes, count: count, bits: layout.bits)

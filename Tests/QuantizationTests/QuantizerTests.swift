@@ -132,6 +132,27 @@ struct QuantizerTests {
         #expect(throws: PackedModelError.self) { try PackedModel.load(plain, file: "fp32.safetensors") }
     }
 
+    /// A layout shape in the metadata that is negative, overflows, or asks for more codes than the
+    /// codes tensor holds is refused with the tensor named (these trapped before).
+    @Test(arguments: [[-3, 64], [Int.max / 2, 4], [1 << 40]])
+    func craftedLayoutShapesAreRejected(shape: [Int]) throws {
+        let model = Spikformer(config: Self.config, seed: 6)
+        try model.applyQuantization(.uniformChoice(.uniform(3), layers: Self.config.quantizableLayerNames))
+        var document = PackedModel.document(of: model)
+        let key = PackedModel.layoutMetadataKey
+        let layoutJSON = try #require(document.metadata[key])
+        var layouts = try #require(JSONSerialization.jsonObject(with: Data(layoutJSON.utf8)) as? [String: [String: Any]])
+        layouts["head.weight"]?["shape"] = shape
+        document.metadata[key] = String(decoding: try JSONSerialization.data(withJSONObject: layouts), as: UTF8.self)
+        do {
+            _ = try PackedModel.load(document, file: "crafted.safetensors")
+            Issue.record("expected an error")
+        } catch let error as PackedModelError {
+            #expect(error.tensor == "head.weight.codes")
+            #expect(error.description.contains("layout shape"))
+        }
+    }
+
     @Test func configValidationNamesTheLayer() {
         let model = Spikformer(config: Self.config, seed: 1)
         var config = QuantizationConfig.uniformChoice(.uniform(4), layers: Self.config.quantizableLayerNames)

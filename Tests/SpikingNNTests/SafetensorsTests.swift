@@ -74,6 +74,22 @@ struct SafetensorsTests {
         #expect(failure(garbage)?.offset == 8)
     }
 
+    /// A header whose shape multiplies past Int.max (found by mutating real checkpoints) is an
+    /// error naming the tensor, not an overflow trap; so is any shape with more elements than data bytes.
+    @Test(arguments: ["[4611686018427387904, 4]", "[3037000500, 3037000500, 2]", "[17]"])
+    func shapesThatCannotFitTheDataAreErrors(shape: String) throws {
+        let header = #"{"w":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,16]}}"#
+        var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Array($0) }
+        bytes += Array(header.utf8) + [UInt8](repeating: 0, count: 16)
+        do {
+            _ = try SafetensorsDocument.parse(Data(bytes), file: "crafted.safetensors")
+            Issue.record("expected an error")
+        } catch let error as SafetensorsError {
+            #expect(error.description.contains("tensor `w`"))
+            #expect(error.description.contains("crafted.safetensors"))
+        }
+    }
+
     @Test func modelCheckpointRoundTripRebuildsTheModel() throws {
         var rng = SeededGenerator(seed: 41)
         let model = Spikformer(config: TinyConfigs.gradientCheck, seed: 9)

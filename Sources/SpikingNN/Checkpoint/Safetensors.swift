@@ -52,6 +52,19 @@ public struct SafetensorsTensor: Sendable, Hashable {
 
     public var elementCount: Int { shape.reduce(1, *) }
 
+    /// The number of elements of `shape`, or nil when a dimension is negative or the product
+    /// overflows: a crafted header must get an error, not an arithmetic trap.
+    public static func elementCount(of shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            count = product
+        }
+        return count
+    }
+
     /// The values as Float (F32 exactly; F16, BF16, F64 and integer types converted).
     public func floatTensor() -> Tensor {
         var tensor = Tensor(uninitializedShape: shape)
@@ -227,6 +240,10 @@ public struct SafetensorsDocument: Sendable {
             guard let shapeList = entry["shape"] as? [Any], let shape = integers(shapeList), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail(8, "tensor `\(name)`: shape is not a list of non-negative integers")
             }
+            // More elements than data bytes can never fit; checked first so the byte count below cannot overflow.
+            guard let count = SafetensorsTensor.elementCount(of: shape), count <= dataLength else {
+                throw fail(8, "tensor `\(name)`: shape \(shape) has more elements than the file's \(dataLength) data bytes")
+            }
             guard let offsetList = entry["data_offsets"] as? [Any], let offsets = integers(offsetList), offsets.count == 2 else {
                 throw fail(8, "tensor `\(name)`: data_offsets is not [begin, end]")
             }
@@ -235,7 +252,7 @@ public struct SafetensorsDocument: Sendable {
             guard end <= dataLength else {
                 throw fail(headerEnd + begin, "tensor `\(name)`: data [\(begin), \(end)) runs past the end of the file (\(dataLength) data bytes; truncated?)")
             }
-            let expected = shape.reduce(1, *) * dtype.byteSize
+            let expected = count * dtype.byteSize
             guard end - begin == expected else {
                 throw fail(headerEnd + begin, "tensor `\(name)`: \(end - begin) bytes for shape \(shape) × \(dtype.rawValue) (need \(expected))")
             }
