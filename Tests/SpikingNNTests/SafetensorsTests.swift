@@ -130,6 +130,29 @@ struct SafetensorsTests {
         }
     }
 
+    /// A checkpoint whose metadata configuration asks for far more than its tensors hold (found by
+    /// mutating real checkpoints: the loader allocated terabytes or overflowed) is refused before
+    /// the model is built, naming the tensor that disagrees.
+    @Test(arguments: [
+        ("\"embed_dim\":16", "\"embed_dim\":4096", "sps.stages.0.conv.weight"),
+        ("\"embed_dim\":16", "\"embed_dim\":4398046511104", "2^36"),
+        ("\"depth\":1", "\"depth\":1000000", "blocks.1.attn.q.linear.weight"),
+        ("\"classes\":3", "\"classes\":40000", "head.weight"),
+        ("\"time_steps\":2", "\"time_steps\":4294967296", "input_size"),
+    ])
+    func configurationsTheTensorsCannotHoldAreRefused(original: String, crafted: String, named: String) throws {
+        var document = Spikformer(config: TinyConfigs.gradientCheck).checkpoint()
+        let json = try #require(document.metadata[Spikformer.configMetadataKey])
+        try #require(json.contains(original), "fixture config changed: \(json)")
+        document.metadata[Spikformer.configMetadataKey] = json.replacingOccurrences(of: original, with: crafted)
+        do {
+            _ = try Spikformer(checkpoint: document, file: "crafted.safetensors")
+            Issue.record("expected an error")
+        } catch let error as CheckpointError {
+            #expect(error.description.contains(named), "\(error)")
+        }
+    }
+
     /// Python's `safetensors` must read what we write. Skipped (reported) without python3 +
     /// safetensors unless external tools are required (CI), where it fails instead.
     @Test(.enabled(if: PythonSafetensors.available || TestEnvironment.requiresExternalTools))

@@ -69,8 +69,32 @@ extension Spikformer {
         } catch {
             throw CheckpointError(file: file, tensor: nil, message: "bad model configuration: \(error)")
         }
+        try Self.checkShapes(of: config, against: document, file: file)
         self.init(config: config)
         try loadState(from: document, file: file)
+    }
+
+    /// Checks the tensors that fix the model's size against `config` before anything is allocated,
+    /// so a crafted configuration cannot make the loader build a model far larger than the file
+    /// (every block must be present; the stem, the first MLP and the head must have the config's shapes).
+    static func checkShapes(of config: SpikformerConfig, against document: SafetensorsDocument, file: String) throws {
+        let d = config.embedDimension
+        func expect(_ name: String, _ shape: [Int]) throws {
+            guard let tensor = document[name] else { throw CheckpointError(file: file, tensor: name, message: "missing") }
+            guard tensor.shape == shape else {
+                throw CheckpointError(file: file, tensor: name, message: "shape \(tensor.shape) does not match the configuration's \(shape)")
+            }
+        }
+        try expect("sps.stages.0.conv.weight", [d / 8, config.inputChannels, 3, 3])
+        try expect("sps.rpe.conv.weight", [d, d, 3, 3])
+        for block in 0..<config.depth {
+            guard document["blocks.\(block).attn.q.linear.weight"] != nil else {
+                throw CheckpointError(
+                    file: file, tensor: "blocks.\(block).attn.q.linear.weight", message: "missing (the configuration has \(config.depth) blocks)")
+            }
+        }
+        if config.depth > 0 { try expect("blocks.0.mlp.fc1.linear.weight", [d * config.mlpRatio, d]) }
+        try expect("head.weight", [config.classes, d])
     }
 
     /// Reads a checkpoint file and rebuilds the model.

@@ -162,7 +162,27 @@ extension SpikformerConfig {
             throw fail("heads", "embed_dim \(config.embedDimension) is not divisible by \(config.heads) heads")
         }
         guard config.tau > 1 else { throw fail("tau", "must be greater than 1") }
+        // Sizes a run could never hold (from a typo, or a crafted checkpoint's metadata) are refused
+        // here, so no later size or MAC product can overflow.
+        let limit = 1 << 36
+        guard let activations = checkedProduct([config.timeSteps, config.inputHeight, config.inputWidth, max(config.embedDimension, config.inputChannels)]),
+              activations <= limit
+        else { throw fail("input_size", "time_steps × height × width × channels exceeds 2^36 values per sample") }
+        guard let weights = checkedProduct([config.embedDimension, config.embedDimension, config.mlpRatio, max(config.depth, 1)]), weights <= limit,
+              let head = checkedProduct([config.classes, config.embedDimension]), head <= limit
+        else { throw fail("embed_dim", "embed_dim² × mlp_ratio × depth or classes × embed_dim exceeds 2^36 weights") }
         return config
+    }
+
+    /// The product of `factors` (all non-negative), or nil if it overflows.
+    private static func checkedProduct(_ factors: [Int]) -> Int? {
+        var product = 1
+        for factor in factors {
+            let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+            if overflow { return nil }
+            product = next
+        }
+        return product
     }
 
     /// Reads a model configuration file.
