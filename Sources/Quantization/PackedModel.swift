@@ -132,7 +132,7 @@ public enum PackedModel {
             let codec: any WeightCodec = layout.scheme == .uniform
                 ? UniformCodec(bits: layout.bits, step: scale) : PowerOfTwoCodec(bits: layout.bits, alpha: scale)
             // At most 8 codes fit in a byte (bits ≥ 1), so a larger shape is refused before unpacking.
-            guard let count = SafetensorsTensor.elementCount(of: layout.shape), count <= 8 * codesTensor.bytes.count else {
+            guard let count = Tensor.elementCount(of: layout.shape), count <= 8 * codesTensor.bytes.count else {
                 throw PackedModelError(
                     file: file, tensor: "\(name).codes",
                     message: "layout shape \(layout.shape) is not a shape of at most \(8 * codesTensor.bytes.count) codes")

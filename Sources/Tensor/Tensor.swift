@@ -107,6 +107,21 @@ public struct Tensor: Sendable {
     }
 }
 
+extension Tensor {
+    /// The number of elements of `shape`, or nil when a dimension is negative or the product
+    /// overflows: sizes read from files must get an error, not an arithmetic trap.
+    public static func elementCount(of shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            count = product
+        }
+        return count
+    }
+}
+
 extension Tensor: Equatable {
     /// Exact equality of shape and every element (bit-identical comparison for determinism tests).
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {

@@ -52,19 +52,6 @@ public struct SafetensorsTensor: Sendable, Hashable {
 
     public var elementCount: Int { shape.reduce(1, *) }
 
-    /// The number of elements of `shape`, or nil when a dimension is negative or the product
-    /// overflows: a crafted header must get an error, not an arithmetic trap.
-    public static func elementCount(of shape: [Int]) -> Int? {
-        var count = 1
-        for dimension in shape {
-            guard dimension >= 0 else { return nil }
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow else { return nil }
-            count = product
-        }
-        return count
-    }
-
     /// The values as Float (F32 exactly; F16, BF16, F64 and integer types converted).
     public func floatTensor() -> Tensor {
         var tensor = Tensor(uninitializedShape: shape)
@@ -241,7 +228,7 @@ public struct SafetensorsDocument: Sendable {
                 throw fail(8, "tensor `\(name)`: shape is not a list of non-negative integers")
             }
             // More elements than data bytes can never fit; checked first so the byte count below cannot overflow.
-            guard let count = SafetensorsTensor.elementCount(of: shape), count <= dataLength else {
+            guard let count = Tensor.elementCount(of: shape), count <= dataLength else {
                 throw fail(8, "tensor `\(name)`: shape \(shape) has more elements than the file's \(dataLength) data bytes")
             }
             guard let offsetList = entry["data_offsets"] as? [Any], let offsets = integers(offsetList), offsets.count == 2 else {

@@ -1,6 +1,7 @@
 import ConfigFiles
 import Foundation
 import QuantConfig
+import Tensor
 import Yams
 
 /// The shape of a Spikformer (DVS variant): everything needed to build the model.
@@ -165,24 +166,13 @@ extension SpikformerConfig {
         // Sizes a run could never hold (from a typo, or a crafted checkpoint's metadata) are refused
         // here, so no later size or MAC product can overflow.
         let limit = 1 << 36
-        guard let activations = checkedProduct([config.timeSteps, config.inputHeight, config.inputWidth, max(config.embedDimension, config.inputChannels)]),
+        guard let activations = Tensor.elementCount(of: [config.timeSteps, config.inputHeight, config.inputWidth, max(config.embedDimension, config.inputChannels)]),
               activations <= limit
         else { throw fail("input_size", "time_steps × height × width × channels exceeds 2^36 values per sample") }
-        guard let weights = checkedProduct([config.embedDimension, config.embedDimension, config.mlpRatio, max(config.depth, 1)]), weights <= limit,
-              let head = checkedProduct([config.classes, config.embedDimension]), head <= limit
+        guard let weights = Tensor.elementCount(of: [config.embedDimension, config.embedDimension, config.mlpRatio, max(config.depth, 1)]), weights <= limit,
+              let head = Tensor.elementCount(of: [config.classes, config.embedDimension]), head <= limit
         else { throw fail("embed_dim", "embed_dim² × mlp_ratio × depth or classes × embed_dim exceeds 2^36 weights") }
         return config
-    }
-
-    /// The product of `factors` (all non-negative), or nil if it overflows.
-    private static func checkedProduct(_ factors: [Int]) -> Int? {
-        var product = 1
-        for factor in factors {
-            let (next, overflow) = product.multipliedReportingOverflow(by: factor)
-            if overflow { return nil }
-            product = next
-        }
-        return product
     }
 
     /// Reads a model configuration file.
