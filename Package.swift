@@ -99,7 +99,7 @@ let package = Package(
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
         .target(name: "ConfigFiles", dependencies: [yams]),
         .target(name: "QuantConfig", dependencies: ["ConfigFiles", "ContentHash", yams]),
-        .target(name: "Quantization", dependencies: ["ConfigFiles", "QuantConfig", "SpikingNN", "Tensor", "Seeding", yams]),
+        .target(name: "Quantization", dependencies: ["ConfigFiles", "QuantConfig", "SpikingNN", "Tensor", "Seeding", yams], swiftSettings: engineSettings),
         .target(name: "Evaluation", dependencies: ["ConfigFiles", "ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Threading", "Wire", "Tensor"]),
 
         // The distributed search.
