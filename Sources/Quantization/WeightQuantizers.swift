@@ -139,6 +139,12 @@ private func currentScale(_ scale: Parameter) -> Float {
     max(scale.value[flat: 0], Float.leastNormalMagnitude)
 }
 
+/// Weights per part for the element-wise maps below. They run every step on every layer, and a
+/// small model's layers hold 4,096–16,384 weights, so a coarser grain left them on one thread.
+/// Element-wise results do not depend on the split (the straight-through backward keeps its own
+/// grain: its scale gradient is a per-part sum).
+private let elementwiseGrain = 2048
+
 /// `transform(w)` element-wise, in parallel.
 private func mapWeights(_ weight: Tensor, _ transform: (Float) -> Float) -> Tensor {
     var out = Tensor(uninitializedShape: weight.shape)
@@ -146,7 +152,7 @@ private func mapWeights(_ weight: Tensor, _ transform: (Float) -> Float) -> Tens
         out.withUnsafeMutableBufferPointer { target in
             let s = source.baseAddress!
             let t = target.baseAddress!
-            Compute.parallelFor(source.count, grain: 16_384) { range in
+            Compute.parallelFor(source.count, grain: elementwiseGrain) { range in
                 for i in range { t[i] = transform(s[i]) }
             }
         }
@@ -161,7 +167,7 @@ private func fakeQuantize<C: WeightCodec>(_ weight: Tensor, codec: C) -> Tensor 
         out.withUnsafeMutableBufferPointer { target in
             let s = source.baseAddress!
             let t = target.baseAddress!
-            Compute.parallelFor(source.count, grain: 16_384) { range in
+            Compute.parallelFor(source.count, grain: elementwiseGrain) { range in
                 for i in range { t[i] = codec.value(of: codec.code(of: s[i])) }
             }
         }
@@ -170,27 +176,37 @@ private func fakeQuantize<C: WeightCodec>(_ weight: Tensor, codec: C) -> Tensor 
 }
 
 /// The shared backward rule: gradient to `w` where `rule(w).inside`, and
-/// `Σ g · rule(w).scaleDerivative · gradientScale` to the scale (a fixed-order, per-part sum).
+/// `Σ g · rule(w).scaleDerivative · gradientScale` to the scale.
+///
+/// The rule runs element-wise in parallel at the fine grain; the scale gradient is then summed in
+/// Double over the coarse grain's fixed parts, in order, so it does not depend on the first split.
 private func straightThrough(
     weight: Tensor, gradient: Tensor, scale: Parameter, gradientScale: Float,
     rule: (Float) -> (inside: Bool, scaleDerivative: Float)
 ) -> Tensor {
     var out = Tensor(uninitializedShape: weight.shape)
-    let grain = 16_384
-    var partials = [Double](repeating: 0, count: Compute.partCount(weight.count, grain: grain))
+    var terms = Tensor(uninitializedShape: weight.shape)  // g · ∂ŵ/∂scale per weight
+    let sumGrain = 16_384
+    var partials = [Double](repeating: 0, count: Compute.partCount(weight.count, grain: sumGrain))
     weight.withUnsafeBufferPointer { w in
         gradient.withUnsafeBufferPointer { g in
             out.withUnsafeMutableBufferPointer { o in
-                partials.withUnsafeMutableBufferPointer { sums in
-                    let wp = w.baseAddress!, gp = g.baseAddress!, op = o.baseAddress!, sp = sums.baseAddress!
-                    Compute.parallelParts(w.count, grain: grain) { part, range in
-                        var sum = 0.0
+                terms.withUnsafeMutableBufferPointer { t in
+                    let wp = w.baseAddress!, gp = g.baseAddress!, op = o.baseAddress!, tp = t.baseAddress!
+                    Compute.parallelFor(w.count, grain: elementwiseGrain) { range in
                         for i in range {
                             let (inside, derivative) = rule(wp[i])
                             op[i] = inside ? gp[i] : 0
-                            sum += Double(gp[i] * derivative)
+                            tp[i] = gp[i] * derivative
                         }
-                        sp[part] = sum
+                    }
+                    partials.withUnsafeMutableBufferPointer { sums in
+                        let sp = sums.baseAddress!
+                        Compute.parallelParts(w.count, grain: sumGrain) { part, range in
+                            var sum = 0.0
+                            for i in range { sum += Double(tp[i]) }
+                            sp[part] = sum
+                        }
                     }
                 }
             }
