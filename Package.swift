@@ -27,8 +27,9 @@
 import Foundation
 import PackageDescription
 
-/// Code generation for the numeric engine (Tensor, SpikingNN), whose element-wise kernels (LIF,
-/// BatchNorm, pooling, attention, im2col) are written to vectorise. On x86-64 they are compiled
+/// Code generation for the numeric engine (Tensor, SpikingNN, and Quantization's per-step weight
+/// quantizers), whose element-wise kernels (LIF, BatchNorm, pooling, attention, im2col, rounding)
+/// are written to vectorise. On x86-64 they are compiled
 /// for AVX2 + FMA (`-target-cpu haswell`: Intel since 2013, AMD since 2015), which makes them 2–4×
 /// faster than the SSE2 baseline. Set `SPIKEQ_PORTABLE=1` when building (or `make PORTABLE=1`)
 /// for a binary that runs on any x86-64 CPU; see BENCHMARKS.md, "Engine".
