@@ -137,7 +137,7 @@ struct BrokerWorkerTests {
 
     @Test func finalFromAnotherWorkerIsDroppedAndTheHolderStillFinishes() async throws {
         let context = try ZMQContext()
-        let broker = try Broker(context: context, configuration: Net.brokerConfiguration(), logger: Net.logger)
+        let broker = try Broker(context: context, configuration: Net.rawPeerBrokerConfiguration(), logger: Net.logger)
         defer { broker.shutdown() }
         let log = EventLog(broker)
         let holder = try RawWorker(context: context, endpoint: broker.endpoint, name: "holder")
@@ -172,7 +172,7 @@ struct BrokerWorkerTests {
 
     @Test func unexpectedCommandsGetDisconnect() async throws {
         let context = try ZMQContext()
-        let broker = try Broker(context: context, configuration: Net.brokerConfiguration(), logger: Net.logger)
+        let broker = try Broker(context: context, configuration: Net.rawPeerBrokerConfiguration(), logger: Net.logger)
         defer { broker.shutdown() }
         let log = EventLog(broker)
         // HEARTBEAT before READY.

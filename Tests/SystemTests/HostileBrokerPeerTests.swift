@@ -22,12 +22,7 @@ struct HostileBrokerPeerTests {
 
     /// A broker, two raw workers registered with it, and a request dispatched to `honest`.
     private func setUp(_ context: ZMQContext) async throws -> (Broker, EventLog, RawWorker, RawWorker, DispatchID, EvaluationRequest) {
-        // Raw peers do not heartbeat: a long expiry keeps them registered while the test waits on a
-        // machine busy with training tests (seen: 10 s between READY and the dispatch).
-        var configuration = Net.brokerConfiguration()
-        configuration.heartbeatInterval = .seconds(1)
-        configuration.heartbeatLiveness = 600
-        let broker = try Broker(context: context, configuration: configuration, logger: Net.logger)
+        let broker = try Broker(context: context, configuration: Net.rawPeerBrokerConfiguration(), logger: Net.logger)
         let log = EventLog(broker)
         let honest = try RawWorker(context: context, endpoint: broker.endpoint, name: honestName)
         let thief = try RawWorker(context: context, endpoint: broker.endpoint, name: "thief-\(UUID().uuidString.prefix(8))")

@@ -25,6 +25,16 @@ enum Net {
         return configuration
     }
 
+    /// For tests whose peers are ``RawWorker``s and that do not test expiry: raw peers never
+    /// heartbeat, so a long expiry keeps them registered while the test task waits on a machine busy
+    /// with training tests (seen: 10 s between READY and the dispatch).
+    static func rawPeerBrokerConfiguration() -> BrokerConfiguration {
+        var configuration = brokerConfiguration()
+        configuration.heartbeatInterval = .seconds(1)
+        configuration.heartbeatLiveness = 600
+        return configuration
+    }
+
     static func workerConfiguration(endpoint: String, name: String, cache: URL? = nil) -> WorkerConfiguration {
         var configuration = WorkerConfiguration(
             endpoint: endpoint, name: name, cacheDirectory: cache ?? temporaryDirectory("cache"))
