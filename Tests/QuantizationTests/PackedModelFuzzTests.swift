@@ -12,11 +12,9 @@ import Testing
 struct PackedModelFuzzTests {
     static let extremes = ["0", "1", "3", "255", "65536", "4294967296", "4611686018427387904", "9223372036854775807", "-1", "1e300"]
 
-    /// The serialized packed model of a small quantized Spikformer.
+    /// The serialized packed model of the quantizer tests' small Spikformer.
     static func packedBytes() throws -> [UInt8] {
-        let config = SpikformerConfig(
-            inputHeight: 8, inputWidth: 8, timeSteps: 2, embedDimension: 16, depth: 1, heads: 2, mlpRatio: 2,
-            poolAfterStage: [true, false, false, false], classes: 3)
+        let config = QuantizerTests.config
         let model = Spikformer(config: config, seed: 3)
         try model.applyQuantization(.uniformChoice(.uniform(3), layers: config.quantizableLayerNames))
         return PackedModel.document(of: model).serialized()
@@ -53,10 +51,11 @@ struct PackedModelFuzzTests {
             if index % 4 == 3 {  // and a few byte flips anywhere
                 for _ in 0..<(1 + generator.next() % 8) { bytes[Int(generator.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: generator.next()) }
             }
+            let file = "mutant-\(index).safetensors"
             do {
-                let document = try SafetensorsDocument.parse(Data(bytes), file: "mutant-\(index).safetensors")
-                _ = try PackedModel.load(document, file: "mutant-\(index).safetensors")
-                _ = try Spikformer(checkpoint: PackedModel.dequantized(document, file: "mutant-\(index).safetensors"))
+                let document = try SafetensorsDocument.parse(Data(bytes), file: file)
+                _ = try PackedModel.load(document, file: file)
+                _ = try Spikformer(checkpoint: PackedModel.dequantized(document, file: file), file: file)
             } catch {
                 refused += 1
             }

@@ -121,13 +121,9 @@ struct QuantizerTests {
         try model.applyQuantization(.uniformChoice(.uniform(3), layers: Self.config.quantizableLayerNames))
         var document = PackedModel.document(of: model)
         document.set("head.weight.codes", SafetensorsTensor(u8: [1, 2], shape: [2]))
-        do {
-            _ = try PackedModel.load(document, file: "bad.safetensors")
-            Issue.record("expected an error")
-        } catch let error as PackedModelError {
-            #expect(error.tensor == "head.weight.codes")
-            #expect(error.description.hasPrefix("bad.safetensors: tensor `head.weight.codes`"))
-        }
+        let error = try #require(throws: PackedModelError.self) { try PackedModel.load(document, file: "bad.safetensors") }
+        #expect(error.tensor == "head.weight.codes")
+        #expect(error.description.hasPrefix("bad.safetensors: tensor `head.weight.codes`"))
         let plain = model.checkpoint()
         #expect(throws: PackedModelError.self) { try PackedModel.load(plain, file: "fp32.safetensors") }
     }
@@ -144,13 +140,9 @@ struct QuantizerTests {
         var layouts = try #require(JSONSerialization.jsonObject(with: Data(layoutJSON.utf8)) as? [String: [String: Any]])
         layouts["head.weight"]?["shape"] = shape
         document.metadata[key] = String(decoding: try JSONSerialization.data(withJSONObject: layouts), as: UTF8.self)
-        do {
-            _ = try PackedModel.load(document, file: "crafted.safetensors")
-            Issue.record("expected an error")
-        } catch let error as PackedModelError {
-            #expect(error.tensor == "head.weight.codes")
-            #expect(error.description.contains("layout shape"))
-        }
+        let error = try #require(throws: PackedModelError.self) { try PackedModel.load(document, file: "crafted.safetensors") }
+        #expect(error.tensor == "head.weight.codes")
+        #expect(error.description.contains("layout shape"))
     }
 
     @Test func configValidationNamesTheLayer() {

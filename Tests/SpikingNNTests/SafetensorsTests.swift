@@ -81,13 +81,9 @@ struct SafetensorsTests {
         let header = #"{"w":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,16]}}"#
         var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Array($0) }
         bytes += Array(header.utf8) + [UInt8](repeating: 0, count: 16)
-        do {
-            _ = try SafetensorsDocument.parse(Data(bytes), file: "crafted.safetensors")
-            Issue.record("expected an error")
-        } catch let error as SafetensorsError {
-            #expect(error.description.contains("tensor `w`"))
-            #expect(error.description.contains("crafted.safetensors"))
-        }
+        let error = try #require(throws: SafetensorsError.self) { try SafetensorsDocument.parse(Data(bytes), file: "crafted.safetensors") }
+        #expect(error.description.contains("tensor `w`"))
+        #expect(error.description.contains("crafted.safetensors"))
     }
 
     @Test func modelCheckpointRoundTripRebuildsTheModel() throws {
@@ -145,12 +141,8 @@ struct SafetensorsTests {
         let json = try #require(document.metadata[Spikformer.configMetadataKey])
         try #require(json.contains(original), "fixture config changed: \(json)")
         document.metadata[Spikformer.configMetadataKey] = json.replacingOccurrences(of: original, with: crafted)
-        do {
-            _ = try Spikformer(checkpoint: document, file: "crafted.safetensors")
-            Issue.record("expected an error")
-        } catch let error as CheckpointError {
-            #expect(error.description.contains(named), "\(error)")
-        }
+        let error = try #require(throws: CheckpointError.self) { try Spikformer(checkpoint: document, file: "crafted.safetensors") }
+        #expect(error.description.contains(named), "\(error)")
     }
 
     /// Python's `safetensors` must read what we write. Skipped (reported) without python3 +
