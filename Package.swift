@@ -92,15 +92,15 @@ let package = Package(
         // Numerics and the spiking engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: engineSettings),
         .target(
-            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "ConfigFiles", "QuantConfig", "Threading", yams], swiftSettings: engineSettings),
+            name: "SpikingNN", dependencies: ["Tensor", "Seeding", "ConfigFiles", "QuantConfig", "Threading"], swiftSettings: engineSettings),
 
         // Data.
-        .target(name: "Events", dependencies: ["CLZ4", "ConfigFiles", "ContentHash", "Threading", "Seeding", yams, crypto]),
+        .target(name: "Events", dependencies: ["CLZ4", "ConfigFiles", "ContentHash", "Threading", "Seeding", crypto]),
 
         // The method: per-layer configs (pure data), quantization, energy, export; one candidate end to end.
         .target(name: "ConfigFiles", dependencies: [yams]),
-        .target(name: "QuantConfig", dependencies: ["ConfigFiles", "ContentHash", yams]),
-        .target(name: "Quantization", dependencies: ["ConfigFiles", "QuantConfig", "SpikingNN", "Tensor", "Seeding", yams], swiftSettings: engineSettings),
+        .target(name: "QuantConfig", dependencies: ["ConfigFiles", "ContentHash"]),
+        .target(name: "Quantization", dependencies: ["ConfigFiles", "QuantConfig", "SpikingNN", "Tensor", "Seeding"], swiftSettings: engineSettings),
         .target(name: "Evaluation", dependencies: ["ConfigFiles", "ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Threading", "Wire", "Tensor"]),
 
         // The distributed search.
@@ -143,7 +143,7 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "Broker", "Threading", "Worker", "Transport", "Wire", "QuantConfig", "SpikingNN", "Tensor", "Events", "Seeding", "Coordinator",
+                "Broker", "ConfigFiles", "Threading", "Worker", "Transport", "Wire", "QuantConfig", "SpikingNN", "Tensor", "Events", "Seeding", "Coordinator",
                 "Report", "RunStore", "Statistics", logging, yams,
             ]),
 
@@ -169,7 +169,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "EventsTests", dependencies: ["ConfigFiles", "Events", "Seeding", "TestSupport"]),
         .testTarget(name: "QuantConfigTests", dependencies: ["ConfigFiles", "QuantConfig"]),
-        .testTarget(name: "ConfigFilesTests", dependencies: ["ConfigFiles", "QuantConfig"]),
+        .testTarget(name: "ConfigFilesTests", dependencies: ["ConfigFiles", "QuantConfig", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["ConfigFiles", "Quantization", "QuantConfig", "Seeding", "SpikingNN", "Tensor", "TestSupport"]),
         .testTarget(
             name: "EvaluationTests",

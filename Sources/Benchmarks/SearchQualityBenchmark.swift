@@ -1,3 +1,4 @@
+import ConfigFiles
 import Coordinator
 import Foundation
 import Report
@@ -248,7 +249,7 @@ struct DerivedSearchConfig {
 
     init(contentsOf url: URL) throws {
         let text = try String(contentsOf: url, encoding: .utf8)
-        guard let root = try Yams.load(yaml: text) as? [String: Any] else {
+        guard let root = try ConfigYAML.load(text, file: url.path) as? [String: Any] else {
             throw SearchQualityBenchmark.Failure(description: "\(url.path): not a YAML mapping")
         }
         self.root = root

@@ -10,13 +10,7 @@ struct ConfigNode {
     let key: String
 
     static func root(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: text)
-        } catch {
-            throw ConfigError(file: file, key: "", message: "not valid YAML: \(error)")
-        }
-        guard let node else { throw ConfigError(file: file, key: "", message: "the file is empty") }
+        guard let node = try ConfigYAML.compose(text, file: file) else { throw ConfigError(file: file, key: "", message: "the file is empty") }
         return ConfigNode(node: node, file: file, key: "")
     }
 

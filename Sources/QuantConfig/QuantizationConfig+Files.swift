@@ -1,6 +1,5 @@
 import ConfigFiles
 import Foundation
-import Yams
 
 extension QuantizationConfig {
     /// Reads a configuration from YAML or JSON (JSON is read by the same parser).
@@ -22,12 +21,7 @@ extension QuantizationConfig {
     }
 
     private static func parseValues(_ text: String, file: String?, layerNames: [String]?) throws(ConfigError) -> QuantizationConfig {
-        let root: Any?
-        do {
-            root = try Yams.load(yaml: text)
-        } catch {
-            throw ConfigError(file: file, key: "(document)", message: "not valid YAML or JSON: \(error)")
-        }
+        let root = try ConfigYAML.load(text, file: file)
         guard let map = root as? [String: Any] else {
             throw ConfigError(file: file, key: "(document)", message: "expected a mapping with a `layers` key")
         }

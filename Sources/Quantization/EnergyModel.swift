@@ -1,7 +1,6 @@
 import ConfigFiles
 import Foundation
 import QuantConfig
-import Yams
 
 /// What one layer did during inference, as measured by the engine, for the energy model.
 public struct LayerActivity: Hashable, Sendable, Codable {
@@ -143,12 +142,7 @@ extension EnergyModel {
     }
 
     private static func parseValues(_ text: String, file: String) throws(ConfigError) -> EnergyModel {
-        let root: Any?
-        do {
-            root = try Yams.load(yaml: text)
-        } catch {
-            throw ConfigError(file: file, key: "(document)", message: "not valid YAML: \(error)")
-        }
+        let root = try ConfigYAML.load(text, file: file)
         guard let map = root as? [String: Any] else {
             throw ConfigError(file: file, key: "(document)", message: "expected a mapping")
         }

@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import QuantConfig
 import Search
+import TestSupport
 import Testing
 import Wire
 
@@ -217,6 +218,7 @@ struct SearchConfigTests {
         #expect(twice.description.contains("duplicate") || twice.key == "budget", "a key given twice: \(twice)")
         let notYAML = try #require(parseError("model: [unclosed"))
         #expect(notYAML.description.contains("not valid YAML"))
+        #expect(parseError(CraftedYAML.aliasBomb(levels: 6))?.message.contains("expands to more than") == true)
         #expect(parseError("")?.description.contains("empty") == true)
         let line = try #require(parseError(minimal + "\nspace:\n  bits: [2, 99]"))
         #expect(line.line == 9, "\(line)")

@@ -1,6 +1,7 @@
 import ConfigFiles
 import Events
 import Foundation
+import TestSupport
 import Testing
 
 struct DatasetConfigTests {
@@ -70,6 +71,13 @@ struct DatasetConfigTests {
         #expect(error.key == key)
         #expect(error.file == "configs/datasets/bad.yaml")
         #expect(error.description.hasPrefix("configs/datasets/bad.yaml:" + (error.line.map { "\($0):" } ?? "") + " \(key):"))
+    }
+
+    /// A dataset config also reaches workers inside dispatches; an alias bomb there is refused
+    /// before it expands (ConfigYAML), not read until memory runs out.
+    @Test func aliasBombsAreRefused() throws {
+        let error = try #require(throws: ConfigError.self) { try DatasetConfig.parse(CraftedYAML.aliasBomb(levels: 6), file: "d.yaml") }
+        #expect(error.key == "(document)" && error.message.contains("expands to more than"), "\(error)")
     }
 
     /// Errors name the line of the offending key too (block style, as users write configs).

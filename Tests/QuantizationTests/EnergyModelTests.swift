@@ -2,6 +2,7 @@ import ConfigFiles
 import Foundation
 import QuantConfig
 import Quantization
+import TestSupport
 import Testing
 
 struct EnergyModelTests {
@@ -61,6 +62,8 @@ struct EnergyModelTests {
             ("name: x\nkind: scaled-float\nmac_pj: -1\nac_pj: 1\nreference_bits: 32\n", "mac_pj", 3),
             ("name: x\nkind: scaled-float\nmac_pj: 1\nac_pj: 1\nreference_bits: 32\nextra: 1\n", "extra", 6),
         ]
+        let bomb = #expect(throws: ConfigError.self) { try EnergyModel.parse(CraftedYAML.aliasBomb(levels: 6), file: "e.yaml") }
+        #expect(bomb?.message.contains("expands to more than") == true)
         for (text, key, line) in cases {
             do {
                 _ = try EnergyModel.parse(text, file: "e.yaml")

@@ -47,6 +47,7 @@ struct SpikformerTests {
         #expect(error(base.replacingOccurrences(of: "[1]", with: "[1, 7]"))?.key == "pool_stages")
         #expect(error(base.replacingOccurrences(of: "depth: 1", with: "depth: two"))?.key == "depth")
         #expect(error("- a\n- b\n")?.key == "(document)")
+        #expect(error(CraftedYAML.aliasBomb(levels: 6))?.message.contains("expands to more than") == true)
         #expect(error(base)?.description == nil)
         // The line of the offending key (the ninth line here); a missing key has none.
         #expect(String(describing: error(base + "x: 1\n")!).hasPrefix("m.yaml:9: x:"))

@@ -1,6 +1,5 @@
 import ConfigFiles
 import Foundation
-import Yams
 
 extension DatasetConfig {
     /// Reads a dataset config file; see ``parse(_:file:)``.
@@ -38,12 +37,7 @@ extension DatasetConfig {
 
     private static func parseValues(_ text: String, file: String?) throws -> DatasetConfig {
         let reader = ConfigReader(file: file)
-        let root: Any?
-        do {
-            root = try Yams.load(yaml: text)
-        } catch {
-            throw reader.error("(document)", "not valid YAML: \(error)")
-        }
+        let root = try ConfigYAML.load(text, file: file)
         guard let map = root as? [String: Any] else { throw reader.error("(document)", "expected a mapping with at least `kind`") }
         try reader.allow(map, "", [
             "kind", "name", "root", "frames", "split", "orientation", "augmentation", "strict", "cache_dir", "sensor",

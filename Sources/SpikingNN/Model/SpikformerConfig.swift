@@ -2,7 +2,6 @@ import ConfigFiles
 import Foundation
 import QuantConfig
 import Tensor
-import Yams
 
 /// The shape of a Spikformer (DVS variant): everything needed to build the model.
 ///
@@ -88,12 +87,7 @@ extension SpikformerConfig {
     }
 
     private static func parseValues(_ text: String, file: String?) throws -> SpikformerConfig {
-        let root: Any?
-        do {
-            root = try Yams.load(yaml: text)
-        } catch {
-            throw ConfigError(file: file, key: "(document)", message: "not valid YAML: \(error)")
-        }
+        let root = try ConfigYAML.load(text, file: file)
         guard let map = root as? [String: Any] else {
             throw ConfigError(file: file, key: "(document)", message: "expected a mapping of model settings")
         }
