@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Threading", "ContentHash", "QuantConfig", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto, yams,
+                "ConfigFiles", "Threading", "ContentHash", "QuantConfig", "Wire", "Transport", "Evaluation", "Events", "Quantization", "Tensor", logging, lifecycle, crypto,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         // A run from a config: dataset fingerprint, FP32 base model (trained if missing), study.

@@ -1,10 +1,10 @@
+import ConfigFiles
 import Evaluation
 import Events
 import Foundation
 import Logging
 import Quantization
 import Tensor
-import Yams
 public import Wire
 
 /// The real evaluator: fine-tunes and measures a candidate on this machine (what `spikeq worker`
@@ -31,10 +31,11 @@ public final class SpikeQuantEvaluator: Evaluator, @unchecked Sendable {
     public init(cacheDirectory: URL, logger: Logger) {
         self.cacheDirectory = cacheDirectory
         self.logger = logger
-        // Yams compiles its scalar-resolution regular expressions (NSRegularExpression, ICU) on first
-        // use. Doing that first use on the worker's evaluation thread crashed inside ICU on Linux
-        // ("attempted to read an unowned reference"), so it happens here, on the calling thread.
-        _ = try? Yams.load(yaml: "warm: up")
+        // Yams (behind ConfigYAML) compiles its scalar-resolution regular expressions
+        // (NSRegularExpression, ICU) on first use. Doing that first use on the worker's evaluation
+        // thread crashed inside ICU on Linux ("attempted to read an unowned reference"), so it
+        // happens here, on the calling thread.
+        _ = try? ConfigYAML.load("warm: up", file: nil)
     }
 
     public func evaluate(_ request: EvaluationRequest, context: EvaluationContext) throws -> EvaluationReply {

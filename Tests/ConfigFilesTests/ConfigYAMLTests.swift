@@ -2,7 +2,6 @@ import ConfigFiles
 import QuantConfig
 import TestSupport
 import Testing
-import Yams
 
 struct ConfigYAMLTests {
     @Test func everyUseOfAnAliasIsCounted() throws {
