@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "ConfigFiles", dependencies: [yams]),
         .target(name: "QuantConfig", dependencies: ["ConfigFiles", "ContentHash"]),
         .target(name: "Quantization", dependencies: ["ConfigFiles", "QuantConfig", "SpikingNN", "Tensor", "Seeding"], swiftSettings: engineSettings),
-        .target(name: "Evaluation", dependencies: ["ConfigFiles", "ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Threading", "Wire", "Tensor"]),
+        .target(name: "Evaluation", dependencies: ["ConfigFiles", "ContentHash", "SpikingNN", "Events", "Quantization", "QuantConfig", "Search", "Seeding", "Statistics", "Threading", "Wire", "Tensor"]),
 
         // The distributed search.
         .target(name: "Search", dependencies: ["ConfigFiles", "ContentHash", "Seeding", "QuantConfig", "Statistics"]),
@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["ConfigFiles", "Quantization", "QuantConfig", "Seeding", "SpikingNN", "Tensor", "TestSupport"]),
         .testTarget(
             name: "EvaluationTests",
-            dependencies: ["Evaluation", "Quantization", "QuantConfig", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
+            dependencies: ["Evaluation", "Quantization", "QuantConfig", "Search", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "QuantConfig", "Seeding", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "QuantConfig"]),
         .testTarget(name: "TransportTests", dependencies: ["Threading", "Transport", logging], exclude: ["Interop"]),
@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["ConfigFiles", "Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
-        .testTarget(name: "CommandLineTests", dependencies: ["spikeq", "Benchmarks", "Export", "SpikingNN", argumentParser]),
+        .testTarget(name: "CommandLineTests", dependencies: ["spikeq", "Benchmarks", "Evaluation", "Export", "SpikingNN", argumentParser]),
         .testTarget(name: "RunSetupTests", dependencies: ["RunSetup", "RunStore", "Search", "QuantConfig", logging]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", logging]),

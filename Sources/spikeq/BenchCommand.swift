@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput of the data, compute and search paths.",
-        subcommands: [EngineBench.Train.self, EngineBench.Infer.self, BenchProductsCommand.self, DataBench.self, BenchSearchCommand.self, BenchSearchQualityCommand.self])
+        subcommands: [EngineBench.Train.self, EngineBench.Infer.self, BenchProductsCommand.self, DataBench.self, BenchSearchCommand.self, BenchSearchQualityCommand.self, BenchFidelityCommand.self])
 }
 
 /// `spikeq bench data`: event decoding per format, frame integration, synthetic generation, cache reads.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarks
+import Evaluation
 import Export
 import SpikingNN
 import Testing
@@ -131,6 +132,13 @@ struct ParseTests {
         #expect(quality.parsedStrategies?.map(\.rawValue) == ["nsga2", "hybrid"] && quality.seeds == 2)
         #expect(rejection(["bench", "search-quality", "--config", "c", "--strategies", "nsga3"])?.contains("--strategies takes") == true)
         #expect(rejection(["bench", "search-quality", "--config", "c", "--target", "1.5"])?.contains("fraction") == true)
+        let fidelity = try parse(
+            ["bench", "fidelity", "--checkpoint", "c.safetensors", "--data", "d.yaml", "--steps", "5, 20,60", "--seeds", "3", "--seed", "4"],
+            as: BenchFidelityCommand.self)
+        #expect(try fidelity.settings.steps == [5, 20, 60] && fidelity.settings.seeds == [4, 5, 6])
+        #expect(rejection(["bench", "fidelity", "--checkpoint", "c", "--data", "d", "--steps", "60,15"])?.contains("ascending") == true)
+        #expect(rejection(["bench", "fidelity", "--checkpoint", "c", "--data", "d", "--steps", "15,x"])?.contains("not a number") == true)
+        #expect(rejection(["bench", "fidelity", "--checkpoint", "c", "--data", "d", "--configurations", "2"])?.contains("3 configurations") == true)
     }
 
     @Test func globalOptionsAndUnknownCommands() throws {
