@@ -184,7 +184,12 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["ConfigFiles", "Broker", "Coordinator", "Report", "RunStore", "Search", "Wire", "QuantConfig", "Seeding", "TestSupport", logging]),
-        .testTarget(name: "CommandLineTests", dependencies: ["spikeq", "Benchmarks", "Evaluation", "Export", "SpikingNN", argumentParser]),
+        .testTarget(
+            name: "CommandLineTests",
+            dependencies: [
+                "spikeq", "Benchmarks", "ConfigFiles", "Coordinator", "Evaluation", "Events", "Export", "QuantConfig", "Quantization", "Search", "Seeding",
+                "SpikingNN", argumentParser,
+            ]),
         .testTarget(name: "RunSetupTests", dependencies: ["RunSetup", "RunStore", "Search", "QuantConfig", logging]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Transport", "QuantConfig", logging]),

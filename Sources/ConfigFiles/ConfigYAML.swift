@@ -22,10 +22,16 @@ public enum ConfigYAML {
         } catch {
             throw ConfigError(file: file, key: "(document)", message: "not valid YAML: \(shortened(String(describing: error)))")
         }
-        if let node, expandedCount(of: node, limit: maxExpandedNodes) > maxExpandedNodes {
+        guard let node else { return nil }
+        let walk = walk(node, limit: maxExpandedNodes)
+        if walk.count > maxExpandedNodes {
             throw ConfigError(
                 file: file, key: "(document)",
                 message: "the document expands to more than \(maxExpandedNodes) values (aliases repeating large parts of it?)")
+        }
+        if let key = walk.nonScalarKey {
+            // Yams reads every key as a string and traps on any other (`[a]: 1`, `? {b: 2}`).
+            throw ConfigError(file: file, key: "(document)", line: key.mark?.line, message: "a key that is a list or mapping; keys must be plain names")
         }
         return node
     }
@@ -42,15 +48,21 @@ public enum ConfigYAML {
     }
 
     /// How many nodes `root` has with every alias expanded, counting no further than `limit + 1`.
-    package static func expandedCount(of root: Node, limit: Int) -> Int {
+    package static func expandedCount(of root: Node, limit: Int) -> Int { walk(root, limit: limit).count }
+
+    /// One walk over the expanded document (stopping one past `limit` nodes): the node count, and the
+    /// first mapping key that is not a scalar.
+    static func walk(_ root: Node, limit: Int) -> (count: Int, nonScalarKey: Node?) {
         var count = 0
+        var nonScalarKey: Node?
         var pending = [root]
         while let node = pending.popLast() {
             count += 1
-            if count > limit { return count }
+            if count > limit { break }
             switch node {
             case .mapping(let mapping):
                 for (key, value) in mapping {
+                    if key.scalar == nil, nonScalarKey == nil { nonScalarKey = key }
                     pending.append(key)
                     pending.append(value)
                 }
@@ -60,6 +72,6 @@ public enum ConfigYAML {
                 break  // a scalar; parsed documents have no unresolved aliases
             }
         }
-        return count
+        return (count, nonScalarKey)
     }
 }

@@ -30,6 +30,14 @@ struct ConfigYAMLTests {
         #expect(quant.message.contains("expands to more than"), "\(quant)")
     }
 
+    /// Yams reads mapping keys as strings and traps on any other; such keys are an error instead.
+    @Test(arguments: ["[a, b]: 1\n", "x: 1\n? {b: 2}\n: 3\n", "layers: {[1]: u4}\n", "s: !!set {[1]: ~}\n"])
+    func keysThatAreNotNamesAreErrors(text: String) throws {
+        let error = try #require(throws: ConfigError.self) { _ = try ConfigYAML.load(text, file: "k.yaml") }
+        #expect(error.message.contains("keys must be plain names") && error.line != nil, "\(error)")
+        #expect(throws: ConfigError.self) { try QuantizationConfig.parse(text, file: "q.yaml") }
+    }
+
     @Test func notYAMLNamesTheFile() throws {
         let error = try #require(throws: ConfigError.self) { try ConfigYAML.compose("key: [unclosed", file: "x.yaml") }
         #expect(error.description.hasPrefix("x.yaml: (document): not valid YAML"), "\(error)")
