@@ -152,7 +152,7 @@ let package = Package(
             name: "spikeq",
             dependencies: [
                 "QuantConfig", "Tensor", "SpikingNN", "Events", "Quantization", "Evaluation", "Search", "Wire", "Transport",
-                "RunStore", "RunSetup", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", "Threading",
+                "RunStore", "RunSetup", "Broker", "Coordinator", "Worker", "Benchmarks", "Report", "Export", "Dashboard", "Statistics", "Threading",
                 argumentParser, logging,
             ],
             // Lets CommandLineTests use `@testable import spikeq` in release builds (the tests run in

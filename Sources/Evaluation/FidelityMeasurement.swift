@@ -4,7 +4,7 @@ import Quantization
 import Search
 import Seeding
 import SpikingNN
-import Statistics
+public import Statistics
 import Wire
 
 /// Measures what a multi-fidelity ladder rests on, on the user's own task: how well a short
@@ -72,6 +72,10 @@ public enum FidelityMeasurement {
         public var rankBetweenSeeds: Double?
         /// Mean |accuracy(seed a) − accuracy(seed b)| of one configuration, in points (nil with one seed).
         public var meanSeedGapPoints: Double?
+        /// 95 % intervals of the two ρ for one seed's measurement of this many configurations
+        /// (``RankCorrelation/spearmanInterval(_:count:confidence:)``), around the seed average.
+        public var rankAgainstFullInterval: Interval?
+        public var rankBetweenSeedsInterval: Interval?
     }
 
     public struct Report: Codable, Sendable {
@@ -162,8 +166,11 @@ public enum FidelityMeasurement {
             }
         }
         func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+        let (rankAgainstFull, rankBetweenSeeds) = (mean(againstFull), mean(betweenSeeds))
         return Level(
-            steps: steps, meanValidation: mean(all) ?? .nan, rankAgainstFull: mean(againstFull), rankBetweenSeeds: mean(betweenSeeds),
-            meanSeedGapPoints: mean(gaps))
+            steps: steps, meanValidation: mean(all) ?? .nan, rankAgainstFull: rankAgainstFull, rankBetweenSeeds: rankBetweenSeeds,
+            meanSeedGapPoints: mean(gaps),
+            rankAgainstFullInterval: index == last ? nil : rankAgainstFull.flatMap { RankCorrelation.spearmanInterval($0, count: measured.count) },
+            rankBetweenSeedsInterval: rankBetweenSeeds.flatMap { RankCorrelation.spearmanInterval($0, count: measured.count) })
     }
 }

@@ -4,6 +4,7 @@ import Evaluation
 import Foundation
 import QuantConfig
 import SpikingNN
+import Statistics
 
 /// `spikeq bench fidelity`: how well short fine-tunes rank configurations on your task, and how much
 /// the fine-tune seed alone moves them (what to base `search.fidelity.rungs` on).
@@ -67,14 +68,18 @@ struct BenchFidelityCommand: AsyncParsableCommand {
         }
         print("\(report.configurations.count) configurations × \(report.seeds.count) seed(s), \(report.validationSamples) validation samples "
             + String(format: "(one standard error ≈ %.1f pt), %d QAT steps in %.0f s", report.standardErrorPoints, report.totalSteps, report.seconds))
-        print("steps  mean val acc  ρ vs full  ρ between seeds  seed gap")
+        print("steps  mean val acc  ρ vs full [95 % CI]     ρ between seeds [95 % CI]  seed gap")
         for level in report.levels {
             print(String(format: "%5d  %11.2f%%", level.steps, 100 * level.meanValidation)
-                + "  " + Self.format(level.rankAgainstFull).leftPadded(9)
-                + "  " + Self.format(level.rankBetweenSeeds).leftPadded(15)
+                + "  " + Self.format(level.rankAgainstFull, level.rankAgainstFullInterval).padding(toLength: 22, withPad: " ", startingAt: 0)
+                + "  " + Self.format(level.rankBetweenSeeds, level.rankBetweenSeedsInterval).padding(toLength: 25, withPad: " ", startingAt: 0)
                 + "  " + (level.meanSeedGapPoints.map { String(format: "%.2f pt", $0) } ?? "—").leftPadded(8))
         }
+        print("(intervals: one seed's ρ over \(report.configurations.count) configurations; close ρ with overlapping intervals are not different)")
     }
 
-    static func format(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "—" }
+    static func format(_ value: Double?, _ interval: Interval?) -> String {
+        guard let value else { return "—" }
+        return String(format: "%.2f", value) + (interval.map { String(format: " [%.2f, %.2f]", $0.lower, $0.upper) } ?? "")
+    }
 }

@@ -102,6 +102,16 @@ struct DescriptiveTests {
         #expect(RankCorrelation.spearman([1, 2, 3], [3, 2, 1]) == -1)
     }
 
+    /// Against the closed form, computed with Python's math.atanh / math.tanh.
+    @Test func spearmanIntervalsUseFisherZ() throws {
+        let half = try #require(RankCorrelation.spearmanInterval(0.5, count: 10))
+        #expect(isClose(half.lower, -0.21020976118302043, relative: 1e-6) && isClose(half.upper, 0.8647813725445319, relative: 1e-6))
+        let negative = try #require(RankCorrelation.spearmanInterval(-0.3, count: 12))
+        #expect(isClose(negative.lower, -0.7539973081826948, relative: 1e-6) && isClose(negative.upper, 0.34795562098394006, relative: 1e-6))
+        #expect(RankCorrelation.spearmanInterval(1, count: 10).map { ($0.lower, $0.upper) } ?? (0, 0) == (1, 1))
+        #expect(RankCorrelation.spearmanInterval(0.5, count: 3) == nil)
+    }
+
     @Test func averageRanksForTies() {
         #expect(RankCorrelation.ranks([10, 20, 20, 5]) == [2, 3.5, 3.5, 1])
     }
