@@ -11,15 +11,16 @@ extension RunStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = 1") else {
                 throw RunStoreError(.corrupt, path: databaseURL.path, "the run table is empty")
             }
-            let seedText: String = row["seed"]
+            let seedText: String = try row.value("seed")
             guard let seed = UInt64(seedText) else {
                 throw RunStoreError(.corrupt, path: databaseURL.path, "run.seed `\(seedText)` is not an unsigned integer")
             }
             return RunMetadata(
-                name: row["name"], configYAML: row["config_yaml"],
-                settings: try decode(RunSettings.self, row["settings_json"] as String, at: "run.settings_json"), seed: seed,
-                toolVersion: row["tool_version"], datasetFingerprint: row["dataset_fingerprint"], checkpointHash: row["checkpoint_hash"],
-                createdAt: Date(timeIntervalSince1970: row["created_at"]), studyJSON: row["study_json"])
+                name: try row.value("name"), configYAML: try row.value("config_yaml"),
+                settings: try decode(RunSettings.self, (try row.value("settings_json") as String), at: "run.settings_json"), seed: seed,
+                toolVersion: try row.value("tool_version"), datasetFingerprint: try row.value("dataset_fingerprint"),
+                checkpointHash: try row.value("checkpoint_hash"),
+                createdAt: Date(timeIntervalSince1970: try row.value("created_at")), studyJSON: try row.value("study_json"))
         }
     }
 
@@ -96,10 +97,11 @@ extension RunStore {
                 } else {
                     try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY id")
                 }
-            return rows.map { row in
+            return try rows.map { row in
                 RunEvent(
-                    id: row["id"], time: Date(timeIntervalSince1970: row["time"]), kind: row["kind"], candidateId: row["candidate_id"],
-                    attempt: row["attempt"], worker: row["worker"], payload: row["payload_json"])
+                    id: try row.value("id"), time: Date(timeIntervalSince1970: try row.value("time")), kind: try row.value("kind"),
+                    candidateId: try row.value("candidate_id"),
+                    attempt: try row.value("attempt"), worker: try row.value("worker"), payload: try row.value("payload_json"))
             }
         }
     }
@@ -107,7 +109,7 @@ extension RunStore {
     public func hypervolumeHistory() throws -> [HypervolumeRecord] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM hypervolume ORDER BY evaluations").map { row in
-                HypervolumeRecord(evaluations: row["evaluations"], wallSeconds: row["wall_seconds"], value: row["value"])
+                HypervolumeRecord(evaluations: try row.value("evaluations"), wallSeconds: try row.value("wall_seconds"), value: try row.value("value"))
             }
         }
     }
@@ -141,9 +143,10 @@ extension RunStore {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM worker ORDER BY name").map { row in
                 WorkerRecord(
-                    name: row["name"], firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]),
-                    connects: row["connects"], lost: row["lost"], quarantined: row["quarantined"],
-                    lastLost: (row["last_lost"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                    name: try row.value("name"), firstSeen: Date(timeIntervalSince1970: try row.value("first_seen")),
+                    lastSeen: Date(timeIntervalSince1970: try row.value("last_seen")),
+                    connects: try row.value("connects"), lost: try row.value("lost"), quarantined: try row.value("quarantined"),
+                    lastLost: ((try row.value("last_lost") as Double?)).map(Date.init(timeIntervalSince1970:)))
             }
         }
     }
@@ -152,8 +155,9 @@ extension RunStore {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM worker_busy ORDER BY id").map { row in
                 BusyInterval(
-                    worker: row["worker"], candidateId: row["candidate_id"], attempt: row["attempt"],
-                    start: Date(timeIntervalSince1970: row["started_at"]), end: (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                    worker: try row.value("worker"), candidateId: try row.value("candidate_id"), attempt: try row.value("attempt"),
+                    start: Date(timeIntervalSince1970: try row.value("started_at")),
+                    end: ((try row.value("ended_at") as Double?)).map(Date.init(timeIntervalSince1970:)))
             }
         }
     }
@@ -161,33 +165,39 @@ extension RunStore {
     // MARK: - Row decoding
 
     private func candidate(from row: Row) throws -> CandidateRecord {
-        let id: Int64 = row["id"]
-        let originText: String = row["origin"]
-        let statusText: String = row["status"]
+        let id: Int64 = try row.value("id")
+        let originText: String = try row.value("origin")
+        let statusText: String = try row.value("status")
         guard let origin = CandidateOrigin(rawValue: originText), let status = CandidateStatus(rawValue: statusText) else {
             throw RunStoreError(.corrupt, path: databaseURL.path, "candidate \(id): unknown origin `\(originText)` or status `\(statusText)`")
         }
         return CandidateRecord(
-            id: id, configHash: row["config_hash"], config: try decode(QuantizationConfig.self, row["config_json"] as String, at: "candidate \(id) config_json"),
-            origin: origin, parents: try decode([Int64].self, row["parents_json"] as String, at: "candidate \(id) parents_json"), status: status,
-            attempts: row["attempts"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), reason: row["reason"])
+            id: id, configHash: try row.value("config_hash"),
+            config: try decode(QuantizationConfig.self, (try row.value("config_json") as String), at: "candidate \(id) config_json"),
+            origin: origin,
+            parents: try decode([Int64].self, (try row.value("parents_json") as String), at: "candidate \(id) parents_json"),
+            status: status,
+            attempts: try row.value("attempts"), createdAt: Date(timeIntervalSince1970: try row.value("created_at")),
+            finishedAt: ((try row.value("finished_at") as Double?)).map(Date.init(timeIntervalSince1970:)), reason: try row.value("reason"))
     }
 
     private func attempt(from row: Row) throws -> AttemptRecord {
-        let candidateId: Int64 = row["candidate_id"]
-        let number: Int = row["number"]
+        let candidateId: Int64 = try row.value("candidate_id")
+        let number: Int = try row.value("number")
         let where_ = "attempt \(number) of candidate \(candidateId)"
-        let stateText: String = row["state"]
-        let seedText: String = row["seed"]
+        let stateText: String = try row.value("state")
+        let seedText: String = try row.value("seed")
         guard let state = AttemptState(rawValue: stateText), let seed = UInt64(seedText) else {
             throw RunStoreError(.corrupt, path: databaseURL.path, "\(where_): bad state `\(stateText)` or seed `\(seedText)`")
         }
-        let progressText: String? = row["progress_json"]
+        let progressText: String? = try row.value("progress_json")
         return AttemptRecord(
-            candidateId: candidateId, number: number, worker: row["worker"], seed: seed, dispatchedAt: Date(timeIntervalSince1970: row["dispatched_at"]),
-            finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), state: state, error: row["error"],
-            progress: try progressText.map { try decode(EvaluationProgress.self, $0, at: "\(where_) progress_json") }, rung: row["rung"])
+            candidateId: candidateId, number: number, worker: try row.value("worker"), seed: seed,
+            dispatchedAt: Date(timeIntervalSince1970: try row.value("dispatched_at")),
+            finishedAt: ((try row.value("finished_at") as Double?)).map(Date.init(timeIntervalSince1970:)), state: state,
+            error: try row.value("error"),
+            progress: try progressText.map { try decode(EvaluationProgress.self, $0, at: "\(where_) progress_json") },
+            rung: try row.value("rung"))
     }
 
     /// The fine-tuned FP32 reference's result, if the run has one.
@@ -220,11 +230,12 @@ extension RunStore {
     public func reseedResults() throws -> [StoredReseedResult] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM reseed_result ORDER BY of_candidate, replicate").map { row in
-                let candidateId: Int64 = row["candidate_id"]
+                let candidateId: Int64 = try row.value("candidate_id")
                 return StoredReseedResult(
-                    candidateId: candidateId, attempt: row["attempt"], of: row["of_candidate"], replicate: row["replicate"],
-                    result: try decode(EvaluationResult.self, row["result_json"] as String, at: "reseed_result \(candidateId) result_json"),
-                    receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+                    candidateId: candidateId, attempt: try row.value("attempt"), of: try row.value("of_candidate"),
+                    replicate: try row.value("replicate"),
+                    result: try decode(EvaluationResult.self, (try row.value("result_json") as String), at: "reseed_result \(candidateId) result_json"),
+                    receivedAt: Date(timeIntervalSince1970: try row.value("received_at")))
             }
         }
     }
@@ -265,11 +276,11 @@ extension RunStore {
     public func supernetResults() throws -> [StoredSupernetResult] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM supernet_result ORDER BY lambda, candidate_id").map { row in
-                let candidateId: Int64 = row["candidate_id"]
+                let candidateId: Int64 = try row.value("candidate_id")
                 return StoredSupernetResult(
-                    candidateId: candidateId, attempt: row["attempt"],
-                    result: try decode(SupernetResult.self, row["result_json"] as String, at: "supernet_result \(candidateId) result_json"),
-                    receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+                    candidateId: candidateId, attempt: try row.value("attempt"),
+                    result: try decode(SupernetResult.self, (try row.value("result_json") as String), at: "supernet_result \(candidateId) result_json"),
+                    receivedAt: Date(timeIntervalSince1970: try row.value("received_at")))
             }
         }
     }
@@ -278,31 +289,32 @@ extension RunStore {
     public func rungResults() throws -> [StoredRungResult] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rung_result ORDER BY candidate_id, rung").map { row in
-                let candidateId: Int64 = row["candidate_id"]
-                let rung: Int = row["rung"]
+                let candidateId: Int64 = try row.value("candidate_id")
+                let rung: Int = try row.value("rung")
                 let location = "rung_result \(candidateId)/\(rung)"
                 return StoredRungResult(
-                    candidateId: candidateId, rung: rung, attempt: row["attempt"], steps: row["steps"],
-                    result: try decode(EvaluationResult.self, row["result_json"] as String, at: "\(location) result_json"),
-                    objectives: try decode([Double].self, row["objectives_json"] as String, at: "\(location) objectives_json"),
-                    violations: try decode([Double].self, row["violations_json"] as String, at: "\(location) violations_json"),
-                    violation: row["violation"], receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+                    candidateId: candidateId, rung: rung, attempt: try row.value("attempt"), steps: try row.value("steps"),
+                    result: try decode(EvaluationResult.self, (try row.value("result_json") as String), at: "\(location) result_json"),
+                    objectives: try decode([Double].self, (try row.value("objectives_json") as String), at: "\(location) objectives_json"),
+                    violations: try decode([Double].self, (try row.value("violations_json") as String), at: "\(location) violations_json"),
+                    violation: try row.value("violation"), receivedAt: Date(timeIntervalSince1970: try row.value("received_at")))
             }
         }
     }
 
     private func result(from row: Row) throws -> StoredResult {
-        let candidateId: Int64 = row["candidate_id"]
-        let originText: String = row["origin"]
+        let candidateId: Int64 = try row.value("candidate_id")
+        let originText: String = try row.value("origin")
         guard let origin = CandidateOrigin(rawValue: originText) else {
             throw RunStoreError(.corrupt, path: databaseURL.path, "candidate \(candidateId): unknown origin `\(originText)`")
         }
         return StoredResult(
-            candidateId: candidateId, attempt: row["attempt"], configHash: row["config_hash"], origin: origin,
-            result: try decode(EvaluationResult.self, row["result_json"] as String, at: "result \(candidateId) result_json"),
-            objectives: try decode([Double].self, row["objectives_json"] as String, at: "result \(candidateId) objectives_json"),
-            violations: try decode([Double].self, row["violations_json"] as String, at: "result \(candidateId) violations_json"), violation: row["violation"],
-            receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+            candidateId: candidateId, attempt: try row.value("attempt"), configHash: try row.value("config_hash"), origin: origin,
+            result: try decode(EvaluationResult.self, (try row.value("result_json") as String), at: "result \(candidateId) result_json"),
+            objectives: try decode([Double].self, (try row.value("objectives_json") as String), at: "result \(candidateId) objectives_json"),
+            violations: try decode([Double].self, (try row.value("violations_json") as String), at: "result \(candidateId) violations_json"),
+            violation: try row.value("violation"),
+            receivedAt: Date(timeIntervalSince1970: try row.value("received_at")))
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ text: String, at location: String) throws -> T {
@@ -316,4 +328,10 @@ extension RunStore {
             throw RunStoreError(.corrupt, path: databaseURL.path, "\(location) does not decode: \(error)")
         }
     }
+}
+
+extension Row {
+    /// The column's value, or a ``RowDecodingError`` naming the column when a damaged or crafted file
+    /// holds a value of another type there (GRDB's subscript traps on one).
+    func value<Value: DatabaseValueConvertible>(_ column: String) throws -> Value { try decode(forColumn: column) }
 }

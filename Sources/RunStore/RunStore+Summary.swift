@@ -53,11 +53,11 @@ extension RunStore {
             for row in try Row.fetchAll(
                 db, sql: "SELECT status, count(*) AS n FROM candidate WHERE origin NOT IN ('reference', 'supernet-training', 'reseed') GROUP BY status")
             {
-                if let status = CandidateStatus(rawValue: row["status"]) { candidates[status] = row["n"] }
+                if let status = CandidateStatus(rawValue: try row.value("status")) { candidates[status] = try row.value("n") }
             }
             var attempts: [AttemptState: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM attempt GROUP BY state") {
-                if let state = AttemptState(rawValue: row["state"]) { attempts[state] = row["n"] }
+                if let state = AttemptState(rawValue: try row.value("state")) { attempts[state] = try row.value("n") }
             }
             let last = try Double.fetchOne(db, sql: "SELECT max(time) FROM event").map(Date.init(timeIntervalSince1970:))
             return (candidates, attempts, last)

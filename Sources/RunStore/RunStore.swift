@@ -103,6 +103,10 @@ public final class RunStore: Sendable {
             throw RunStoreError(.corrupt, path: databaseURL.path, "the database is damaged: \(error.message ?? "\(error)")")
         } catch let error as DatabaseError {
             throw RunStoreError(.database, path: databaseURL.path, "\(error.message ?? "\(error)") [\(error.sql ?? "")]")
+        } catch let error as RowDecodingError {
+            // GRDB's message quotes the whole row, which can hold megabytes of JSON.
+            let message = "\(error)"
+            throw RunStoreError(.corrupt, path: databaseURL.path, "a value of the wrong type: \(message.prefix(300))\(message.count > 300 ? " …" : "")")
         }
     }
 

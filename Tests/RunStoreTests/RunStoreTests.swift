@@ -224,6 +224,33 @@ struct RunStoreTests {
         #expect(throws: RunStoreError.self) { try reader.write { w in try w.appendEvent("x", at: Date()) } }
     }
 
+    /// SQLite keeps any value in any column, so a damaged or crafted file can hold text where a number
+    /// belongs. GRDB's row subscript traps on one (it did in `spikeq status`); the readers decode with
+    /// errors, so every reader gives a RunStoreError naming the file and column.
+    @Test(arguments: [
+        ("UPDATE candidate SET attempts = 'abc'", "attempts"), ("UPDATE result SET violation = 'x'", "violation"),
+        ("UPDATE run SET created_at = 'yesterday'", "created_at"), ("UPDATE attempt SET finished_at = 'later'", "finished_at"),
+        ("UPDATE worker SET connects = 9.5e300", "connects"),
+    ])
+    func valuesOfTheWrongTypeAreErrorsNotTraps(corruption: String, column: String) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try RunStore.create(at: directory, metadata: Fixtures.metadata())
+        try Fixtures.addDone(store, .uniform(4), objectives: [0.2, 0.5])
+        try store.write { w in try w.workerConnected("w1", at: Date(timeIntervalSince1970: 1_003)) }
+        try DatabaseQueue(path: directory.appendingPathComponent("run.sqlite").path).write { db in try db.execute(sql: corruption) }
+        let error = try #require(throws: RunStoreError.self) {
+            let reopened = try RunStore.open(at: directory, readOnly: true)
+            _ = try reopened.metadata()
+            _ = try reopened.candidates()
+            _ = try reopened.attempts()
+            _ = try reopened.results()
+            _ = try reopened.workers()
+            _ = try reopened.status()
+        }
+        #expect(error.code == .corrupt && error.description.contains("\"\(column)\"") && error.description.contains("run.sqlite"), "\(error)")
+    }
+
     @Test func refusesWhatIsNotARunDatabase() throws {
         let directory = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
