@@ -8,7 +8,7 @@ public enum HonestFigures {
     /// for results without them, from the accuracy and the split size when known).
     public static func accuracy(_ result: EvaluationResult, split: String, samples fallbackCount: Int? = nil) -> Interval? {
         if let interval = result.accuracyInterval(split: split) { return interval }
-        guard let accuracy = result.accuracy[split], let n = fallbackCount, n > 0 else { return nil }
+        guard let accuracy = result.accuracy[split], (0...1).contains(accuracy), let n = fallbackCount, n > 0 else { return nil }
         return Proportion.wilson(successes: Int((accuracy * Double(n)).rounded()), trials: n)
     }
 

@@ -249,7 +249,9 @@ public enum RunInspection {
         }
     }
 
-    static func duration(_ seconds: Double) -> String {
+    package static func duration(_ seconds: Double) -> String {
+        // Times come from the run's database; a damaged one can hold any number.
+        guard seconds.isFinite, (0..<1e12).contains(seconds) else { return "n/a" }
         let total = Int(seconds.rounded())
         if total < 60 { return "\(total)s" }
         if total < 3600 { return "\(total / 60)m\(String(format: "%02d", total % 60))s" }

@@ -95,7 +95,9 @@ struct SVGDocument {
 
     private func f(_ value: Double) -> String {
         let rounded = (value * 100).rounded() / 100
-        return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
+        // A damaged run can put huge or non-finite numbers on an axis; SVG can draw neither.
+        guard rounded.isFinite else { return "0" }
+        return abs(rounded) < 1e15 && rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
     }
 }
 

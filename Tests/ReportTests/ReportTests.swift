@@ -99,6 +99,20 @@ struct ReportTests {
         #expect(!plain.contains("Supernet sweep"))
     }
 
+    /// A damaged or crafted run can hold any number where a time belongs; the report and `status`
+    /// trapped converting such numbers to Int. They now draw and print what they can.
+    @Test func impossibleTimesDoNotStopTheReport() throws {
+        var input = Self.sampleInput()
+        input.workerActivity.append(WorkerInterval(worker: "w3", start: 1e308, end: .infinity, candidateId: 4, outcome: "done"))
+        input.hypervolume.append(HypervolumePoint(evaluations: 6, seconds: -1e308, value: 0.5))
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let html = try String(contentsOf: try ReportWriter.write(input, to: dir), encoding: .utf8)
+        #expect(html.contains("<svg") || html.contains(".svg"))
+        #expect(RunInspection.duration(1e308) == "n/a" && RunInspection.duration(-5) == "n/a" && RunInspection.duration(.nan) == "n/a")
+        #expect(RunInspection.duration(3725) == "1h02m" && RunInspection.duration(59.4) == "59s")
+    }
+
     @Test func heatMapColoursDistinguishSchemesAndWidths() {
         let u2 = ReportFiguresProbe.color(.uniform(2)), u8 = ReportFiguresProbe.color(.uniform(8))
         let p2 = ReportFiguresProbe.color(.pot(2))
