@@ -100,8 +100,8 @@ extension RunStore {
             return try rows.map { row in
                 RunEvent(
                     id: try row.value("id"), time: Date(timeIntervalSince1970: try row.value("time")), kind: try row.value("kind"),
-                    candidateId: try row.value("candidate_id"),
-                    attempt: try row.value("attempt"), worker: try row.value("worker"), payload: try row.value("payload_json"))
+                    candidateId: try row.value("candidate_id"), attempt: try row.value("attempt"), worker: try row.value("worker"),
+                    payload: try row.value("payload_json"))
             }
         }
     }
@@ -146,7 +146,7 @@ extension RunStore {
                     name: try row.value("name"), firstSeen: Date(timeIntervalSince1970: try row.value("first_seen")),
                     lastSeen: Date(timeIntervalSince1970: try row.value("last_seen")),
                     connects: try row.value("connects"), lost: try row.value("lost"), quarantined: try row.value("quarantined"),
-                    lastLost: ((try row.value("last_lost") as Double?)).map(Date.init(timeIntervalSince1970:)))
+                    lastLost: (try row.value("last_lost") as Double?).map(Date.init(timeIntervalSince1970:)))
             }
         }
     }
@@ -157,7 +157,7 @@ extension RunStore {
                 BusyInterval(
                     worker: try row.value("worker"), candidateId: try row.value("candidate_id"), attempt: try row.value("attempt"),
                     start: Date(timeIntervalSince1970: try row.value("started_at")),
-                    end: ((try row.value("ended_at") as Double?)).map(Date.init(timeIntervalSince1970:)))
+                    end: (try row.value("ended_at") as Double?).map(Date.init(timeIntervalSince1970:)))
             }
         }
     }
@@ -178,7 +178,7 @@ extension RunStore {
             parents: try decode([Int64].self, (try row.value("parents_json") as String), at: "candidate \(id) parents_json"),
             status: status,
             attempts: try row.value("attempts"), createdAt: Date(timeIntervalSince1970: try row.value("created_at")),
-            finishedAt: ((try row.value("finished_at") as Double?)).map(Date.init(timeIntervalSince1970:)), reason: try row.value("reason"))
+            finishedAt: (try row.value("finished_at") as Double?).map(Date.init(timeIntervalSince1970:)), reason: try row.value("reason"))
     }
 
     private func attempt(from row: Row) throws -> AttemptRecord {
@@ -194,7 +194,7 @@ extension RunStore {
         return AttemptRecord(
             candidateId: candidateId, number: number, worker: try row.value("worker"), seed: seed,
             dispatchedAt: Date(timeIntervalSince1970: try row.value("dispatched_at")),
-            finishedAt: ((try row.value("finished_at") as Double?)).map(Date.init(timeIntervalSince1970:)), state: state,
+            finishedAt: (try row.value("finished_at") as Double?).map(Date.init(timeIntervalSince1970:)), state: state,
             error: try row.value("error"),
             progress: try progressText.map { try decode(EvaluationProgress.self, $0, at: "\(where_) progress_json") },
             rung: try row.value("rung"))
