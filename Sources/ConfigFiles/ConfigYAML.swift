@@ -47,12 +47,9 @@ public enum ConfigYAML {
         message.count <= limit ? message : message.prefix(limit) + " …"
     }
 
-    /// How many nodes `root` has with every alias expanded, counting no further than `limit + 1`.
-    package static func expandedCount(of root: Node, limit: Int) -> Int { walk(root, limit: limit).count }
-
-    /// One walk over the expanded document (stopping one past `limit` nodes): the node count, and the
-    /// first mapping key that is not a scalar.
-    static func walk(_ root: Node, limit: Int) -> (count: Int, nonScalarKey: Node?) {
+    /// One walk over the expanded document: the node count with every alias expanded (counting no
+    /// further than `limit + 1`), and the first mapping key that is not a scalar.
+    package static func walk(_ root: Node, limit: Int) -> (count: Int, nonScalarKey: Node?) {
         var count = 0
         var nonScalarKey: Node?
         var pending = [root]

@@ -10,13 +10,11 @@ extension SearchConfig {
     ///
     /// - Throws: naming `space.fixed.LAYER` when a pinned layer is not in the model.
     public func quantizationSpace(layers: [String]) throws(ConfigError) -> QuantizationSpace {
-        let quantizationSpace = QuantizationSpace(layers: layers, schemes: space.schemes, bits: space.bits, fixed: space.fixed)
         do {
-            try quantizationSpace.validate()
+            return try space.quantizationSpace(layers: layers)
         } catch {
             throw ConfigError(file: file.path, key: "space.\(error.key)", message: error.message)
         }
-        return quantizationSpace
     }
 
     /// Reads the sensitivity table named by `search.sensitivity`, if any.

@@ -1,3 +1,4 @@
+import ConfigFiles
 import Foundation
 import QuantConfig
 import Search
@@ -151,6 +152,16 @@ public struct SpaceSettings: Codable, Hashable, Sendable {
         self.schemes = schemes
         self.bits = bits
         self.fixed = fixed
+    }
+}
+
+extension SpaceSettings {
+    /// The checked search space for a model whose quantizable layers are `layers` (model order).
+    /// - Throws: the space's ``ConfigError`` (key `fixed.LAYER` when a pinned layer is not in the model).
+    public func quantizationSpace(layers: [String]) throws(ConfigError) -> QuantizationSpace {
+        let quantizationSpace = QuantizationSpace(layers: layers, schemes: schemes, bits: bits, fixed: fixed)
+        try quantizationSpace.validate()
+        return quantizationSpace
     }
 }
 

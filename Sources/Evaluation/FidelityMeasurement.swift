@@ -99,8 +99,9 @@ public enum FidelityMeasurement {
         let started = ContinuousClock.now
         let genomes = try GenomeSpace(space)
         let configs = drawConfigurations(settings.configurations, from: genomes, seed: settings.drawSeed)
-        let layers = try evaluator.baseModel().quantizableLayers.map(\.name)
-        let weights = try evaluator.baseModel().quantizableWeightCounts
+        let base = try evaluator.baseModel()
+        let layers = base.quantizableLayers.map(\.name)
+        let weights = base.quantizableWeightCounts
         let full = settings.steps.last!
         let stepsPerEpoch = max(1, evaluator.data.train.count / settings.batchSize)
         let epochs = (full + stepsPerEpoch - 1) / stepsPerEpoch

@@ -55,8 +55,7 @@ struct BenchFidelityCommand: AsyncParsableCommand {
         let evaluator = try options.makeEvaluator()
         let layers = try evaluator.baseModel().quantizableLayers.map(\.name)
         let spaceSettings = try space.map { try SearchConfig.loadSpace(from: URL(fileURLWithPath: $0)) } ?? SpaceSettings()
-        let quantizationSpace = QuantizationSpace(layers: layers, schemes: spaceSettings.schemes, bits: spaceSettings.bits, fixed: spaceSettings.fixed)
-        try quantizationSpace.validate()
+        let quantizationSpace = try spaceSettings.quantizationSpace(layers: layers)
         let bar = ProgressBar(label: "fidelity")
         let report = try FidelityMeasurement.run(evaluator: evaluator, space: quantizationSpace, settings: try settings) { done, total in
             bar.update(done, total, stage: "configurations")

@@ -7,8 +7,8 @@ struct ConfigYAMLTests {
     @Test func everyUseOfAnAliasIsCounted() throws {
         // root mapping, 2 keys, [1, 2, 3] (4 nodes), and [*a, *a]: 1 + 2 × 4.
         let node = try #require(try ConfigYAML.compose("a: &a [1, 2, 3]\nb: [*a, *a]\n", file: nil))
-        #expect(ConfigYAML.expandedCount(of: node, limit: 100) == 16)
-        #expect(ConfigYAML.expandedCount(of: node, limit: 10) == 11, "the count stops one past the limit")
+        #expect(ConfigYAML.walk(node, limit: 100).count == 16)
+        #expect(ConfigYAML.walk(node, limit: 10).count == 11, "the count stops one past the limit")
     }
 
     @Test func aliasesWithinTheBoundAreRead() throws {
