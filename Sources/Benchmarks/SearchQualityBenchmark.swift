@@ -18,8 +18,11 @@ public struct SearchQualityBenchmark: Sendable {
         public var seed: Int
         public var evaluationBudget: Int
         public var quality: SearchQuality
-        /// Steps until `target` × the reference hypervolume; nil if never reached.
+        /// Search steps until `target` × the reference hypervolume; nil if never reached.
         public var stepsToTarget: Int?
+        /// The same with the run's fine-tuned FP32 reference counted (nil: never reached, or a report
+        /// written before the reference was counted apart).
+        public var stepsToTargetWithReference: Int?
         public var hypervolumeWithinBudget: Double
         /// Steps until each of ``milestoneFractions`` × the reference hypervolume (nil: never).
         public var milestones: [Milestone]?
@@ -47,6 +50,10 @@ public struct SearchQualityBenchmark: Sendable {
         public var medianStepsToTarget: Double?
         /// Reference's median steps to the target / this strategy's (higher is cheaper).
         public var stepsRatio: Double?
+        /// The median and the ratio with every run's fine-tuned FP32 reference counted too: the
+        /// whole run's cost, where the fixed reference narrows every ratio towards 1.
+        public var medianStepsToTargetWithReference: Double?
+        public var stepsRatioWithReference: Double?
         public var medianFinalHypervolume: Double
         /// Median hypervolume within the budget's steps: strategies compared at equal QAT steps.
         public var medianHypervolumeWithinBudget: Double
@@ -105,6 +112,9 @@ public struct SearchQualityBenchmark: Sendable {
         var runs: [Run] = reusedReference?.report.runs.filter { $0.strategy == Strategy.nsga2.rawValue } ?? []
         if let reused = reusedReference {
             guard !runs.isEmpty else { throw Failure(description: "\(reused.file.path) holds no reference (nsga2) runs to reuse") }
+            guard runs.allSatisfy({ $0.quality.referenceSteps != nil }) else {
+                throw Failure(description: "\(reused.file.path) was written before the fine-tuned reference's steps were counted apart from the search's; its steps are not comparable, re-run the reference")
+            }
             progress("search-quality: reference reused from \(reused.file.path) (\(runs.count) nsga2 runs, \(referenceEvaluations) evaluations each)")
         }
         // The reference first: its hypervolume is every other strategy's target.
@@ -151,6 +161,7 @@ public struct SearchQualityBenchmark: Sendable {
         let referenceHV = Self.median(runs.filter { $0.strategy == Strategy.nsga2.rawValue }.map(\.quality.finalHypervolume)) ?? 0
         for index in runs.indices {
             runs[index].stepsToTarget = runs[index].quality.steps(toReach: target * referenceHV)
+            runs[index].stepsToTargetWithReference = runs[index].quality.stepsWithReference(toReach: target * referenceHV)
             runs[index].milestones = Self.milestoneFractions.map { fraction in
                 Milestone(fraction: fraction, steps: runs[index].quality.steps(toReach: fraction * referenceHV).map(Double.init), ratio: nil)
             }
@@ -161,9 +172,14 @@ public struct SearchQualityBenchmark: Sendable {
             let steps = scored.filter { $0.strategy == strategy.rawValue }.map { $0.quality.steps(toReach: fraction * referenceHV).map(Double.init) ?? .infinity }
             return Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
         }
+        func medianStepsWithReference(_ strategy: Strategy) -> Double? {
+            let steps = scored.filter { $0.strategy == strategy.rawValue }.map { $0.stepsToTargetWithReference.map(Double.init) ?? .infinity }
+            return Self.median(steps).flatMap { $0.isFinite ? $0 : nil }
+        }
         let summary = strategies.map { strategy -> Summary in
             let mine = scored.filter { $0.strategy == strategy.rawValue }
             let medianSteps = medianStepsTo(strategy, target)
+            let medianWithReference = medianStepsWithReference(strategy)
             let milestones = Self.milestoneFractions.map { fraction in
                 let steps = medianStepsTo(strategy, fraction)
                 return Milestone(fraction: fraction, steps: steps, ratio: Self.ratio(medianStepsTo(.nsga2, fraction), steps))
@@ -171,6 +187,8 @@ public struct SearchQualityBenchmark: Sendable {
             return Summary(
                 strategy: strategy.rawValue, milestones: milestones, medianStepsToTarget: medianSteps,
                 stepsRatio: Self.ratio(medianStepsTo(.nsga2, target), medianSteps),
+                medianStepsToTargetWithReference: medianWithReference,
+                stepsRatioWithReference: Self.ratio(medianStepsWithReference(.nsga2), medianWithReference),
                 medianFinalHypervolume: Self.median(mine.map(\.quality.finalHypervolume)) ?? 0,
                 medianHypervolumeWithinBudget: Self.median(mine.map(\.hypervolumeWithinBudget)) ?? 0,
                 reached: mine.filter { $0.stepsToTarget != nil }.count, runs: mine.count)

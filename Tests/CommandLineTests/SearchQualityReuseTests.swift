@@ -41,6 +41,27 @@ struct SearchQualityReuseTests {
         #expect(report.summary[0].medianStepsToTarget == .infinity)
     }
 
+    @Test func aReferenceWhoseStepsIncludeTheFP32ReferenceIsNotReused() throws {
+        // Written before the reference's steps were counted apart: its trajectory counts them.
+        let url = try file("""
+            {"budgetSteps": 400, "config": "/tmp/c.yaml", "referenceEvaluations": 60, "referenceHypervolume": 0.66,
+             "runs": [{"evaluationBudget": 60, "hypervolumeWithinBudget": 0.63, "seed": 0, "strategy": "nsga2", "stepsToTarget": 160,
+                       "quality": {"finalHypervolume": 0.64, "frontTestAccuracies": [0.77], "fullFidelityResults": 60,
+                                   "lowerRungResults": 0, "totalSteps": 1220, "trajectory": [{"hypervolume": 0.5, "steps": 40}]}}],
+             "summary": [], "target": 0.95}
+            """)
+        var benchmark = Benchmark(
+            config: ConfigFuzzTests.root.appendingPathComponent("configs/search/synthetic-gestures-quick.yaml"), strategies: [.nsga2MF], seeds: 1,
+            referenceEvaluations: 60, budgetSteps: nil, target: 0.95, workers: 1,
+            output: FileManager.default.temporaryDirectory.appendingPathComponent("sq-\(UUID().uuidString)"),
+            executable: URL(fileURLWithPath: "/nonexistent/spikeq"))
+        defer { try? FileManager.default.removeItem(at: benchmark.output) }
+        benchmark.reusedReference = (try Benchmark.report(at: url), url)
+        #expect { try benchmark.run() } throws: { error in
+            "\(error)".contains(url.path) && "\(error)".contains("re-run the reference")
+        }
+    }
+
     @Test func aFileThatIsNotAReportIsNamed() throws {
         let url = try file(#"{"runs": 3}"#)
         #expect { try Benchmark.report(at: url) } throws: { error in
@@ -69,12 +90,12 @@ struct SearchQualityScoringTests {
     typealias Benchmark = SearchQualityBenchmark
 
     /// A run with this (steps, hypervolume) trajectory; its final hypervolume is the last point's.
-    func run(_ strategy: String, seed: Int, _ trajectory: [(Int, Double)]) throws -> Benchmark.Run {
+    func run(_ strategy: String, seed: Int, _ trajectory: [(Int, Double)], referenceSteps: Int = 60) throws -> Benchmark.Run {
         let points = trajectory.map { #"{"steps": \#($0.0), "hypervolume": \#($0.1)}"# }.joined(separator: ", ")
         return try JSONDecoder().decode(Benchmark.Run.self, from: Data("""
             {"strategy": "\(strategy)", "seed": \(seed), "evaluationBudget": 2, "hypervolumeWithinBudget": 0.5,
              "quality": {"finalHypervolume": \(trajectory.last!.1), "frontTestAccuracies": [], "fullFidelityResults": 1, "lowerRungResults": 0,
-                         "totalSteps": \(trajectory.last!.0), "trajectory": [\(points)]}}
+                         "totalSteps": \(trajectory.last!.0), "referenceSteps": \(referenceSteps), "trajectory": [\(points)]}}
             """.utf8))
     }
 
@@ -100,6 +121,10 @@ struct SearchQualityScoringTests {
         // 100 %: reference 400, 500, never → 500; ours 90, never, 70 → 90.
         #expect(mf[3].steps == 90 && mf[3].ratio == 500.0 / 90)
         #expect(runs[4].milestones?[1].steps == nil)
+        // With each run's 60-step fine-tuned reference counted: reference 160, 260, 100 → 160; ours
+        // 108 each, so the fixed cost narrows the ratio.
+        #expect(runs[0].stepsToTargetWithReference == 160 && runs[4].stepsToTargetWithReference == 108)
+        #expect(summary.last?.medianStepsToTargetWithReference == 108 && summary.last?.stepsRatioWithReference == 160.0 / 108)
         #expect(summary.first?.milestones?.allSatisfy { $0.ratio == 1 || $0.steps == nil } == true)
     }
 }

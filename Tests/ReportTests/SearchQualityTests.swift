@@ -58,14 +58,18 @@ struct SearchQualityTests {
                 at: Date(timeIntervalSince1970: 4))
         }
         let quality = try SearchQuality.measure(store)
-        #expect(quality.totalSteps == 60 + 15 + 60 + 60)
-        #expect(quality.trajectory.map(\.steps) == [75, 135, 195])
+        // The reference's 60 steps are counted apart, not as search steps.
+        #expect(quality.totalSteps == 15 + 60 + 60)
+        #expect(quality.referenceSteps == 60)
+        #expect(quality.trajectory.map(\.steps) == [15, 75, 135])
         // The rung result, however good, adds no hypervolume; [0.5, 0.5] gives 0.25; adding [0.2, 0.75]
         // adds 0.3 × 0.25 = 0.075.
         #expect(quality.trajectory.map(\.hypervolume) == [0, 0.25, 0.325])
-        #expect(quality.steps(toReach: 0.3) == 195)
+        #expect(quality.steps(toReach: 0.3) == 135)
+        #expect(quality.stepsWithReference(toReach: 0.3) == 195)
         #expect(quality.steps(toReach: 0.4) == nil)
-        #expect(quality.hypervolume(within: 150) == 0.25)
+        #expect(quality.stepsWithReference(toReach: 0.4) == nil)
+        #expect(quality.hypervolume(within: 90) == 0.25)
         #expect(quality.fullFidelityResults == 2 && quality.lowerRungResults == 1)
     }
 }
