@@ -143,6 +143,26 @@ struct LIFNeuronTests {
         }
     }
 
+    /// In evaluation the spikes overwrite the input currents only when nothing else holds them: a
+    /// caller's tensor is left as it was, and both paths give the same spikes.
+    @Test func evaluationWritesInPlaceOnlyWhenTheInputIsNotShared() {
+        var rng = SeededGenerator(seed: 37)
+        let m = NeuronKernels.chunk + 21
+        let held = Tensor(shape: [3, 4 * m], scalars: GradientCheck.random([3, 4 * m], &rng, scale: 3).scalars.map { $0 + 1 })
+        let before = held.scalars
+        let lif = LIFNeuron()
+        let fromShared = lif.forward(held, timeSteps: 4, training: false)
+        #expect(held.scalars == before, "the caller's currents are untouched")
+        let fromUnique = lif.forward(Tensor(shape: held.shape, scalars: before), timeSteps: 4, training: false)
+        #expect(fromShared == fromUnique)
+        #expect(fromShared.scalars.contains(1) && fromShared.scalars.contains(0))
+        let fused = BatchNormLIF(name: "n", channels: 3, timeSteps: 4)
+        fused.norm.weight.value = GradientCheck.random([3], &rng)
+        let fusedShared = fused.forward(held, training: false)
+        #expect(held.scalars == before)
+        #expect(fusedShared == fused.forward(Tensor(shape: held.shape, scalars: before), training: false))
+    }
+
     @Test func fusedBatchNormLIFMatchesComposition() {
         var rng = SeededGenerator(seed: 13)
         let fused = BatchNormLIF(name: "n", channels: 4, timeSteps: 3)

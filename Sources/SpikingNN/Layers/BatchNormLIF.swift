@@ -19,11 +19,11 @@ public final class BatchNormLIF {
         self.timeSteps = timeSteps
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    public func forward(_ x: consuming Tensor, training: Bool) -> Tensor {
         let channels = norm.channels
         precondition(x.shape.first == channels, "\(norm.name): expected \(channels) channels, got shape \(x.shape)")
         guard training else {
-            return neuron.forward(x, timeSteps: timeSteps, training: false, affine: norm.evaluationAffine())
+            return neuron.forward(consume x, timeSteps: timeSteps, training: false, affine: norm.evaluationAffine())
         }
         let row = x.count / channels
         precondition(row % timeSteps == 0, "\(norm.name): \(row) values per channel do not split into \(timeSteps) time steps")

@@ -80,30 +80,38 @@ public final class LIFNeuron {
 
     /// Spikes for input currents `x` (`[C, T·B, …]`), optionally first mapped per channel by
     /// `x ↦ scale[c]·x + shift[c]` (a fused BatchNorm).
-    public func forward(_ x: Tensor, timeSteps: Int, training: Bool) -> Tensor {
-        forward(x, timeSteps: timeSteps, training: training, affine: nil)
+    public func forward(_ x: consuming Tensor, timeSteps: Int, training: Bool) -> Tensor {
+        forward(consume x, timeSteps: timeSteps, training: training, affine: nil)
     }
 
-    func forward(_ x: Tensor, timeSteps: Int, training: Bool, affine: (scale: [Float], shift: [Float])?) -> Tensor {
-        let channels = x.shape[0]
-        let row = x.count / channels
+    /// In evaluation the spikes overwrite the input currents when nothing else holds them: each
+    /// value is read before its spike is written, and writing in place spares a fresh buffer's
+    /// read-for-ownership, which matters because this pass is bound by memory traffic.
+    func forward(_ x: consuming Tensor, timeSteps: Int, training: Bool, affine: (scale: [Float], shift: [Float])?) -> Tensor {
+        var input = consume x
+        let channels = input.shape[0]
+        let row = input.count / channels
         precondition(row % timeSteps == 0, "LIF: \(row) values per channel do not split into \(timeSteps) time steps")
         let block = row / timeSteps
-        var s = Tensor(uninitializedShape: x.shape)
         let scales = affine?.scale ?? [Float](repeating: 1, count: channels)
         let shifts = affine?.shift ?? [Float](repeating: 0, count: channels)
-        x.withUnsafeBufferPointer { px in
-            s.withUnsafeMutableBufferPointer { ps in
-                let (input, spikes) = (px.baseAddress!, ps.baseAddress!)
-                Compute.parallelFor(channels, grain: 1) { range in
-                    for c in range {
-                        forwardRow(input + c * row, scale: scales[c], shift: shifts[c], timeSteps: timeSteps, block: block,
-                                   spikes: spikes + c * row)
-                    }
+        func run(_ currents: UnsafePointer<Float>, _ spikes: UnsafeMutablePointer<Float>) {
+            Compute.parallelFor(channels, grain: 1) { range in
+                for c in range {
+                    forwardRow(currents + c * row, scale: scales[c], shift: shifts[c], timeSteps: timeSteps, block: block,
+                               spikes: spikes + c * row)
                 }
             }
         }
-        saved = training ? (x, scales, shifts, timeSteps) : nil
+        saved = nil
+        if !training, input.isUniquelyReferenced() {
+            var s = consume input
+            s.withUnsafeMutableBufferPointer { ps in run(UnsafePointer(ps.baseAddress!), ps.baseAddress!) }
+            return s
+        }
+        var s = Tensor(uninitializedShape: input.shape)
+        input.withUnsafeBufferPointer { px in s.withUnsafeMutableBufferPointer { ps in run(px.baseAddress!, ps.baseAddress!) } }
+        if training { saved = (input, scales, shifts, timeSteps) }
         return s
     }
 
