@@ -17,8 +17,13 @@ threads=${2:-2}
 steps=${3:-5}
 bin=${SPIKEQ:-.build/release/spikeq}
 # PyTorch's OpenMP threads spin-wait at barriers by default; on a shared, loaded machine they then lose their
-# time slices (10–15× slower). Passive waiting is what a shared CPU cluster should use; override to compare.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# time slices (10–15× slower). Passive waiting is what a shared CPU cluster should use; override to compare
+# (ACTIVE: spin throughout; unset: the OpenMP runtime's own default, spin briefly then sleep).
+if [[ "${OMP_WAIT_POLICY:-}" == unset ]]; then
+    unset OMP_WAIT_POLICY
+else
+    export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+fi
 if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x .venv-bench/bin/python ]]; then PYTHON=.venv-bench/bin/python; else PYTHON=python3; fi
 fi
