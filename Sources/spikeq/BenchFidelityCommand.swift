@@ -53,9 +53,7 @@ struct BenchFidelityCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let evaluator = try options.makeEvaluator()
-        let layers = try evaluator.baseModel().quantizableLayers.map(\.name)
-        let spaceSettings = try space.map { try SearchConfig.loadSpace(from: URL(fileURLWithPath: $0)) } ?? SpaceSettings()
-        let quantizationSpace = try spaceSettings.quantizationSpace(layers: layers)
+        let quantizationSpace = try evaluator.quantizationSpace(file: space)
         let bar = ProgressBar(label: "fidelity")
         let report = try FidelityMeasurement.run(evaluator: evaluator, space: quantizationSpace, settings: try settings) { done, total in
             bar.update(done, total, stage: "configurations")

@@ -59,9 +59,7 @@ struct SupernetCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let evaluator = try options.makeEvaluator()
-        let layers = try evaluator.baseModel().quantizableLayers.map(\.name)
-        let spaceSettings = try space.map { try SearchConfig.loadSpace(from: URL(fileURLWithPath: $0)) } ?? SpaceSettings()
-        let quantizationSpace = try spaceSettings.quantizationSpace(layers: layers)
+        let quantizationSpace = try evaluator.quantizationSpace(file: space)
         let bar = ProgressBar(label: "supernet")
         let result = try evaluator.trainSupernet(
             space: quantizationSpace, settings: settings,
@@ -75,12 +73,12 @@ struct SupernetCommand: AsyncParsableCommand {
         }
         bar.finish()
         if let configOut {
-            try result.config.yaml(order: layers).write(to: URL(fileURLWithPath: configOut), atomically: true, encoding: .utf8)
+            try result.config.yaml(order: quantizationSpace.layers).write(to: URL(fileURLWithPath: configOut), atomically: true, encoding: .utf8)
         }
         if json {
             print(String(decoding: try BodyCodec.encode(result), as: UTF8.self))
         } else {
-            print(SupernetText.summary(result, layers: layers))
+            print(SupernetText.summary(result, layers: quantizationSpace.layers))
         }
     }
 }
@@ -111,5 +109,14 @@ enum SupernetText {
                                 point.step, point.temperature, point.crossEntropy, point.accuracy * 100, point.expectedRelativeEnergy))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension CandidateEvaluator {
+    /// The checked space over this model's quantizable layers, from a space file or search config
+    /// (`--space`), or the default space when there is none.
+    func quantizationSpace(file: String?) throws -> QuantizationSpace {
+        let settings = try file.map { try SearchConfig.loadSpace(from: URL(fileURLWithPath: $0)) } ?? SpaceSettings()
+        return try settings.quantizationSpace(layers: try baseModel().quantizableLayers.map(\.name))
     }
 }

@@ -17,6 +17,18 @@ struct SearchQualityReuseTests {
             """.utf8))
     }
 
+    /// The shape `bench search-quality` wrote on 2026-12-02: no baseCheckpoint, no referenceFrom,
+    /// no referenceSteps (its steps include the fine-tuned reference's).
+    static let reportOf20261202 = """
+        {"budgetSteps": 400, "config": "/tmp/c.yaml", "referenceEvaluations": 60, "referenceHypervolume": 0.66,
+         "runs": [{"evaluationBudget": 60, "hypervolumeWithinBudget": 0.63, "seed": 0, "strategy": "nsga2", "stepsToTarget": 160,
+                   "quality": {"finalHypervolume": 0.64, "frontTestAccuracies": [0.77], "fullFidelityResults": 60,
+                               "lowerRungResults": 0, "totalSteps": 1220, "trajectory": [{"hypervolume": 0.5, "steps": 40}]}}],
+         "summary": [{"medianFinalHypervolume": 0.64, "medianHypervolumeWithinBudget": 0.63, "medianStepsToTarget": "inf",
+                      "reached": 0, "runs": 1, "strategy": "nsga2"}],
+         "target": 0.95}
+        """
+
     func file(_ text: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("sq-\(UUID().uuidString).json")
         try Data(text.utf8).write(to: url)
@@ -24,16 +36,7 @@ struct SearchQualityReuseTests {
     }
 
     @Test func readsAReportWrittenBeforeBaseCheckpointsWereRecorded() throws {
-        // The shape `bench search-quality` wrote on 2026-12-02: no baseCheckpoint, no referenceFrom.
-        let url = try file("""
-            {"budgetSteps": 400, "config": "/tmp/c.yaml", "referenceEvaluations": 60, "referenceHypervolume": 0.66,
-             "runs": [{"evaluationBudget": 60, "hypervolumeWithinBudget": 0.63, "seed": 0, "strategy": "nsga2", "stepsToTarget": 160,
-                       "quality": {"finalHypervolume": 0.64, "frontTestAccuracies": [0.77], "fullFidelityResults": 60,
-                                   "lowerRungResults": 0, "totalSteps": 1220, "trajectory": [{"hypervolume": 0.5, "steps": 40}]}}],
-             "summary": [{"medianFinalHypervolume": 0.64, "medianHypervolumeWithinBudget": 0.63, "medianStepsToTarget": "inf",
-                          "reached": 0, "runs": 1, "strategy": "nsga2"}],
-             "target": 0.95}
-            """)
+        let url = try file(Self.reportOf20261202)
         let report = try Benchmark.report(at: url)
         #expect(report.referenceEvaluations == 60)
         #expect(report.runs.count == 1 && report.runs[0].baseCheckpoint == nil)
@@ -43,13 +46,7 @@ struct SearchQualityReuseTests {
 
     @Test func aReferenceWhoseStepsIncludeTheFP32ReferenceIsNotReused() throws {
         // Written before the reference's steps were counted apart: its trajectory counts them.
-        let url = try file("""
-            {"budgetSteps": 400, "config": "/tmp/c.yaml", "referenceEvaluations": 60, "referenceHypervolume": 0.66,
-             "runs": [{"evaluationBudget": 60, "hypervolumeWithinBudget": 0.63, "seed": 0, "strategy": "nsga2", "stepsToTarget": 160,
-                       "quality": {"finalHypervolume": 0.64, "frontTestAccuracies": [0.77], "fullFidelityResults": 60,
-                                   "lowerRungResults": 0, "totalSteps": 1220, "trajectory": [{"hypervolume": 0.5, "steps": 40}]}}],
-             "summary": [], "target": 0.95}
-            """)
+        let url = try file(Self.reportOf20261202)
         var benchmark = Benchmark(
             config: ConfigFuzzTests.root.appendingPathComponent("configs/search/synthetic-gestures-quick.yaml"), strategies: [.nsga2MF], seeds: 1,
             referenceEvaluations: 60, budgetSteps: nil, target: 0.95, workers: 1,
