@@ -100,13 +100,14 @@ public struct PowerOfTwoCodec: WeightCodec, Hashable {
     @inline(__always)
     public func magnitudeIndex(of weight: Float) -> Int {
         let r = abs(weight) / alpha
-        if r >= 1 { return magnitudeCount - 1 }
+        if !(r < 1) { return magnitudeCount - 1 }  // also NaN, which has no nearest level
         let smallest = Self.powerOfTwo(-minExponent)
         if r < smallest {
             return r >= smallest * 0.5 ? 1 : 0
         }
-        // r in [2^-(k+1), 2^-k) with k = -exponent(r) - 1.
-        let k = -Int(r.exponent) - 1
+        // r in [2^-(k+1), 2^-k) with k = -exponent(r) - 1; r is normal here (r ≥ smallest ≥ 2^-126),
+        // so its exponent is the biased exponent field minus 127.
+        let k = 126 - Int(r.bitPattern >> 23)
         let upper = Self.powerOfTwo(-k)
         let exponent = r >= 0.75 * upper ? k : k + 1
         // exponent ≤ minExponent since r ≥ smallest.
@@ -133,10 +134,12 @@ public struct PowerOfTwoCodec: WeightCodec, Hashable {
         return magnitudes.reversed().map { -$0 } + [0] + magnitudes
     }
 
-    /// An exact power of two as Float32 (normal range).
+    /// An exact power of two as Float32, built from its bits (the quantizers call this per weight
+    /// per training step); `exponent` must lie in the normal range −126…127.
     @inline(__always)
     static func powerOfTwo(_ exponent: Int) -> Float {
-        Float(sign: .plus, exponent: exponent, significand: 1)
+        assert((-126...127).contains(exponent), "2^\(exponent) is not a normal Float")
+        return Float(bitPattern: UInt32(truncatingIfNeeded: exponent + 127) << 23)
     }
 
     /// Calibrates α to minimise the squared quantization error over a grid of fractions of max|w|.

@@ -101,15 +101,20 @@ final class LayerLevels {
         scale = levels.scale
         let rows = levels.levels.shape[0]
         let fanIn = levels.levels.count / max(rows, 1)
-        maxRowMagnitude = levels.levels.withUnsafeBufferPointer { p in
-            var best = 0.0
-            for r in 0..<rows {
-                var sum = 0.0
-                for i in 0..<fanIn { sum += Double(abs(p[r * fanIn + i])) }
-                best = max(best, sum)
+        var rowSums = [Double](repeating: 0, count: rows)
+        levels.levels.withUnsafeBufferPointer { p in
+            rowSums.withUnsafeMutableBufferPointer { sums in
+                let (source, target) = (p.baseAddress!, sums.baseAddress!)
+                Compute.parallelFor(rows, grain: max(1, 8_192 / max(fanIn, 1))) { range in
+                    for r in range {
+                        var sum = 0.0
+                        for i in 0..<fanIn { sum += Double(abs(source[r * fanIn + i])) }
+                        target[r] = sum
+                    }
+                }
             }
-            return best
         }
+        maxRowMagnitude = rowSums.max() ?? 0
     }
 
     /// Whether `levels × input` is exact in Float arithmetic in any summation order: every input
@@ -130,15 +135,19 @@ final class LayerLevels {
         let fanIn = levels.count / max(rows, 1)
         let padded = (fanIn + 3) / 4 * 4
         var bytes = [Int8](repeating: 0, count: rows * padded)
-        let values = levels.scalars
-        for r in 0..<rows {
-            for i in 0..<fanIn {
-                let level = values[r * fanIn + i]
-                guard level >= -128 && level <= 127 else { return nil }
-                bytes[r * padded + i] = Int8(level)
+        let fits = levels.withUnsafeBufferPointer { values in
+            bytes.withUnsafeMutableBufferPointer { target in
+                for r in 0..<rows {
+                    for i in 0..<fanIn {
+                        let level = values[r * fanIn + i]
+                        guard level >= -128 && level <= 127 else { return false }
+                        target[r * padded + i] = Int8(level)
+                    }
+                }
+                return true
             }
         }
-        return bytes
+        return fits ? bytes : nil
     }
 
     /// `[outputs, …]` viewed as `[outputs, fan-in]`, transposed.
@@ -182,16 +191,24 @@ final class EffectiveWeight {
         let key = [weight.version, Int(bitPattern: UInt(bitPattern: ObjectIdentifier(quantizer)))]
             + quantizer.parameters.map(\.version)
         if !training, let cached, key == cacheKey { return cached }
-        let quantized = quantizer.quantize(weight.value)
-        precondition(quantized.count == weight.value.count, "\(weight.name): quantizer changed the weight's size")
         var levels: LayerLevels?
         if let levelQuantizer = quantizer as? any LevelQuantizer, let found = levelQuantizer.levels(of: weight.value) {
             precondition(found.levels.count == weight.value.count, "\(weight.name): quantizer changed the levels' size")
             levels = LayerLevels(WeightLevels(levels: found.levels.reshaped(weight.value.shape), scale: found.scale))
         }
+        // ŵ is levels × scale bit for bit (the LevelQuantizer contract), one pass cheaper than
+        // quantizing the weight a second time; it runs for every layer at every training step.
+        let quantized = levels.map { Self.scaled($0.levels, by: $0.scale) } ?? quantizer.quantize(weight.value)
+        precondition(quantized.count == weight.value.count, "\(weight.name): quantizer changed the weight's size")
         cached = WeightSnapshot(value: quantized.reshaped(weight.value.shape), levels: levels)
         cacheKey = key
         return cached!
+    }
+
+    private static func scaled(_ levels: Tensor, by scale: Float) -> Tensor {
+        var value = levels
+        value.scale(by: scale)
+        return value
     }
 
     /// Routes dL/dŵ through the quantizer (if any) into the weight's gradient.

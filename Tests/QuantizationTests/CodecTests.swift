@@ -1,3 +1,4 @@
+import Foundation
 import QuantConfig
 import Quantization
 import Testing
@@ -60,6 +61,38 @@ struct CodecTests {
         #expect(q(-0.6) == -0.5)
         #expect(q(-0.01) == 0)
         #expect(codec.code(of: -0.01) == 0)  // never negative zero
+    }
+
+    /// The codec reads exponents from the float's bits; a search over the level set must agree,
+    /// at every width, on random magnitudes across the whole range and on the exact midpoints
+    /// (which round to the larger magnitude).
+    @Test(arguments: QuantizationSpace.supportedBits)
+    func powerOfTwoMatchesANearestLevelSearch(bits: Int) {
+        let alpha: Float = 0.37
+        let codec = PowerOfTwoCodec(bits: bits, alpha: alpha)
+        let magnitudes = codec.levels.filter { $0 >= 0 }  // 0 and the powers, ascending
+        func nearest(_ w: Float) -> Float {
+            var best: Float = 0
+            for level in magnitudes where abs(abs(w) - level) <= abs(abs(w) - best) { best = level }
+            return w < 0 && best > 0 ? -best : best
+        }
+        var rng = SeededGeneratorShim(seed: UInt64(bits))
+        var samples: [Float] = []
+        for (lower, upper) in zip(magnitudes, magnitudes.dropFirst()) {
+            let midpoint: Float = (lower + upper) / 2
+            samples += [midpoint, -midpoint]
+        }
+        for _ in 0..<4000 {
+            // |w| from 1.5·α down to below the smallest power, uniform in the exponent.
+            let exponent = Float(rng.below(4096)) / 4096 * Float(magnitudes.count + 2)
+            let w = alpha * 1.5 * Float(pow(2, -Double(exponent)))
+            samples.append(rng.below(2) == 0 ? w : -w)
+        }
+        for w in samples {
+            #expect(codec.value(of: codec.code(of: w)) == nearest(w), "w = \(w)")
+        }
+        // A NaN weight (a diverged fine-tune) has no nearest level; it must not trap the process.
+        #expect(codec.code(of: .nan) == UInt32(codec.magnitudeCount - 1))
     }
 
     @Test func powerOfTwoCodeLayoutIsSignThenMagnitudeIndex() {

@@ -33,6 +33,36 @@ struct SmoothCompositeGradientTests {
         }
     }
 
+    /// The block's `x + MLP(x)`: the residual summed inside fc1's GEMM matches finite differences,
+    /// and gives the same bits as adding it after the MLP's own backward.
+    @Test func mlpWithResidual() {
+        func makeMLP() -> SpikingMLP {
+            var rng = SeededGenerator(seed: 34)
+            let mlp = SpikingMLP(prefix: "m", dimension: 4, hidden: 6, tokens: 3, timeSteps: 2, generator: &rng)
+            mlp.fc1Norm.neuron.makeSmoothForGradientChecks()
+            mlp.fc2Norm.neuron.makeSmoothForGradientChecks()
+            return mlp
+        }
+        var rng = SeededGenerator(seed: 35)
+        let x = GradientCheck.random([4, 4, 3], &rng)
+        let r = GradientCheck.random([4, 4, 3], &rng)
+        let original = r.scalars
+        let mlp = makeMLP()
+        _ = mlp.forward(x, training: true)
+        let dx = mlp.backwardWithResidual(r)
+        #expect(r.scalars == original, "a caller that keeps its gradient must get it back unchanged")
+        GradientCheck.expectMatches(dx, at: x, indices: Array(0..<x.count), eps: 3e-3, relative: 2e-2, absolute: 1e-4, "dx") { xp in
+            var y = mlp.forward(xp, training: true)
+            y.add(xp)
+            return GradientCheck.project(y, r)
+        }
+        let separate = makeMLP()
+        _ = separate.forward(x, training: true)
+        var added = separate.backward(r)
+        added.add(r)
+        #expect(dx.scalars == added.scalars)
+    }
+
     @Test func spikingSelfAttention() {
         var rng = SeededGenerator(seed: 33)
         let a = SpikingSelfAttention(prefix: "a", dimension: 8, heads: 2, tokens: 3, timeSteps: 2, generator: &rng)

@@ -320,17 +320,21 @@ public final class Conv2d: QuantizableLayer {
     /// Zeroes the positions of a tile's `cols` row whose tap (ky, kx) falls outside the image.
     func zeroPadding(_ row: UnsafeMutablePointer<Float>, tile: Tile, ky: Int, kx: Int) {
         let tileRows = tile.rows.count
+        // The image row whose taps fall above or below the image, when the tile holds it.
+        let edgeRow = ky < 0 ? 0 : ky > 0 ? height - 1 : -1
+        let blankRow = tile.rows.contains(edgeRow) ? edgeRow - tile.rows.lowerBound : nil
+        // The column whose taps fall left or right of the image.
+        let blankColumn = kx < 0 ? 0 : kx > 0 ? width - 1 : nil
         for slot in 0..<tile.frames.count {
-            for (r, y) in tile.rows.enumerated() {
-                let line = row + (slot * tileRows + r) * width
-                if (ky < 0 && y == 0) || (ky > 0 && y == height - 1) {
-                    line.update(repeating: 0, count: width)
-                } else if kx < 0 {
-                    line[0] = 0
-                } else if kx > 0 {
-                    line[width - 1] = 0
+            let frame = row + slot * tileRows * width
+            if let blankColumn {
+                var position = frame + blankColumn
+                for _ in 0..<tileRows {
+                    position.pointee = 0
+                    position += width
                 }
             }
+            if let blankRow { (frame + blankRow * width).update(repeating: 0, count: width) }
         }
     }
 

@@ -26,6 +26,15 @@ public final class SpikingMLP {
         let dHidden = fc2.backward(fc2Norm.backward(dy))!
         return fc1.backward(fc1Norm.backward(dHidden))!
     }
+
+    /// The gradient of `x + MLP(x)`: dL/dx plus `dy` itself, summed inside fc1's GEMM in `dy`'s
+    /// buffer (the same bits as adding afterwards: one sum of two terms).
+    public func backwardWithResidual(_ dy: consuming Tensor) -> Tensor {
+        let dHidden = fc2.backward(fc2Norm.backward(dy))!
+        var dx = consume dy
+        fc1.backward(fc1Norm.backward(dHidden), addingInputGradientTo: &dx)
+        return dx
+    }
 }
 
 /// One encoder block: `x = x + SSA(x); x = x + MLP(x)`.
@@ -52,9 +61,8 @@ public final class SpikformerBlock {
         return out
     }
 
-    public func backward(_ dOut: Tensor) -> Tensor {
-        var dh = mlp.backward(dOut)
-        dh.add(dOut)
+    public func backward(_ dOut: consuming Tensor) -> Tensor {
+        let dh = mlp.backwardWithResidual(dOut)
         var dx = attention.backward(dh)
         dx.add(dh)
         return dx

@@ -97,8 +97,8 @@ public final class SpikingSelfAttention {
         let dy = attentionNeuron.backward(da)
         let (dq, dk, dv) = attendBackward(dy, q: qs, k: ks, v: vs, products: products)
         var dx = q.backward(qNorm.backward(dq))!
-        dx.add(k.backward(kNorm.backward(dk))!)
-        dx.add(v.backward(vNorm.backward(dv))!)
+        k.backward(kNorm.backward(dk), addingInputGradientTo: &dx)
+        v.backward(vNorm.backward(dv), addingInputGradientTo: &dx)
         savedQ = nil
         savedK = nil
         savedV = nil

@@ -153,12 +153,34 @@ public final class TokenLinear: QuantizableLayer {
 
     /// Accumulates dL/dW (and dL/db) and returns dL/dx.
     public func backward(_ dy: Tensor, needsInputGradient: Bool = true) -> Tensor? {
+        guard needsInputGradient else {
+            backward(dy, inputGradient: nil, adding: false)
+            return nil
+        }
+        var dx = Tensor(uninitializedShape: savedInputShape)
+        dx.withUnsafeMutableBufferPointer { backward(dy, inputGradient: $0.baseAddress!, adding: false) }
+        return dx
+    }
+
+    /// Accumulates dL/dW (and dL/db) and adds dL/dx to `dx`, which has the input's shape: layers
+    /// that read one input (attention's Q, K and V) sum their input gradients inside the GEMM.
+    public func backward(_ dy: Tensor, addingInputGradientTo dx: inout Tensor) {
+        precondition(dx.shape == savedInputShape, "\(name): input gradient shaped \(dx.shape), the input was \(savedInputShape)")
+        dx.withUnsafeMutableBufferPointer { backward(dy, inputGradient: $0.baseAddress!, adding: true) }
+    }
+
+    private var savedInputShape: [Int] {
+        guard let savedInput else { preconditionFailure("\(name): backward without a training forward pass") }
+        return savedInput.shape
+    }
+
+    /// - Parameter inputGradient: where dL/dx goes (set, or added to when `adding`); nil: not computed.
+    private func backward(_ dy: Tensor, inputGradient: UnsafeMutablePointer<Float>?, adding: Bool) {
         guard let x = savedInput, let w = savedWeight else {
             preconditionFailure("\(name): backward without a training forward pass")
         }
         let length = x.count / inFeatures
         var dw = Tensor(uninitializedShape: [outFeatures, inFeatures])
-        var dx: Tensor? = needsInputGradient ? Tensor(uninitializedShape: x.shape) : nil
         let path = productMode.path(density: savedDensity, crossover: ProductCrossover.linearWeightGradient(outFeatures: outFeatures))
         products.recordWeightGradient(path)
         dy.withUnsafeBufferPointer { pdy in
@@ -181,13 +203,11 @@ public final class TokenLinear: QuantizableLayer {
                     }
                 }
             }
-            if dx != nil {
+            if let inputGradient {
                 w.withUnsafeBufferPointer { pw in
-                    dx!.withUnsafeMutableBufferPointer { pdx in
-                        BLAS.gemm(transposeA: true, m: inFeatures, n: length, k: outFeatures,
-                                  a: pw.baseAddress!, lda: inFeatures, b: pdy.baseAddress!, ldb: length,
-                                  c: pdx.baseAddress!, ldc: length)
-                    }
+                    BLAS.gemm(transposeA: true, m: inFeatures, n: length, k: outFeatures,
+                              a: pw.baseAddress!, lda: inFeatures, b: pdy.baseAddress!, ldb: length,
+                              beta: adding ? 1 : 0, c: inputGradient, ldc: length)
                 }
             }
             if let bias {
@@ -207,7 +227,6 @@ public final class TokenLinear: QuantizableLayer {
         effective.accumulateGradient(dw)
         savedInput = nil
         savedWeight = nil
-        return dx
     }
 }
 

@@ -45,7 +45,7 @@ public final class Spikformer {
     /// Backward pass for the last training forward pass: accumulates every parameter's gradient.
     public func backward(_ gradientOfLogits: Tensor) {
         var g = head.backward(gradientOfLogits)
-        for block in blocks.reversed() { g = block.backward(g) }
+        for block in blocks.reversed() { g = block.backward(consume g) }
         patchSplitting.backward(g)
     }
 
