@@ -9,6 +9,7 @@
 #include "CKernels.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -29,6 +30,37 @@ static void ck_pack_generic(const float *x, int64_t inFeatures, int64_t ldx, int
         const float *row = x + i * ldx + t0;
         for (int64_t t = 0; t < n; t++) {
             packed[((t / 16) * groups + i / 4) * 64 + (t % 16) * 4 + i % 4] = (uint8_t)row[t];
+        }
+    }
+}
+
+/// Which taps of position p's 3×3 neighbourhood lie inside its image: bit `tap` (ky·3 + kx order).
+static inline uint32_t ck_inside_taps(int64_t p, int64_t height, int64_t width) {
+    const int64_t row = (p % (height * width)) / width;
+    const int64_t column = p % width;
+    uint32_t taps = 0;
+    for (int tap = 0; tap < 9; tap++) {
+        const int64_t y = row + tap / 3 - 1, x = column + tap % 3 - 1;
+        if (y >= 0 && y < height && x >= 0 && x < width) taps |= 1u << tap;
+    }
+    return taps;
+}
+
+/// `ck_pack_generic` of the 3×3 patches of positions [p0, p0 + n) (see `CKernels_patchLevelProduct`).
+static void ck_pack_patches_generic(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width, int64_t p0,
+                                    int64_t n, uint8_t *packed) {
+    const int64_t inFeatures = inChannels * 9;
+    const int64_t groups = ck_groups(inFeatures);
+    const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
+    memset(packed, 0, (size_t)(blocks * groups * 64));
+    for (int64_t t = 0; t < n; t++) {
+        const int64_t p = p0 + t;
+        const uint32_t inside = ck_inside_taps(p, height, width);
+        for (int64_t i = 0; i < inFeatures; i++) {
+            const int64_t c = i / 9, tap = i % 9;
+            if (!(inside >> tap & 1)) continue;
+            const float value = x[c * total + p + (tap / 3 - 1) * width + tap % 3 - 1];
+            packed[((t / 16) * groups + i / 4) * 64 + (t % 16) * 4 + i % 4] = (uint8_t)value;
         }
     }
 }
@@ -73,6 +105,39 @@ static void ck_pack_vnni(const float *x, int64_t inFeatures, int64_t ldx, int64_
                 const int64_t i = 4 * g + j;
                 if (i >= inFeatures) break;
                 const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(mask, x + i * ldx + t0 + b * 16));
+                word = _mm512_or_si512(word, _mm512_slli_epi32(v, 8 * j));
+            }
+            _mm512_storeu_si512(packed + (b * groups + g) * 64, word);
+        }
+    }
+}
+
+/// `ck_pack_vnni` of the 3×3 patches of positions [p0, p0 + n): each feature's 16 tokens are one
+/// masked load at the tap's offset, the mask holding the positions whose tap lies inside the image
+/// (masked lanes are neither read nor faulted on, so taps past the buffer's ends are safe).
+static void ck_pack_patches_vnni(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width, int64_t p0,
+                                 int64_t n, uint8_t *packed) {
+    const int64_t inFeatures = inChannels * 9;
+    const int64_t groups = ck_groups(inFeatures);
+    const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
+    __mmask16 inside[9][ckTileTokens / ckBlockTokens];
+    for (int64_t b = 0; b < blocks; b++) {
+        uint32_t bits[9] = {0};
+        for (int64_t j = 0; j < 16 && b * 16 + j < n; j++) {
+            const uint32_t taps = ck_inside_taps(p0 + b * 16 + j, height, width);
+            for (int tap = 0; tap < 9; tap++) bits[tap] |= (taps >> tap & 1) << j;
+        }
+        for (int tap = 0; tap < 9; tap++) inside[tap][b] = (__mmask16)bits[tap];
+    }
+    for (int64_t g = 0; g < groups; g++) {
+        for (int64_t b = 0; b < blocks; b++) {
+            __m512i word = _mm512_setzero_si512();
+            for (int j = 0; j < 4; j++) {
+                const int64_t i = 4 * g + j;
+                if (i >= inFeatures) break;
+                const int64_t c = i / 9, tap = i % 9;
+                const int64_t offset = c * total + p0 + b * 16 + (tap / 3 - 1) * width + tap % 3 - 1;
+                const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(inside[tap][b], (const float *)((uintptr_t)x + (uintptr_t)(offset * (int64_t)sizeof(float)))));
                 word = _mm512_or_si512(word, _mm512_slli_epi32(v, 8 * j));
             }
             _mm512_storeu_si512(packed + (b * groups + g) * 64, word);
@@ -178,5 +243,26 @@ void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int6
 #endif
         ck_pack_generic(x, inFeatures, ldx, t0, n, scratch);
         ck_tile_generic(scratch, n, groups, levels, outFeatures, bias, scale, y + t0, ldy);
+    }
+}
+
+void CKernels_patchLevelProduct(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width,
+                                int64_t begin, int64_t end, const int8_t *levels, int64_t outFeatures, float scale, float *y,
+                                uint8_t *scratch) {
+    const int64_t groups = ck_groups(inChannels * 9);
+#if defined(__x86_64__)
+    const int32_t vnni = CKernels_hasIntegerDotProducts();
+#endif
+    for (int64_t t0 = begin; t0 < end; t0 += ckTileTokens) {
+        const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
+#if defined(__x86_64__)
+        if (vnni) {
+            ck_pack_patches_vnni(x, inChannels, total, height, width, t0, n, scratch);
+            ck_tile_vnni(scratch, n, groups, levels, outFeatures, NULL, scale, y + t0, total);
+            continue;
+        }
+#endif
+        ck_pack_patches_generic(x, inChannels, total, height, width, t0, n, scratch);
+        ck_tile_generic(scratch, n, groups, levels, outFeatures, NULL, scale, y + t0, total);
     }
 }

@@ -144,6 +144,21 @@ public enum EventKernels {
             bias, scale, y, Int64(ldy), scratch)
     }
 
+    /// `levelProduct` of a 3×3 convolution (padding 1) for output positions `positions` of
+    /// `x` (`[inChannels, F, H, W]`, `total = F·H·W` positions per channel), reading the patches
+    /// straight from `x` instead of an im2col copy, on the calling thread. Writes
+    /// `y[o·total + p]`; `levels` are `[outFeatures, inChannels·9]` rows padded to a multiple of 4.
+    public static func patchLevelProduct(
+        _ x: UnsafePointer<Float>, inChannels: Int, total: Int, height: Int, width: Int, positions: Range<Int>,
+        levels: UnsafePointer<Int8>, outFeatures: Int, scale: Float, into y: UnsafeMutablePointer<Float>
+    ) {
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(CKernels_levelProductScratch(Int64(inChannels * 9))))
+        defer { scratch.deallocate() }
+        CKernels_patchLevelProduct(
+            x, Int64(inChannels), Int64(total), Int64(height), Int64(width), Int64(positions.lowerBound), Int64(positions.upperBound),
+            levels, Int64(outFeatures), scale, y, scratch)
+    }
+
     /// Event-driven `y[:, tokens] = scale·(W·x) + bias` over channel-major tokens, split over the
     /// pool by token ranges.
     ///

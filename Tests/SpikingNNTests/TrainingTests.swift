@@ -60,6 +60,39 @@ struct TrainingTests {
         #expect(evaluation.accuracy >= 0.9, "accuracy \(evaluation.accuracy)")
     }
 
+    /// Re-estimation runs the model in evaluation mode with batch statistics; it must give the
+    /// running statistics of its definition, training-mode passes over the same batches with
+    /// momentum 1/k at the k-th, bit for bit, and leave later evaluation passes alone.
+    @Test func batchNormReestimationEqualsAveragingTrainingPasses() throws {
+        let config = TinyConfigs.training
+        let data = TinyData.halves(config: config, count: 24, seed: 8)
+        let model = Spikformer(config: config, seed: 9)
+        let reference = Spikformer(config: config, seed: 9)
+        try Trainer.recalibrateBatchNorm(model, on: data, batchSize: 8, batches: 2, seed: 4)
+
+        var shuffler = SeededGenerator(seed: 4, stream: "trainer.recalibrate")
+        var order = Array(0..<data.count)
+        order.shuffle(using: &shuffler)
+        let loader = BatchLoader(source: data, order: Array(order.prefix(16)), batchSize: 8, augment: false, seed: 4)
+        defer { loader.cancel() }
+        var k = 0
+        while let batch = try loader.next() {
+            k += 1
+            for norm in reference.batchNorms { norm.momentum = 1 / Float(k) }
+            _ = reference.forward(batch.input, training: true)
+        }
+        #expect(k == 2)
+        #expect(!model.batchNorms.isEmpty)
+        for (estimated, expected) in zip(model.batchNorms, reference.batchNorms) {
+            #expect(estimated.runningMean.value == expected.runningMean.value, "\(estimated.name)")
+            #expect(estimated.runningVar.value == expected.runningVar.value, "\(estimated.name)")
+            #expect(estimated.momentum == 0.1)
+        }
+        let before = model.batchNorms.map(\.runningMean.value)
+        _ = try Trainer.evaluate(model, on: data, batchSize: 8)
+        #expect(model.batchNorms.map(\.runningMean.value) == before, "evaluation after re-estimation moved the statistics")
+    }
+
     @Test func sameSeedGivesBitIdenticalWeights() throws {
         let config = TinyConfigs.training
         let data = TinyData.halves(config: config, count: 12, seed: 6)

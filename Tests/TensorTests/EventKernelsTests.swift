@@ -112,6 +112,57 @@ struct EventKernelsTests {
         }
     }
 
+    /// The 3×3 patch product against a direct padded convolution in integers: ragged feature groups
+    /// (3 channels: 27 features), images narrower and shorter than a token block, several frames (so
+    /// taps at an image's edge would read the neighbouring row or frame, and at the buffer's ends
+    /// past it), a position range that starts and ends mid-image. Every variant gives the same bits,
+    /// and positions outside the range are left alone.
+    @Test(arguments: [(3, 5, 7, 4, 9), (8, 32, 32, 2, 0), (2, 3, 3, 3, 1)])
+    func patchLevelProductIsTheExactPaddedConvolution(inChannels: Int, height: Int, width: Int, frames: Int, skip: Int) {
+        var rng = SeededGenerator(seed: UInt64(inChannels * 31 + height))
+        let plane = height * width
+        let total = frames * plane
+        let x = Self.events([inChannels, total], density: 0.4, maxCount: 255, &rng)
+        let outFeatures = 11
+        let inFeatures = inChannels * 9
+        let padded = (inFeatures + 3) / 4 * 4
+        var levels = [Int8](repeating: 0, count: outFeatures * padded)
+        for o in 0..<outFeatures {
+            for i in 0..<inFeatures { levels[o * padded + i] = Int8(truncatingIfNeeded: Int(rng.next() % 256) - 128) }
+        }
+        let scale: Float = 0.021
+        let positions = skip..<(total - skip)
+        let y = Self.agreeingAcrossVariants {
+            var y = Tensor(shape: [outFeatures, total], repeating: -9)
+            x.withUnsafeBufferPointer { px in
+                y.withUnsafeMutableBufferPointer { py in
+                    EventKernels.patchLevelProduct(
+                        px.baseAddress!, inChannels: inChannels, total: total, height: height, width: width, positions: positions,
+                        levels: levels, outFeatures: outFeatures, scale: scale, into: py.baseAddress!)
+                }
+            }
+            return y.scalars
+        }
+        for o in 0..<outFeatures {
+            for p in 0..<total {
+                var expected: Float = -9
+                if positions.contains(p) {
+                    let (frame, row, column) = (p / plane, (p % plane) / width, p % width)
+                    var sum = 0
+                    for c in 0..<inChannels {
+                        for tap in 0..<9 {
+                            let (r, q) = (row + tap / 3 - 1, column + tap % 3 - 1)
+                            guard (0..<height).contains(r) && (0..<width).contains(q) else { continue }
+                            sum += Int(levels[o * padded + c * 9 + tap]) * Int(x[flat: c * total + frame * plane + r * width + q])
+                        }
+                    }
+                    expected = Float(sum) * scale
+                }
+                #expect(y[o * total + p] == expected, "output \(o) position \(p)")
+            }
+        }
+    }
+
     /// The sum and binarity that activity tracking (firing rates, energy) reads from the inspection:
     /// exact for spike counts in every variant, tails included; a −1 or a 2 is not binary.
     @Test func inspectionSumsAndTellsSpikesFromCounts() {

@@ -56,6 +56,15 @@ int64_t CKernels_levelProductScratch(int64_t inFeatures);
 void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end, const int8_t *levels,
                            int64_t outFeatures, const float *bias, float scale, float *y, int64_t ldy, uint8_t *scratch);
 
+/// The same product for a 3×3 convolution with padding 1, reading the patches straight from its
+/// input instead of an im2col copy: feature `c·9 + tap` of position p (0 ≤ p < frames·height·width,
+/// `total` of them per channel) is `x[c·total + p + ky·width + kx]` (ky, kx = tap/3 − 1, tap%3 − 1)
+/// when that neighbour lies inside p's image, else 0. Writes `y[o·total + p]` for p in [begin, end).
+/// Uses `CKernels_levelProductScratch(inChannels·9)` bytes of scratch.
+void CKernels_patchLevelProduct(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width,
+                                int64_t begin, int64_t end, const int8_t *levels, int64_t outFeatures, float scale, float *y,
+                                uint8_t *scratch);
+
 /// `out[c·ldo + r] = in[r·ldi + c]` for `r < rows`, `c < columns` (blocked transpose).
 void CKernels_transpose(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo);
 

@@ -9,12 +9,17 @@ public import Tensor
 public final class BatchNorm {
     public let name: String
     public let channels: Int
-    public internal(set) var momentum: Float
+    public package(set) var momentum: Float
     public let epsilon: Float
     public let weight: Parameter
     public let bias: Parameter
     public let runningMean: Parameter
     public let runningVar: Parameter
+    /// Evaluation-mode passes normalise with the batch's own statistics and fold them into the
+    /// running ones, as training does, but keep nothing for a backward pass: BatchNorm
+    /// re-estimation (``Trainer/recalibrateBatchNorm(_:on:batchSize:batches:seed:)``) runs the
+    /// rest of the model in its cheaper evaluation mode.
+    var collectsBatchStatistics = false
 
     private var savedInput: Tensor?
     private var savedMean: [Float] = []
@@ -38,7 +43,7 @@ public final class BatchNorm {
     /// training after computing (and recording) the batch statistics of `x`.
     func affine(for x: Tensor, training: Bool) -> (scale: [Float], shift: [Float]) {
         precondition(x.shape.first == channels, "\(name): expected \(channels) channels, got shape \(x.shape)")
-        guard training else { return evaluationAffine() }
+        guard training || collectsBatchStatistics else { return evaluationAffine() }
         let length = x.count / channels
         var mean = [Float](repeating: 0, count: channels)
         var variance = [Float](repeating: 0, count: channels)
@@ -54,7 +59,7 @@ public final class BatchNorm {
                 }
             }
         }
-        return recordBatchStatistics(of: x, mean: mean, variance: variance)
+        return recordBatchStatistics(of: x, mean: mean, variance: variance, keepForBackward: training)
     }
 
     /// The affine map of evaluation mode, from the running statistics.
@@ -88,9 +93,9 @@ public final class BatchNorm {
         return (inverseStd, scale, beta - mean * scale)
     }
 
-    /// Updates the running statistics with a batch's, keeps what ``backward(_:)`` needs, and
-    /// returns the batch's affine map.
-    func recordBatchStatistics(of x: Tensor, mean: [Float], variance: [Float]) -> (scale: [Float], shift: [Float]) {
+    /// Updates the running statistics with a batch's, keeps what ``backward(_:)`` needs (when
+    /// `keepForBackward`), and returns the batch's affine map.
+    func recordBatchStatistics(of x: Tensor, mean: [Float], variance: [Float], keepForBackward: Bool) -> (scale: [Float], shift: [Float]) {
         let length = x.count / channels
         let gamma = weight.value.scalars
         let beta = bias.value.scalars
@@ -108,9 +113,13 @@ public final class BatchNorm {
         runningVar.updateInPlace { rv in
             for c in 0..<channels { rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * unbiasing }
         }
-        savedInput = x
-        savedMean = mean
-        savedInverseStd = inverseStd
+        if keepForBackward {
+            savedInput = x
+            savedMean = mean
+            savedInverseStd = inverseStd
+        } else {
+            savedInput = nil
+        }
         return (scale, shift)
     }
 

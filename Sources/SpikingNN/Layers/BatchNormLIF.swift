@@ -23,7 +23,9 @@ public final class BatchNormLIF {
         let channels = norm.channels
         precondition(x.shape.first == channels, "\(norm.name): expected \(channels) channels, got shape \(x.shape)")
         guard training else {
-            return neuron.forward(consume x, timeSteps: timeSteps, training: false, affine: norm.evaluationAffine())
+            // Re-estimation takes the batch's statistics first, then spikes in place as evaluation does.
+            let affine = norm.collectsBatchStatistics ? norm.affine(for: x, training: false) : norm.evaluationAffine()
+            return neuron.forward(consume x, timeSteps: timeSteps, training: false, affine: affine)
         }
         let row = x.count / channels
         precondition(row % timeSteps == 0, "\(norm.name): \(row) values per channel do not split into \(timeSteps) time steps")
@@ -55,7 +57,7 @@ public final class BatchNormLIF {
                 }
             }
         }
-        _ = norm.recordBatchStatistics(of: x, mean: mean, variance: variance)
+        _ = norm.recordBatchStatistics(of: x, mean: mean, variance: variance, keepForBackward: true)
         return s
     }
 

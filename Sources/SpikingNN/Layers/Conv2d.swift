@@ -142,14 +142,13 @@ public final class Conv2d: QuantizableLayer {
                     return
                 }
                 if let integer {
+                    // The int8 product packs its bytes straight from the input's patches: no im2col.
                     integer.withUnsafeBufferPointer { pl in
                         Compute.parallelParts(frames, grain: 1) { _, frameRange in
-                            self.forEachTile(frames: frameRange) { tile, cols, start, count in
-                                self.im2col(input, frames: frames, tile: tile, into: cols)
-                                EventKernels.levelProduct(
-                                    cols, inFeatures: k, stride: count, tokens: 0..<count, levels: pl.baseAddress!,
-                                    outFeatures: self.outChannels, bias: nil, scale: scale, into: output + start, stride: frames * plane)
-                            }
+                            EventKernels.patchLevelProduct(
+                                input, inChannels: self.inChannels, total: frames * plane, height: self.height, width: self.width,
+                                positions: (frameRange.lowerBound * plane)..<(frameRange.upperBound * plane), levels: pl.baseAddress!,
+                                outFeatures: self.outChannels, scale: scale, into: output)
                         }
                     }
                     return

@@ -112,7 +112,7 @@ public final class Spikformer {
         quantizableLayers.first { $0.name == name }
     }
 
-    var batchNorms: [BatchNorm] { modules(of: BatchNorm.self) }
+    package var batchNorms: [BatchNorm] { modules(of: BatchNorm.self) }
 
     /// Model parameters and buffers in checkpoint order (excluding quantizer parameters).
     public var stateParameters: [Parameter] { state }

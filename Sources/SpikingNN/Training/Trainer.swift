@@ -216,14 +216,21 @@ public enum Trainer {
         defer { loader.cancel() }
         let norms = model.batchNorms
         let saved = norms.map(\.momentum)
-        defer { for (norm, momentum) in zip(norms, saved) { norm.momentum = momentum } }
+        for norm in norms { norm.collectsBatchStatistics = true }
+        defer {
+            for (norm, momentum) in zip(norms, saved) {
+                norm.momentum = momentum
+                norm.collectsBatchStatistics = false
+            }
+        }
+        // Evaluation mode with batch statistics: the same normalisation and spikes as a training
+        // pass, without keeping activations or re-quantizing the weights every batch.
         var count = 0
         while let batch = try loader.next() {
             count += 1
             for norm in norms { norm.momentum = 1 / Float(count) }
-            _ = model.forward(batch.input, training: true)
+            _ = model.forward(batch.input, training: false)
         }
-        model.discardSavedActivations()
     }
 
     static func argmaxRows(_ logits: Tensor) -> [Int] {
