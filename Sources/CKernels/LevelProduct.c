@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -34,31 +35,38 @@ static void ck_pack_generic(const float *x, int64_t inFeatures, int64_t ldx, int
     }
 }
 
-/// Which taps of position p's 3×3 neighbourhood lie inside its image: bit `tap` (ky·3 + kx order).
-static inline uint32_t ck_inside_taps(int64_t p, int64_t height, int64_t width) {
-    const int64_t row = (p % (height * width)) / width;
-    const int64_t column = p % width;
-    uint32_t taps = 0;
-    for (int tap = 0; tap < 9; tap++) {
-        const int64_t y = row + tap / 3 - 1, x = column + tap % 3 - 1;
-        if (y >= 0 && y < height && x >= 0 && x < width) taps |= 1u << tap;
+/// For every position of one image (`height·width`), which taps of its 3×3 neighbourhood lie
+/// inside the image: bit `tap` (ky·3 + kx order). Built once per call, without divisions.
+static uint16_t *ck_inside_taps(int64_t height, int64_t width) {
+    uint16_t *taps = malloc((size_t)(height * width) * sizeof(uint16_t));
+    for (int64_t row = 0; row < height; row++) {
+        const uint32_t rows = (row > 0 ? 1u : 0u) | 2u | (row < height - 1 ? 4u : 0u);  // ky = -1, 0, 1
+        for (int64_t column = 0; column < width; column++) {
+            const uint32_t columns = (column > 0 ? 1u : 0u) | 2u | (column < width - 1 ? 4u : 0u);  // kx = -1, 0, 1
+            uint32_t inside = 0;
+            for (int ky = 0; ky < 3; ky++) {
+                if (rows >> ky & 1) inside |= columns << (3 * ky);
+            }
+            taps[row * width + column] = (uint16_t)inside;
+        }
     }
     return taps;
 }
 
-/// `ck_pack_generic` of the 3×3 patches of positions [p0, p0 + n) (see `CKernels_patchLevelProduct`).
-static void ck_pack_patches_generic(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width, int64_t p0,
-                                    int64_t n, uint8_t *packed) {
+/// `ck_pack_generic` of the 3×3 patches of positions [p0, p0 + n) (see `CKernels_patchLevelProduct`);
+/// `inside` is `ck_inside_taps`' table.
+static void ck_pack_patches_generic(const float *x, int64_t inChannels, int64_t total, int64_t plane, int64_t width,
+                                    const uint16_t *inside, int64_t p0, int64_t n, uint8_t *packed) {
     const int64_t inFeatures = inChannels * 9;
     const int64_t groups = ck_groups(inFeatures);
     const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
     memset(packed, 0, (size_t)(blocks * groups * 64));
     for (int64_t t = 0; t < n; t++) {
         const int64_t p = p0 + t;
-        const uint32_t inside = ck_inside_taps(p, height, width);
+        const uint32_t taps = inside[p % plane];
         for (int64_t i = 0; i < inFeatures; i++) {
             const int64_t c = i / 9, tap = i % 9;
-            if (!(inside >> tap & 1)) continue;
+            if (!(taps >> tap & 1)) continue;
             const float value = x[c * total + p + (tap / 3 - 1) * width + tap % 3 - 1];
             packed[((t / 16) * groups + i / 4) * 64 + (t % 16) * 4 + i % 4] = (uint8_t)value;
         }
@@ -115,19 +123,23 @@ static void ck_pack_vnni(const float *x, int64_t inFeatures, int64_t ldx, int64_
 /// `ck_pack_vnni` of the 3×3 patches of positions [p0, p0 + n): each feature's 16 tokens are one
 /// masked load at the tap's offset, the mask holding the positions whose tap lies inside the image
 /// (masked lanes are neither read nor faulted on, so taps past the buffer's ends are safe).
-static void ck_pack_patches_vnni(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width, int64_t p0,
-                                 int64_t n, uint8_t *packed) {
+static void ck_pack_patches_vnni(const float *x, int64_t inChannels, int64_t total, int64_t plane, int64_t width,
+                                 const uint16_t *inside, int64_t p0, int64_t n, uint8_t *packed) {
     const int64_t inFeatures = inChannels * 9;
     const int64_t groups = ck_groups(inFeatures);
     const int64_t blocks = (n + ckBlockTokens - 1) / ckBlockTokens;
-    __mmask16 inside[9][ckTileTokens / ckBlockTokens];
+    __mmask16 masks[9][ckTileTokens / ckBlockTokens];
     for (int64_t b = 0; b < blocks; b++) {
-        uint32_t bits[9] = {0};
-        for (int64_t j = 0; j < 16 && b * 16 + j < n; j++) {
-            const uint32_t taps = ck_inside_taps(p0 + b * 16 + j, height, width);
-            for (int tap = 0; tap < 9; tap++) bits[tap] |= (taps >> tap & 1) << j;
+        // The 16 positions' tap bits (wrapping into the next image), one 32-bit lane each.
+        const int64_t count = n - b * 16 < 16 ? n - b * 16 : 16;
+        uint32_t lanes[16] = {0};
+        int64_t s = (p0 + b * 16) % plane;
+        for (int64_t j = 0; j < count; j++) {
+            lanes[j] = inside[s];
+            if (++s == plane) s = 0;
         }
-        for (int tap = 0; tap < 9; tap++) inside[tap][b] = (__mmask16)bits[tap];
+        const __m512i taps = _mm512_loadu_si512(lanes);
+        for (int tap = 0; tap < 9; tap++) masks[tap][b] = _mm512_test_epi32_mask(taps, _mm512_set1_epi32(1 << tap));
     }
     for (int64_t g = 0; g < groups; g++) {
         for (int64_t b = 0; b < blocks; b++) {
@@ -137,7 +149,8 @@ static void ck_pack_patches_vnni(const float *x, int64_t inChannels, int64_t tot
                 if (i >= inFeatures) break;
                 const int64_t c = i / 9, tap = i % 9;
                 const int64_t offset = c * total + p0 + b * 16 + (tap / 3 - 1) * width + tap % 3 - 1;
-                const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(inside[tap][b], (const float *)((uintptr_t)x + (uintptr_t)(offset * (int64_t)sizeof(float)))));
+                const float *source = (const float *)((uintptr_t)x + (uintptr_t)(offset * (int64_t)sizeof(float)));
+                const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(masks[tap][b], source));
                 word = _mm512_or_si512(word, _mm512_slli_epi32(v, 8 * j));
             }
             _mm512_storeu_si512(packed + (b * groups + g) * 64, word);
@@ -250,6 +263,8 @@ void CKernels_patchLevelProduct(const float *x, int64_t inChannels, int64_t tota
                                 int64_t begin, int64_t end, const int8_t *levels, int64_t outFeatures, float scale, float *y,
                                 uint8_t *scratch) {
     const int64_t groups = ck_groups(inChannels * 9);
+    const int64_t plane = height * width;
+    uint16_t *inside = ck_inside_taps(height, width);
 #if defined(__x86_64__)
     const int32_t vnni = CKernels_hasIntegerDotProducts();
 #endif
@@ -257,12 +272,13 @@ void CKernels_patchLevelProduct(const float *x, int64_t inChannels, int64_t tota
         const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
 #if defined(__x86_64__)
         if (vnni) {
-            ck_pack_patches_vnni(x, inChannels, total, height, width, t0, n, scratch);
+            ck_pack_patches_vnni(x, inChannels, total, plane, width, inside, t0, n, scratch);
             ck_tile_vnni(scratch, n, groups, levels, outFeatures, NULL, scale, y + t0, total);
             continue;
         }
 #endif
-        ck_pack_patches_generic(x, inChannels, total, height, width, t0, n, scratch);
+        ck_pack_patches_generic(x, inChannels, total, plane, width, inside, t0, n, scratch);
         ck_tile_generic(scratch, n, groups, levels, outFeatures, NULL, scale, y + t0, total);
     }
+    free(inside);
 }
