@@ -19,6 +19,7 @@
     int32_t CKernels_binaryRows_##suffix(const float *, int64_t, int64_t, int64_t, uint64_t *);                   \
     void CKernels_countProducts_##suffix(const uint64_t *, const uint64_t *, int64_t, int64_t, float, float *);       \
     void CKernels_combineRows_##suffix(const float *, const float *, int64_t, int64_t, int64_t, float *);             \
+    void CKernels_combineSpikeRows_##suffix(const float *, const float *, int64_t, int64_t, int64_t, float *, float *); \
     void CKernels_attentionProducts_##suffix(const float *, const float *, int64_t, int64_t, int64_t, float, float *, float *); \
     void CKernels_maxPool3x3_##suffix(const float *, int64_t, int64_t, float *, int32_t *, float *, int32_t *);       \
     int64_t CKernels_lifForward_##suffix(const float *, float, float, int64_t, int64_t, float, float, float, float *);  \
@@ -145,6 +146,10 @@ void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, 
 
 void CKernels_combineRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out) {
     CK_DISPATCH(combineRows, rows, c, stride, d, n, out)
+}
+
+void CKernels_combineSpikeRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out, float *scratch) {
+    CK_DISPATCH(combineSpikeRows, rows, c, stride, d, n, out, scratch)
 }
 
 void CKernels_attentionProducts(const float *a, const float *b, int64_t stride, int64_t d, int64_t n, float scale, float *bt,

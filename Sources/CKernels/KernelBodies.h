@@ -537,6 +537,35 @@ void CK_NAME(combineRows)(const float *rows, const float *c, int64_t stride, int
 }
 #undef CK_COMBINE_BLOCK
 
+/// `combineRows` for rows that hold only 0 and 1 (spikes), event by event: per block of 16 tokens,
+/// each row's firing tokens add the row's coefficient column to their sums, rows in order, and the
+/// block's sums are transposed into place. A silent token's term `c·0` adds nothing to a sum that
+/// starts at +0, so these are combineRows' bits, in a fraction of the operations at the firing
+/// rates of attention. `scratch`: `(d + 16)·⌈d/16⌉·16` floats.
+void CK_NAME(combineSpikeRows)(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out, float *scratch) {
+    const int64_t dp = (d + 15) / 16 * 16;
+    float *columns = scratch;       // [i][o]: row i's coefficient for each output o, zero-padded to dp
+    float *sums = scratch + d * dp;  // [token][o] for one block
+    for (int64_t i = 0; i < d; i++) {
+        for (int64_t o = 0; o < dp; o++) columns[i * dp + o] = o < d ? c[o * d + i] : 0;
+    }
+    for (int64_t t0 = 0; t0 < n; t0 += 16) {
+        const int64_t count = n - t0 < 16 ? n - t0 : 16;
+        memset(sums, 0, (size_t)(count * dp) * sizeof(float));
+        for (int64_t i = 0; i < d; i++) {
+            const float *row = rows + i * stride + t0;
+            uint32_t firing = count == 16 ? ck_mask16(row) : ck_mask_partial(row, count);
+            const float *column = columns + i * dp;
+            while (firing) {
+                float *sum = sums + (int64_t)__builtin_ctz(firing) * dp;
+                firing &= firing - 1;
+                for (int64_t o = 0; o < dp; o += 16) ck_store(sum + o, ck_load(sum + o) + ck_load(column + o));
+            }
+        }
+        CK_NAME(transpose)(sums, count, d, dp, out + t0, stride);
+    }
+}
+
 /// `a` where `mask`, else `b`, lane by lane (bitwise, so exact for floats too).
 static inline __attribute__((always_inline)) ck_i16 ck_select_i(ck_i16 mask, ck_i16 a, ck_i16 b) { return (a & mask) | (b & ~mask); }
 

@@ -269,4 +269,14 @@ public enum EventKernels {
                                    length n: Int, into out: UnsafeMutablePointer<Float>) {
         CKernels_combineRows(rows, c, Int64(stride), Int64(d), Int64(n), out)
     }
+
+    /// Floats of scratch ``combineSpikeRows(_:coefficients:stride:rows:length:into:scratch:)`` needs.
+    public static func combineSpikeRowsScratch(rows d: Int) -> Int { (d + 16) * ((d + 15) / 16 * 16) }
+
+    /// ``combineRows(_:coefficients:stride:rows:length:into:)`` for rows of spikes (every value 0
+    /// or 1, which the caller guarantees): the same bits, adding only the firing tokens' coefficients.
+    public static func combineSpikeRows(_ rows: UnsafePointer<Float>, coefficients c: UnsafePointer<Float>, stride: Int, rows d: Int,
+                                        length n: Int, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        CKernels_combineSpikeRows(rows, c, Int64(stride), Int64(d), Int64(n), out, scratch)
+    }
 }

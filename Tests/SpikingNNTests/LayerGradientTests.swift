@@ -252,4 +252,42 @@ extension LayerGradientTests {
         #expect(firstMismatch(dx.scalars, expectedGradient, relative: 1e-6, absolute: 1e-7) == nil, "\(variant)")
         #expect(pool.forward(x, training: false) == y, "\(variant)")
     }
+
+    /// On spikes the attention adds only the firing tokens' terms (``EventKernels/combineSpikeRows``):
+    /// its output and gradients against the formulas, summed directly in Double.
+    @Test func attentionOnSpikesMatchesTheFormulas() {
+        var rng = SeededGenerator(seed: 8)
+        let attention = SpikingSelfAttention(prefix: "a", dimension: 8, heads: 2, tokens: 5, timeSteps: 1, generator: &rng)
+        let shape = [8, 3, 5]
+        func spikes() -> Tensor { Tensor(shape: shape, scalars: (0..<120).map { _ in rng.nextUnitFloat() < 0.4 ? 1 : 0 }) }
+        let (q, k, v) = (spikes(), spikes(), spikes())
+        let dy = GradientCheck.random(shape, &rng)
+        let (y, products) = attention.attend(q: q, k: k, v: v, keepProducts: true)
+        let (_, dk, dv) = attention.attendBackward(dy, q: q, k: k, v: v, products: products!)
+        func at(_ x: Tensor, _ h: Int, _ c: Int, _ f: Int, _ t: Int) -> Double { Double(x[flat: ((h * 4 + c) * 3 + f) * 5 + t]) }
+        for h in 0..<2 {
+            for f in 0..<3 {
+                var m = [[Double]](repeating: [Double](repeating: 0, count: 4), count: 4)
+                var dm = m
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        for t in 0..<5 {
+                            m[i][j] += at(k, h, i, f, t) * at(v, h, j, f, t)
+                            dm[i][j] += 0.125 * at(q, h, i, f, t) * at(dy, h, j, f, t)
+                        }
+                    }
+                }
+                for c in 0..<4 {
+                    for t in 0..<5 {
+                        let expectedY = (0..<4).reduce(0.0) { $0 + 0.125 * m[$1][c] * at(q, h, $1, f, t) }
+                        let expectedDK = (0..<4).reduce(0.0) { $0 + dm[c][$1] * at(v, h, $1, f, t) }
+                        let expectedDV = (0..<4).reduce(0.0) { $0 + dm[$1][c] * at(k, h, $1, f, t) }
+                        #expect(isClose(Float(at(y, h, c, f, t)), Float(expectedY), relative: 1e-6, absolute: 1e-6))
+                        #expect(isClose(Float(at(dk, h, c, f, t)), Float(expectedDK), relative: 1e-5, absolute: 1e-6))
+                        #expect(isClose(Float(at(dv, h, c, f, t)), Float(expectedDV), relative: 1e-5, absolute: 1e-6))
+                    }
+                }
+            }
+        }
+    }
 }

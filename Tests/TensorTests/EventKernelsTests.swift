@@ -112,6 +112,48 @@ struct EventKernelsTests {
         }
     }
 
+    /// On rows of spikes the event-driven combination gives combineRows' bits in every variant: head
+    /// dimensions below, at and above one vector, lengths that end mid-block, a row stride, silent
+    /// and all-firing rows, and coefficients of both signs (so sums cross zero).
+    @Test(arguments: [(16, 64), (13, 37), (32, 50), (5, 16)])
+    func combineSpikeRowsMatchesCombineRows(d: Int, n: Int) {
+        var rng = SeededGenerator(seed: UInt64(d * 100 + n))
+        let stride = n + 7
+        var rows = Self.events([d, stride], density: 0.25, maxCount: 1, &rng)
+        for t in 0..<stride {
+            rows[flat: t] = 0  // a silent row
+            rows[flat: (d - 1) * stride + t] = 1  // an always-firing row
+        }
+        let c = Self.uniform([d * d], &rng)
+        func combined(spikes: Bool) -> [Float] {
+            Self.agreeingAcrossVariants {
+                var out = Tensor(shape: [d, stride], repeating: -9)
+                var scratch = [Float](repeating: .nan, count: EventKernels.combineSpikeRowsScratch(rows: d))
+                rows.withUnsafeBufferPointer { pr in
+                    c.withUnsafeBufferPointer { pc in
+                        out.withUnsafeMutableBufferPointer { po in
+                            scratch.withUnsafeMutableBufferPointer { ps in
+                                if spikes {
+                                    EventKernels.combineSpikeRows(pr.baseAddress!, coefficients: pc.baseAddress!, stride: stride, rows: d,
+                                                                  length: n, into: po.baseAddress!, scratch: ps.baseAddress!)
+                                } else {
+                                    EventKernels.combineRows(pr.baseAddress!, coefficients: pc.baseAddress!, stride: stride, rows: d,
+                                                             length: n, into: po.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
+                return out.scalars
+            }
+        }
+        let events = combined(spikes: true)
+        let dense = combined(spikes: false)
+        #expect(events.map(\.bitPattern) == dense.map(\.bitPattern))
+        #expect(events[n] == -9, "a token past the length was written")
+    }
+
+
     /// The 3×3 patch product against a direct padded convolution in integers: ragged feature groups
     /// (3 channels: 27 features), images narrower and shorter than a token block, several frames (so
     /// taps at an image's edge would read the neighbouring row or frame, and at the buffer's ends

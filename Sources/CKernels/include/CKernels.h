@@ -139,6 +139,10 @@ void CKernels_countProducts(const uint64_t *a, const uint64_t *b, int64_t rows, 
 /// order, so all variants give the same bits.
 void CKernels_combineRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out);
 
+/// `CKernels_combineRows` when every `rows_i[t]` is 0 or 1 (spikes): the same bits, summing only the
+/// firing tokens' coefficients. `scratch` holds `(d + 16)·⌈d/16⌉·16` floats.
+void CKernels_combineSpikeRows(const float *rows, const float *c, int64_t stride, int64_t d, int64_t n, float *out, float *scratch);
+
 /// `out[i·d + j] = scale · Σ_t a_i[t]·b_j[t]` for rows `a_i = a + i·stride`, `b_j = b + j·stride`
 /// (`t < n`): spiking self-attention's `KᵀV` when K or V is not binary, and `Q·dYᵀ`. `b` is
 /// transposed into `bt` (`n·d` floats) so that row i is a sum of d-wide rows of `bt`, over the

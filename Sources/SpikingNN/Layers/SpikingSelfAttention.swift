@@ -124,7 +124,8 @@ public final class SpikingSelfAttention {
                         products.withUnsafeMutableBufferPointer { pm in
                             let (qb, kb, vb, yb, mb) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, py.baseAddress!, pm.baseAddress!)
                             Compute.parallelFor(frames * heads, grain: 4) { pairs in
-                                let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: d * d + n * d)
+                                let coefficients = UnsafeMutablePointer<Float>.allocate(
+                                    capacity: d * d + max(n * d, EventKernels.combineSpikeRowsScratch(rows: d)))
                                 let words = EventKernels.maskWords(length: n)
                                 let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * d * words)
                                 defer {
@@ -147,8 +148,14 @@ public final class SpikingSelfAttention {
                                                                        scratch: transposed, into: m)
                                     }
                                     HeadKernels.transpose(m, rows: d, scale: scale, into: coefficients)
-                                    EventKernels.combineRows(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
-                                                             into: yb + base)
+                                    // Spikes (the masks of K and V are spent): add only the firing tokens' terms.
+                                    if EventKernels.binaryRows(qb + base, stride: row, rows: d, length: n, into: masks) {
+                                        EventKernels.combineSpikeRows(qb + base, coefficients: coefficients, stride: row, rows: d,
+                                                                      length: n, into: yb + base, scratch: transposed)
+                                    } else {
+                                        EventKernels.combineRows(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
+                                                                 into: yb + base)
+                                    }
                                 }
                             }
                         }
@@ -182,8 +189,13 @@ public final class SpikingSelfAttention {
                                         let (qb, kb, vb, gb, mb) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pdy.baseAddress!, pm.baseAddress!)
                                         let (dqb, dkb, dvb) = (pdq.baseAddress!, pdk.baseAddress!, pdv.baseAddress!)
                                         Compute.parallelFor(frames * heads, grain: 4) { pairs in
-                                            let dm = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d * d + n * d)
-                                            defer { dm.deallocate() }
+                                            let dm = UnsafeMutablePointer<Float>.allocate(
+                                                capacity: 2 * d * d + max(n * d, EventKernels.combineSpikeRowsScratch(rows: d)))
+                                            let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: d * EventKernels.maskWords(length: n))
+                                            defer {
+                                                dm.deallocate()
+                                                masks.deallocate()
+                                            }
                                             let coefficients = dm + d * d
                                             let transposed = coefficients + d * d
                                             for pair in pairs {
@@ -199,11 +211,22 @@ public final class SpikingSelfAttention {
                                                 EventKernels.attentionProducts(qb + base, gb + base, stride: row, rows: d, length: n,
                                                                                scale: scale, scratch: transposed, into: dm)
                                                 // dK[i,:] = Σ_j dM[i][j] V[j,:];  dV[j,:] = Σ_i dM[i][j] K[i,:]
-                                                EventKernels.combineRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
-                                                                    into: dkb + base)
+                                                // (rows of spikes: only the firing tokens' terms)
+                                                if EventKernels.binaryRows(vb + base, stride: row, rows: d, length: n, into: masks) {
+                                                    EventKernels.combineSpikeRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
+                                                                                  into: dkb + base, scratch: transposed)
+                                                } else {
+                                                    EventKernels.combineRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
+                                                                             into: dkb + base)
+                                                }
                                                 HeadKernels.transpose(dm, rows: d, scale: 1, into: coefficients)
-                                                EventKernels.combineRows(kb + base, coefficients: coefficients, stride: row, rows: d,
-                                                                    length: n, into: dvb + base)
+                                                if EventKernels.binaryRows(kb + base, stride: row, rows: d, length: n, into: masks) {
+                                                    EventKernels.combineSpikeRows(kb + base, coefficients: coefficients, stride: row, rows: d,
+                                                                                  length: n, into: dvb + base, scratch: transposed)
+                                                } else {
+                                                    EventKernels.combineRows(kb + base, coefficients: coefficients, stride: row, rows: d,
+                                                                             length: n, into: dvb + base)
+                                                }
                                             }
                                         }
                                     }
