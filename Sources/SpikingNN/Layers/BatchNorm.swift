@@ -54,7 +54,12 @@ public final class BatchNorm {
                     let m = meanOut.baseAddress!
                     let v = varOut.baseAddress!
                     Compute.parallelFor(channels, grain: 1) { range in
-                        for c in range { (m[c], v[c]) = Self.rowStatistics(p + c * length, count: length) }
+                        var c = range.lowerBound
+                        while c + 1 < range.upperBound {
+                            ((m[c], v[c]), (m[c + 1], v[c + 1])) = Self.rowStatistics(p + c * length, p + (c + 1) * length, count: length)
+                            c += 2
+                        }
+                        if c < range.upperBound { (m[c], v[c]) = Self.rowStatistics(p + c * length, count: length) }
                     }
                 }
             }
@@ -82,6 +87,15 @@ public final class BatchNorm {
     static func rowStatistics(_ row: UnsafePointer<Float>, count: Int) -> (mean: Float, variance: Float) {
         let mu = Float(RowKernels.sum(row, count: count) / Double(count))
         return (mu, Float(RowKernels.sumOfSquaredDeviations(row, count: count, mean: mu) / Double(count)))
+    }
+
+    /// ``rowStatistics(_:count:)`` of two channels' rows at once (the same bits per row).
+    static func rowStatistics(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int)
+        -> (a: (mean: Float, variance: Float), b: (mean: Float, variance: Float)) {
+        let (sumA, sumB) = RowKernels.sums(a, b, count: count)
+        let means = (Float(sumA / Double(count)), Float(sumB / Double(count)))
+        let (deviationsA, deviationsB) = RowKernels.sumsOfSquaredDeviations(a, b, count: count, means: means)
+        return ((means.0, Float(deviationsA / Double(count))), (means.1, Float(deviationsB / Double(count))))
     }
 
     /// `(σ⁻¹, γ·σ⁻¹, β − μ·γ·σ⁻¹)` of one channel in training, σ² the biased batch variance.

@@ -44,13 +44,23 @@ public final class BatchNormLIF {
                     variance.withUnsafeMutableBufferPointer { pv in
                         let (input, spikes, m, v) = (px.baseAddress!, ps.baseAddress!, pm.baseAddress!, pv.baseAddress!)
                         Compute.parallelFor(channels, grain: 1) { range in
-                            for c in range {
-                                let xr = input + c * row
-                                (m[c], v[c]) = BatchNorm.rowStatistics(xr, count: row)
-                                let affine = BatchNorm.trainingAffine(mean: m[c], variance: v[c], gamma: gamma[c], beta: beta[c],
-                                                                      epsilon: epsilon)
-                                neuron.forwardRow(xr, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps, block: block,
-                                                  spikes: spikes + c * row)
+                            // Channels in pairs: two statistics chains in flight, then each row's spikes.
+                            var c = range.lowerBound
+                            while c < range.upperBound {
+                                let pair = c + 1 < range.upperBound
+                                if pair {
+                                    ((m[c], v[c]), (m[c + 1], v[c + 1])) = BatchNorm.rowStatistics(
+                                        input + c * row, input + (c + 1) * row, count: row)
+                                } else {
+                                    (m[c], v[c]) = BatchNorm.rowStatistics(input + c * row, count: row)
+                                }
+                                for channel in c..<(pair ? c + 2 : c + 1) {
+                                    let affine = BatchNorm.trainingAffine(
+                                        mean: m[channel], variance: v[channel], gamma: gamma[channel], beta: beta[channel], epsilon: epsilon)
+                                    neuron.forwardRow(input + channel * row, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps,
+                                                      block: block, spikes: spikes + channel * row)
+                                }
+                                c += pair ? 2 : 1
                             }
                         }
                     }

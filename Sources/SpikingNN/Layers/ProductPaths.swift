@@ -87,13 +87,14 @@ enum ProductCrossover {
     /// 30 % density (3–7.5× at 5 %); with 8–16 input channels 1.3–1.4× at 5 % and behind from 10 %;
     /// with 2 (the event-camera input) never ahead (0.85× at 5 %).
     ///
-    /// Against the int8 dense product (`integer`: exact levels on a CPU with VNNI, 2.5–3× faster
-    /// than the float GEMM) the gather kernel pays less often: with ≥ 32 input channels up to
-    /// 11–17 % for 128–256 outputs (the paper model) and 30 % for 64 (the tiny model), with 8–16
-    /// input channels never from 5 % on.
+    /// Against the int8 dense product (`integer`: exact levels on a CPU with VNNI, which packs its
+    /// bytes straight from the input's patches) the gather kernel pays less often
+    /// (`spikeq bench products --quant benchmarks/quant/mixed.yaml`, 2026-12-05): with ≥ 64 input
+    /// channels up to 9–10 % (64→64 and 64→128 cross at 10 %, 128→256 and 256→256 at 9 %), with
+    /// 32 up to 4–6 % (32→64 of the tiny and the paper model), with 8–16 never from 5 % on.
     static func convolutionForward(inChannels: Int, outChannels: Int, integer: Bool) -> Double {
         guard integer else { return inChannels >= 32 ? 0.35 : inChannels >= 8 ? 0.07 : 0 }
-        return inChannels >= 32 ? (outChannels >= 128 ? 0.12 : 0.2) : inChannels >= 8 ? 0.02 : 0
+        return inChannels >= 64 ? 0.09 : inChannels >= 32 ? 0.05 : inChannels >= 8 ? 0.02 : 0
     }
 
     /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,

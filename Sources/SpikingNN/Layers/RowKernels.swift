@@ -29,6 +29,65 @@ enum RowKernels {
         return total
     }
 
+    /// ``sum(_:count:)`` of two rows at once: each row's sum in the same order (the same bits),
+    /// with two dependency chains in flight instead of one, which is what bounds a row in cache.
+    static func sums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> (Double, Double) {
+        var (totalA, totalB) = (0.0, 0.0)
+        var start = 0
+        while start < count {
+            let end = min(count, start + block)
+            var (lanesA, lanesB) = (SIMD8<Float>(), SIMD8<Float>())
+            var i = start
+            while i + 8 <= end {
+                lanesA += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+                lanesB += UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+                i += 8
+            }
+            var (tailA, tailB): (Float, Float) = (0, 0)
+            while i < end {
+                tailA += a[i]
+                tailB += b[i]
+                i += 1
+            }
+            totalA += Double(lanesA.sum()) + Double(tailA)
+            totalB += Double(lanesB.sum()) + Double(tailB)
+            start = end
+        }
+        return (totalA, totalB)
+    }
+
+    /// ``sumOfSquaredDeviations(_:count:mean:)`` of two rows at once (the same bits per row).
+    static func sumsOfSquaredDeviations(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, means: (Float, Float))
+        -> (Double, Double) {
+        var (totalA, totalB) = (0.0, 0.0)
+        var start = 0
+        let (ma, mb) = (SIMD8<Float>(repeating: means.0), SIMD8<Float>(repeating: means.1))
+        while start < count {
+            let end = min(count, start + block)
+            var (lanesA, lanesB) = (SIMD8<Float>(), SIMD8<Float>())
+            var i = start
+            while i + 8 <= end {
+                let da = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) - ma
+                let db = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self) - mb
+                lanesA += da * da
+                lanesB += db * db
+                i += 8
+            }
+            var (tailA, tailB): (Float, Float) = (0, 0)
+            while i < end {
+                let da = a[i] - means.0
+                let db = b[i] - means.1
+                tailA += da * da
+                tailB += db * db
+                i += 1
+            }
+            totalA += Double(lanesA.sum()) + Double(tailA)
+            totalB += Double(lanesB.sum()) + Double(tailB)
+            start = end
+        }
+        return (totalA, totalB)
+    }
+
     /// Σ (x[i] − mean)².
     static func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, count: Int, mean: Float) -> Double {
         var total = 0.0
