@@ -60,6 +60,24 @@ struct TrainingTests {
         #expect(evaluation.accuracy >= 0.9, "accuracy \(evaluation.accuracy)")
     }
 
+    /// BatchNorm takes two channels' statistics at once; each must be the single row's, bit for bit,
+    /// over several 2048-element blocks and a ragged tail, with rows of very different scales.
+    @Test func pairedRowStatisticsAreEachRowsOwn() {
+        var rng = SeededGenerator(seed: 12)
+        let count = 2 * 2048 + 13
+        let a = (0..<count).map { _ in rng.nextUnitFloat() * 3 - 1 }
+        let b = (0..<count).map { _ in (rng.nextUnitFloat() - 0.5) * 1e-3 + 40 }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                let paired = BatchNorm.rowStatistics(pa.baseAddress!, pb.baseAddress!, count: count)
+                let first = BatchNorm.rowStatistics(pa.baseAddress!, count: count)
+                let second = BatchNorm.rowStatistics(pb.baseAddress!, count: count)
+                #expect(paired.a.mean.bitPattern == first.mean.bitPattern && paired.a.variance.bitPattern == first.variance.bitPattern)
+                #expect(paired.b.mean.bitPattern == second.mean.bitPattern && paired.b.variance.bitPattern == second.variance.bitPattern)
+            }
+        }
+    }
+
     /// Re-estimation runs the model in evaluation mode with batch statistics; it must give the
     /// running statistics of its definition, training-mode passes over the same batches with
     /// momentum 1/k at the k-th, bit for bit, and leave later evaluation passes alone.

@@ -84,13 +84,13 @@ public final class BatchNorm {
     }
 
     /// Batch mean and biased variance of one channel's row (sums in Double, fixed order).
-    static func rowStatistics(_ row: UnsafePointer<Float>, count: Int) -> (mean: Float, variance: Float) {
+    package static func rowStatistics(_ row: UnsafePointer<Float>, count: Int) -> (mean: Float, variance: Float) {
         let mu = Float(RowKernels.sum(row, count: count) / Double(count))
         return (mu, Float(RowKernels.sumOfSquaredDeviations(row, count: count, mean: mu) / Double(count)))
     }
 
     /// ``rowStatistics(_:count:)`` of two channels' rows at once (the same bits per row).
-    static func rowStatistics(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int)
+    package static func rowStatistics(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int)
         -> (a: (mean: Float, variance: Float), b: (mean: Float, variance: Float)) {
         let (sumA, sumB) = RowKernels.sums(a, b, count: count)
         let means = (Float(sumA / Double(count)), Float(sumB / Double(count)))
