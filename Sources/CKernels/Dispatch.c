@@ -22,7 +22,7 @@
     void CKernels_combineSpikeRows_##suffix(const float *, const float *, int64_t, int64_t, int64_t, float *, float *); \
     void CKernels_attentionProducts_##suffix(const float *, const float *, int64_t, int64_t, int64_t, float, float *, float *); \
     void CKernels_maxPool3x3_##suffix(const float *, int64_t, int64_t, float *, int32_t *, float *, int32_t *);       \
-    int64_t CKernels_lifForward_##suffix(const float *, float, float, int64_t, int64_t, float, float, float, float *);  \
+    int64_t CKernels_lifForward_##suffix(const float *, float, float, int64_t, int64_t, float, float, float, float *, int64_t *); \
     int64_t CKernels_lifBackward_##suffix(const float *, float, float, const float *, int64_t, int64_t, float, float,   \
                                           float, float, float *, float *);
 
@@ -163,8 +163,8 @@ void CKernels_maxPool3x3(const float *plane, int64_t height, int64_t width, floa
 }
 
 int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,
-                            float threshold, float *spikes) {
-    CK_DISPATCH(lifForward, x, a, b, timeSteps, block, decay, gain, threshold, spikes)
+                            float threshold, float *spikes, int64_t *spikeCount) {
+    CK_DISPATCH(lifForward, x, a, b, timeSteps, block, decay, gain, threshold, spikes, spikeCount)
 }
 
 int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,

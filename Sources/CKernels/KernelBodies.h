@@ -701,8 +701,9 @@ static inline __attribute__((always_inline)) int64_t ck_lif_chunk(int64_t start,
 }
 
 int64_t CK_NAME(lifForward)(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,
-                            float threshold, float *spikes) {
+                            float threshold, float *spikes, int64_t *spikeCount) {
     float v[CKERNELS_LIF_CHUNK];
+    ck_i16 fires = {0};  // minus the spikes per lane (a fired lane is −1)
     int64_t start = 0;
     for (int64_t n; (n = ck_lif_chunk(start, block)) > 0; start += n) {
         for (int64_t j = 0; j < n; j += 16) ck_store(v + j, (ck_v16){0});
@@ -714,9 +715,13 @@ int64_t CK_NAME(lifForward)(const float *x, float a, float b, int64_t timeSteps,
                 const ck_i16 fired = (ck_i16)(h >= threshold);
                 ck_store(st + j, (ck_v16)((ck_i16)ck_splat(1) & fired));
                 ck_store(v + j, (ck_v16)((ck_i16)h & ~fired));
+                fires += fired;
             }
         }
     }
+    int64_t count = 0;
+    for (int lane = 0; lane < 16; lane++) count -= fires[lane];
+    *spikeCount = count;
     return start;
 }
 

@@ -29,6 +29,12 @@ public enum EventKernels {
         /// (a −1 would make the sum smaller).
         public var isBinary: Bool { isIntegral && maxAbs <= 1 && sum == Double(nonZero) }
 
+        /// The inspection of `count` values of which `spikes` are 1 and the rest 0, for a producer
+        /// that counted its spikes while writing them.
+        public static func ofSpikes(_ spikes: Int, count: Int) -> Inspection {
+            Inspection(nonZero: spikes, count: count, maxAbs: spikes > 0 ? 1 : 0, isIntegral: true, sum: Double(spikes), isNonNegative: true)
+        }
+
         /// Every element is an integer in 0...255, as ``levelProduct(_:inFeatures:length:levels:outFeatures:bias:scale:into:)`` needs.
         public var fitsInBytes: Bool { isIntegral && isNonNegative && maxAbs <= 255 }
     }

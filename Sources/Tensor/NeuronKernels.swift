@@ -8,14 +8,16 @@ public enum NeuronKernels {
     public static let chunk = Int(CKERNELS_LIF_CHUNK)
 
     /// The LIF forward pass (Heaviside spike, hard reset) over positions `[0, returned)` of one
-    /// channel's row, a multiple of 16; see `CKernels_lifForward`. The caller computes the remaining
-    /// positions the same way.
+    /// channel's row, a multiple of 16, and the number of spikes it wrote; see `CKernels_lifForward`.
+    /// The caller computes the remaining positions the same way.
     @inline(__always)
     public static func lifForward(
         input x: UnsafePointer<Float>, scale a: Float, shift b: Float, timeSteps: Int, block: Int, decay: Float, gain: Float,
         threshold: Float, spikes: UnsafeMutablePointer<Float>
-    ) -> Int {
-        Int(CKernels_lifForward(x, a, b, Int64(timeSteps), Int64(block), decay, gain, threshold, spikes))
+    ) -> (positions: Int, spikes: Int) {
+        var count: Int64 = 0
+        let positions = CKernels_lifForward(x, a, b, Int64(timeSteps), Int64(block), decay, gain, threshold, spikes, &count)
+        return (Int(positions), Int(count))
     }
 
     /// The LIF backward pass (Heaviside spike, detached reset, sigmoid surrogate with `alpha`) over

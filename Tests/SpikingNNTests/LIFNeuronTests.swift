@@ -6,6 +6,31 @@ import TestSupport
 import Testing
 
 struct LIFNeuronTests {
+    /// The spikes a LIF layer counts while writing them stand in for an inspection of its output
+    /// (the next layer's path choice and activity statistics read it): equal to inspecting the
+    /// output, in every kernel variant, for the bare neuron and BatchNorm + LIF in both modes, with
+    /// rows that end off the 16-lane grid; none for the smooth stand-in.
+    @Test func countedSpikesAreTheOutputsInspection() {
+        defer { EventKernels.useInstructionSet(EventKernels.detectedInstructionSet) }
+        for variant in ["generic", "avx2", "avx512"] where EventKernels.useInstructionSet(variant) == variant {
+            var rng = SeededGenerator(seed: 21)
+            let x = Tensor(shape: [3, 4, 37], scalars: (0..<(3 * 4 * 37)).map { _ in rng.nextUnitFloat() * 4 - 1 })
+            let neuron = LIFNeuron(tau: 2, threshold: 1)
+            let spikes = neuron.forward(x, timeSteps: 2, training: false)
+            #expect(neuron.outputInspection == EventKernels.inspect(spikes), "\(variant)")
+            #expect((neuron.outputInspection?.nonZero ?? 0) > 0)
+            let unit = BatchNormLIF(name: "n", channels: 3, timeSteps: 2)
+            for training in [true, false] {
+                let out = unit.forward(x, training: training)
+                #expect(unit.neuron.outputInspection == EventKernels.inspect(out), "\(variant) training \(training)")
+            }
+        }
+        let smooth = LIFNeuron(tau: 2, threshold: 1)
+        smooth.makeSmoothForGradientChecks()
+        _ = smooth.forward(Tensor(shape: [2, 2, 3], repeating: 0.7), timeSteps: 2, training: false)
+        #expect(smooth.outputInspection == nil)
+    }
+
     @Test func sequenceMatchesHandComputedValues() {
         // One neuron, T = 5, τ = 2, V_th = 1: H = V/2 + X/2.
         // X = 1.5: H = 0.75, no spike, V = 0.75

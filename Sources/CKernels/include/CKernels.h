@@ -167,8 +167,9 @@ void CKernels_maxPool3x3(const float *plane, int64_t height, int64_t width, floa
 /// `H = decay·V + gain·(a·x + b)`, spike where `H ≥ threshold`, then `V = H` or 0. The caller
 /// computes the remaining positions with the same operations. Positions go in chunks of
 /// CKERNELS_LIF_CHUNK, each step over the whole chunk, so every neuron's chain runs beside others.
+/// `*spikeCount` receives the number of spikes written (at most 2³¹ per row).
 int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps, int64_t block, float decay, float gain,
-                            float threshold, float *spikes);
+                            float threshold, float *spikes, int64_t *spikeCount);
 
 /// The backward pass of a LIF neuron (Heaviside spike, hard reset detached from the graph, sigmoid
 /// surrogate) over one channel's row, for positions `[0, returned)`, a multiple of 16; the caller

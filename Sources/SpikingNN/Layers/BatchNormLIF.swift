@@ -37,12 +37,14 @@ public final class BatchNormLIF {
         let timeSteps = self.timeSteps
         var mean = [Float](repeating: 0, count: channels)
         var variance = [Float](repeating: 0, count: channels)
+        var counts = [Int](repeating: 0, count: channels)
         var s = Tensor(uninitializedShape: x.shape)
         x.withUnsafeBufferPointer { px in
             s.withUnsafeMutableBufferPointer { ps in
                 mean.withUnsafeMutableBufferPointer { pm in
                     variance.withUnsafeMutableBufferPointer { pv in
-                        let (input, spikes, m, v) = (px.baseAddress!, ps.baseAddress!, pm.baseAddress!, pv.baseAddress!)
+                      counts.withUnsafeMutableBufferPointer { pc in
+                        let (input, spikes, m, v, spikeCounts) = (px.baseAddress!, ps.baseAddress!, pm.baseAddress!, pv.baseAddress!, pc.baseAddress!)
                         Compute.parallelFor(channels, grain: 1) { range in
                             // Channels in pairs: two statistics chains in flight, then each row's spikes.
                             var c = range.lowerBound
@@ -57,17 +59,20 @@ public final class BatchNormLIF {
                                 for channel in c..<(pair ? c + 2 : c + 1) {
                                     let affine = BatchNorm.trainingAffine(
                                         mean: m[channel], variance: v[channel], gamma: gamma[channel], beta: beta[channel], epsilon: epsilon)
-                                    neuron.forwardRow(input + channel * row, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps,
-                                                      block: block, spikes: spikes + channel * row)
+                                    spikeCounts[channel] = neuron.forwardRow(
+                                        input + channel * row, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps,
+                                        block: block, spikes: spikes + channel * row)
                                 }
                                 c += pair ? 2 : 1
                             }
                         }
+                      }
                     }
                 }
             }
         }
         _ = norm.recordBatchStatistics(of: x, mean: mean, variance: variance, keepForBackward: true)
+        neuron.recordOutput(spikes: counts.reduce(0, +), of: s.count)
         return s
     }
 

@@ -112,10 +112,16 @@ public final class Conv2d: QuantizableLayer {
     /// With a ``LevelQuantizer`` and an integer input whose sums stay exact, both sum integer
     /// levels and apply the scale afterwards, so they give the same bits.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        forward(x, training: training, inspection: nil)
+    }
+
+    /// The forward pass, with the input's inspection when the caller already has it (spikes
+    /// counted by the LIF layer that wrote them).
+    func forward(_ x: Tensor, training: Bool, inspection known: EventKernels.Inspection?) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[0] == inChannels && x.shape[2] == height && x.shape[3] == width,
                      "\(name): expected [\(inChannels), F, \(height), \(width)], got \(x.shape)")
         let snapshot = effective.snapshot(training: training)
-        let inspection = EventKernels.inspect(x)
+        let inspection = known ?? EventKernels.inspect(x)
         if tracksActivity { inputActivity.record(inspection) }
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
         // Dense exact products run on int8 × byte dot products where the CPU has them (same bits).

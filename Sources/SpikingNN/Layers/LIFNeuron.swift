@@ -40,6 +40,11 @@ public final class LIFNeuron {
     /// The last training forward pass's input and per-channel input map, for ``backward(_:)``.
     private var saved: (input: Tensor, scale: [Float], shift: [Float], timeSteps: Int)?
 
+    /// What ``EventKernels/inspect(_:)`` would report for the spikes of the last forward pass,
+    /// counted while they were written, so the next layer need not read them again; nil with the
+    /// smooth stand-in, whose outputs are not spikes. Valid until the next forward pass.
+    package private(set) var outputInspection: EventKernels.Inspection?
+
     public init(tau: Float = 2, threshold: Float = 1, alpha: Float = 4, detachReset: Bool = true) {
         self.tau = tau
         self.threshold = threshold
@@ -95,40 +100,59 @@ public final class LIFNeuron {
         let block = row / timeSteps
         let scales = affine?.scale ?? [Float](repeating: 1, count: channels)
         let shifts = affine?.shift ?? [Float](repeating: 0, count: channels)
+        var counts = [Int](repeating: 0, count: channels)
         func run(_ currents: UnsafePointer<Float>, _ spikes: UnsafeMutablePointer<Float>) {
-            Compute.parallelFor(channels, grain: 1) { range in
-                for c in range {
-                    forwardRow(currents + c * row, scale: scales[c], shift: shifts[c], timeSteps: timeSteps, block: block,
-                               spikes: spikes + c * row)
+            counts.withUnsafeMutableBufferPointer { counts in
+                let spikeCounts = counts.baseAddress!
+                Compute.parallelFor(channels, grain: 1) { range in
+                    for c in range {
+                        spikeCounts[c] = forwardRow(currents + c * row, scale: scales[c], shift: shifts[c], timeSteps: timeSteps,
+                                                    block: block, spikes: spikes + c * row)
+                    }
                 }
             }
         }
         saved = nil
+        let count = input.count
         if !training, input.isUniquelyReferenced() {
             var s = consume input
             s.withUnsafeMutableBufferPointer { ps in run(UnsafePointer(ps.baseAddress!), ps.baseAddress!) }
+            recordOutput(spikes: counts.reduce(0, +), of: count)
             return s
         }
         var s = Tensor(uninitializedShape: input.shape)
         input.withUnsafeBufferPointer { px in s.withUnsafeMutableBufferPointer { ps in run(px.baseAddress!, ps.baseAddress!) } }
         if training { saved = (input, scales, shifts, timeSteps) }
+        recordOutput(spikes: counts.reduce(0, +), of: count)
         return s
+    }
+
+    /// Sets ``outputInspection`` for an output of `count` values holding `spikes` ones.
+    func recordOutput(spikes: Int, of count: Int) {
+        guard spikeFunction == .heaviside else {
+            outputInspection = nil
+            return
+        }
+        outputInspection = .ofSpikes(spikes, count: count)
     }
 
     /// One channel's row (T blocks of `block` neurons): spikes for inputs `scale·x + shift`.
     ///
     /// The C kernel takes a chunk of neurons one step at a time, so that many independent
     /// recurrences are in flight; the Swift loop finishes the last few positions.
+    /// Returns the number of non-zero outputs (spikes, with the Heaviside function).
+    @discardableResult
     func forwardRow(_ x: UnsafePointer<Float>, scale a: Float, shift b: Float, timeSteps: Int, block: Int,
-                    spikes: UnsafeMutablePointer<Float>) {
+                    spikes: UnsafeMutablePointer<Float>) -> Int {
         let decay = 1 - 1 / tau
         let gain = 1 / tau
         let threshold = self.threshold
         var i = 0
+        var fired = 0
         if spikeFunction == .heaviside {
             // H = decay·V + gain·(a·x + b), lane-wise in the same operation order as the scalar
             // tail, so every neuron is computed identically.
-            i = NeuronKernels.lifForward(
+            (i, fired) = NeuronKernels.lifForward(
                 input: x, scale: a, shift: b, timeSteps: timeSteps, block: block, decay: decay, gain: gain, threshold: threshold,
                 spikes: spikes)
         }
@@ -139,10 +163,12 @@ public final class LIFNeuron {
                 let h = decay * v + gain * (a * x[offset] + b)
                 let s = spike(h)
                 spikes[offset] = s
+                if s != 0 { fired += 1 }
                 v = spikeFunction == .heaviside ? (s != 0 ? 0 : h) : h * (1 - s)
             }
             i += 1
         }
+        return fired
     }
 
     /// dL/dX for dL/dS of the last training forward pass (BPTT over T).

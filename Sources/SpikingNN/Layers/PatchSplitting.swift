@@ -15,10 +15,14 @@ public final class PatchStage {
         pool = pooled ? MaxPool2d() : nil
     }
 
-    func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let spikes = norm.forward(conv.forward(x, training: training), training: training)
+    /// - Parameter inspection: `x`'s inspection when the previous stage counted its spikes.
+    func forward(_ x: Tensor, training: Bool, inspection: EventKernels.Inspection? = nil) -> Tensor {
+        let spikes = norm.forward(conv.forward(x, training: training, inspection: inspection), training: training)
         return pool?.forward(spikes, training: training) ?? spikes
     }
+
+    /// The inspection of the last forward pass's output, when it is the LIF's spikes (no pooling).
+    var outputInspection: EventKernels.Inspection? { pool == nil ? norm.neuron.outputInspection : nil }
 
     func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         let dSpikes = pool?.backward(dy) ?? dy
@@ -61,8 +65,12 @@ public final class SpikingPatchSplitting {
     /// `[C_in, F, H, W]` → `[D, F, N]`.
     package func forward(_ x: Tensor, training: Bool) -> Tensor {
         var h = x
-        for stage in stages { h = stage.forward(h, training: training) }
-        var out = rpeNorm.forward(rpeConv.forward(h, training: training), training: training)
+        var inspection: EventKernels.Inspection?  // of h, when the stage before counted its spikes
+        for stage in stages {
+            h = stage.forward(h, training: training, inspection: inspection)
+            inspection = stage.outputInspection
+        }
+        var out = rpeNorm.forward(rpeConv.forward(h, training: training, inspection: inspection), training: training)
         out.add(h)  // the residual, into the branch's fresh output as in SpikformerBlock
         return out.reshaped([out.shape[0], out.shape[1], outputHeight * outputWidth])
     }

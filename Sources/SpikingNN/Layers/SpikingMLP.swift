@@ -19,7 +19,8 @@ public final class SpikingMLP {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let hidden = fc1Norm.forward(fc1.forward(x, training: training), training: training)
-        return fc2Norm.forward(fc2.forward(hidden, training: training), training: training)
+        let hiddenInspection = fc1Norm.neuron.outputInspection
+        return fc2Norm.forward(fc2.forward(hidden, training: training, inspection: hiddenInspection), training: training)
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

@@ -68,13 +68,13 @@ public final class SpikingSelfAttention {
         let ks = kNorm.forward(k.forward(x, training: training, inspection: inspection), training: training)
         let vs = vNorm.forward(v.forward(x, training: training, inspection: inspection), training: training)
         if tracksActivity {
-            activity.q.record(EventKernels.inspect(qs))
-            activity.k.record(EventKernels.inspect(ks))
-            activity.v.record(EventKernels.inspect(vs))
+            activity.q.record(qNorm.neuron.outputInspection ?? EventKernels.inspect(qs))
+            activity.k.record(kNorm.neuron.outputInspection ?? EventKernels.inspect(ks))
+            activity.v.record(vNorm.neuron.outputInspection ?? EventKernels.inspect(vs))
         }
         let (y, products) = attend(q: qs, k: ks, v: vs, keepProducts: training)
         let a = attentionNeuron.forward(y, timeSteps: timeSteps, training: training)
-        let out = projNorm.forward(proj.forward(a, training: training), training: training)
+        let out = projNorm.forward(proj.forward(a, training: training, inspection: attentionNeuron.outputInspection), training: training)
         if training {
             savedQ = qs
             savedK = ks
