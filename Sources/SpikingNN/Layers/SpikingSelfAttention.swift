@@ -31,6 +31,7 @@ public final class SpikingSelfAttention {
     private var savedK: Tensor?
     private var savedV: Tensor?
     private var savedProducts: Tensor?  // K_hᵀV_h per frame and head: [F, heads, d, d]
+    private var savedSpikes = false  // Q, K and V were the neurons' spikes
 
     public init(prefix: String, dimension: Int, heads: Int, tokens: Int, timeSteps: Int,
                 scale: Float = 0.125, attentionThreshold: Float = 0.5, generator: inout SeededGenerator) {
@@ -72,7 +73,9 @@ public final class SpikingSelfAttention {
             activity.k.record(kNorm.neuron.outputInspection ?? EventKernels.inspect(ks))
             activity.v.record(vNorm.neuron.outputInspection ?? EventKernels.inspect(vs))
         }
-        let (y, products) = attend(q: qs, k: ks, v: vs, keepProducts: training)
+        // Counted spikes mean 0/1 rows, which the products need not check again.
+        let spikes = [qNorm, kNorm, vNorm].allSatisfy { $0.neuron.outputInspection != nil }
+        let (y, products) = attend(q: qs, k: ks, v: vs, keepProducts: training, spikes: spikes)
         let a = attentionNeuron.forward(y, timeSteps: timeSteps, training: training)
         let out = projNorm.forward(proj.forward(a, training: training, inspection: attentionNeuron.outputInspection), training: training)
         if training {
@@ -80,6 +83,7 @@ public final class SpikingSelfAttention {
             savedK = ks
             savedV = vs
             savedProducts = products
+            savedSpikes = spikes
         } else {
             savedQ = nil
             savedK = nil
@@ -95,7 +99,7 @@ public final class SpikingSelfAttention {
         }
         let da = proj.backward(projNorm.backward(dOut))!
         let dy = attentionNeuron.backward(da)
-        let (dq, dk, dv) = attendBackward(dy, q: qs, k: ks, v: vs, products: products)
+        let (dq, dk, dv) = attendBackward(dy, q: qs, k: ks, v: vs, products: products, spikes: savedSpikes)
         var dx = q.backward(qNorm.backward(dq))!
         k.backward(kNorm.backward(dk), addingInputGradientTo: &dx)
         v.backward(vNorm.backward(dv), addingInputGradientTo: &dx)
@@ -108,7 +112,9 @@ public final class SpikingSelfAttention {
 
     /// y_h = scale · Q_h(K_hᵀV_h) for every frame and head. In channel-major rows, with
     /// M[i][j] = Σ_n K[i,n]·V[j,n], the output is Y[j,n] = scale · Σ_i M[i][j]·Q[i,n].
-    package func attend(q: Tensor, k: Tensor, v: Tensor, keepProducts: Bool) -> (Tensor, Tensor?) {
+    ///
+    /// - Parameter spikes: Q, K and V are known to hold only 0 and 1 (else each frame and head is checked).
+    package func attend(q: Tensor, k: Tensor, v: Tensor, keepProducts: Bool, spikes: Bool = false) -> (Tensor, Tensor?) {
         let frames = q.shape[1]
         let n = q.shape[2]
         let d = headDimension
@@ -149,7 +155,7 @@ public final class SpikingSelfAttention {
                                     }
                                     HeadKernels.transpose(m, rows: d, scale: scale, into: coefficients)
                                     // Spikes (the masks of K and V are spent): add only the firing tokens' terms.
-                                    if EventKernels.binaryRows(qb + base, stride: row, rows: d, length: n, into: masks) {
+                                    if spikes || EventKernels.binaryRows(qb + base, stride: row, rows: d, length: n, into: masks) {
                                         EventKernels.combineSpikeRows(qb + base, coefficients: coefficients, stride: row, rows: d,
                                                                       length: n, into: yb + base, scratch: transposed)
                                     } else {
@@ -166,9 +172,10 @@ public final class SpikingSelfAttention {
         return (y, keepProducts ? products : nil)
     }
 
-    /// Gradients of ``attend(q:k:v:keepProducts:)``:
+    /// Gradients of ``attend(q:k:v:keepProducts:spikes:)`` (`spikes` as there):
     /// dQ = s·M·dY, dM = s·Q·dYᵀ, dK = dM·V, dV = dMᵀ·K (per frame and head).
-    package func attendBackward(_ dy: Tensor, q: Tensor, k: Tensor, v: Tensor, products: Tensor) -> (Tensor, Tensor, Tensor) {
+    package func attendBackward(_ dy: Tensor, q: Tensor, k: Tensor, v: Tensor, products: Tensor, spikes: Bool = false)
+        -> (Tensor, Tensor, Tensor) {
         let frames = q.shape[1]
         let n = q.shape[2]
         let d = headDimension
@@ -212,7 +219,7 @@ public final class SpikingSelfAttention {
                                                                                scale: scale, scratch: transposed, into: dm)
                                                 // dK[i,:] = Σ_j dM[i][j] V[j,:];  dV[j,:] = Σ_i dM[i][j] K[i,:]
                                                 // (rows of spikes: only the firing tokens' terms)
-                                                if EventKernels.binaryRows(vb + base, stride: row, rows: d, length: n, into: masks) {
+                                                if spikes || EventKernels.binaryRows(vb + base, stride: row, rows: d, length: n, into: masks) {
                                                     EventKernels.combineSpikeRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
                                                                                   into: dkb + base, scratch: transposed)
                                                 } else {
@@ -220,7 +227,7 @@ public final class SpikingSelfAttention {
                                                                              into: dkb + base)
                                                 }
                                                 HeadKernels.transpose(dm, rows: d, scale: 1, into: coefficients)
-                                                if EventKernels.binaryRows(kb + base, stride: row, rows: d, length: n, into: masks) {
+                                                if spikes || EventKernels.binaryRows(kb + base, stride: row, rows: d, length: n, into: masks) {
                                                     EventKernels.combineSpikeRows(kb + base, coefficients: coefficients, stride: row, rows: d,
                                                                                   length: n, into: dvb + base, scratch: transposed)
                                                 } else {
