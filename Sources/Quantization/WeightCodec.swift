@@ -1,4 +1,5 @@
 import QuantConfig
+import Tensor
 
 /// Maps a float weight to an integer code and a code back to its value, for one layer.
 ///
@@ -150,20 +151,29 @@ public struct PowerOfTwoCodec: WeightCodec, Hashable {
         var maxAbs: Float = 0
         for w in weights { maxAbs = max(maxAbs, abs(w)) }
         guard maxAbs > 0 else { return Float.leastNormalMagnitude }
+        // Each candidate's error is one sequential sum, so computing them side by side (a candidate
+        // per part of the compute pool) changes no bits; the first smallest wins, as in order.
+        let candidates = (0...35).map { maxAbs * (1 - 0.02 * Float($0)) }
+        var errors = [Double](repeating: 0, count: candidates.count)
+        errors.withUnsafeMutableBufferPointer { errors in
+            let target = errors.baseAddress!
+            Compute.parallelFor(candidates.count, grain: 1) { range in
+                for index in range {
+                    let codec = PowerOfTwoCodec(bits: bits, alpha: candidates[index])
+                    var error = 0.0
+                    for w in weights {
+                        let d = Double(w - codec.value(of: codec.code(of: w)))
+                        error += d * d
+                    }
+                    target[index] = error
+                }
+            }
+        }
         var best = maxAbs
         var bestError = Double.infinity
-        for step in 0...35 {
-            let alpha = maxAbs * (1 - 0.02 * Float(step))
-            let codec = PowerOfTwoCodec(bits: bits, alpha: alpha)
-            var error = 0.0
-            for w in weights {
-                let d = Double(w - codec.value(of: codec.code(of: w)))
-                error += d * d
-            }
-            if error < bestError {
-                bestError = error
-                best = alpha
-            }
+        for (alpha, error) in zip(candidates, errors) where error < bestError {
+            bestError = error
+            best = alpha
         }
         return best
     }
