@@ -63,7 +63,7 @@ public final class UniformQuantizer: LayerQuantizer, LevelQuantizer {
         let step = codec.step
         return straightThrough(
             weight: weight, gradient: gradientOfQuantized, scale: scale, gradientScale: 1 / (Float(weight.count) * qp).squareRoot()
-        ) { w in
+        ) { w, _ in
             let v = w / step
             if v < -qp { return (false, -qp) }
             if v > qp { return (false, qp) }
@@ -119,16 +119,25 @@ public final class PowerOfTwoQuantizer: LayerQuantizer, LevelQuantizer {
     }
 
     public func backward(weight: Tensor, gradientOfQuantized: Tensor) -> Tensor {
+        backward(weight: weight, quantized: quantize(weight), gradientOfQuantized: gradientOfQuantized)
+    }
+
+    /// The rule reads ŵ = `value(code(w))` from the forward pass instead of quantizing again.
+    public func backward(weight: Tensor, quantized: Tensor, gradientOfQuantized: Tensor) -> Tensor {
+        precondition(quantized.count == weight.count, "\(choice): ŵ has \(quantized.count) values for \(weight.count) weights")
         let codec = potCodec
         let alpha = codec.alpha
         let qp = Float(codec.magnitudeCount - 1)
-        return straightThrough(
-            weight: weight, gradient: gradientOfQuantized, scale: scale, gradientScale: 1 / (Float(weight.count) * qp).squareRoot()
-        ) { w in
-            let v = w / alpha
-            if v < -1 { return (false, -1) }
-            if v > 1 { return (false, 1) }
-            return (true, codec.value(of: codec.code(of: w)) / alpha - v)
+        return quantized.withUnsafeBufferPointer { q in
+            let quantizedWeights = q.baseAddress!
+            return straightThrough(
+                weight: weight, gradient: gradientOfQuantized, scale: scale, gradientScale: 1 / (Float(weight.count) * qp).squareRoot()
+            ) { w, i in
+                let v = w / alpha
+                if v < -1 { return (false, -1) }
+                if v > 1 { return (false, 1) }
+                return (true, quantizedWeights[i] / alpha - v)
+            }
         }
     }
 }
@@ -182,7 +191,7 @@ private func fakeQuantize<C: WeightCodec>(_ weight: Tensor, codec: C) -> Tensor 
 /// Double over the coarse grain's fixed parts, in order, so it does not depend on the first split.
 private func straightThrough(
     weight: Tensor, gradient: Tensor, scale: Parameter, gradientScale: Float,
-    rule: (Float) -> (inside: Bool, scaleDerivative: Float)
+    rule: (_ weight: Float, _ index: Int) -> (inside: Bool, scaleDerivative: Float)
 ) -> Tensor {
     var out = Tensor(uninitializedShape: weight.shape)
     var terms = Tensor(uninitializedShape: weight.shape)  // g · ∂ŵ/∂scale per weight
@@ -195,7 +204,7 @@ private func straightThrough(
                     let wp = w.baseAddress!, gp = g.baseAddress!, op = o.baseAddress!, tp = t.baseAddress!
                     Compute.parallelFor(w.count, grain: elementwiseGrain) { range in
                         for i in range {
-                            let (inside, derivative) = rule(wp[i])
+                            let (inside, derivative) = rule(wp[i], i)
                             op[i] = inside ? gp[i] : 0
                             tp[i] = gp[i] * derivative
                         }

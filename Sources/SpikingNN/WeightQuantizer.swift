@@ -69,6 +69,16 @@ public protocol LevelQuantizer: WeightQuantizer {
     /// The levels and scale of `weight`, with `quantize(weight)[i] == levels[i] * scale` exactly;
     /// nil when the levels are too large for exact float sums (beyond 2²⁴, e.g. wide power-of-two codes).
     func levels(of weight: Tensor) -> WeightLevels?
+
+    /// ``WeightQuantizer/backward(weight:gradientOfQuantized:)`` given ŵ as well (the forward
+    /// pass's `quantize(weight)`), for a rule that would otherwise quantize the weight again.
+    func backward(weight: Tensor, quantized: Tensor, gradientOfQuantized: Tensor) -> Tensor
+}
+
+extension LevelQuantizer {
+    public func backward(weight: Tensor, quantized: Tensor, gradientOfQuantized: Tensor) -> Tensor {
+        backward(weight: weight, gradientOfQuantized: gradientOfQuantized)
+    }
 }
 
 /// The weight a layer computes with in one forward pass: the float ŵ (or w), and for a
@@ -188,8 +198,7 @@ final class EffectiveWeight {
             cacheKey = key
             return cached!
         }
-        let key = [weight.version, Int(bitPattern: UInt(bitPattern: ObjectIdentifier(quantizer)))]
-            + quantizer.parameters.map(\.version)
+        let key = cacheKey(for: quantizer)
         if !training, let cached, key == cacheKey { return cached }
         var levels: LayerLevels?
         if let levelQuantizer = quantizer as? any LevelQuantizer, let found = levelQuantizer.levels(of: weight.value) {
@@ -211,10 +220,21 @@ final class EffectiveWeight {
         return value
     }
 
+    /// What the cached snapshot was computed from: the weight, the quantizer and its parameters.
+    private func cacheKey(for quantizer: any WeightQuantizer) -> [Int] {
+        [weight.version, Int(bitPattern: UInt(bitPattern: ObjectIdentifier(quantizer)))] + quantizer.parameters.map(\.version)
+    }
+
     /// Routes dL/dŵ through the quantizer (if any) into the weight's gradient.
     func accumulateGradient(_ gradientOfEffective: Tensor) {
         if let quantizer {
-            let g = quantizer.backward(weight: weight.value, gradientOfQuantized: gradientOfEffective)
+            let g: Tensor
+            if let levelQuantizer = quantizer as? any LevelQuantizer, let cached, cacheKey == cacheKey(for: quantizer) {
+                // ŵ of this pass, still current (nothing moved since the forward pass).
+                g = levelQuantizer.backward(weight: weight.value, quantized: cached.value, gradientOfQuantized: gradientOfEffective)
+            } else {
+                g = quantizer.backward(weight: weight.value, gradientOfQuantized: gradientOfEffective)
+            }
             weight.accumulateGradient(g)
         } else {
             weight.accumulateGradient(gradientOfEffective)

@@ -33,6 +33,35 @@ struct QuantizerTests {
         #expect(isClose(quantizer.scale.gradient![flat: 0], 0.8 / 3, relative: 1e-5))
     }
 
+    /// Given the forward pass's ŵ (as a layer passes it), the
+    /// power-of-two backward skips re-quantizing; its gradients must follow the rule computed
+    /// straight from the codec, at every width.
+    @Test(arguments: QuantizationSpace.supportedBits)
+    func powerOfTwoBackwardFromTheForwardsWeightsFollowsTheCodec(bits: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(bits))
+        let weight = Tensor(shape: [300], scalars: (0..<300).map { _ in (rng.nextUnitFloat() - 0.5) * 0.6 })
+        let gradient = Tensor(shape: [300], scalars: (0..<300).map { _ in rng.nextUnitFloat() - 0.5 })
+        let quantizer = PowerOfTwoQuantizer(layer: "l", bits: bits, weight: weight)
+        // What the layer passes: its levels times their unit, or for wide codes (no levels) ŵ itself.
+        var quantized = quantizer.quantize(weight)
+        if let levels = quantizer.levels(of: weight) {
+            quantized = levels.levels
+            quantized.scale(by: levels.scale)
+        }
+        let g = quantizer.backward(weight: weight, quantized: quantized, gradientOfQuantized: gradient)
+        let codec = PowerOfTwoCodec(bits: bits, alpha: quantizer.scale.value[flat: 0])
+        var alphaGradient = 0.0
+        for i in 0..<300 {
+            let v = weight[flat: i] / codec.alpha
+            let inside = abs(v) <= 1
+            #expect(g[flat: i] == (inside ? gradient[flat: i] : 0))
+            let derivative = inside ? codec.value(of: codec.code(of: weight[flat: i])) / codec.alpha - v : (v < 0 ? -1 : 1)
+            alphaGradient += Double(gradient[flat: i] * derivative)
+        }
+        let expected = Float(alphaGradient) / (300 * Float(codec.magnitudeCount - 1)).squareRoot()
+        #expect(isClose(try #require(quantizer.scale.gradient)[flat: 0], expected, relative: 1e-4, absolute: 1e-6))
+    }
+
     static let config = SpikformerConfig(
         inputHeight: 16, inputWidth: 16, timeSteps: 2, embedDimension: 16, depth: 1, heads: 2, mlpRatio: 2,
         poolAfterStage: [false, true, false, false], classes: 3)
