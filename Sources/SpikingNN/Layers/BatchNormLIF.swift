@@ -22,12 +22,13 @@ public final class BatchNormLIF {
     public func forward(_ x: consuming Tensor, training: Bool) -> Tensor {
         let channels = norm.channels
         precondition(x.shape.first == channels, "\(norm.name): expected \(channels) channels, got shape \(x.shape)")
-        guard training else {
-            // Re-estimation takes the batch's statistics first, then spikes in place as evaluation does.
-            let affine = norm.collectsBatchStatistics ? norm.affine(for: x, training: false) : norm.evaluationAffine()
-            return neuron.forward(consume x, timeSteps: timeSteps, training: false, affine: affine)
+        guard training || norm.collectsBatchStatistics else {
+            return neuron.forward(consume x, timeSteps: timeSteps, training: false, affine: norm.evaluationAffine())
         }
-        let row = x.count / channels
+        // Batch statistics: a training pass, or BatchNorm re-estimation in evaluation, whose spikes
+        // may overwrite the currents as evaluation's do (training keeps them for the backward pass).
+        var input = consume x
+        let row = input.count / channels
         precondition(row % timeSteps == 0, "\(norm.name): \(row) values per channel do not split into \(timeSteps) time steps")
         let block = row / timeSteps
         let gamma = norm.weight.value.scalars
@@ -38,13 +39,11 @@ public final class BatchNormLIF {
         var mean = [Float](repeating: 0, count: channels)
         var variance = [Float](repeating: 0, count: channels)
         var counts = [Int](repeating: 0, count: channels)
-        var s = Tensor(uninitializedShape: x.shape)
-        x.withUnsafeBufferPointer { px in
-            s.withUnsafeMutableBufferPointer { ps in
-                mean.withUnsafeMutableBufferPointer { pm in
-                    variance.withUnsafeMutableBufferPointer { pv in
-                      counts.withUnsafeMutableBufferPointer { pc in
-                        let (input, spikes, m, v, spikeCounts) = (px.baseAddress!, ps.baseAddress!, pm.baseAddress!, pv.baseAddress!, pc.baseAddress!)
+        func run(_ currents: UnsafePointer<Float>, _ spikes: UnsafeMutablePointer<Float>) {
+            mean.withUnsafeMutableBufferPointer { pm in
+                variance.withUnsafeMutableBufferPointer { pv in
+                    counts.withUnsafeMutableBufferPointer { pc in
+                        let (m, v, spikeCounts) = (pm.baseAddress!, pv.baseAddress!, pc.baseAddress!)
                         Compute.parallelFor(channels, grain: 1) { range in
                             // Channels in pairs: two statistics chains in flight, then each row's spikes.
                             var c = range.lowerBound
@@ -52,28 +51,36 @@ public final class BatchNormLIF {
                                 let pair = c + 1 < range.upperBound
                                 if pair {
                                     ((m[c], v[c]), (m[c + 1], v[c + 1])) = BatchNorm.rowStatistics(
-                                        input + c * row, input + (c + 1) * row, count: row)
+                                        currents + c * row, currents + (c + 1) * row, count: row)
                                 } else {
-                                    (m[c], v[c]) = BatchNorm.rowStatistics(input + c * row, count: row)
+                                    (m[c], v[c]) = BatchNorm.rowStatistics(currents + c * row, count: row)
                                 }
                                 for channel in c..<(pair ? c + 2 : c + 1) {
                                     let affine = BatchNorm.trainingAffine(
                                         mean: m[channel], variance: v[channel], gamma: gamma[channel], beta: beta[channel], epsilon: epsilon)
                                     spikeCounts[channel] = neuron.forwardRow(
-                                        input + channel * row, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps,
+                                        currents + channel * row, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps,
                                         block: block, spikes: spikes + channel * row)
                                 }
                                 c += pair ? 2 : 1
                             }
                         }
-                      }
                     }
                 }
             }
         }
-        _ = norm.recordBatchStatistics(of: x, mean: mean, variance: variance, keepForBackward: true)
-        neuron.recordOutput(spikes: counts.reduce(0, +), of: s.count)
-        return s
+        let output: Tensor
+        if !training, input.isUniquelyReferenced() {
+            input.withUnsafeMutableBufferPointer { p in run(UnsafePointer(p.baseAddress!), p.baseAddress!) }
+            output = input
+        } else {
+            var s = Tensor(uninitializedShape: input.shape)
+            input.withUnsafeBufferPointer { px in s.withUnsafeMutableBufferPointer { ps in run(px.baseAddress!, ps.baseAddress!) } }
+            output = s
+        }
+        _ = norm.recordBatchStatistics(of: input, mean: mean, variance: variance, keepForBackward: training)
+        neuron.recordOutput(spikes: counts.reduce(0, +), of: output.count)
+        return output
     }
 
     public func backward(_ ds: Tensor) -> Tensor {
