@@ -207,7 +207,16 @@ public final class BatchNorm {
     @inline(__always)
     static func backwardRow(_ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, count length: Int, gamma: Float,
                             mean mu: Float, inverseStd inv: Float, into out: UnsafeMutablePointer<Float>) -> (Float, Float) {
-        let (sumG, sumGX) = RowKernels.gradientSums(dy, x, count: length, mean: mu, inverseStd: inv)
+        backwardRow(dy, input: x, count: length, gamma: gamma, mean: mu, inverseStd: inv,
+                    sums: RowKernels.gradientSums(dy, x, count: length, mean: mu, inverseStd: inv), into: out)
+    }
+
+    /// ``backwardRow(_:input:count:gamma:mean:inverseStd:into:)`` with the row's gradient sums
+    /// (Σ dy, Σ dy·x̂) already taken, as for two rows at once.
+    static func backwardRow(_ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, count length: Int, gamma: Float,
+                            mean mu: Float, inverseStd inv: Float, sums: (Double, Double),
+                            into out: UnsafeMutablePointer<Float>) -> (Float, Float) {
+        let (sumG, sumGX) = sums
         let k = gamma * inv
         let meanG = Float(sumG / Double(length))
         let meanGX = Float(sumGX / Double(length))
