@@ -239,9 +239,22 @@ int32_t CKernels_hasIntegerDotProducts(void) {
     return vnniDetected && CKernels_activeISA() == CKernels_ISA_avx512;
 }
 
-void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end, const int8_t *levels,
-                           int64_t outFeatures, const float *bias, float scale, float *y, int64_t ldy, uint8_t *scratch) {
-    const int64_t groups = ck_groups(inFeatures);
+/// Where a product's input bytes come from: rows of `x` `ldx` apart, or, when `inside` is set,
+/// the 3×3 patches of images `width` wide with `plane` positions each (`ldx` positions per channel).
+typedef struct {
+    const float *x;
+    int64_t inFeatures;
+    int64_t ldx;
+    const uint16_t *inside;  // ck_inside_taps' table, or NULL for rows
+    int64_t plane, width;
+} ck_source;
+
+/// The tile loop both products share: pack up to 128 tokens of `source`, multiply them by every
+/// output row, next tile.
+static void ck_product(const ck_source *source, int64_t begin, int64_t end, const int8_t *levels, int64_t outFeatures,
+                       const float *bias, float scale, float *y, int64_t ldy, uint8_t *scratch) {
+    const int64_t groups = ck_groups(source->inFeatures);
+    const int64_t channels = source->inFeatures / 9;  // patches only
 #if defined(__x86_64__)
     const int32_t vnni = CKernels_hasIntegerDotProducts();
 #endif
@@ -249,36 +262,35 @@ void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int6
         const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
 #if defined(__x86_64__)
         if (vnni) {
-            ck_pack_vnni(x, inFeatures, ldx, t0, n, scratch);
+            if (source->inside) {
+                ck_pack_patches_vnni(source->x, channels, source->ldx, source->plane, source->width, source->inside, t0, n, scratch);
+            } else {
+                ck_pack_vnni(source->x, source->inFeatures, source->ldx, t0, n, scratch);
+            }
             ck_tile_vnni(scratch, n, groups, levels, outFeatures, bias, scale, y + t0, ldy);
             continue;
         }
 #endif
-        ck_pack_generic(x, inFeatures, ldx, t0, n, scratch);
+        if (source->inside) {
+            ck_pack_patches_generic(source->x, channels, source->ldx, source->plane, source->width, source->inside, t0, n, scratch);
+        } else {
+            ck_pack_generic(source->x, source->inFeatures, source->ldx, t0, n, scratch);
+        }
         ck_tile_generic(scratch, n, groups, levels, outFeatures, bias, scale, y + t0, ldy);
     }
+}
+
+void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int64_t begin, int64_t end, const int8_t *levels,
+                           int64_t outFeatures, const float *bias, float scale, float *y, int64_t ldy, uint8_t *scratch) {
+    const ck_source rows = {x, inFeatures, ldx, NULL, 0, 0};
+    ck_product(&rows, begin, end, levels, outFeatures, bias, scale, y, ldy, scratch);
 }
 
 void CKernels_patchLevelProduct(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width,
                                 int64_t begin, int64_t end, const int8_t *levels, int64_t outFeatures, float scale, float *y,
                                 uint8_t *scratch) {
-    const int64_t groups = ck_groups(inChannels * 9);
-    const int64_t plane = height * width;
     uint16_t *inside = ck_inside_taps(height, width);
-#if defined(__x86_64__)
-    const int32_t vnni = CKernels_hasIntegerDotProducts();
-#endif
-    for (int64_t t0 = begin; t0 < end; t0 += ckTileTokens) {
-        const int64_t n = end - t0 < ckTileTokens ? end - t0 : ckTileTokens;
-#if defined(__x86_64__)
-        if (vnni) {
-            ck_pack_patches_vnni(x, inChannels, total, plane, width, inside, t0, n, scratch);
-            ck_tile_vnni(scratch, n, groups, levels, outFeatures, NULL, scale, y + t0, total);
-            continue;
-        }
-#endif
-        ck_pack_patches_generic(x, inChannels, total, plane, width, inside, t0, n, scratch);
-        ck_tile_generic(scratch, n, groups, levels, outFeatures, NULL, scale, y + t0, total);
-    }
+    const ck_source patches = {x, inChannels * 9, total, inside, height * width, width};
+    ck_product(&patches, begin, end, levels, outFeatures, NULL, scale, y, total, scratch);
     free(inside);
 }
