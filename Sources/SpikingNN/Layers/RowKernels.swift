@@ -6,27 +6,9 @@
 package enum RowKernels {
     static let block = 2048
 
-    /// Σ x[i].
+    /// Σ x[i] (``sums(_:_:count:)`` of the row with itself: one loop for both, the same bits).
     static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
-        var total = 0.0
-        var start = 0
-        while start < count {
-            let end = min(count, start + block)
-            var lanes = SIMD8<Float>()
-            var i = start
-            while i + 8 <= end {
-                lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                i += 8
-            }
-            var tail: Float = 0
-            while i < end {
-                tail += x[i]
-                i += 1
-            }
-            total += Double(lanes.sum()) + Double(tail)
-            start = end
-        }
-        return total
+        sums(x, x, count: count).0
     }
 
     /// ``sum(_:count:)`` of two rows at once: each row's sum in the same order (the same bits),
@@ -88,64 +70,15 @@ package enum RowKernels {
         return (totalA, totalB)
     }
 
-    /// Σ (x[i] − mean)².
+    /// Σ (x[i] − mean)² (the paired loop with the row itself, the same bits).
     static func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, count: Int, mean: Float) -> Double {
-        var total = 0.0
-        var start = 0
-        let m = SIMD8<Float>(repeating: mean)
-        while start < count {
-            let end = min(count, start + block)
-            var lanes = SIMD8<Float>()
-            var i = start
-            while i + 8 <= end {
-                let d = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m
-                lanes += d * d
-                i += 8
-            }
-            var tail: Float = 0
-            while i < end {
-                let d = x[i] - mean
-                tail += d * d
-                i += 1
-            }
-            total += Double(lanes.sum()) + Double(tail)
-            start = end
-        }
-        return total
+        sumsOfSquaredDeviations(x, x, count: count, means: (mean, mean)).0
     }
 
-    /// (Σ g[i], Σ g[i]·(x[i] − mean)·inverseStd).
+    /// (Σ g[i], Σ g[i]·(x[i] − mean)·inverseStd) (the paired loop with the row itself, the same bits).
     package static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean: Float,
-                             inverseStd: Float) -> (Double, Double) {
-        var sumG = 0.0
-        var sumGX = 0.0
-        var start = 0
-        let m = SIMD8<Float>(repeating: mean)
-        let s = SIMD8<Float>(repeating: inverseStd)
-        while start < count {
-            let end = min(count, start + block)
-            var lanesG = SIMD8<Float>()
-            var lanesGX = SIMD8<Float>()
-            var i = start
-            while i + 8 <= end {
-                let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-                let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                lanesG += gv
-                lanesGX += gv * ((xv - m) * s)
-                i += 8
-            }
-            var tailG: Float = 0
-            var tailGX: Float = 0
-            while i < end {
-                tailG += g[i]
-                tailGX += g[i] * ((x[i] - mean) * inverseStd)
-                i += 1
-            }
-            sumG += Double(lanesG.sum()) + Double(tailG)
-            sumGX += Double(lanesGX.sum()) + Double(tailGX)
-            start = end
-        }
-        return (sumG, sumGX)
+                                     inverseStd: Float) -> (Double, Double) {
+        gradientSums((g, g), (x, x), count: count, means: (mean, mean), inverseStds: (inverseStd, inverseStd)).0
     }
 
     /// ``gradientSums(_:_:count:mean:inverseStd:)`` of two rows at once (the same bits per row).

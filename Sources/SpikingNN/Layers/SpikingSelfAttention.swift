@@ -155,13 +155,8 @@ public final class SpikingSelfAttention {
                                     }
                                     HeadKernels.transpose(m, rows: d, scale: scale, into: coefficients)
                                     // Spikes (the masks of K and V are spent): add only the firing tokens' terms.
-                                    if spikes || EventKernels.binaryRows(qb + base, stride: row, rows: d, length: n, into: masks) {
-                                        EventKernels.combineSpikeRows(qb + base, coefficients: coefficients, stride: row, rows: d,
-                                                                      length: n, into: yb + base, scratch: transposed)
-                                    } else {
-                                        EventKernels.combineRows(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
-                                                                 into: yb + base)
-                                    }
+                                    Self.combine(qb + base, coefficients: coefficients, stride: row, rows: d, length: n,
+                                                 into: yb + base, spikes: spikes, masks: masks, scratch: transposed)
                                 }
                             }
                         }
@@ -219,21 +214,11 @@ public final class SpikingSelfAttention {
                                                                                scale: scale, scratch: transposed, into: dm)
                                                 // dK[i,:] = Σ_j dM[i][j] V[j,:];  dV[j,:] = Σ_i dM[i][j] K[i,:]
                                                 // (rows of spikes: only the firing tokens' terms)
-                                                if spikes || EventKernels.binaryRows(vb + base, stride: row, rows: d, length: n, into: masks) {
-                                                    EventKernels.combineSpikeRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
-                                                                                  into: dkb + base, scratch: transposed)
-                                                } else {
-                                                    EventKernels.combineRows(vb + base, coefficients: dm, stride: row, rows: d, length: n,
-                                                                             into: dkb + base)
-                                                }
+                                                Self.combine(vb + base, coefficients: dm, stride: row, rows: d, length: n,
+                                                             into: dkb + base, spikes: spikes, masks: masks, scratch: transposed)
                                                 HeadKernels.transpose(dm, rows: d, scale: 1, into: coefficients)
-                                                if spikes || EventKernels.binaryRows(kb + base, stride: row, rows: d, length: n, into: masks) {
-                                                    EventKernels.combineSpikeRows(kb + base, coefficients: coefficients, stride: row, rows: d,
-                                                                                  length: n, into: dvb + base, scratch: transposed)
-                                                } else {
-                                                    EventKernels.combineRows(kb + base, coefficients: coefficients, stride: row, rows: d,
-                                                                             length: n, into: dvb + base)
-                                                }
+                                                Self.combine(kb + base, coefficients: coefficients, stride: row, rows: d, length: n,
+                                                             into: dvb + base, spikes: spikes, masks: masks, scratch: transposed)
                                             }
                                         }
                                     }
@@ -245,6 +230,22 @@ public final class SpikingSelfAttention {
             }
         }
         return (dq, dk, dv)
+    }
+}
+
+extension SpikingSelfAttention {
+    /// `out[o,:] = Σ_i coefficients[o·count + i] · rows[i,:]` (``EventKernels/combineRows(_:coefficients:stride:rows:length:into:)``);
+    /// when the rows hold only 0 and 1 (known from `spikes`, else checked into `masks`), only the firing
+    /// tokens' terms are added (the same bits).
+    private static func combine(_ rows: UnsafePointer<Float>, coefficients: UnsafePointer<Float>, stride: Int,
+                                rows count: Int, length: Int, into out: UnsafeMutablePointer<Float>, spikes: Bool,
+                                masks: UnsafeMutablePointer<UInt64>, scratch: UnsafeMutablePointer<Float>) {
+        if spikes || EventKernels.binaryRows(rows, stride: stride, rows: count, length: length, into: masks) {
+            EventKernels.combineSpikeRows(rows, coefficients: coefficients, stride: stride, rows: count, length: length,
+                                          into: out, scratch: scratch)
+        } else {
+            EventKernels.combineRows(rows, coefficients: coefficients, stride: stride, rows: count, length: length, into: out)
+        }
     }
 }
 

@@ -215,9 +215,13 @@ public final class TokenLinear: QuantizableLayer {
                 let g = pdy.baseAddress!
                 db.withUnsafeMutableBufferPointer { out in
                     let o = out.baseAddress!
-                    Compute.parallelFor(outFeatures, grain: 1) { range in
-                        for r in range {
-                            o[r] = Float(RowKernels.sum(g + r * length, count: length))
+                    Compute.parallelFor(outFeatures, grain: 2) { range in
+                        var r = range.lowerBound
+                        while r < range.upperBound {
+                            let next = min(r + 1, range.upperBound - 1)
+                            let (a, b) = RowKernels.sums(g + r * length, g + next * length, count: length)
+                            (o[r], o[next]) = (Float(a), Float(b))
+                            r += 2
                         }
                     }
                 }
