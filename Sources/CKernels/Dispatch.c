@@ -104,7 +104,7 @@ void CKernels_sparseLinearForward(const float *x, int64_t inFeatures, int64_t ld
 
 int64_t CKernels_sparseLinearWeightGradientScratch(int64_t outFeatures) {
     const int64_t tile = (65536 / (outFeatures > 0 ? outFeatures : 1)) & ~(int64_t)15;
-    return (tile > 16 ? tile : 16) * (outFeatures + 2);
+    return (tile > 16 ? tile : 16) * (outFeatures + 2) + 32;  // + the slack of two compressed lists
 }
 
 void CKernels_sparseLinearWeightGradient(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
@@ -126,7 +126,7 @@ void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t f
 
 int64_t CKernels_sparseConv3x3WeightGradientScratch(int64_t height, int64_t width, int64_t outChannels) {
     const int64_t plane = height * width;
-    return (height + 2) * (width + 2) * outChannels + 2 * plane;
+    return (height + 2) * (width + 2) * outChannels + 2 * plane + 32;  // + the slack of two compressed lists
 }
 
 void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t inChannels, int64_t frames, int64_t height,

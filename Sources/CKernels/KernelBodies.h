@@ -235,11 +235,17 @@ void CK_NAME(sparseLinearForward)(const float *x, int64_t cin, int64_t ldx, int6
     }
 }
 
-/// The non-zero entries of `row[0..<length]` into `pos`/`val`; returns their number.
+/// The non-zero entries of `row[0..<length]` into `pos`/`val`; returns their number. With lane
+/// compression (`CK_COMPRESS16`) each block of 16 is stored whole, so both need 16 entries of slack.
 static inline __attribute__((always_inline)) int64_t ck_collect(const float *row, int64_t length, int32_t *pos, float *val) {
     int64_t count = 0;
     for (int64_t b = 0; b < length; b += 16) {
         uint32_t m = b + 16 <= length ? ck_mask16(row + b) : ck_mask_partial(row + b, length - b);
+#ifdef CK_COMPRESS16
+        ck_compress16_values(m, row + b, val + count);
+        count += ck_compress16(m, (int32_t)b, pos + count);
+        continue;
+#endif
         while (m) {
             const int64_t t = b + __builtin_ctz(m);
             m &= m - 1;
@@ -258,7 +264,7 @@ void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t le
     const int64_t tile = ck_linear_gradient_tile(cout);
     float *dyt = scratch;
     int32_t *pos = (int32_t *)(dyt + tile * cout);
-    float *val = (float *)(pos + tile);
+    float *val = (float *)(pos + tile + 16);  // ck_collect's slack after each
     for (int64_t t0 = 0; t0 < length; t0 += tile) {
         const int64_t n = t0 + tile <= length ? tile : length - t0;
         CK_NAME(transpose)(dy + t0, cout, n, length, dyt, cout);
@@ -405,7 +411,7 @@ void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t cin, int64_t f
     const int64_t pw = width + 2;
     float *pad = scratch;
     int32_t *pos = (int32_t *)(pad + (height + 2) * pw * cout);
-    float *val = (float *)(pos + plane);
+    float *val = (float *)(pos + plane + 16);  // ck_collect's slack after each
     memset(pad, 0, sizeof(float) * (height + 2) * pw * cout);
     // Tap (ky, kx) of an input at padded offset q reads the output gradient at q + offsets[tap]
     // (the border is zero, so taps that fall outside the image add nothing).

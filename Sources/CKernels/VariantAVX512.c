@@ -20,6 +20,12 @@ static inline int64_t ck_compress16(uint32_t mask, int32_t base, int32_t *dst) {
     _mm512_storeu_si512(dst, _mm512_maskz_compress_epi32((__mmask16)mask, lanes));
     return __builtin_popcount(mask);
 }
+
+/// The values of `src[0..<16]` at the set bits of `mask`, in order, to `dst` (16 stored; lanes
+/// outside the mask are not read).
+static inline void ck_compress16_values(uint32_t mask, const float *src, float *dst) {
+    _mm512_storeu_ps(dst, _mm512_maskz_compress_ps((__mmask16)mask, _mm512_maskz_loadu_ps((__mmask16)mask, src)));
+}
 #define CK_COMPRESS16 1
 
 #include "KernelBodies.h"

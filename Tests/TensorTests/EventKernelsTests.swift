@@ -269,9 +269,11 @@ struct EventKernelsTests {
 
     @Test func sparseLinearWeightGradientMatchesDirectSums() {
         var rng = SeededGenerator(seed: 7)
-        // 70 outputs: tiles of 928 tokens, so 2000 tokens take two full tiles and a partial one.
-        let (inFeatures, outFeatures, length) = (40, 70, 2000)
-        let x = Self.events([inFeatures, length], density: 0.1, maxCount: 2, &rng)
+        // 70 outputs: tiles of 928 tokens, so 2003 tokens take two full tiles and a partial one that
+        // ends mid-block; feature 0 fires everywhere (its event list fills the whole tile).
+        let (inFeatures, outFeatures, length) = (40, 70, 2003)
+        var x = Self.events([inFeatures, length], density: 0.1, maxCount: 2, &rng)
+        for n in 0..<length { x[flat: n] = Float(1 + n % 2) }
         let dy = Self.uniform([outFeatures, length], &rng)
         let dwt = Self.agreeingAcrossVariants {
             var dwt = Tensor(uninitializedShape: [inFeatures, outFeatures])
@@ -360,7 +362,8 @@ struct EventKernelsTests {
     func sparseConvolutionWeightGradientMatchesDirectSums(maxCount: Int) {
         var rng = SeededGenerator(seed: 11)
         let (inChannels, outChannels, frames, height, width) = (3, 52, 4, 6, 7)
-        let x = Self.events([inChannels, frames, height, width], density: 0.25, maxCount: maxCount, &rng)
+        var x = Self.events([inChannels, frames, height, width], density: 0.25, maxCount: maxCount, &rng)
+        for p in 0..<(height * width) { x[flat: p] = 1 }  // channel 0 fires everywhere in frame 0: a full event list
         let dy = Self.uniform([outChannels, frames * height * width], &rng)
         let dwt = Self.agreeingAcrossVariants {
             var dwt = Tensor(shape: [inChannels * 9, outChannels])
