@@ -578,15 +578,15 @@ void CK_NAME(combineSpikeRows)(const float *rows, const float *c, int64_t stride
     for (int64_t i = 0; i < d; i++) {
         for (int64_t o = 0; o < dp; o++) columns[i * dp + o] = o < d ? c[o * d + i] : 0;
     }
+    for (int64_t t0 = 0; t0 < n; t0 += 16) {
+        const int64_t count = n - t0 < 16 ? n - t0 : 16;
+        memset(sums, 0, (size_t)(count * dp) * sizeof(float));
 #ifdef CK_COMPRESS16
-    // Where the CPU compresses lanes, the block's events (row, token) are listed first without a
-    // branch per firing token, then added in one loop: the same adds in the same order (rows
-    // ascending per token), without a mispredicted loop exit per row.
-    if (d <= 64) {
-        int32_t events[64 * 16 + 16];
-        for (int64_t t0 = 0; t0 < n; t0 += 16) {
-            const int64_t count = n - t0 < 16 ? n - t0 : 16;
-            memset(sums, 0, (size_t)(count * dp) * sizeof(float));
+        // Where the CPU compresses lanes, the block's events (row, token) are listed first without a
+        // branch per firing token, then added in one loop: the same adds in the same order (rows
+        // ascending per token), without a mispredicted loop exit per row.
+        if (d <= 64) {
+            int32_t events[64 * 16 + 16];
             int64_t k = 0;
             for (int64_t i = 0; i < d; i++) {
                 const float *row = rows + i * stride + t0;
@@ -594,19 +594,14 @@ void CK_NAME(combineSpikeRows)(const float *rows, const float *c, int64_t stride
                 k += ck_compress16(firing, (int32_t)(i * dp * 16), events + k);
             }
             for (int64_t e = 0; e < k; e++) {
-                const int32_t event = events[e];
-                float *sum = sums + (event & 15) * dp;
-                const float *column = columns + (event >> 4);
+                float *sum = sums + (events[e] & 15) * dp;
+                const float *column = columns + (events[e] >> 4);
                 for (int64_t o = 0; o < dp; o += 16) ck_store(sum + o, ck_load(sum + o) + ck_load(column + o));
             }
             CK_NAME(transpose)(sums, count, d, dp, out + t0, stride);
+            continue;
         }
-        return;
-    }
 #endif
-    for (int64_t t0 = 0; t0 < n; t0 += 16) {
-        const int64_t count = n - t0 < 16 ? n - t0 : 16;
-        memset(sums, 0, (size_t)(count * dp) * sizeof(float));
         for (int64_t i = 0; i < d; i++) {
             const float *row = rows + i * stride + t0;
             uint32_t firing = count == 16 ? ck_mask16(row) : ck_mask_partial(row, count);
