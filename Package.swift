@@ -143,7 +143,7 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "Broker", "ConfigFiles", "Threading", "Worker", "Transport", "Wire", "QuantConfig", "SpikingNN", "Tensor", "Events", "Seeding", "Coordinator",
+                "Broker", "ConfigFiles", "ContentHash", "Evaluation", "Threading", "Worker", "Transport", "Wire", "QuantConfig", "SpikingNN", "Tensor", "Events", "Seeding", "Coordinator",
                 "Report", "RunStore", "Statistics", logging, yams,
             ]),
 
@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["ConfigFiles", "Quantization", "QuantConfig", "Seeding", "SpikingNN", "Tensor", "TestSupport"]),
         .testTarget(
             name: "EvaluationTests",
-            dependencies: ["Evaluation", "Quantization", "QuantConfig", "Search", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
+            dependencies: ["ContentHash", "Evaluation", "Quantization", "Tensor", "QuantConfig", "Search", "SpikingNN", "Wire", "Seeding", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "QuantConfig", "Seeding", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "QuantConfig"]),
         .testTarget(name: "TransportTests", dependencies: ["Threading", "Transport", logging], exclude: ["Interop"]),

@@ -1,5 +1,7 @@
 import ConfigFiles
+import ContentHash
 import Coordinator
+import Evaluation
 import Foundation
 import Report
 import RunStore
@@ -310,10 +312,19 @@ struct DerivedSearchConfig {
 
     private var search: [String: Any]? { root["search"] as? [String: Any] }
 
-    /// QAT steps of a sensitivity table the run measures when created (a Fisher estimate's batches).
+    /// QAT steps of a sensitivity table the run measures when created (a Fisher estimate's batches),
+    /// for planning budgets; none when the base checkpoint carries a recorded Fisher, or will (it is
+    /// trained by the first run, which records one). Each run's store has the exact figure.
     var sensitivitySteps: Int {
         guard let measure = search?["sensitivity"] as? [String: Any], measure["method"] as? String == "fisher" else { return 0 }
-        return (measure["batches"] as? Int) ?? SensitivityMeasurement.defaultBatches
+        let batches = (measure["batches"] as? Int) ?? SensitivityMeasurement.defaultBatches
+        guard let path = (root["checkpoint"] as? [String: Any])?["path"] as? String else { return batches }
+        let checkpoint = URL(fileURLWithPath: path)
+        guard FileManager.default.fileExists(atPath: checkpoint.path) else { return 0 }
+        guard let hash = try? ContentHash.sha256(fileAt: checkpoint).hex,
+            let found = try? RecordedFisher.usable(forCheckpoint: checkpoint, sha256: hash, batches: batches), found.record != nil
+        else { return batches }
+        return 0
     }
 
     /// Knapsack seeds that start at the top rung (`fidelity.knapsack_seeds: top`).

@@ -81,7 +81,8 @@ extension SearchConfig {
             seed: seed, budget: budget, maxAttempts: maxAttempts, lease: lease, template: template, fidelity: search.fidelity,
             fineTunedReference: search.reference == .fineTuned, commonRandomNumbers: search.commonRandomNumbers,
             supernet: supernetSweep(template: template), reseeds: reseeds,
-            sensitivitySteps: sensitivity != nil ? search.measuredSensitivity?.qatSteps : nil)
+            sensitivitySteps: sensitivity != nil && search.measuredSensitivity != nil
+                ? measuredSensitivity?.gradientPasses ?? search.measuredSensitivity?.qatSteps : nil)
     }
 
     /// The energy table a measured sensitivity table (and the λ sweep) uses: the energy objective's,

@@ -20,17 +20,19 @@ extension CandidateEvaluator {
     ///   - choices: the choices to measure per layer (e.g. u2 … u8, p2 … p8).
     ///   - samples: (`.drop`) measure on this many validation samples, spread over the split (nil: all).
     ///   - batches: (`.fisher`) training batches for the Fisher estimate.
+    ///   - recorded: (`.fisher`) the Fisher recorded while the base model trained, used instead of
+    ///     measuring one (``RecordedFisher``); the table then costs no gradient passes.
     ///   - progress: (steps done, total).
     public func sensitivity(
         choices: [LayerQuantization], method: SensitivityMethod = .drop, samples: Int? = nil, batches: Int = 8, seed: UInt64 = 0,
-        energyModel: String? = nil, progress: (Int, Int) -> Void = { _, _ in }
+        recorded: RecordedFisher? = nil, energyModel: String? = nil, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> SensitivityTable {
         let model = try baseModel()
         let names = model.quantizableLayers.map(\.name)
         let drops: [String: [String: Double]]
         switch method {
         case .drop: drops = try measuredDrops(model, choices: choices, samples: samples, progress: progress)
-        case .fisher: drops = try fisherDrops(model, choices: choices, batches: batches, seed: seed, progress: progress)
+        case .fisher: drops = try fisherDrops(model, choices: choices, batches: batches, seed: seed, recorded: recorded, progress: progress)
         }
         var shares: [String: Double] = [:]
         var energy: LayerCostTable?
@@ -42,7 +44,8 @@ extension CandidateEvaluator {
             let sum = energies.reduce(0) { $0 + $1.1 }
             if sum > 0 { for (name, energy) in energies { shares[name] = energy / sum } }
         }
-        return SensitivityTable(accuracyDrop: drops, costShare: shares, method: method, energy: energy)
+        let steps = method == .fisher ? (recorded == nil ? batches : 0) : nil
+        return SensitivityTable(accuracyDrop: drops, costShare: shares, method: method, energy: energy, gradientPasses: steps)
     }
 
     /// Each quantizable layer's energy under each choice at the FP32 firing rates, the rest as fixed.
@@ -90,12 +93,14 @@ extension CandidateEvaluator {
     }
 
     private func fisherDrops(
-        _ model: Spikformer, choices: [LayerQuantization], batches: Int, seed: UInt64, progress: (Int, Int) -> Void
+        _ model: Spikformer, choices: [LayerQuantization], batches: Int, seed: UInt64, recorded: RecordedFisher?,
+        progress: (Int, Int) -> Void
     ) throws -> [String: [String: Double]] {
         let layers = model.quantizableLayers
-        let fisher = try Self.empiricalFisher(model, on: data.train, batches: batches, batchSize: batchSize, seed: seed) { done in
-            progress(done, batches + layers.count)
-        }
+        let fisher = try recorded?.tensors(for: model)
+            ?? Self.empiricalFisher(model, on: data.train, batches: batches, batchSize: batchSize, seed: seed) { done in
+                progress(done, batches + layers.count)
+            }
         var drops: [String: [String: Double]] = [:]
         for (index, layer) in layers.enumerated() {
             let weight = layer.weight.value
@@ -131,30 +136,15 @@ extension CandidateEvaluator {
     static func empiricalFisher(
         _ model: Spikformer, on source: any FrameSource, batches: Int, batchSize: Int, seed: UInt64, progress: (Int) -> Void
     ) throws -> [Tensor] {
-        let layers = model.quantizableLayers
-        var sums = layers.map { Tensor(shape: $0.weight.value.shape) }
-        var count = 0
+        var fisher = FisherAccumulator(model)
         let config = TrainingConfig(
             epochs: max(1, (batches * batchSize + source.count - 1) / max(source.count, 1)), batchSize: batchSize, learningRate: 0,
             minimumLearningRate: 0, weightDecay: 0, labelSmoothing: 0, augment: false, seed: seed, maxSteps: max(1, batches))
         try Trainer.train(model, on: source, config: config) { _ in
-            for (index, layer) in layers.enumerated() {
-                guard let g = layer.weight.gradient else { continue }
-                sums[index].withUnsafeMutableBufferPointer { s in
-                    g.withUnsafeBufferPointer { gi in
-                        for i in 0..<s.count { s[i] += gi[i] * gi[i] }
-                    }
-                }
-            }
-            count += 1
-            progress(count)
+            fisher.addCurrentGradients()
+            progress(fisher.batches)
         }
-        let scale = 1 / Float(max(count, 1))
-        return sums.map { sum in
-            var mean = sum
-            mean.withUnsafeMutableBufferPointer { m in for i in 0..<m.count { m[i] *= scale } }
-            return mean
-        }
+        return fisher.means
     }
 }
 

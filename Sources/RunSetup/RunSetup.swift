@@ -27,7 +27,7 @@ public struct RunSetup {
     /// Prepares a dataset; a front end wraps it to show progress.
     public var prepareData: (DatasetConfig) throws -> EvaluationData = { try EvaluationData.prepare($0) }
     /// Trains the base model when the config's checkpoint does not exist; a front end wraps it to show progress.
-    public var trainBaseModel: (SpikformerConfig, EvaluationData, TrainingConfig, _ seed: UInt64) throws -> Spikformer = {
+    public var trainBaseModel: (SpikformerConfig, EvaluationData, TrainingConfig, _ seed: UInt64) throws -> TrainedBaseModel = {
         try BaseModelTraining.train($0, on: $1, training: $2, seed: $3)
     }
     /// One-line notes for the user (what is being trained, the base model's validation accuracy).
@@ -65,7 +65,8 @@ public struct RunSetup {
             dataset: DatasetReference(configYAML: datasetText, fingerprint: data.fingerprint),
             energyModels: try config.energyModelTexts())
         let sensitivity = try config.search.measuredSensitivity.map {
-            try measureSensitivity($0, config: config, layers: model.quantizableLayerNames, data: data, run: run)
+            try measureSensitivity(
+                $0, config: config, layers: model.quantizableLayerNames, data: data, run: run, checkpoint: checkpoint, checkpointHash: checkpointHash.hex)
         }
         let setup = try config.studySetup(name: name, layers: model.quantizableLayerNames, template: template, measuredSensitivity: sensitivity)
         return (run, try Study.create(at: run.url, setup: setup, logger: logger))
@@ -73,11 +74,24 @@ public struct RunSetup {
 
     /// The table `search.sensitivity: {method: …}` asks for, measured on the run's base checkpoint
     /// for every choice any layer of the config's space may take (pinned ones too: the knapsack needs
-    /// their energy) and written to `sensitivity.json` in the run directory for the user.
+    /// their energy) and written to `sensitivity.json` in the run directory for the user. A Fisher
+    /// table uses the gradients recorded while the checkpoint trained when they are there
+    /// (``RecordedFisher``: same checkpoint hash, at least as many batches), and costs no passes then.
     private func measureSensitivity(
-        _ measurement: SensitivityMeasurement, config: SearchConfig, layers: [String], data: EvaluationData, run: RunDirectory
+        _ measurement: SensitivityMeasurement, config: SearchConfig, layers: [String], data: EvaluationData, run: RunDirectory,
+        checkpoint: URL, checkpointHash: String
     ) throws -> SensitivityTable {
-        note("measuring the sensitivity table (\(measurement.method.rawValue)) on the base model")
+        var recorded: RecordedFisher?
+        if measurement.method == .fisher {
+            let found = try RecordedFisher.usable(forCheckpoint: checkpoint, sha256: checkpointHash, batches: measurement.batches)
+            recorded = found.record
+            if let reason = found.reason { note("not using the recorded Fisher: \(reason)") }
+        }
+        if let recorded {
+            note("sensitivity table (fisher) from the \(recorded.batches) batches recorded while the base model trained (\(recorded.source))")
+        } else {
+            note("measuring the sensitivity table (\(measurement.method.rawValue)) on the base model")
+        }
         let energyModels = try config.energyModels.map { try EnergyModel.load(contentsOf: $0.url) }
         let evaluator = try CandidateEvaluator(
             checkpoint: run.baseCheckpoint, data: data, energyModels: energyModels, cacheDirectory: run.cache)
@@ -88,7 +102,7 @@ public struct RunSetup {
         }
         let table = try evaluator.sensitivity(
             choices: choices, method: measurement.method, samples: measurement.samples, batches: measurement.batches, seed: config.seed,
-            energyModel: config.objectiveEnergyModel)
+            recorded: recorded, energyModel: config.objectiveEnergyModel)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(table).write(to: run.url.appendingPathComponent("sensitivity.json"), options: .atomic)
@@ -145,10 +159,10 @@ public struct RunSetup {
             throw RunSetupError("\(config.file.path): checkpoint \(target.path) does not exist and checkpoint.train is not set.")
         }
         note("training the FP32 base model (\(recipe.epochs) epochs) into \(target.path)")
-        let network = try trainBaseModel(model, data, recipe.trainingConfig(seed: config.seed), config.seed)
+        let trained = try trainBaseModel(model, data, recipe.trainingConfig(seed: config.seed), config.seed)
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try network.save(to: target, extraMetadata: ["spikeq.dataset_fingerprint": data.fingerprint])
-        let validation = try Trainer.evaluate(network, on: data.validation, batchSize: 32)
+        try trained.save(to: target, datasetFingerprint: data.fingerprint)
+        let validation = try Trainer.evaluate(trained.network, on: data.validation, batchSize: 32)
         note(String(format: "FP32 base model: validation accuracy %.2f%%", validation.accuracy * 100))
         return target
     }

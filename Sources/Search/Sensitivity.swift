@@ -38,15 +38,20 @@ public struct SensitivityTable: Codable, Hashable, Sendable {
     public var method: SensitivityMethod?
     /// Per-layer, per-choice energy at the FP32 firing rates, if measured.
     public var energy: LayerCostTable?
+    /// Forward and backward passes spent on this table (a measured Fisher estimate's batches; 0 when
+    /// it reused the gradients recorded while the base model trained); nil for measured drops and
+    /// tables written before this was recorded. A search charges them as QAT steps.
+    public var gradientPasses: Int?
 
     public init(
         accuracyDrop: [String: [String: Double]], costShare: [String: Double] = [:], method: SensitivityMethod? = nil,
-        energy: LayerCostTable? = nil
+        energy: LayerCostTable? = nil, gradientPasses: Int? = nil
     ) {
         self.accuracyDrop = accuracyDrop
         self.costShare = costShare
         self.method = method
         self.energy = energy
+        self.gradientPasses = gradientPasses
     }
 
     /// Checks layer names and short forms against `space`, naming the first bad entry.
@@ -66,6 +71,7 @@ public struct SensitivityTable: Codable, Hashable, Sendable {
         for (layer, share) in costShare where !(share.isFinite && share >= 0) {
             throw SearchError.invalidSensitivity("layer `\(layer)`: cost share \(share) is not a non-negative number")
         }
+        if let gradientPasses, gradientPasses < 0 { throw SearchError.invalidSensitivity("gradientPasses \(gradientPasses) is negative") }
         try energy?.validate(against: space)
     }
 

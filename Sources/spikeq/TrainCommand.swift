@@ -27,10 +27,13 @@ struct TrainCommand: AsyncParsableCommand {
     @Option var warmupEpochs: Double = 2
     @Option var labelSmoothing: Double = 0.1
     @Option var seed: UInt64 = 0
+    @Option(help: "Record the squared weight gradients of this many last steps beside the checkpoint (<name>.fisher.safetensors), so a search's Fisher sensitivity table costs no gradient passes; 0: none.")
+    var fisherBatches: Int = BaseModelTraining.defaultFisherBatches
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
 
     func validate() throws {
         guard epochs > 0, batch > 0 else { throw ValidationError("--epochs and --batch must be positive.") }
+        guard fisherBatches >= 0 else { throw ValidationError("--fisher-batches must not be negative.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
     }
 
@@ -42,10 +45,11 @@ struct TrainCommand: AsyncParsableCommand {
         let training = TrainingConfig(
             epochs: epochs, batchSize: batch, learningRate: Float(learningRate), weightDecay: Float(weightDecay),
             warmupEpochs: warmupEpochs, labelSmoothing: Float(labelSmoothing), augment: true, seed: seed)
-        let network = try trainFP32(modelConfig, on: data, training: training, seed: seed)
+        let trained = try trainFP32(modelConfig, on: data, training: training, seed: seed, fisherBatches: fisherBatches)
+        let network = trained.network
         let url = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try network.save(to: url, extraMetadata: ["spikeq.dataset_fingerprint": data.fingerprint])
+        try trained.save(to: url, datasetFingerprint: data.fingerprint)
         let validation = try Trainer.evaluate(network, on: data.validation, batchSize: 32)
         let test = try Trainer.evaluate(network, on: data.test, batchSize: 32)
         print(String(format: "validation accuracy %.2f%%, test accuracy %.2f%%", validation.accuracy * 100, test.accuracy * 100))
@@ -69,9 +73,12 @@ func prepareData(_ config: DatasetConfig) throws -> EvaluationData {
 }
 
 /// Trains a fresh FP32 model with a progress bar (epoch, loss, accuracy, samples/s) and a line per epoch.
-func trainFP32(_ config: SpikformerConfig, on data: EvaluationData, training: TrainingConfig, seed: UInt64) throws -> Spikformer {
+func trainFP32(
+    _ config: SpikformerConfig, on data: EvaluationData, training: TrainingConfig, seed: UInt64,
+    fisherBatches: Int = BaseModelTraining.defaultFisherBatches
+) throws -> TrainedBaseModel {
     let bar = ProgressBar(label: "train")
-    let network = try BaseModelTraining.train(config, on: data, training: training, seed: seed) { progress, loss, accuracy in
+    let trained = try BaseModelTraining.train(config, on: data, training: training, seed: seed, fisherBatches: fisherBatches) { progress, loss, accuracy in
         bar.update(
             progress.globalStep + 1, progress.stepsPerEpoch * training.epochs, stage: "epoch \(progress.epoch + 1)/\(training.epochs)",
             detail: String(format: "loss %.3f acc %.1f%% %.0f samples/s", loss, accuracy * 100, progress.samplesPerSecond))
@@ -83,5 +90,5 @@ func trainFP32(_ config: SpikformerConfig, on data: EvaluationData, training: Tr
             report.trainLoss, report.trainAccuracy * 100, validation * 100).utf8))
     }
     bar.finish()
-    return network
+    return trained
 }

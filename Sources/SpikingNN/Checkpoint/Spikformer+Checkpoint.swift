@@ -7,6 +7,10 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public var tensor: String?
     public var message: String
 
+    public init(file: String, tensor: String?, message: String) {
+        (self.file, self.tensor, self.message) = (file, tensor, message)
+    }
+
     public var description: String { "\(file): \(tensor.map { "tensor `\($0)`: " } ?? "")\(message)" }
 }
 
