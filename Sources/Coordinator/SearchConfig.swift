@@ -53,7 +53,8 @@ import Wire
 ///   reference_point: [1.0, 1.0]              # hypervolume, in the internal (minimised) units
 ///   sensitivity: ../sensitivity/tiny.json    # optional SensitivityTable JSON, or measured when the run is
 ///                                            # created: {method: fisher, batches: 8} (its gradient batches
-///                                            # count as QAT steps) or {method: drop, samples: 220}
+///                                            # count as QAT steps, none when the checkpoint's training
+///                                            # recorded them) or {method: drop, samples: 220}
 ///   sensitivity_budgets: [0.75, 0.5, 0.375]
 ///   sensitivity_temperature: 0.02
 ///   knapsack_seeds: 4                        # first proposals: knapsack optima of the table's drops and energies

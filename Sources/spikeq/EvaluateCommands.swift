@@ -110,8 +110,10 @@ struct SensitivityCommand: AsyncParsableCommand {
             seeds configurations from it (the exact multiple-choice knapsack at several energy budgets) and \
             weights its mutations by it. --method drop measures the validation accuracy drop of quantizing \
             one layer at a time (layers × choices evaluations, no fine-tuning); --method fisher predicts the \
-            loss increase from the empirical Fisher information (a few gradient passes). The table also \
-            holds every layer's energy under every choice at the FP32 firing rates (--energy-model).
+            loss increase from the empirical Fisher information (a few gradient passes, or none when the \
+            checkpoint's training recorded its squared gradients beside it: NAME.fisher.safetensors, from \
+            spikeq train). The table also holds every layer's energy under every choice at the FP32 firing \
+            rates (--energy-model).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -121,6 +123,8 @@ struct SensitivityCommand: AsyncParsableCommand {
     @Option(help: "drop (measured accuracy drop) or fisher (predicted loss increase).") var method: Method = .drop
     @Option(help: "Validation samples to measure on with --method drop (default: all).") var samples: Int?
     @Option(help: "Training batches for the Fisher estimate with --method fisher.") var batches: Int = 16
+    @Flag(inversion: .prefixedNo, help: "With --method fisher, use the Fisher the checkpoint's training recorded beside it when it averages at least --batches batches.")
+    var recorded = true
     @Option(help: "Energy table for the per-choice energies (default: the first one).") var energyModel: String?
     @Option(help: "Where to write the table (JSON).") var out: String
 
@@ -150,8 +154,18 @@ struct SensitivityCommand: AsyncParsableCommand {
         if let energyModel, !evaluator.energyModels.contains(where: { $0.name == energyModel }) {
             throw ValidationError("--energy-model: no energy table named `\(energyModel)` (have \(evaluator.energyModels.map(\.name).joined(separator: ", "))).")
         }
+        var record: RecordedFisher?
+        if method == .fisher && recorded {
+            let found = try RecordedFisher.usable(
+                forCheckpoint: URL(fileURLWithPath: options.checkpoint), sha256: evaluator.checkpointHash, batches: batches)
+            record = found.record
+            if let reason = found.reason { print("not using the recorded Fisher: \(reason)") }
+            if let record { print("Fisher recorded while the checkpoint trained: \(record.batches) batches (\(record.source))") }
+        }
         let bar = ProgressBar(label: "sensitivity")
-        let table = try evaluator.sensitivity(choices: choices, method: method.sensitivityMethod, samples: samples, batches: batches, energyModel: energyModel) {
+        let table = try evaluator.sensitivity(
+            choices: choices, method: method.sensitivityMethod, samples: samples, batches: batches, recorded: record, energyModel: energyModel
+        ) {
             done, total in bar.update(done, total)
         }
         bar.finish()

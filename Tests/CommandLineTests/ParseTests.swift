@@ -96,14 +96,17 @@ struct ParseTests {
 
         let sensitivity = try parse(["sensitivity"] + common + ["--out", "s.json", "--bits", "2", "4", "--method", "fisher"], as: SensitivityCommand.self)
         #expect(sensitivity.bits == [2, 4] && sensitivity.method == .fisher && sensitivity.out == "s.json")
+        #expect(sensitivity.recorded)
+        #expect(try parse(["sensitivity"] + common + ["--out", "s.json", "--method", "fisher", "--no-recorded"], as: SensitivityCommand.self).recorded == false)
         #expect(rejection(["sensitivity"] + common + ["--out", "s", "--bits", "9"])?.contains("outside 2…8") == true)
         #expect(rejection(["sensitivity"] + common + ["--out", "s", "--schemes", "log"])?.contains("not uniform or pot") == true)
     }
 
     @Test func trainDatasetModelAndKeys() throws {
         let train = try parse(["train", "--model", "m.yaml", "--data", "d.yaml", "--out", "c.safetensors", "--epochs", "12"], as: TrainCommand.self)
-        #expect(train.epochs == 12 && train.batch == 16 && train.out == "c.safetensors")
+        #expect(train.epochs == 12 && train.batch == 16 && train.out == "c.safetensors" && train.fisherBatches == 32)
         #expect(rejection(["train", "--model", "m", "--data", "d", "--out", "c", "--epochs", "0"])?.contains("positive") == true)
+        #expect(rejection(["train", "--model", "m", "--data", "d", "--out", "c", "--fisher-batches", "-1"])?.contains("--fisher-batches") == true)
 
         let inspect = try parse(["dataset", "inspect", "f.aedat", "--orientation", "jaer", "--first", "3"], as: DatasetCommand.Inspect.self)
         #expect(inspect.file == "f.aedat" && inspect.orientation == .jaer && inspect.first == 3)
