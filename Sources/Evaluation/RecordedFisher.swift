@@ -125,6 +125,15 @@ public struct RecordedFisher: Sendable {
         return (record, nil)
     }
 
+    /// ``usable(forCheckpoint:sha256:batches:)`` for a front end: the record or nil, with one line to
+    /// `note` saying which record is used, or why the one found is not.
+    public static func lookUp(forCheckpoint checkpoint: URL, sha256: String, batches: Int, note: (String) -> Void) throws -> RecordedFisher? {
+        let found = try usable(forCheckpoint: checkpoint, sha256: sha256, batches: batches)
+        if let reason = found.reason { note("not using the recorded Fisher: \(reason)") }
+        if let record = found.record { note("Fisher recorded while the base model trained: \(record.batches) batches (\(record.source))") }
+        return found.record
+    }
+
     /// The per-layer tensors in `model`'s quantizable-layer order, each checked against the layer's shape.
     public func tensors(for model: Spikformer) throws -> [Tensor] {
         let layers = model.quantizableLayers

@@ -81,17 +81,9 @@ public struct RunSetup {
         _ measurement: SensitivityMeasurement, config: SearchConfig, layers: [String], data: EvaluationData, run: RunDirectory,
         checkpoint: URL, checkpointHash: String
     ) throws -> SensitivityTable {
-        var recorded: RecordedFisher?
-        if measurement.method == .fisher {
-            let found = try RecordedFisher.usable(forCheckpoint: checkpoint, sha256: checkpointHash, batches: measurement.batches)
-            recorded = found.record
-            if let reason = found.reason { note("not using the recorded Fisher: \(reason)") }
-        }
-        if let recorded {
-            note("sensitivity table (fisher) from the \(recorded.batches) batches recorded while the base model trained (\(recorded.source))")
-        } else {
-            note("measuring the sensitivity table (\(measurement.method.rawValue)) on the base model")
-        }
+        let recorded = measurement.method == .fisher
+            ? try RecordedFisher.lookUp(forCheckpoint: checkpoint, sha256: checkpointHash, batches: measurement.batches, note: note) : nil
+        if recorded == nil { note("measuring the sensitivity table (\(measurement.method.rawValue)) on the base model") }
         let energyModels = try config.energyModels.map { try EnergyModel.load(contentsOf: $0.url) }
         let evaluator = try CandidateEvaluator(
             checkpoint: run.baseCheckpoint, data: data, energyModels: energyModels, cacheDirectory: run.cache)

@@ -154,14 +154,10 @@ struct SensitivityCommand: AsyncParsableCommand {
         if let energyModel, !evaluator.energyModels.contains(where: { $0.name == energyModel }) {
             throw ValidationError("--energy-model: no energy table named `\(energyModel)` (have \(evaluator.energyModels.map(\.name).joined(separator: ", "))).")
         }
-        var record: RecordedFisher?
-        if method == .fisher && recorded {
-            let found = try RecordedFisher.usable(
-                forCheckpoint: URL(fileURLWithPath: options.checkpoint), sha256: evaluator.checkpointHash, batches: batches)
-            record = found.record
-            if let reason = found.reason { print("not using the recorded Fisher: \(reason)") }
-            if let record { print("Fisher recorded while the checkpoint trained: \(record.batches) batches (\(record.source))") }
-        }
+        let record = method == .fisher && recorded
+            ? try RecordedFisher.lookUp(
+                forCheckpoint: URL(fileURLWithPath: options.checkpoint), sha256: evaluator.checkpointHash, batches: batches) { print($0) }
+            : nil
         let bar = ProgressBar(label: "sensitivity")
         let table = try evaluator.sensitivity(
             choices: choices, method: method.sensitivityMethod, samples: samples, batches: batches, recorded: record, energyModel: energyModel

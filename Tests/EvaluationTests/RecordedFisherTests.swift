@@ -59,6 +59,11 @@ struct RecordedFisherTests {
         #expect(found.record?.batches == 4 && found.record?.checkpointSHA256 == hash)
         for (name, tensor) in trained.fisher { #expect(found.record?.perLayer[name]?.scalars == tensor.scalars, "\(name)") }
 
+        var notes: [String] = []
+        #expect(try RecordedFisher.lookUp(forCheckpoint: checkpoint, sha256: hash, batches: 4) { notes.append($0) }?.batches == 4)
+        #expect(try RecordedFisher.lookUp(forCheckpoint: checkpoint, sha256: hash, batches: 5) { notes.append($0) } == nil)
+        #expect(notes.count == 2 && notes[0].contains("recorded while the base model trained: 4 batches") && notes[1].hasPrefix("not using"), "\(notes)")
+
         let tooFew = try RecordedFisher.usable(forCheckpoint: checkpoint, sha256: hash, batches: 5)
         #expect(tooFew.record == nil && tooFew.reason?.contains("averages 4 batches, fewer than the 5") == true)
         let other = try RecordedFisher.usable(forCheckpoint: checkpoint, sha256: String(repeating: "0", count: 64), batches: 1)
