@@ -761,6 +761,7 @@ int64_t CK_NAME(lifForward)(const float *x, float a, float b, int64_t timeSteps,
             const float *xt = x + t * block + start;
             float *st = spikes + t * block + start;
             for (int64_t j = 0; j < n; j += 16) {
+                __builtin_prefetch(xt + j + CKERNELS_LIF_CHUNK, 0, 3);
                 const ck_v16 h = decay * ck_load(v + j) + gain * (a * ck_load(xt + j) + b);
                 const ck_i16 fired = (ck_i16)(h >= threshold);
                 ck_store(st + j, (ck_v16)((ck_i16)ck_splat(1) & fired));
@@ -785,6 +786,7 @@ int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, i
             const float *xt = x + t * block + start;
             float *ht = scratch + CKERNELS_LIF_CHUNK * t;
             for (int64_t j = 0; j < n; j += 16) {
+                __builtin_prefetch(xt + j + CKERNELS_LIF_CHUNK, 0, 3);
                 const ck_v16 h = decay * ck_load(carried + j) + gain * (a * ck_load(xt + j) + b);
                 ck_store(ht + j, h);
                 ck_store(carried + j, (ck_v16)((ck_i16)h & ~(ck_i16)(h >= threshold)));
@@ -796,6 +798,7 @@ int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, i
             const float *ht = scratch + CKERNELS_LIF_CHUNK * t;
             float *ot = out + t * block + start;
             for (int64_t j = 0; j < n; j += 16) {
+                __builtin_prefetch(gt + j + CKERNELS_LIF_CHUNK, 0, 3);
                 const ck_v16 xm = ck_load(ht + j) - threshold;
                 const ck_v16 magnitude = (ck_v16)((ck_i16)xm & 0x7FFFFFFF);
                 const ck_v16 e = ck_exp_nonpositive(-alpha * magnitude);

@@ -206,6 +206,27 @@ struct LIFNeuronTests {
         #expect(firstMismatch(da.scalars, db.scalars, relative: 1e-5, absolute: 1e-6) == nil)
         #expect(fused.norm.runningMean.value == bn.runningMean.value)
     }
+
+    /// The backward pass writes over a spike gradient that no one else holds, and only then: the
+    /// same values either way, through the C lanes, the 8-lane Swift ones and the scalar tail
+    /// (43 positions per time step: 32 + 8 + 3).
+    @Test func fusedBatchNormLIFBackwardOverwritesOnlyAnUnsharedGradient() {
+        var rng = SeededGenerator(seed: 21)
+        let fused = BatchNormLIF(name: "n", channels: 4, timeSteps: 3)
+        let x = GradientCheck.random([4, 3 * 43], &rng, scale: 2)
+        let ds = GradientCheck.random([4, 3 * 43], &rng)
+        let before = ds.scalars
+        _ = fused.forward(x, training: true)
+        let fromShared = fused.backward(ds)
+        #expect(ds.scalars == before)
+
+        _ = fused.forward(x, training: true)
+        let unshared = Tensor(shape: ds.shape, scalars: before)
+        let address = unshared.withUnsafeBufferPointer { $0.baseAddress }
+        let fromUnshared = fused.backward(consume unshared)
+        #expect(fromUnshared.withUnsafeBufferPointer { $0.baseAddress } == address)
+        #expect(fromUnshared == fromShared)
+    }
 }
 
 extension LIFNeuronTests {

@@ -83,7 +83,10 @@ public final class BatchNormLIF {
         return output
     }
 
-    public func backward(_ ds: Tensor) -> Tensor {
+    /// dL/dx from dL/dS. A spike gradient no one else holds is overwritten with the result (each
+    /// position is read before it is written), which saves a fresh buffer and the memory traffic of
+    /// filling it; otherwise the result goes to a new tensor. The values are the same either way.
+    public func backward(_ ds: consuming Tensor) -> Tensor {
         let state = norm.takeBackwardState()
         let x = state.input
         precondition(ds.shape == x.shape, "\(norm.name): gradient shape \(ds.shape) vs \(x.shape)")
@@ -95,61 +98,68 @@ public final class BatchNormLIF {
         let beta = norm.bias.value.scalars
         var dGamma = [Float](repeating: 0, count: channels)
         var dBeta = [Float](repeating: 0, count: channels)
-        var dx = Tensor(uninitializedShape: x.shape)
-        ds.withUnsafeBufferPointer { pds in
+        func run(_ gs: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
             x.withUnsafeBufferPointer { px in
-                dx.withUnsafeMutableBufferPointer { pdx in
-                    dGamma.withUnsafeMutableBufferPointer { dg in
-                        dBeta.withUnsafeMutableBufferPointer { db in
-                            let (gs, xs, out, dgp, dbp) = (pds.baseAddress!, px.baseAddress!, pdx.baseAddress!, dg.baseAddress!, db.baseAddress!)
-                            Compute.parallelFor(channels, grain: 1) { range in
-                                let scratch = LIFNeuron.BackwardScratch(timeSteps: timeSteps)
-                                defer { scratch.deallocate() }
-                                // dL/d(normalised input) into the output row, from the forward pass's map
-                                // (the kept statistics, as `BatchNorm.trainingAffine`).
-                                let lifBackward = { (c: Int) -> Void in
-                                    let scale = state.gamma[c] * state.inverseStd[c]
-                                    let shift = beta[c] - state.mean[c] * scale
-                                    neuron.backwardRow(input: xs + c * row, scale: scale, shift: shift, spikeGradient: gs + c * row,
-                                                       timeSteps: timeSteps, block: block, into: out + c * row, scratch: scratch)
+                dGamma.withUnsafeMutableBufferPointer { dg in
+                    dBeta.withUnsafeMutableBufferPointer { db in
+                        let (xs, dgp, dbp) = (px.baseAddress!, dg.baseAddress!, db.baseAddress!)
+                        Compute.parallelFor(channels, grain: 1) { range in
+                            let scratch = LIFNeuron.BackwardScratch(timeSteps: timeSteps)
+                            defer { scratch.deallocate() }
+                            // dL/d(normalised input) into the output row, from the forward pass's map
+                            // (the kept statistics, as `BatchNorm.trainingAffine`).
+                            let lifBackward = { (c: Int) -> Void in
+                                let scale = state.gamma[c] * state.inverseStd[c]
+                                let shift = beta[c] - state.mean[c] * scale
+                                neuron.backwardRow(input: xs + c * row, scale: scale, shift: shift, spikeGradient: gs + c * row,
+                                                   timeSteps: timeSteps, block: block, into: out + c * row, scratch: scratch)
+                            }
+                            let normBackward = { (c: Int, sums: (Double, Double)?) -> Void in
+                                let (o, xr) = (out + c * row, xs + c * row)
+                                let (gamma, mean, inverseStd) = (state.gamma[c], state.mean[c], state.inverseStd[c])
+                                if let sums {
+                                    (dgp[c], dbp[c]) = BatchNorm.backwardRow(
+                                        o, input: xr, count: row, gamma: gamma, mean: mean, inverseStd: inverseStd, sums: sums, into: o)
+                                } else {
+                                    (dgp[c], dbp[c]) = BatchNorm.backwardRow(
+                                        o, input: xr, count: row, gamma: gamma, mean: mean, inverseStd: inverseStd, into: o)
                                 }
-                                let normBackward = { (c: Int, sums: (Double, Double)?) -> Void in
-                                    let (o, xr) = (out + c * row, xs + c * row)
-                                    let (gamma, mean, inverseStd) = (state.gamma[c], state.mean[c], state.inverseStd[c])
-                                    if let sums {
-                                        (dgp[c], dbp[c]) = BatchNorm.backwardRow(
-                                            o, input: xr, count: row, gamma: gamma, mean: mean, inverseStd: inverseStd, sums: sums, into: o)
-                                    } else {
-                                        (dgp[c], dbp[c]) = BatchNorm.backwardRow(
-                                            o, input: xr, count: row, gamma: gamma, mean: mean, inverseStd: inverseStd, into: o)
-                                    }
-                                }
-                                // Then BatchNorm's gradient in place. Rows small enough that two channels' stay in
-                                // cache go in pairs, for two chains of gradient sums in flight (the same bits).
-                                var c = range.lowerBound
-                                while c < range.upperBound {
-                                    if row <= 32_768 && c + 1 < range.upperBound {
-                                        lifBackward(c)
-                                        lifBackward(c + 1)
-                                        let gradients = (UnsafePointer(out + c * row), UnsafePointer(out + (c + 1) * row))
-                                        let inputs = (xs + c * row, xs + (c + 1) * row)
-                                        let sums: ((Double, Double), (Double, Double)) = RowKernels.gradientSums(
-                                            gradients, inputs, count: row, means: (state.mean[c], state.mean[c + 1]),
-                                            inverseStds: (state.inverseStd[c], state.inverseStd[c + 1]))
-                                        normBackward(c, sums.0)
-                                        normBackward(c + 1, sums.1)
-                                        c += 2
-                                    } else {
-                                        lifBackward(c)
-                                        normBackward(c, nil)
-                                        c += 1
-                                    }
+                            }
+                            // Then BatchNorm's gradient in place. Rows small enough that two channels' stay in
+                            // cache go in pairs, for two chains of gradient sums in flight (the same bits).
+                            var c = range.lowerBound
+                            while c < range.upperBound {
+                                if row <= 32_768 && c + 1 < range.upperBound {
+                                    lifBackward(c)
+                                    lifBackward(c + 1)
+                                    let gradients = (UnsafePointer(out + c * row), UnsafePointer(out + (c + 1) * row))
+                                    let inputs = (xs + c * row, xs + (c + 1) * row)
+                                    let sums: ((Double, Double), (Double, Double)) = RowKernels.gradientSums(
+                                        gradients, inputs, count: row, means: (state.mean[c], state.mean[c + 1]),
+                                        inverseStds: (state.inverseStd[c], state.inverseStd[c + 1]))
+                                    normBackward(c, sums.0)
+                                    normBackward(c + 1, sums.1)
+                                    c += 2
+                                } else {
+                                    lifBackward(c)
+                                    normBackward(c, nil)
+                                    c += 1
                                 }
                             }
                         }
                     }
                 }
             }
+        }
+        var gradient = consume ds
+        let dx: Tensor
+        if gradient.isUniquelyReferenced() {
+            gradient.withUnsafeMutableBufferPointer { p in run(UnsafePointer(p.baseAddress!), into: p.baseAddress!) }
+            dx = gradient
+        } else {
+            var fresh = Tensor(uninitializedShape: x.shape)
+            gradient.withUnsafeBufferPointer { pg in fresh.withUnsafeMutableBufferPointer { po in run(pg.baseAddress!, into: po.baseAddress!) } }
+            dx = fresh
         }
         norm.accumulateAffineGradients(dGamma: dGamma, dBeta: dBeta)
         return dx

@@ -24,9 +24,9 @@ public final class PatchStage {
     /// The inspection of the last forward pass's output, when it is the LIF's spikes (no pooling).
     var outputInspection: EventKernels.Inspection? { pool == nil ? norm.neuron.outputInspection : nil }
 
-    func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
-        let dSpikes = pool?.backward(dy) ?? dy
-        return conv.backward(norm.backward(dSpikes), needsInputGradient: needsInputGradient)
+    func backward(_ dy: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
+        let dSpikes = if let pool { pool.backward(dy) } else { consume dy }
+        return conv.backward(norm.backward(consume dSpikes), needsInputGradient: needsInputGradient)
     }
 }
 
@@ -81,7 +81,7 @@ public final class SpikingPatchSplitting {
         var dh = rpeConv.backward(rpeNorm.backward(dOut))!
         dh.add(dOut)
         for (index, stage) in stages.enumerated().reversed() {
-            guard let next = stage.backward(dh, needsInputGradient: index > 0) else { break }
+            guard let next = stage.backward(consume dh, needsInputGradient: index > 0) else { break }
             dh = next
         }
     }

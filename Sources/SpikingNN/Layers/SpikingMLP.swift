@@ -25,15 +25,15 @@ public final class SpikingMLP {
 
     public func backward(_ dy: Tensor) -> Tensor {
         let dHidden = fc2.backward(fc2Norm.backward(dy))!
-        return fc1.backward(fc1Norm.backward(dHidden))!
+        return fc1.backward(fc1Norm.backward(consume dHidden))!
     }
 
     /// The gradient of `x + MLP(x)`: dL/dx plus `dy` itself, summed inside fc1's GEMM in `dy`'s
     /// buffer (the same bits as adding afterwards: one sum of two terms).
     public func backwardWithResidual(_ dy: consuming Tensor) -> Tensor {
-        let dHidden = fc2.backward(fc2Norm.backward(dy))!
+        let dHidden = fc2.backward(fc2Norm.backward(copy dy))!  // `dy` is the residual's term too
         var dx = consume dy
-        fc1.backward(fc1Norm.backward(dHidden), addingInputGradientTo: &dx)
+        fc1.backward(fc1Norm.backward(consume dHidden), addingInputGradientTo: &dx)
         return dx
     }
 }

@@ -100,9 +100,9 @@ public final class SpikingSelfAttention {
         let da = proj.backward(projNorm.backward(dOut))!
         let dy = attentionNeuron.backward(da)
         let (dq, dk, dv) = attendBackward(dy, q: qs, k: ks, v: vs, products: products, spikes: savedSpikes)
-        var dx = q.backward(qNorm.backward(dq))!
-        k.backward(kNorm.backward(dk), addingInputGradientTo: &dx)
-        v.backward(vNorm.backward(dv), addingInputGradientTo: &dx)
+        var dx = q.backward(qNorm.backward(consume dq))!
+        k.backward(kNorm.backward(consume dk), addingInputGradientTo: &dx)
+        v.backward(vNorm.backward(consume dv), addingInputGradientTo: &dx)
         savedQ = nil
         savedK = nil
         savedV = nil
