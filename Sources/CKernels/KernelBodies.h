@@ -761,6 +761,8 @@ int64_t CK_NAME(lifForward)(const float *x, float a, float b, int64_t timeSteps,
             const float *xt = x + t * block + start;
             float *st = spikes + t * block + start;
             for (int64_t j = 0; j < n; j += 16) {
+                // The T rows are T streams `block` apart, each waited on (benchmarks/lif): ask for
+                // every row's next chunk while this one is computed, here and in the backward pass.
                 __builtin_prefetch(xt + j + CKERNELS_LIF_CHUNK, 0, 3);
                 const ck_v16 h = decay * ck_load(v + j) + gain * (a * ck_load(xt + j) + b);
                 const ck_i16 fired = (ck_i16)(h >= threshold);

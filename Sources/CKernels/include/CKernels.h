@@ -176,8 +176,8 @@ int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps,
 /// finishes the rest. Input `x[t·block + p]` is mapped to `a·x + b` as in the forward pass, whose
 /// membrane potentials are recomputed, a chunk of CKERNELS_LIF_CHUNK positions at a time as there;
 /// `g` is dL/dS, `out` receives dL/d(a·x + b) and may be `g` (each position is read before it is
-/// written). `scratch`: `CKERNELS_LIF_CHUNK·(timeSteps + 1)` floats. Operation for operation as SpikingNN's `LIFNeuron.backwardRow`, so every variant and the
-/// Swift lanes agree bit for bit.
+/// written). `scratch`: `CKERNELS_LIF_CHUNK·(timeSteps + 1)` floats. Operation for operation as
+/// SpikingNN's `LIFNeuron.backwardRow`, so every variant and the Swift lanes agree bit for bit.
 int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
                              float gain, float threshold, float alpha, float *out, float *scratch);
 
