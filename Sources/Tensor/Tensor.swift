@@ -91,6 +91,22 @@ public struct Tensor: Sendable {
         isKnownUniquelyReferenced(&storage)
     }
 
+    /// A same-shaped result computed from these values by `body(source, destination)`, which must
+    /// read each position before writing it. When `allowed` and nothing else holds the storage, the
+    /// destination is this tensor's own storage (sparing a fresh buffer and the traffic of filling
+    /// it) and the result shares it; otherwise the destination is a new tensor.
+    public mutating func overwritingIfUnique(
+        when allowed: Bool = true, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) -> Tensor {
+        if allowed && isUniquelyReferenced() {
+            withUnsafeMutableBufferPointer { p in body(UnsafePointer(p.baseAddress!), p.baseAddress!) }
+            return self
+        }
+        var fresh = Tensor(uninitializedShape: shape)
+        withUnsafeBufferPointer { ps in fresh.withUnsafeMutableBufferPointer { pf in body(ps.baseAddress!, pf.baseAddress!) } }
+        return fresh
+    }
+
     @inlinable
     @inline(__always)
     mutating func ensureUnique() {

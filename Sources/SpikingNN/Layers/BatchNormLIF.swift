@@ -69,15 +69,7 @@ public final class BatchNormLIF {
                 }
             }
         }
-        let output: Tensor
-        if !training, input.isUniquelyReferenced() {
-            input.withUnsafeMutableBufferPointer { p in run(UnsafePointer(p.baseAddress!), p.baseAddress!) }
-            output = input
-        } else {
-            var s = Tensor(uninitializedShape: input.shape)
-            input.withUnsafeBufferPointer { px in s.withUnsafeMutableBufferPointer { ps in run(px.baseAddress!, ps.baseAddress!) } }
-            output = s
-        }
+        let output = input.overwritingIfUnique(when: !training, run)
         _ = norm.recordBatchStatistics(of: input, mean: mean, variance: variance, keepForBackward: training)
         neuron.recordOutput(spikes: counts.reduce(0, +), of: output.count)
         return output
@@ -152,15 +144,7 @@ public final class BatchNormLIF {
             }
         }
         var gradient = consume ds
-        let dx: Tensor
-        if gradient.isUniquelyReferenced() {
-            gradient.withUnsafeMutableBufferPointer { p in run(UnsafePointer(p.baseAddress!), into: p.baseAddress!) }
-            dx = gradient
-        } else {
-            var fresh = Tensor(uninitializedShape: x.shape)
-            gradient.withUnsafeBufferPointer { pg in fresh.withUnsafeMutableBufferPointer { po in run(pg.baseAddress!, into: po.baseAddress!) } }
-            dx = fresh
-        }
+        let dx = gradient.overwritingIfUnique { run($0, into: $1) }
         norm.accumulateAffineGradients(dGamma: dGamma, dBeta: dBeta)
         return dx
     }

@@ -113,17 +113,9 @@ public final class LIFNeuron {
             }
         }
         saved = nil
-        let count = input.count
-        if !training, input.isUniquelyReferenced() {
-            var s = consume input
-            s.withUnsafeMutableBufferPointer { ps in run(UnsafePointer(ps.baseAddress!), ps.baseAddress!) }
-            recordOutput(spikes: counts.reduce(0, +), of: count)
-            return s
-        }
-        var s = Tensor(uninitializedShape: input.shape)
-        input.withUnsafeBufferPointer { px in s.withUnsafeMutableBufferPointer { ps in run(px.baseAddress!, ps.baseAddress!) } }
+        let s = input.overwritingIfUnique(when: !training, run)
         if training { saved = (input, scales, shifts, timeSteps) }
-        recordOutput(spikes: counts.reduce(0, +), of: count)
+        recordOutput(spikes: counts.reduce(0, +), of: s.count)
         return s
     }
 
