@@ -14,6 +14,8 @@
                                                       const float *, int64_t, float *, float *);                    \
     void CKernels_sparseConv3x3Forward_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t,        \
                                                 int64_t, const float *, int64_t, float, float *, float *);          \
+    void CKernels_directConv3x3_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,       \
+                                         const float *, int64_t, float, float *, float *);                          \
     void CKernels_sparseConv3x3WeightGradient_##suffix(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, \
                                                        int64_t, const float *, int64_t, float *, float *);     \
     int32_t CKernels_binaryRows_##suffix(const float *, int64_t, int64_t, int64_t, uint64_t *);                   \
@@ -122,6 +124,16 @@ void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t f
                                    float *y, float *scratch) {
     CK_DISPATCH(sparseConv3x3Forward, x, inChannels, frames, height, width, frameBegin, frameEnd, wt, outChannels, scale, y,
                 scratch)
+}
+
+int64_t CKernels_directConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width) {
+    return inChannels * (height + 2) * (((width + 15) & ~(int64_t)15) + 16);
+}
+
+void CKernels_directConv3x3(const float *x, int64_t inChannels, int64_t frames, int64_t height, int64_t width,
+                            int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t outChannels, float scale,
+                            float *y, float *scratch) {
+    CK_DISPATCH(directConv3x3, x, inChannels, frames, height, width, frameBegin, frameEnd, wt, outChannels, scale, y, scratch)
 }
 
 int64_t CKernels_sparseConv3x3WeightGradientScratch(int64_t height, int64_t width, int64_t outChannels) {

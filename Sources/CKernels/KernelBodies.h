@@ -275,6 +275,73 @@ void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t le
     }
 }
 
+/// Output channels a direct-convolution block keeps in registers: 16 vectors fill half of
+/// AVX-512's 32 registers; the narrower variants set fewer (`CK_CONV_BLOCK`) to avoid spills.
+#ifndef CK_CONV_BLOCK
+#define CK_CONV_BLOCK 2
+#endif
+
+/// Sixteen neighbouring output positions of `block` output channels from `pad` (zero-bordered
+/// input planes of `cin` channels, `plane` floats apart, rows `ldp` apart, at the block's top-left
+/// tap): each sum runs over channels, then taps in row-major order, one rounding per term.
+static inline __attribute__((always_inline)) void ck_direct_block(const float *pad, int64_t cin, int64_t plane, int64_t ldp,
+                                                                  const float *wt, int64_t cout, int block, float scale,
+                                                                  float *y, int64_t ystride, int64_t n) {
+    ck_v16 acc[16];
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < block; j++) acc[j] = (ck_v16){0};
+    for (int64_t c = 0; c < cin; c++) {
+        const float *in = pad + c * plane;
+        const float *w = wt + c * 9 * cout;
+        _Pragma("clang loop unroll(full)") for (int tap = 0; tap < 9; tap++) {
+            const ck_v16 v = ck_load(in + (tap / 3) * ldp + tap % 3);
+            const float *wtap = w + tap * cout;
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < block; j++) acc[j] += wtap[j] * v;
+        }
+    }
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < block; j++) {
+        const ck_v16 r = acc[j] * scale;
+        if (n == 16) ck_store(y + j * ystride, r);
+        else memcpy(y + j * ystride, &r, (size_t)n * sizeof(float));
+    }
+}
+
+void CK_NAME(directConv3x3)(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width,
+                            int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t cout, float scale,
+                            float *y, float *scratch) {
+    const int64_t ldp = ((width + 15) & ~(int64_t)15) + 16;
+    const int64_t plane = (height + 2) * ldp;
+    const int64_t total = frames * height * width;
+    // The borders (and the slack right of each row) stay zero; each frame fills the interiors.
+    memset(scratch, 0, (size_t)(cin * plane) * sizeof(float));
+    for (int64_t f = frameBegin; f < frameEnd; f++) {
+        for (int64_t c = 0; c < cin; c++) {
+            for (int64_t r = 0; r < height; r++) {
+                memcpy(scratch + c * plane + (r + 1) * ldp + 1, x + c * total + (f * height + r) * width,
+                       (size_t)width * sizeof(float));
+            }
+        }
+        for (int64_t r = 0; r < height; r++) {
+            for (int64_t x0 = 0; x0 < width; x0 += 16) {
+                const int64_t n = width - x0 < 16 ? width - x0 : 16;
+                const float *pad = scratch + r * ldp + x0;
+                float *out = y + (f * height + r) * width + x0;
+                int64_t o = 0;
+#if CK_CONV_BLOCK >= 16
+                for (; o + 16 <= cout; o += 16) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 16, scale, out + o * total, total, n);
+#endif
+#if CK_CONV_BLOCK >= 8
+                for (; o + 8 <= cout; o += 8) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 8, scale, out + o * total, total, n);
+#endif
+#if CK_CONV_BLOCK >= 4
+                for (; o + 4 <= cout; o += 4) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 4, scale, out + o * total, total, n);
+#endif
+                for (; o + 2 <= cout; o += 2) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 2, scale, out + o * total, total, n);
+                for (; o < cout; o++) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 1, scale, out + o * total, total, n);
+            }
+        }
+    }
+}
+
 void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width,
                                    int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t cout, float scale,
                                    float *y, float *scratch) {

@@ -15,6 +15,8 @@ static inline uint32_t ck_mask16(const float *p) {
     return lo | hi << 8;
 }
 
+#define CK_CONV_BLOCK 4
+
 #include "KernelBodies.h"
 
 #pragma clang attribute pop

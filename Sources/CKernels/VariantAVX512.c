@@ -27,6 +27,7 @@ static inline void ck_compress16_values(uint32_t mask, const float *src, float *
     _mm512_storeu_ps(dst, _mm512_maskz_compress_ps((__mmask16)mask, _mm512_maskz_loadu_ps((__mmask16)mask, src)));
 }
 #define CK_COMPRESS16 1
+#define CK_CONV_BLOCK 16
 
 #include "KernelBodies.h"
 

@@ -51,22 +51,24 @@ struct LayerGradientTests {
     }
 
     @Test func conv2dRowBandTilesMatchDirectSum() {
-        // 64×64 planes are split into row bands (16·9 = 144 patch rows; about 1820 columns per tile).
+        // 64×64 planes are split into row bands (72·9 = 648 patch rows; 512 columns, 8 rows, per
+        // tile). 72 input and 132 output channels keep both directions on im2col and GEMM: the
+        // direct kernel sums up to 64 channels forward and 128 backward.
         var rng = SeededGenerator(seed: 3)
-        let conv = Conv2d(name: "c", inChannels: 16, outChannels: 4, height: 64, width: 64, generator: &rng)
-        let x = GradientCheck.binary([16, 5, 64, 64], &rng)
+        let conv = Conv2d(name: "c", inChannels: 72, outChannels: 132, height: 64, width: 64, generator: &rng)
+        let x = GradientCheck.binary([72, 5, 64, 64], &rng)
         let y = conv.forward(x, training: false)
         #expect(conv.tiles(frames: 0..<5).count > 5)
         // Check outputs on band edges against the direct sum.
         let w = conv.weight.value
         for (f, yy, xx) in [(4, 10, 20), (0, 0, 0), (2, 63, 63), (3, 27, 5), (3, 28, 5), (1, 56, 40), (1, 57, 40)] {
             var expected: Float = 0
-            for c in 0..<16 {
+            for c in 0..<72 {
                 for ky in 0..<3 {
                     for kx in 0..<3 {
                         let (sy, sx) = (yy + ky - 1, xx + kx - 1)
                         guard (0..<64).contains(sy), (0..<64).contains(sx) else { continue }
-                        expected += w[flat: ((2 * 16 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 5 + f) * 64 + sy) * 64 + sx]
+                        expected += w[flat: ((2 * 72 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 5 + f) * 64 + sy) * 64 + sx]
                     }
                 }
             }
@@ -78,6 +80,46 @@ struct LayerGradientTests {
         let dx = conv.backward(r)!
         GradientCheck.expectMatches(dx, at: x, indices: [((3 * 5 + 2) * 64 + 28) * 64 + 7, ((0 * 5 + 4) * 64 + 29) * 64 + 63, 17],
                                     eps: 1e-1, relative: 1e-3, absolute: 1e-3, "dx") { xp in
+            GradientCheck.project(conv.forward(xp, training: false), r)
+        }
+    }
+
+    /// Few channels and rows of 16 or more: on AVX-512 both directions take the direct kernel
+    /// (im2col and GEMM elsewhere, which the other tests cover). 20 columns: a full and a partial
+    /// vector per row; 21 output channels: blocks of 16, 4 and 1.
+    @Test func conv2dDirectPathMatchesSumsAndFiniteDifferences() {
+        var rng = SeededGenerator(seed: 5)
+        let (cin, cout, frames, height, width) = (6, 21, 3, 5, 20)
+        let conv = Conv2d(name: "c", inChannels: cin, outChannels: cout, height: height, width: width, generator: &rng)
+        let x = GradientCheck.random([cin, frames, height, width], &rng)
+        let y = conv.forward(x, training: false)
+        let w = conv.weight.value
+        for o in [0, 15, 16, 20] {
+            for f in 0..<frames {
+                for yy in [0, 2, height - 1] {
+                    for xx in [0, 7, 15, 16, width - 1] {
+                        var expected: Float = 0
+                        for c in 0..<cin {
+                            for ky in 0..<3 {
+                                for kx in 0..<3 {
+                                    let (sy, sx) = (yy + ky - 1, xx + kx - 1)
+                                    guard (0..<height).contains(sy), (0..<width).contains(sx) else { continue }
+                                    expected += w[flat: ((o * cin + c) * 3 + ky) * 3 + kx]
+                                        * x[flat: ((c * frames + f) * height + sy) * width + sx]
+                                }
+                            }
+                        }
+                        #expect(isClose(y[flat: ((o * frames + f) * height + yy) * width + xx], expected, relative: 1e-5, absolute: 1e-5),
+                                "y[\(o), \(f), \(yy), \(xx)]")
+                    }
+                }
+            }
+        }
+        let r = GradientCheck.random(y.shape, &rng)
+        _ = conv.forward(x, training: true)
+        let dx = conv.backward(r)!
+        GradientCheck.expectMatches(dx, at: x, indices: GradientCheck.sample(x.count, 24, &rng) + [0, width - 1, x.count - 1],
+                                    eps: 1e-2, "dx") { xp in
             GradientCheck.project(conv.forward(xp, training: false), r)
         }
     }

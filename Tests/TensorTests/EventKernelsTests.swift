@@ -356,6 +356,47 @@ struct EventKernelsTests {
         }
     }
 
+    /// The dense direct kernel: 37 output channels exercise the 16-, 4- (or 2-) and 1-wide blocks,
+    /// widths of 20 and 33 a partial vector per row; frames in two calls, as two threads would.
+    @Test(arguments: [(3, 37, 5, 20), (8, 16, 4, 16), (2, 9, 3, 33)])
+    func directConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
+        var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
+        let frames = 3
+        let x = Self.uniform([inChannels, frames, height, width], &rng)
+        let w = Self.uniform([outChannels, inChannels, 3, 3], &rng)
+        let wt = EventKernels.transposed(w.reshaped([outChannels, inChannels * 9]))
+        let scale: Float = 0.5
+        let y = Self.agreeingAcrossVariants {
+            var y = Tensor(uninitializedShape: [outChannels, frames, height, width])
+            x.withUnsafeBufferPointer { px in
+                wt.withUnsafeBufferPointer { pw in
+                    y.withUnsafeMutableBufferPointer { py in
+                        for frameRange in [0..<1, 1..<frames] {
+                            ConvolutionKernels.direct3x3(
+                                px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
+                                frameRange: frameRange, transposedWeight: pw.baseAddress!, outChannels: outChannels, scale: scale,
+                                into: py.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return y.scalars
+        }
+        for o in 0..<outChannels {
+            for f in 0..<frames {
+                for yy in 0..<height {
+                    for xx in 0..<width {
+                        let (sum, magnitude) = Self.directConvolution(
+                            x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height, width: width,
+                            o: o, f: f, y: yy, x: xx)
+                        let got = Double(y[((o * frames + f) * height + yy) * width + xx])
+                        #expect(abs(got - Double(scale) * sum) <= Double(9 * inChannels) * 0x1p-24 * magnitude, "y[\(o), \(f), \(yy), \(xx)]")
+                    }
+                }
+            }
+        }
+    }
+
     /// 52 output channels exercise the 32-wide, the 16-wide and the scalar blocks; spikes (the
     /// multiply-free branch) and counts up to 3; frames added in two calls, as two threads would.
     @Test(arguments: [1, 3])

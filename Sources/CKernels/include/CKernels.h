@@ -109,6 +109,21 @@ void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t f
                                    int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t outChannels, float scale,
                                    float *y, float *scratch);
 
+/// Scratch floats (4-byte elements) `CKernels_directConv3x3` needs.
+int64_t CKernels_directConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width);
+
+/// Dense 3×3 convolution (stride 1, padding 1) without im2col, `Y = scale·conv(X, W)`,
+/// channel-major `[C, F, H, W]`, for frames `frameBegin..<frameEnd`: per frame the input planes
+/// are copied into zero-bordered planes, then 16 neighbouring outputs of up to 16 channels are
+/// summed in registers, over input channels, then taps in row-major order.
+///
+/// - `wt`: the weight as `[inChannels·9, outChannels]` (row `c·9 + ky·3 + kx`).
+/// - `y`: `[outChannels, frames, height, width]`; the frames' positions are overwritten.
+/// - `scratch`: `CKernels_directConv3x3Scratch(...)` floats, private to the caller.
+void CKernels_directConv3x3(const float *x, int64_t inChannels, int64_t frames, int64_t height, int64_t width,
+                            int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t outChannels, float scale,
+                            float *y, float *scratch);
+
 /// Scratch floats (4-byte elements) `CKernels_sparseConv3x3WeightGradient` needs.
 int64_t CKernels_sparseConv3x3WeightGradientScratch(int64_t height, int64_t width, int64_t outChannels);
 

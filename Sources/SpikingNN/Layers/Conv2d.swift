@@ -104,9 +104,11 @@ public final class Conv2d: QuantizableLayer {
 
     /// `x`: `[Cin, F, H, W]` → `[Cout, F, H, W]`.
     ///
-    /// Dense path: each thread takes a fixed range of frames and, tile by tile, writes the im2col
-    /// of the tile into its own scratch and multiplies it with a single-threaded GEMM, so the
-    /// patches are consumed from cache right after they are written. Event path (sparse input):
+    /// Dense path: each thread takes a fixed range of frames. Where the direct kernel pays
+    /// (``ProductCrossover/directConvolution(width:inChannels:gradient:)``: few input channels,
+    /// rows of 16 or more) it sums each output in registers; otherwise, tile by tile, it writes
+    /// the im2col of the tile into its own scratch and multiplies it with a single-threaded GEMM,
+    /// so the patches are consumed from cache right after they are written. Event path (sparse input):
     /// each output pixel gathers the weight rows of its neighbours' non-zero inputs
     /// (``EventKernels/sparseConv3x3Forward(_:inChannels:frames:height:width:transposedWeight:outChannels:scale:into:)``).
     /// With a ``LevelQuantizer`` and an integer input whose sums stay exact, both sum integer
@@ -126,7 +128,8 @@ public final class Conv2d: QuantizableLayer {
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
         // Dense exact products run on int8 × byte dot products where the CPU has them (same bits).
         let bytes = EventKernels.hasIntegerDotProducts && inspection.fitsInBytes ? exact?.bytes : nil
-        let path = forwardPath(density: inspection.density, integer: bytes != nil)
+        let direct = ProductCrossover.directConvolution(width: width, inChannels: inChannels)
+        let path = forwardPath(density: inspection.density, integer: bytes != nil, direct: direct)
         let integer = path == .dense ? bytes : nil
         products.recordForward(path, density: inspection.density, exact: exact != nil, integer: integer != nil)
         let frames = x.shape[1]
@@ -155,6 +158,18 @@ public final class Conv2d: QuantizableLayer {
                                 input, inChannels: self.inChannels, total: frames * plane, height: self.height, width: self.width,
                                 positions: (frameRange.lowerBound * plane)..<(frameRange.upperBound * plane), levels: pl.baseAddress!,
                                 outFeatures: self.outChannels, scale: scale, into: output)
+                        }
+                    }
+                    return
+                }
+                if direct {
+                    let table = exact?.transposed ?? snapshot.transposedValue
+                    table.withUnsafeBufferPointer { pt in
+                        Compute.parallelParts(frames, grain: 1) { _, frameRange in
+                            ConvolutionKernels.direct3x3(
+                                input, inChannels: self.inChannels, frames: frames, height: self.height, width: self.width,
+                                frameRange: frameRange, transposedWeight: pt.baseAddress!, outChannels: self.outChannels,
+                                scale: scale, into: output)
                         }
                     }
                     return
@@ -192,9 +207,10 @@ public final class Conv2d: QuantizableLayer {
     /// The forward kernel for an input of `density`: the gather kernel pays when the events
     /// around each output pixel outweigh its per-pixel bookkeeping (``ProductCrossover``), later
     /// against the `integer` (int8) dense product than against the float GEMM.
-    func forwardPath(density: Double, integer: Bool) -> ProductPath {
+    func forwardPath(density: Double, integer: Bool, direct: Bool) -> ProductPath {
         productMode.path(
-            density: density, crossover: ProductCrossover.convolutionForward(inChannels: inChannels, outChannels: outChannels, integer: integer))
+            density: density,
+            crossover: ProductCrossover.convolutionForward(inChannels: inChannels, outChannels: outChannels, integer: integer, direct: direct))
     }
 
     /// The weight-gradient kernel for an input of `density`: the event kernel's fixed cost (dY
@@ -205,6 +221,8 @@ public final class Conv2d: QuantizableLayer {
 
     /// Accumulates dL/dW and returns dL/dx (nil when `needsInputGradient` is false).
     ///
+    /// dL/dx is the convolution of dY with the mirrored, transposed weight: the direct kernel
+    /// where it pays, otherwise `Wᵀ·dY` per tile scattered back by col2im.
     /// Threads own fixed frame ranges (so their dx writes never overlap) and their own partial
     /// dW, which are added in part order: deterministic for a given thread count. The event
     /// weight gradient builds its partials transposed (`[Cin·9, Cout]`), turned round at the end.
@@ -220,42 +238,54 @@ public final class Conv2d: QuantizableLayer {
         products.recordWeightGradient(weightPath)
         let denseWeightGradient = weightPath == .dense
         var partials = Tensor(shape: [parts, outChannels * k])
-        var dx: Tensor? = needsInputGradient ? Tensor(shape: x.shape) : nil
+        let direct = ProductCrossover.directConvolution(width: width, inChannels: outChannels, gradient: true)
+        var dx: Tensor? = needsInputGradient ? (direct ? Tensor(uninitializedShape: x.shape) : Tensor(shape: x.shape)) : nil
+        let flipped = needsInputGradient && direct ? flippedTransposedWeight(w) : Tensor(shape: [0])
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
                 w.withUnsafeBufferPointer { pw in
-                    partials.withUnsafeMutableBufferPointer { pp in
-                        let (input, gradient, weights, partial) = (px.baseAddress!, pdy.baseAddress!, pw.baseAddress!, pp.baseAddress!)
-                        let body = { (dxBase: UnsafeMutablePointer<Float>?) in
-                            Compute.parallelParts(frames, grain: 1) { part, frameRange in
-                                let dw = partial + part * self.outChannels * k
-                                if !denseWeightGradient {
-                                    EventKernels.sparseConv3x3WeightGradient(
-                                        input, inChannels: self.inChannels, frames: frames, height: self.height, width: self.width,
-                                        frameRange: frameRange, gradient: gradient, outChannels: self.outChannels, into: dw)
-                                }
-                                guard denseWeightGradient || dxBase != nil else { return }
-                                self.forEachTile(frames: frameRange) { tile, cols, start, count in
-                                    if denseWeightGradient {
-                                        self.im2col(input, frames: frames, tile: tile, into: cols)
-                                        // dW += dY_tile · colsᵀ
-                                        BLAS.gemm(transposeB: true, m: self.outChannels, n: k, k: count,
-                                                  a: gradient + start, lda: frames * plane, b: cols, ldb: count, beta: 1,
-                                                  c: dw, ldc: k, threaded: false)
+                    flipped.withUnsafeBufferPointer { pf in
+                        partials.withUnsafeMutableBufferPointer { pp in
+                            let (input, gradient, weights, partial) = (px.baseAddress!, pdy.baseAddress!, pw.baseAddress!, pp.baseAddress!)
+                            let body = { (dxBase: UnsafeMutablePointer<Float>?) in
+                                Compute.parallelParts(frames, grain: 1) { part, frameRange in
+                                    let dw = partial + part * self.outChannels * k
+                                    if !denseWeightGradient {
+                                        EventKernels.sparseConv3x3WeightGradient(
+                                            input, inChannels: self.inChannels, frames: frames, height: self.height, width: self.width,
+                                            frameRange: frameRange, gradient: gradient, outChannels: self.outChannels, into: dw)
                                     }
-                                    if let dxBase {
-                                        // dcols = Wᵀ · dY_tile, scattered back onto dx (col2im).
-                                        BLAS.gemm(transposeA: true, m: k, n: count, k: self.outChannels, a: weights, lda: k,
-                                                  b: gradient + start, ldb: frames * plane, c: cols, ldc: count, threaded: false)
-                                        self.col2imAccumulate(cols, frames: frames, tile: tile, into: dxBase)
+                                    if direct, let dxBase {
+                                        // dX = conv(dY, W flipped and transposed): the same kernel as the forward.
+                                        ConvolutionKernels.direct3x3(
+                                            gradient, inChannels: self.outChannels, frames: frames, height: self.height, width: self.width,
+                                            frameRange: frameRange, transposedWeight: pf.baseAddress!, outChannels: self.inChannels,
+                                            scale: 1, into: dxBase)
+                                    }
+                                    let col2imTarget = direct ? nil : dxBase
+                                    guard denseWeightGradient || col2imTarget != nil else { return }
+                                    self.forEachTile(frames: frameRange) { tile, cols, start, count in
+                                        if denseWeightGradient {
+                                            self.im2col(input, frames: frames, tile: tile, into: cols)
+                                            // dW += dY_tile · colsᵀ
+                                            BLAS.gemm(transposeB: true, m: self.outChannels, n: k, k: count,
+                                                      a: gradient + start, lda: frames * plane, b: cols, ldb: count, beta: 1,
+                                                      c: dw, ldc: k, threaded: false)
+                                        }
+                                        if let col2imTarget {
+                                            // dcols = Wᵀ · dY_tile, scattered back onto dx (col2im).
+                                            BLAS.gemm(transposeA: true, m: k, n: count, k: self.outChannels, a: weights, lda: k,
+                                                      b: gradient + start, ldb: frames * plane, c: cols, ldc: count, threaded: false)
+                                            self.col2imAccumulate(cols, frames: frames, tile: tile, into: col2imTarget)
+                                        }
                                     }
                                 }
                             }
-                        }
-                        if dx != nil {
-                            dx!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
-                        } else {
-                            body(nil)
+                            if dx != nil {
+                                dx!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+                            } else {
+                                body(nil)
+                            }
                         }
                     }
                 }
@@ -275,6 +305,22 @@ public final class Conv2d: QuantizableLayer {
         savedInput = nil
         savedWeight = nil
         return dx
+    }
+
+    /// `W` `[out, in, 3, 3]` as the weight of the input gradient's convolution: `[out·9, in]`, row
+    /// `o·9 + tap` holding `W[o, :, 8 − tap]` (the taps mirrored, so that dX = conv(dY, ·)).
+    func flippedTransposedWeight(_ w: Tensor) -> Tensor {
+        var result = Tensor(uninitializedShape: [outChannels * 9, inChannels])
+        w.withUnsafeBufferPointer { pw in
+            result.withUnsafeMutableBufferPointer { pr in
+                for o in 0..<outChannels {
+                    for c in 0..<inChannels {
+                        for tap in 0..<9 { pr[(o * 9 + tap) * inChannels + c] = pw[(o * inChannels + c) * 9 + 8 - tap] }
+                    }
+                }
+            }
+        }
+        return result
     }
 
     /// Each tile of `frameRange` in turn, with one `[Cin·9, tile columns]` scratch buffer of this
