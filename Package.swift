@@ -188,7 +188,7 @@ let package = Package(
             name: "CommandLineTests",
             dependencies: [
                 "spikeq", "Benchmarks", "ConfigFiles", "Coordinator", "Evaluation", "Events", "Export", "QuantConfig", "Quantization", "Search", "Seeding",
-                "SpikingNN", argumentParser,
+                "SpikingNN", "Tensor", argumentParser,
             ]),
         .testTarget(name: "RunSetupTests", dependencies: ["RunSetup", "RunStore", "Search", "QuantConfig", logging]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Wire", "Transport", "QuantConfig", logging]),

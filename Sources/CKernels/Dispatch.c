@@ -127,7 +127,8 @@ void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t f
 }
 
 int64_t CKernels_directConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width) {
-    return inChannels * (height + 2) * (((width + 15) & ~(int64_t)15) + 16);
+    // The channels' padded planes, then two lane masks per block of 16 positions.
+    return inChannels * (height * width + 2 * width + 32) + 2 * ((height * width + 15) & ~(int64_t)15);
 }
 
 void CKernels_directConv3x3(const float *x, int64_t inChannels, int64_t frames, int64_t height, int64_t width,

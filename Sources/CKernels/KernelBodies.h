@@ -281,19 +281,23 @@ void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t le
 #define CK_CONV_BLOCK 2
 #endif
 
-/// Sixteen neighbouring output positions of `block` output channels from `pad` (zero-bordered
-/// input planes of `cin` channels, `plane` floats apart, rows `ldp` apart, at the block's top-left
-/// tap): each sum runs over channels, then taps in row-major order, one rounding per term.
-static inline __attribute__((always_inline)) void ck_direct_block(const float *pad, int64_t cin, int64_t plane, int64_t ldp,
-                                                                  const float *wt, int64_t cout, int block, float scale,
-                                                                  float *y, int64_t ystride, int64_t n) {
+/// Sixteen consecutive output positions of a frame (`pad`: the block's first position in `cin`
+/// zero-bordered planes, `plane` floats apart, rows `width` apart) for `block` output channels.
+/// Taps left and right read the neighbouring row at the image's edges; `keepLeft` and `keepRight`
+/// clear those lanes. Each sum runs over channels, then taps in row-major order, one rounding per
+/// term, so every variant and every block width gives the same bits.
+static inline __attribute__((always_inline)) void ck_direct_block(const float *pad, int64_t cin, int64_t plane, int64_t width,
+                                                                  ck_i16 keepLeft, ck_i16 keepRight, const float *wt, int64_t cout,
+                                                                  int block, float scale, float *y, int64_t ystride, int64_t n) {
     ck_v16 acc[16];
     _Pragma("clang loop unroll(full)") for (int j = 0; j < block; j++) acc[j] = (ck_v16){0};
     for (int64_t c = 0; c < cin; c++) {
         const float *in = pad + c * plane;
         const float *w = wt + c * 9 * cout;
         _Pragma("clang loop unroll(full)") for (int tap = 0; tap < 9; tap++) {
-            const ck_v16 v = ck_load(in + (tap / 3) * ldp + tap % 3);
+            ck_v16 v = ck_load(in + (tap / 3 - 1) * width + tap % 3 - 1);
+            if (tap % 3 == 0) v = (ck_v16)((ck_i16)v & keepLeft);
+            if (tap % 3 == 2) v = (ck_v16)((ck_i16)v & keepRight);
             const float *wtap = w + tap * cout;
             _Pragma("clang loop unroll(full)") for (int j = 0; j < block; j++) acc[j] += wtap[j] * v;
         }
@@ -308,36 +312,46 @@ static inline __attribute__((always_inline)) void ck_direct_block(const float *p
 void CK_NAME(directConv3x3)(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width,
                             int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t cout, float scale,
                             float *y, float *scratch) {
-    const int64_t ldp = ((width + 15) & ~(int64_t)15) + 16;
-    const int64_t plane = (height + 2) * ldp;
-    const int64_t total = frames * height * width;
-    // The borders (and the slack right of each row) stay zero; each frame fills the interiors.
+    const int64_t area = height * width;
+    // Per channel: 16 floats of slack, a zero row, the frame's plane, a zero row, 16 of slack.
+    const int64_t plane = area + 2 * width + 32;
+    const int64_t total = frames * area;
     memset(scratch, 0, (size_t)(cin * plane) * sizeof(float));
+    // The lanes to keep for left and right taps, per block of 16 positions (the same in every frame).
+    int32_t *keep = (int32_t *)(scratch + cin * plane);
+    for (int64_t p = 0; p < ((area + 15) & ~(int64_t)15); p++) {
+        const int64_t column = p % width;
+        keep[(p / 16) * 32 + p % 16] = column == 0 ? 0 : -1;
+        keep[(p / 16) * 32 + 16 + p % 16] = column == width - 1 ? 0 : -1;
+    }
     for (int64_t f = frameBegin; f < frameEnd; f++) {
         for (int64_t c = 0; c < cin; c++) {
-            for (int64_t r = 0; r < height; r++) {
-                memcpy(scratch + c * plane + (r + 1) * ldp + 1, x + c * total + (f * height + r) * width,
-                       (size_t)width * sizeof(float));
-            }
+            memcpy(scratch + c * plane + 16 + width, x + c * total + f * area, (size_t)area * sizeof(float));
         }
-        for (int64_t r = 0; r < height; r++) {
-            for (int64_t x0 = 0; x0 < width; x0 += 16) {
-                const int64_t n = width - x0 < 16 ? width - x0 : 16;
-                const float *pad = scratch + r * ldp + x0;
-                float *out = y + (f * height + r) * width + x0;
-                int64_t o = 0;
+        for (int64_t p0 = 0; p0 < area; p0 += 16) {
+            const int64_t n = area - p0 < 16 ? area - p0 : 16;
+            ck_i16 keepLeft, keepRight;
+            memcpy(&keepLeft, keep + (p0 / 16) * 32, sizeof keepLeft);
+            memcpy(&keepRight, keep + (p0 / 16) * 32 + 16, sizeof keepRight);
+            const float *pad = scratch + 16 + width + p0;
+            float *out = y + f * area + p0;
+            int64_t o = 0;
 #if CK_CONV_BLOCK >= 16
-                for (; o + 16 <= cout; o += 16) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 16, scale, out + o * total, total, n);
+            for (; o + 16 <= cout; o += 16)
+                ck_direct_block(pad, cin, plane, width, keepLeft, keepRight, wt + o, cout, 16, scale, out + o * total, total, n);
 #endif
 #if CK_CONV_BLOCK >= 8
-                for (; o + 8 <= cout; o += 8) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 8, scale, out + o * total, total, n);
+            for (; o + 8 <= cout; o += 8)
+                ck_direct_block(pad, cin, plane, width, keepLeft, keepRight, wt + o, cout, 8, scale, out + o * total, total, n);
 #endif
 #if CK_CONV_BLOCK >= 4
-                for (; o + 4 <= cout; o += 4) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 4, scale, out + o * total, total, n);
+            for (; o + 4 <= cout; o += 4)
+                ck_direct_block(pad, cin, plane, width, keepLeft, keepRight, wt + o, cout, 4, scale, out + o * total, total, n);
 #endif
-                for (; o + 2 <= cout; o += 2) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 2, scale, out + o * total, total, n);
-                for (; o < cout; o++) ck_direct_block(pad, cin, plane, ldp, wt + o, cout, 1, scale, out + o * total, total, n);
-            }
+            for (; o + 2 <= cout; o += 2)
+                ck_direct_block(pad, cin, plane, width, keepLeft, keepRight, wt + o, cout, 2, scale, out + o * total, total, n);
+            for (; o < cout; o++)
+                ck_direct_block(pad, cin, plane, width, keepLeft, keepRight, wt + o, cout, 1, scale, out + o * total, total, n);
         }
     }
 }

@@ -4,8 +4,8 @@ import CKernels
 ///
 /// Im2col writes nine shifted copies of the input for the GEMM to read back (and col2im scatters
 /// nine rows per channel back for the input gradient); with few input channels that traffic, not
-/// the multiplications, is the cost. The direct kernel reads each input row three times from a
-/// zero-bordered copy that stays in cache.
+/// the multiplications, is the cost. The direct kernel reads each input plane nine times, shifted,
+/// from a copy between zero rows that stays in cache.
 public enum ConvolutionKernels {
     /// Whether the direct kernel runs at full width here: 16 output channels of 16 positions in
     /// AVX-512 registers. The narrower variants compute the same bits but keep fewer channels in

@@ -1,6 +1,7 @@
 import Benchmarks
 import Foundation
 import SpikingNN
+import Tensor
 import Testing
 
 /// `bench products`: every convolution and token linear of the model is measured on both passes
@@ -27,7 +28,8 @@ struct ProductPathBenchmarkTests {
         }
         #expect(pick("sps.stages.0.conv", "forward", 0.05) == "dense", "2 input channels: the GEMM")
         #expect(pick("sps.stages.0.conv", "weight-gradient", 0.05) == "events")
-        #expect(pick("sps.stages.3.conv", "forward", 0.05) == "events")
+        // 16 input channels: the gather kernel beats im2col + GEMM at 5 %, never the direct kernel (AVX-512).
+        #expect(pick("sps.stages.3.conv", "forward", 0.05) == (ConvolutionKernels.isFast ? "dense" : "events"))
         #expect(pick("sps.stages.3.conv", "weight-gradient", 0.05) == "events")
         #expect(pick("sps.stages.3.conv", "forward", 0.9) == "dense")
         #expect(pick("sps.stages.3.conv", "weight-gradient", 0.9) == "dense")

@@ -84,9 +84,9 @@ struct LayerGradientTests {
         }
     }
 
-    /// Few channels and rows of 16 or more: on AVX-512 both directions take the direct kernel
-    /// (im2col and GEMM elsewhere, which the other tests cover). 20 columns: a full and a partial
-    /// vector per row; 21 output channels: blocks of 16, 4 and 1.
+    /// Few channels: on AVX-512 both directions take the direct kernel (im2col and GEMM elsewhere
+    /// and for the wide layers of the row-band test). 20 columns: vectors of 16 positions cross
+    /// rows; 21 output channels: blocks of 16, 4 and 1.
     @Test func conv2dDirectPathMatchesSumsAndFiniteDifferences() {
         var rng = SeededGenerator(seed: 5)
         let (cin, cout, frames, height, width) = (6, 21, 3, 5, 20)

@@ -356,9 +356,10 @@ struct EventKernelsTests {
         }
     }
 
-    /// The dense direct kernel: 37 output channels exercise the 16-, 4- (or 2-) and 1-wide blocks,
-    /// widths of 20 and 33 a partial vector per row; frames in two calls, as two threads would.
-    @Test(arguments: [(3, 37, 5, 20), (8, 16, 4, 16), (2, 9, 3, 33)])
+    /// The dense direct kernel: 37 output channels exercise the 16-, 4- (or 2-) and 1-wide blocks;
+    /// vectors of 16 positions span parts of rows (20, 33), whole rows (16) and two or more rows
+    /// (8, 6; 5·6 positions leave a partial vector); frames in two calls, as two threads would.
+    @Test(arguments: [(3, 37, 5, 20), (8, 16, 4, 16), (2, 9, 3, 33), (4, 21, 8, 8), (3, 5, 5, 6)])
     func directConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
         var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
         let frames = 3

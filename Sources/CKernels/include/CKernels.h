@@ -114,8 +114,8 @@ int64_t CKernels_directConv3x3Scratch(int64_t inChannels, int64_t height, int64_
 
 /// Dense 3×3 convolution (stride 1, padding 1) without im2col, `Y = scale·conv(X, W)`,
 /// channel-major `[C, F, H, W]`, for frames `frameBegin..<frameEnd`: per frame the input planes
-/// are copied into zero-bordered planes, then 16 neighbouring outputs of up to 16 channels are
-/// summed in registers, over input channels, then taps in row-major order.
+/// are copied between zero rows, then 16 consecutive positions (of any row width) of up to 16
+/// output channels are summed in registers, over input channels, then taps in row-major order.
 ///
 /// - `wt`: the weight as `[inChannels·9, outChannels]` (row `c·9 + ky·3 + kx`).
 /// - `y`: `[outChannels, frames, height, width]`; the frames' positions are overwritten.

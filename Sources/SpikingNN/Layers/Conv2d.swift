@@ -105,8 +105,8 @@ public final class Conv2d: QuantizableLayer {
     /// `x`: `[Cin, F, H, W]` → `[Cout, F, H, W]`.
     ///
     /// Dense path: each thread takes a fixed range of frames. Where the direct kernel pays
-    /// (``ProductCrossover/directConvolution(width:inChannels:gradient:)``: few input channels,
-    /// rows of 16 or more) it sums each output in registers; otherwise, tile by tile, it writes
+    /// (``ProductCrossover/directConvolution(inChannels:gradient:)``: few input channels) it sums
+    /// each output in registers; otherwise, tile by tile, it writes
     /// the im2col of the tile into its own scratch and multiplies it with a single-threaded GEMM,
     /// so the patches are consumed from cache right after they are written. Event path (sparse input):
     /// each output pixel gathers the weight rows of its neighbours' non-zero inputs
@@ -128,7 +128,7 @@ public final class Conv2d: QuantizableLayer {
         let exact = snapshot.levels.flatMap { $0.areExact(for: inspection) ? $0 : nil }
         // Dense exact products run on int8 × byte dot products where the CPU has them (same bits).
         let bytes = EventKernels.hasIntegerDotProducts && inspection.fitsInBytes ? exact?.bytes : nil
-        let direct = ProductCrossover.directConvolution(width: width, inChannels: inChannels)
+        let direct = ProductCrossover.directConvolution(inChannels: inChannels)
         let path = forwardPath(density: inspection.density, integer: bytes != nil, direct: direct)
         let integer = path == .dense ? bytes : nil
         products.recordForward(path, density: inspection.density, exact: exact != nil, integer: integer != nil)
@@ -238,7 +238,7 @@ public final class Conv2d: QuantizableLayer {
         products.recordWeightGradient(weightPath)
         let denseWeightGradient = weightPath == .dense
         var partials = Tensor(shape: [parts, outChannels * k])
-        let direct = ProductCrossover.directConvolution(width: width, inChannels: outChannels, gradient: true)
+        let direct = ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
         var dx: Tensor? = needsInputGradient ? (direct ? Tensor(uninitializedShape: x.shape) : Tensor(shape: x.shape)) : nil
         let flipped = needsInputGradient && direct ? flippedTransposedWeight(w) : Tensor(shape: [0])
         x.withUnsafeBufferPointer { px in

@@ -94,7 +94,7 @@ enum ProductCrossover {
     /// channels up to 9–10 % (64→64 and 64→128 cross at 10 %, 128→256 and 256→256 at 9 %), with
     /// 32 up to 4–6 % (32→64 of the tiny and the paper model), with 8–16 never from 5 % on.
     ///
-    /// Against the direct dense kernel (`direct`, ``directConvolution(width:inChannels:)``) the
+    /// Against the direct dense kernel (`direct`, ``directConvolution(inChannels:gradient:)``) the
     /// gather kernel never pays under 32 input channels (8→16 at 3 %: 2.30 against 0.90 ms).
     static func convolutionForward(inChannels: Int, outChannels: Int, integer: Bool, direct: Bool = false) -> Double {
         guard integer else { return inChannels >= 32 ? 0.35 : inChannels >= 8 && !direct ? 0.07 : 0 }
@@ -103,15 +103,15 @@ enum ProductCrossover {
 
     /// Whether a convolution's dense float product runs the direct kernel
     /// (``ConvolutionKernels/direct3x3(_:inChannels:frames:height:width:frameRange:transposedWeight:outChannels:scale:into:)``)
-    /// rather than im2col and GEMM, for `inChannels` summed per output at `width` columns; the
-    /// input gradient is such a product with the layer's output channels summed. Measured with
-    /// `spikeq bench products` and per-layer timings (AMD EPYC Zen 5, 2 threads, 2026-12-06): the
-    /// direct kernel is 1.3–1.9× faster up to 64 summed channels (2→32 @128², 8→16 @32², 16→32
-    /// @16², 32→64 @64²), even at 64→128 @32² (1.02–1.08×) and for the input gradients summing
-    /// 64 and 128 channels; it is 1.14–1.2× slower summing 128–256 channels, where GEMM's
-    /// blocking wins, and under 16 columns, where half of each vector is padding.
-    static func directConvolution(width: Int, inChannels summed: Int, gradient: Bool = false) -> Bool {
-        ConvolutionKernels.isFast && width >= 16 && summed <= (gradient ? 128 : 64)
+    /// rather than im2col and GEMM, with `summed` channels per output (the input gradient is such
+    /// a product over the layer's output channels). Measured with `spikeq bench products` and
+    /// per-layer timings (AMD EPYC Zen 5, 2 threads, 2026-12-06): the direct kernel is 1.3–2×
+    /// faster summing up to 64 channels (2→8 and 8→16 @32², 16→32 @16², 32→64 and 64→64 @8²,
+    /// 2→32 @128², 32→64 @64²), 1.02–1.08× at 64→128 @32², and faster for the input gradients
+    /// summing 64 and 128 channels; summing 128–256 channels it is 1.14–1.2× slower, where GEMM's
+    /// blocking wins.
+    static func directConvolution(inChannels summed: Int, gradient: Bool = false) -> Bool {
+        ConvolutionKernels.isFast && summed <= (gradient ? 128 : 64)
     }
 
     /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
