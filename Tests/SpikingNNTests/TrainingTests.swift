@@ -37,6 +37,31 @@ struct TrainingTests {
         #expect(isClose(p.value[flat: 1], -2 * (1 - 0.001) + 0.1, relative: 1e-5))
     }
 
+    /// The update runs eight lanes at a time with a scalar tail: three steps on 37 weights must give
+    /// the scalar formula's bits in every position (lanes and tail alike).
+    @Test func adamWVectorLanesGiveTheScalarBits() {
+        var rng = SeededGenerator(seed: 21)
+        let count = 37
+        let initial = (0..<count).map { _ in rng.nextUnitFloat() * 4 - 2 }
+        let gradients = (0..<3).map { _ in (0..<count).map { _ in rng.nextUnitFloat() - 0.5 } }
+        let p = Parameter(name: "w", value: Tensor(shape: [count], scalars: initial), decays: true)
+        let optimizer = AdamW(learningRate: 0.01, weightDecay: 0.05)
+        var (w, m, v) = (initial, [Float](repeating: 0, count: count), [Float](repeating: 0, count: count))
+        let (lr, decay, b1, b2, eps): (Float, Float, Float, Float, Float) = (0.01, 1 - 0.01 * 0.05, 0.9, 0.999, 1e-8)
+        for (step, g) in gradients.enumerated() {
+            p.gradient = Tensor(shape: [count], scalars: g)
+            optimizer.update([p])
+            let c1 = 1 - Float(pow(Double(b1), Double(step + 1)))
+            let c2 = 1 - Float(pow(Double(b2), Double(step + 1)))
+            for i in 0..<count {
+                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                w[i] = w[i] * decay - lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+            }
+        }
+        #expect(p.value.scalars == w)
+    }
+
     @Test func lossDecreasesOnALearnableProblem() throws {
         let config = TinyConfigs.training
         let data = TinyData.halves(config: config, count: 32, seed: 5)
