@@ -282,7 +282,8 @@ void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t le
 #endif
 
 /// Sixteen consecutive output positions of a frame (`pad`: the block's first position in `cin`
-/// zero-bordered planes, `plane` floats apart, rows `width` apart) for `block` output channels.
+/// planes copied between zero rows, `plane` floats apart, rows `width` apart) for `block` output
+/// channels.
 /// Taps left and right read the neighbouring row at the image's edges; `keepLeft` and `keepRight`
 /// clear those lanes. Each sum runs over channels, then taps in row-major order, one rounding per
 /// term, so every variant and every block width gives the same bits.
@@ -319,8 +320,7 @@ void CK_NAME(directConv3x3)(const float *x, int64_t cin, int64_t frames, int64_t
     memset(scratch, 0, (size_t)(cin * plane) * sizeof(float));
     // The lanes to keep for left and right taps, per block of 16 positions (the same in every frame).
     int32_t *keep = (int32_t *)(scratch + cin * plane);
-    for (int64_t p = 0; p < ((area + 15) & ~(int64_t)15); p++) {
-        const int64_t column = p % width;
+    for (int64_t p = 0, column = 0; p < ((area + 15) & ~(int64_t)15); p++, column = column + 1 == width ? 0 : column + 1) {
         keep[(p / 16) * 32 + p % 16] = column == 0 ? 0 : -1;
         keep[(p / 16) * 32 + 16 + p % 16] = column == width - 1 ? 0 : -1;
     }

@@ -106,9 +106,9 @@ public final class Conv2d: QuantizableLayer {
     ///
     /// Dense path: each thread takes a fixed range of frames. Where the direct kernel pays
     /// (``ProductCrossover/directConvolution(inChannels:gradient:)``: few input channels) it sums
-    /// each output in registers; otherwise, tile by tile, it writes
-    /// the im2col of the tile into its own scratch and multiplies it with a single-threaded GEMM,
-    /// so the patches are consumed from cache right after they are written. Event path (sparse input):
+    /// each output in registers; otherwise, tile by tile, it writes the im2col of the tile into its
+    /// own scratch and multiplies it with a single-threaded GEMM, so the patches are consumed from
+    /// cache right after they are written. Event path (sparse input):
     /// each output pixel gathers the weight rows of its neighbours' non-zero inputs
     /// (``EventKernels/sparseConv3x3Forward(_:inChannels:frames:height:width:transposedWeight:outChannels:scale:into:)``).
     /// With a ``LevelQuantizer`` and an integer input whose sums stay exact, both sum integer
@@ -223,6 +223,7 @@ public final class Conv2d: QuantizableLayer {
     ///
     /// dL/dx is the convolution of dY with the mirrored, transposed weight: the direct kernel
     /// where it pays, otherwise `Wᵀ·dY` per tile scattered back by col2im.
+    ///
     /// Threads own fixed frame ranges (so their dx writes never overlap) and their own partial
     /// dW, which are added in part order: deterministic for a given thread count. The event
     /// weight gradient builds its partials transposed (`[Cin·9, Cout]`), turned round at the end.

@@ -96,7 +96,7 @@ enum ProductCrossover {
     ///
     /// Against the direct dense kernel (`direct`, ``directConvolution(inChannels:gradient:)``) the
     /// gather kernel never pays under 32 input channels (8→16 at 3 %: 2.30 against 0.90 ms).
-    static func convolutionForward(inChannels: Int, outChannels: Int, integer: Bool, direct: Bool = false) -> Double {
+    static func convolutionForward(inChannels: Int, outChannels: Int, integer: Bool, direct: Bool) -> Double {
         guard integer else { return inChannels >= 32 ? 0.35 : inChannels >= 8 && !direct ? 0.07 : 0 }
         return inChannels >= 64 ? 0.09 : inChannels >= 32 ? 0.05 : inChannels >= 8 ? 0.02 : 0
     }
