@@ -5,6 +5,23 @@ import TestSupport
 import Testing
 
 struct LayerGradientTests {
+    /// Output `(o, f, y, x)` of a 3×3 convolution (padding 1) of `x` `[C, F, H, W]` with `w`
+    /// `[out, C, 3, 3]`, summed in Float over channels, then taps in row-major order.
+    static func directSum(_ x: Tensor, _ w: Tensor, inChannels: Int, frames: Int, height: Int, width: Int,
+                          o: Int, f: Int, y: Int, x column: Int) -> Float {
+        var sum: Float = 0
+        for c in 0..<inChannels {
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    let (sy, sx) = (y + ky - 1, column + kx - 1)
+                    guard (0..<height).contains(sy), (0..<width).contains(sx) else { continue }
+                    sum += w[flat: ((o * inChannels + c) * 3 + ky) * 3 + kx] * x[flat: ((c * frames + f) * height + sy) * width + sx]
+                }
+            }
+        }
+        return sum
+    }
+
     @Test func conv2dForwardMatchesDirectConvolution() {
         var rng = SeededGenerator(seed: 1)
         let conv = Conv2d(name: "c", inChannels: 2, outChannels: 3, height: 5, width: 4, generator: &rng)
@@ -15,17 +32,7 @@ struct LayerGradientTests {
             for f in 0..<3 {
                 for yy in 0..<5 {
                     for xx in 0..<4 {
-                        var expected: Float = 0
-                        for c in 0..<2 {
-                            for ky in 0..<3 {
-                                for kx in 0..<3 {
-                                    let sy = yy + ky - 1
-                                    let sx = xx + kx - 1
-                                    guard (0..<5).contains(sy), (0..<4).contains(sx) else { continue }
-                                    expected += w[flat: ((o * 2 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 3 + f) * 5 + sy) * 4 + sx]
-                                }
-                            }
-                        }
+                        let expected = Self.directSum(x, w, inChannels: 2, frames: 3, height: 5, width: 4, o: o, f: f, y: yy, x: xx)
                         #expect(isClose(y[flat: ((o * 3 + f) * 5 + yy) * 4 + xx], expected, relative: 1e-5, absolute: 1e-5))
                     }
                 }
@@ -62,16 +69,7 @@ struct LayerGradientTests {
         // Check outputs on band edges against the direct sum.
         let w = conv.weight.value
         for (f, yy, xx) in [(4, 10, 20), (0, 0, 0), (2, 63, 63), (3, 27, 5), (3, 28, 5), (1, 56, 40), (1, 57, 40)] {
-            var expected: Float = 0
-            for c in 0..<72 {
-                for ky in 0..<3 {
-                    for kx in 0..<3 {
-                        let (sy, sx) = (yy + ky - 1, xx + kx - 1)
-                        guard (0..<64).contains(sy), (0..<64).contains(sx) else { continue }
-                        expected += w[flat: ((2 * 72 + c) * 3 + ky) * 3 + kx] * x[flat: ((c * 5 + f) * 64 + sy) * 64 + sx]
-                    }
-                }
-            }
+            let expected = Self.directSum(x, w, inChannels: 72, frames: 5, height: 64, width: 64, o: 2, f: f, y: yy, x: xx)
             #expect(isClose(y[flat: ((2 * 5 + f) * 64 + yy) * 64 + xx], expected, relative: 1e-5, absolute: 1e-5))
         }
         // Backward across bands against finite differences of a linear loss.
@@ -98,17 +96,8 @@ struct LayerGradientTests {
             for f in 0..<frames {
                 for yy in [0, 2, height - 1] {
                     for xx in [0, 7, 15, 16, width - 1] {
-                        var expected: Float = 0
-                        for c in 0..<cin {
-                            for ky in 0..<3 {
-                                for kx in 0..<3 {
-                                    let (sy, sx) = (yy + ky - 1, xx + kx - 1)
-                                    guard (0..<height).contains(sy), (0..<width).contains(sx) else { continue }
-                                    expected += w[flat: ((o * cin + c) * 3 + ky) * 3 + kx]
-                                        * x[flat: ((c * frames + f) * height + sy) * width + sx]
-                                }
-                            }
-                        }
+                        let expected = Self.directSum(x, w, inChannels: cin, frames: frames, height: height, width: width,
+                                                      o: o, f: f, y: yy, x: xx)
                         #expect(isClose(y[flat: ((o * frames + f) * height + yy) * width + xx], expected, relative: 1e-5, absolute: 1e-5),
                                 "y[\(o), \(f), \(yy), \(xx)]")
                     }

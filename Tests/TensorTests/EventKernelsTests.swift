@@ -321,6 +321,25 @@ struct EventKernelsTests {
         return (sum, magnitude)
     }
 
+    /// Every output of a convolution `y` (`[outChannels, F, H, W]`) against `scale` times the Double
+    /// sum, within one rounding per term.
+    static func expectMatchesDirectSums(_ y: [Float], _ x: Tensor, _ w: Tensor, inChannels: Int, outChannels: Int, frames: Int,
+                                        height: Int, width: Int, scale: Float) {
+        for o in 0..<outChannels {
+            for f in 0..<frames {
+                for yy in 0..<height {
+                    for xx in 0..<width {
+                        let (sum, magnitude) = directConvolution(
+                            x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height, width: width,
+                            o: o, f: f, y: yy, x: xx)
+                        let got = Double(y[((o * frames + f) * height + yy) * width + xx])
+                        #expect(abs(got - Double(scale) * sum) <= Double(9 * inChannels) * 0x1p-24 * magnitude, "y[\(o), \(f), \(yy), \(xx)]")
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: [(3, 80, 9, 13), (8, 16, 5, 4), (2, 33, 1, 17)])
     func sparseConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
         var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
@@ -341,19 +360,8 @@ struct EventKernelsTests {
             }
             return y.scalars
         }
-        for o in 0..<outChannels {
-            for f in 0..<frames {
-                for yy in 0..<height {
-                    for xx in 0..<width {
-                        let (sum, magnitude) = Self.directConvolution(
-                            x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height, width: width,
-                            o: o, f: f, y: yy, x: xx)
-                        let got = Double(y[((o * frames + f) * height + yy) * width + xx])
-                        #expect(abs(got - sum) <= Double(9 * inChannels) * 0x1p-24 * magnitude, "y[\(o), \(f), \(yy), \(xx)]")
-                    }
-                }
-            }
-        }
+        Self.expectMatchesDirectSums(y, x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height,
+                                     width: width, scale: 1)
     }
 
     /// The dense direct kernel: 37 output channels exercise the 16-, 4- (or 2-) and 1-wide blocks;
@@ -383,19 +391,8 @@ struct EventKernelsTests {
             }
             return y.scalars
         }
-        for o in 0..<outChannels {
-            for f in 0..<frames {
-                for yy in 0..<height {
-                    for xx in 0..<width {
-                        let (sum, magnitude) = Self.directConvolution(
-                            x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height, width: width,
-                            o: o, f: f, y: yy, x: xx)
-                        let got = Double(y[((o * frames + f) * height + yy) * width + xx])
-                        #expect(abs(got - Double(scale) * sum) <= Double(9 * inChannels) * 0x1p-24 * magnitude, "y[\(o), \(f), \(yy), \(xx)]")
-                    }
-                }
-            }
-        }
+        Self.expectMatchesDirectSums(y, x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height,
+                                     width: width, scale: scale)
     }
 
     /// 52 output channels exercise the 32-wide, the 16-wide and the scalar blocks; spikes (the
