@@ -207,6 +207,45 @@ struct LIFNeuronTests {
         #expect(fused.norm.runningMean.value == bn.runningMean.value)
     }
 
+    /// Pooling fused into BatchNorm + LIF (a stem stage's spikes pooled channel by channel from a
+    /// scratch row) gives the separate layers' bits in both directions: spikes, batch statistics,
+    /// input gradient and affine gradients. Five channels split unevenly over the threads; the
+    /// second shape's rows exceed the length at which the backward pass stops pairing channels.
+    @Test(arguments: [(5, 2, 3, 9, 9), (3, 2, 2, 100, 96)])
+    func poolingFusedIntoBatchNormLIFGivesTheSeparateLayersBits(shape: (Int, Int, Int, Int, Int)) {
+        let (channels, timeSteps, batch, height, width) = shape
+        var rng = SeededGenerator(seed: 31)
+        let inputShape = [channels, timeSteps * batch, height, width]
+        let pooledShape = [channels, timeSteps * batch, MaxPool2d.outputSize(height), MaxPool2d.outputSize(width)]
+        let x = GradientCheck.random(inputShape, &rng, scale: 2)
+        let dy = GradientCheck.random(pooledShape, &rng)
+        let gamma = GradientCheck.random([channels], &rng)
+        let (fused, fusedPool) = (BatchNormLIF(name: "n", channels: channels, timeSteps: timeSteps), MaxPool2d())
+        let (separate, separatePool) = (BatchNormLIF(name: "n", channels: channels, timeSteps: timeSteps), MaxPool2d())
+        fused.norm.weight.value = gamma
+        separate.norm.weight.value = gamma
+
+        let pooled = fused.forward(x, training: true, pooledBy: fusedPool)
+        let reference = separatePool.forward(separate.forward(x, training: true), training: true)
+        #expect(pooled.shape == pooledShape)
+        #expect(pooled == reference)
+        #expect(pooled.scalars.contains(1) && pooled.scalars.contains(0))
+        #expect(fused.norm.runningMean.value == separate.norm.runningMean.value)
+        #expect(fused.norm.runningVar.value == separate.norm.runningVar.value)
+        #expect(fused.neuron.outputInspection == separate.neuron.outputInspection)
+
+        let dx = fused.backward(dy, pooledBy: fusedPool)
+        let dxReference = separate.backward(separatePool.backward(dy))
+        #expect(dx.shape == inputShape)
+        #expect(dx == dxReference)
+        #expect(fused.norm.weight.gradient == separate.norm.weight.gradient)
+        #expect(fused.norm.bias.gradient == separate.norm.bias.gradient)
+
+        // Evaluation pools the folded neuron's spikes (no positions kept).
+        #expect(fused.forward(x, training: false, pooledBy: fusedPool)
+                    == separatePool.forward(separate.forward(x, training: false), training: false))
+    }
+
     /// The backward pass writes over a spike gradient that no one else holds, and only then: the
     /// same values either way, through the C lanes, the 8-lane Swift ones and the scalar tail
     /// (43 positions per time step: 32 + 8 + 3).

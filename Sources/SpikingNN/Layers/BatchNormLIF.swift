@@ -19,11 +19,15 @@ public final class BatchNormLIF {
         self.timeSteps = timeSteps
     }
 
-    public func forward(_ x: consuming Tensor, training: Bool) -> Tensor {
+    /// - Parameter pool: max pooling of the spikes, fused channel by channel: each channel's spikes go
+    ///   to a scratch row that is pooled while it is in cache, so the full-size spike tensor is never
+    ///   written (a stem stage's is the largest tensor of a step). The result is the pooled spikes.
+    public func forward(_ x: consuming Tensor, training: Bool, pooledBy pool: MaxPool2d? = nil) -> Tensor {
         let channels = norm.channels
         precondition(x.shape.first == channels, "\(norm.name): expected \(channels) channels, got shape \(x.shape)")
         guard training || norm.collectsBatchStatistics else {
-            return neuron.forward(consume x, timeSteps: timeSteps, training: false, affine: norm.evaluationAffine())
+            let spikes = neuron.forward(consume x, timeSteps: timeSteps, training: false, affine: norm.evaluationAffine())
+            return pool?.forward(spikes, training: false) ?? spikes
         }
         // Batch statistics: a training pass, or BatchNorm re-estimation in evaluation, whose spikes
         // may overwrite the currents as evaluation's do (training keeps them for the backward pass).
@@ -39,12 +43,13 @@ public final class BatchNormLIF {
         var mean = [Float](repeating: 0, count: channels)
         var variance = [Float](repeating: 0, count: channels)
         var counts = [Int](repeating: 0, count: channels)
-        func run(_ currents: UnsafePointer<Float>, _ spikes: UnsafeMutablePointer<Float>) {
+        /// `spikes(part, channel)`: where the channel's spikes go; `finish(part, channel)` runs after.
+        func run(_ currents: UnsafePointer<Float>, spikes: (Int, Int) -> UnsafeMutablePointer<Float>, finish: (Int, Int) -> Void) {
             mean.withUnsafeMutableBufferPointer { pm in
                 variance.withUnsafeMutableBufferPointer { pv in
                     counts.withUnsafeMutableBufferPointer { pc in
                         let (m, v, spikeCounts) = (pm.baseAddress!, pv.baseAddress!, pc.baseAddress!)
-                        Compute.parallelFor(channels, grain: 1) { range in
+                        Compute.parallelParts(channels, grain: 1) { part, range in
                             // Channels in pairs: two statistics chains in flight, then each row's spikes.
                             var c = range.lowerBound
                             while c < range.upperBound {
@@ -60,7 +65,8 @@ public final class BatchNormLIF {
                                         mean: m[channel], variance: v[channel], gamma: gamma[channel], beta: beta[channel], epsilon: epsilon)
                                     spikeCounts[channel] = neuron.forwardRow(
                                         currents + channel * row, scale: affine.scale, shift: affine.shift, timeSteps: timeSteps,
-                                        block: block, spikes: spikes + channel * row)
+                                        block: block, spikes: spikes(part, channel))
+                                    finish(part, channel)
                                 }
                                 c += pair ? 2 : 1
                             }
@@ -69,19 +75,48 @@ public final class BatchNormLIF {
                 }
             }
         }
-        let output = input.overwritingIfUnique(when: !training, run)
+        let output: Tensor
+        if let pool {
+            var pooled = pool.prepareForward(inputShape: input.shape, training: training)
+            let frames = row / (input.shape[2] * input.shape[3])
+            var rows = Tensor(uninitializedShape: [Compute.partCount(channels, grain: 1), row])
+            input.withUnsafeBufferPointer { px in
+                rows.withUnsafeMutableBufferPointer { pr in
+                    pooled.withUnsafeMutableBufferPointer { po in
+                        let (scratchRows, out) = (pr.baseAddress!, po.baseAddress!)
+                        let scratch = (0..<Compute.partCount(channels, grain: 1)).map { _ in
+                            MaxPool2d.Scratch(height: input.shape[2], width: input.shape[3])
+                        }
+                        defer { scratch.forEach { $0.deallocate() } }
+                        run(px.baseAddress!, spikes: { part, _ in scratchRows + part * row }) { part, channel in
+                            pool.pool(scratchRows + part * row, planes: channel * frames..<(channel + 1) * frames, into: out,
+                                      scratch: scratch[part])
+                        }
+                    }
+                }
+            }
+            output = pooled
+        } else {
+            output = input.overwritingIfUnique(when: !training) { currents, spikes in
+                run(currents, spikes: { _, channel in spikes + channel * row }, finish: { _, _ in })
+            }
+        }
         _ = norm.recordBatchStatistics(of: input, mean: mean, variance: variance, keepForBackward: training)
-        neuron.recordOutput(spikes: counts.reduce(0, +), of: output.count)
+        neuron.recordOutput(spikes: counts.reduce(0, +), of: input.count)
         return output
     }
 
     /// dL/dx from dL/dS. A spike gradient no one else holds is overwritten with the result (each
     /// position is read before it is written), which saves a fresh buffer and the memory traffic of
     /// filling it; otherwise the result goes to a new tensor. The values are the same either way.
-    public func backward(_ ds: consuming Tensor) -> Tensor {
+    ///
+    /// - Parameter pool: the pooling the forward pass fused (`ds` is then the pooled spikes'
+    ///   gradient): each channel's spike gradient is scattered into a scratch row and used while in cache.
+    public func backward(_ ds: consuming Tensor, pooledBy pool: MaxPool2d? = nil) -> Tensor {
         let state = norm.takeBackwardState()
         let x = state.input
-        precondition(ds.shape == x.shape, "\(norm.name): gradient shape \(ds.shape) vs \(x.shape)")
+        let spikesShape = pool?.prepareBackward(gradientCount: ds.count) ?? ds.shape
+        precondition(spikesShape == x.shape, "\(norm.name): gradient shape \(spikesShape) vs \(x.shape)")
         let channels = norm.channels
         let row = x.count / channels
         let block = row / timeSteps
@@ -90,20 +125,21 @@ public final class BatchNormLIF {
         let beta = norm.bias.value.scalars
         var dGamma = [Float](repeating: 0, count: channels)
         var dBeta = [Float](repeating: 0, count: channels)
-        func run(_ gs: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        /// `gradient(part, channel)`: the channel's dL/dS row.
+        func run(gradient: (Int, Int) -> UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
             x.withUnsafeBufferPointer { px in
                 dGamma.withUnsafeMutableBufferPointer { dg in
                     dBeta.withUnsafeMutableBufferPointer { db in
                         let (xs, dgp, dbp) = (px.baseAddress!, dg.baseAddress!, db.baseAddress!)
-                        Compute.parallelFor(channels, grain: 1) { range in
+                        Compute.parallelParts(channels, grain: 1) { part, range in
                             let scratch = LIFNeuron.BackwardScratch(timeSteps: timeSteps)
                             defer { scratch.deallocate() }
                             // dL/d(normalised input) into the output row, from the forward pass's map
                             // (the kept statistics, as `BatchNorm.trainingAffine`).
-                            let lifBackward = { (c: Int) -> Void in
+                            func lifBackward(_ c: Int) {
                                 let scale = state.gamma[c] * state.inverseStd[c]
                                 let shift = beta[c] - state.mean[c] * scale
-                                neuron.backwardRow(input: xs + c * row, scale: scale, shift: shift, spikeGradient: gs + c * row,
+                                neuron.backwardRow(input: xs + c * row, scale: scale, shift: shift, spikeGradient: gradient(part, c),
                                                    timeSteps: timeSteps, block: block, into: out + c * row, scratch: scratch)
                             }
                             let normBackward = { (c: Int, sums: (Double, Double)?) -> Void in
@@ -143,8 +179,27 @@ public final class BatchNormLIF {
                 }
             }
         }
-        var gradient = consume ds
-        let dx = gradient.overwritingIfUnique { run($0, into: $1) }
+        var dx: Tensor
+        if let pool {
+            dx = Tensor(uninitializedShape: x.shape)
+            let frames = row / (x.shape[2] * x.shape[3])
+            var rows = Tensor(uninitializedShape: [Compute.partCount(channels, grain: 1), row])
+            ds.withUnsafeBufferPointer { pds in
+                rows.withUnsafeMutableBufferPointer { pr in
+                    dx.withUnsafeMutableBufferPointer { pdx in
+                        let (pooledGradient, scratchRows) = (pds.baseAddress!, pr.baseAddress!)
+                        run(gradient: { part, channel in
+                            pool.scatter(pooledGradient, planes: channel * frames..<(channel + 1) * frames, into: scratchRows + part * row)
+                            return UnsafePointer(scratchRows + part * row)
+                        }, into: pdx.baseAddress!)
+                    }
+                }
+            }
+            pool.finishBackward()
+        } else {
+            var gradient = consume ds
+            dx = gradient.overwritingIfUnique { gs, out in run(gradient: { _, channel in gs + channel * row }, into: out) }
+        }
         norm.accumulateAffineGradients(dGamma: dGamma, dBeta: dBeta)
         return dx
     }

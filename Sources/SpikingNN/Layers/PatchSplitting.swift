@@ -17,16 +17,14 @@ public final class PatchStage {
 
     /// - Parameter inspection: `x`'s inspection when the previous stage counted its spikes.
     func forward(_ x: Tensor, training: Bool, inspection: EventKernels.Inspection? = nil) -> Tensor {
-        let spikes = norm.forward(conv.forward(x, training: training, inspection: inspection), training: training)
-        return pool?.forward(spikes, training: training) ?? spikes
+        norm.forward(conv.forward(x, training: training, inspection: inspection), training: training, pooledBy: pool)
     }
 
     /// The inspection of the last forward pass's output, when it is the LIF's spikes (no pooling).
     var outputInspection: EventKernels.Inspection? { pool == nil ? norm.neuron.outputInspection : nil }
 
     func backward(_ dy: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
-        let dSpikes = if let pool { pool.backward(dy) } else { consume dy }
-        return conv.backward(norm.backward(consume dSpikes), needsInputGradient: needsInputGradient)
+        conv.backward(norm.backward(dy, pooledBy: pool), needsInputGradient: needsInputGradient)
     }
 }
 
