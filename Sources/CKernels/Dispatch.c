@@ -109,9 +109,9 @@ int64_t CKernels_sparseLinearWeightGradientScratch(int64_t outFeatures) {
     return (tile > 16 ? tile : 16) * (outFeatures + 2) + 32;  // + the slack of two compressed lists
 }
 
-void CKernels_sparseLinearWeightGradient(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
-                                         const float *dy, int64_t outFeatures, float *dwt, float *scratch) {
-    CK_DISPATCH(sparseLinearWeightGradient, x, ldx, length, rowBegin, rowEnd, dy, outFeatures, dwt, scratch)
+void CKernels_sparseLinearWeightGradient(const float *x, int64_t length, int64_t tokenBegin, int64_t tokenEnd,
+                                         int64_t inFeatures, const float *dy, int64_t outFeatures, float *dwt, float *scratch) {
+    CK_DISPATCH(sparseLinearWeightGradient, x, length, tokenBegin, tokenEnd, inFeatures, dy, outFeatures, dwt, scratch)
 }
 
 int64_t CKernels_sparseConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width, int64_t outChannels) {

@@ -257,7 +257,7 @@ static inline __attribute__((always_inline)) int64_t ck_collect(const float *row
     return count;
 }
 
-void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
+void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t length, int64_t tokenBegin, int64_t tokenEnd, int64_t cin,
                                          const float *dy, int64_t cout, float *dwt, float *scratch) {
     // Tokens in tiles whose token-major copy of dY (tile × cout) stays in L2; each feature's
     // events of the tile gather that copy's rows into register sums.
@@ -265,12 +265,13 @@ void CK_NAME(sparseLinearWeightGradient)(const float *x, int64_t ldx, int64_t le
     float *dyt = scratch;
     int32_t *pos = (int32_t *)(dyt + tile * cout);
     float *val = (float *)(pos + tile + 16);  // ck_collect's slack after each
-    for (int64_t t0 = 0; t0 < length; t0 += tile) {
-        const int64_t n = t0 + tile <= length ? tile : length - t0;
+    if (tokenEnd <= tokenBegin) memset(dwt, 0, sizeof(float) * cin * cout);
+    for (int64_t t0 = tokenBegin; t0 < tokenEnd; t0 += tile) {
+        const int64_t n = t0 + tile <= tokenEnd ? tile : tokenEnd - t0;
         CK_NAME(transpose)(dy + t0, cout, n, length, dyt, cout);
-        for (int64_t i = rowBegin; i < rowEnd; i++) {
-            const int64_t count = ck_collect(x + i * ldx + t0, n, pos, val);
-            ck_gather_sum(dwt + i * cout, pos, val, count, dyt, cout, cout, t0 > 0);
+        for (int64_t i = 0; i < cin; i++) {
+            const int64_t count = ck_collect(x + i * length + t0, n, pos, val);
+            ck_gather_sum(dwt + i * cout, pos, val, count, dyt, cout, cout, t0 > tokenBegin);
         }
     }
 }

@@ -188,7 +188,9 @@ public enum EventKernels {
     }
 
     /// Event-driven `dWᵀ[i, :] = Σ_n x[i, n]·dY[:, n]` over the non-zero `x[i, n]`, split over
-    /// the pool by input features (each thread owns whole rows: no reduction).
+    /// the pool by tokens: each part copies only its own tokens' dY token-major (split by features,
+    /// every thread copied all of dY) and sums them for every feature into its own partial; the
+    /// partials are then added in part order.
     ///
     /// - Parameters:
     ///   - x: `[inFeatures, length]`; `gradient`: dY, `[outFeatures, length]`.
@@ -198,12 +200,27 @@ public enum EventKernels {
         into dwt: UnsafeMutablePointer<Float>
     ) {
         let scratchCount = Int(CKernels_sparseLinearWeightGradientScratch(Int64(outFeatures)))
-        Compute.parallelFor(inFeatures, grain: 1) { rows in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            defer { scratch.deallocate() }
-            CKernels_sparseLinearWeightGradient(
-                x, Int64(length), Int64(length), Int64(rows.lowerBound), Int64(rows.upperBound), dy,
-                Int64(outFeatures), dwt, scratch)
+        let grain = 1024
+        let size = inFeatures * outFeatures
+        let extraParts = max(Compute.partCount(length, grain: grain) - 1, 0)
+        var partials = Tensor(uninitializedShape: [extraParts, size])
+        partials.withUnsafeMutableBufferPointer { pp in
+            let rest = pp.baseAddress
+            Compute.parallelParts(max(length, 1), grain: grain) { part, tokens in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+                defer { scratch.deallocate() }
+                let target = part == 0 ? dwt : rest! + (part - 1) * size
+                CKernels_sparseLinearWeightGradient(
+                    x, Int64(length), Int64(tokens.lowerBound), Int64(min(tokens.upperBound, length)), Int64(inFeatures), dy,
+                    Int64(outFeatures), target, scratch)
+            }
+            guard let rest, extraParts > 0 else { return }
+            Compute.parallelFor(size, grain: 16_384) { range in
+                for part in 0..<extraParts {
+                    let partial = rest + part * size
+                    for i in range { dwt[i] += partial[i] }
+                }
+            }
         }
     }
 

@@ -86,15 +86,15 @@ void CKernels_sparseLinearForward(const float *x, int64_t inFeatures, int64_t ld
 /// Scratch floats (4-byte elements) `CKernels_sparseLinearWeightGradient` needs.
 int64_t CKernels_sparseLinearWeightGradientScratch(int64_t outFeatures);
 
-/// Event-driven weight gradient `dWᵀ[i, :] = Σ_n X[i, n]·dY[:, n]` over the non-zero `X[i, n]`,
-/// for features `rowBegin..<rowEnd`. Tokens are taken in tiles (64 Ki floats of dY, copied
+/// Event-driven weight gradient `dWᵀ[i, :] = Σ_n X[i, n]·dY[:, n]` over the non-zero `X[i, n]` of
+/// tokens `tokenBegin..<tokenEnd`. Tokens are taken in tiles (64 Ki floats of dY, copied
 /// token-major), in increasing order within a tile; the tiles' sums are added in order.
 ///
-/// - `x`: `[inFeatures, ldx]`, `length` tokens used; `dy`: `[outFeatures, length]` (channel-major).
-/// - `dwt`: `[inFeatures, outFeatures]`; rows `rowBegin..<rowEnd` are overwritten.
+/// - `x`: `[inFeatures, length]`; `dy`: `[outFeatures, length]` (channel-major).
+/// - `dwt`: `[inFeatures, outFeatures]`, overwritten (zeros for an empty token range).
 /// - `scratch`: `CKernels_sparseLinearWeightGradientScratch(outFeatures)` floats, private to the caller.
-void CKernels_sparseLinearWeightGradient(const float *x, int64_t ldx, int64_t length, int64_t rowBegin, int64_t rowEnd,
-                                         const float *dy, int64_t outFeatures, float *dwt, float *scratch);
+void CKernels_sparseLinearWeightGradient(const float *x, int64_t length, int64_t tokenBegin, int64_t tokenEnd,
+                                         int64_t inFeatures, const float *dy, int64_t outFeatures, float *dwt, float *scratch);
 
 /// Scratch floats (4-byte elements) `CKernels_sparseConv3x3Forward` needs.
 int64_t CKernels_sparseConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width, int64_t outChannels);
