@@ -116,7 +116,7 @@ void CKernels_sparseLinearWeightGradient(const float *x, int64_t length, int64_t
 
 int64_t CKernels_sparseConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width, int64_t outChannels) {
     const int64_t plane = height * width;
-    return plane + 2 * plane * inChannels + 64 * outChannels;
+    return plane + 2 * (plane * inChannels + 16) + 64 * outChannels + 2 * (9 * inChannels + 16);
 }
 
 void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t frames, int64_t height, int64_t width,

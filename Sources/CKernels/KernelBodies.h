@@ -357,6 +357,19 @@ void CK_NAME(directConv3x3)(const float *x, int64_t cin, int64_t frames, int64_t
     }
 }
 
+/// Sums, for 16·`lanes` output channels from `o`, the weight rows at `offsets[0..<count]` (times
+/// `values` unless `binary`, where every value is 1 and 1·w = w exactly), in list order.
+static inline __attribute__((always_inline)) void ck_conv_gather(const int32_t *offsets, const float *values, int64_t count,
+                                                                 const float *wt, int64_t o, int lanes, int binary, float *out) {
+    ck_v16 a[4] = {{0}, {0}, {0}, {0}};
+    for (int64_t k = 0; k < count; k++) {
+        const float *r = wt + offsets[k] + o;
+        const float v = values[k];
+        _Pragma("clang loop unroll(full)") for (int l = 0; l < lanes; l++) a[l] += binary ? ck_load(r + 16 * l) : v * ck_load(r + 16 * l);
+    }
+    _Pragma("clang loop unroll(full)") for (int l = 0; l < lanes; l++) ck_store(out + o + 16 * l, a[l]);
+}
+
 void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width,
                                    int64_t frameBegin, int64_t frameEnd, const float *wt, int64_t cout, float scale,
                                    float *y, float *scratch) {
@@ -365,11 +378,14 @@ void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, 
     const int64_t total = frames * plane;
     int32_t *counts = (int32_t *)scratch;
     int32_t *index = counts + plane;
-    float *value = (float *)(index + plane * cin);
-    float *tile = value + plane * cin;
+    float *value = (float *)(index + plane * cin + 16);  // 16 of slack after each list: copied 16 at a time
+    float *tile = value + plane * cin + 16;
+    int32_t *offsets = (int32_t *)(tile + tilePixels * cout);
+    float *values = (float *)(offsets + 9 * cin + 16);
     for (int64_t f = frameBegin; f < frameEnd; f++) {
         // Per input pixel of this frame, its non-zero channels in increasing order.
         for (int64_t p = 0; p < plane; p++) counts[p] = 0;
+        int binary = 1;
         for (int64_t c = 0; c < cin; c++) {
             const float *row = x + c * total + f * plane;
             for (int64_t b = 0; b < plane; b += 16) {
@@ -380,16 +396,18 @@ void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, 
                     const int64_t k = counts[p]++;
                     index[p * cin + k] = (int32_t)(c * 9 * cout);
                     value[p * cin + k] = row[p];
+                    binary &= row[p] == 1;
                 }
             }
         }
-        // Each output pixel gathers the weight rows of its 9 neighbours' events, taps in order.
+        // Each output pixel gathers the weight rows of its 9 neighbours' events, taps in order,
+        // from one list: the neighbours' lists are copied 16 entries at a time (no branch on how
+        // many events a neighbour has, which is unpredictable at these densities).
         for (int64_t p0 = 0; p0 < plane; p0 += tilePixels) {
             const int64_t n = plane - p0 < tilePixels ? plane - p0 : tilePixels;
             for (int64_t q = 0; q < n; q++) {
                 const int64_t oy = (p0 + q) / width, ox = (p0 + q) % width;
-                int64_t sources[9], taps[9];
-                int used = 0;
+                int64_t count = 0;
                 for (int64_t ky = 0; ky < 3; ky++) {
                     const int64_t iy = oy + ky - 1;
                     if (iy < 0 || iy >= height) continue;
@@ -397,52 +415,35 @@ void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, 
                         const int64_t ix = ox + kx - 1;
                         if (ix < 0 || ix >= width) continue;
                         const int64_t source = iy * width + ix;
-                        if (counts[source] == 0) continue;
-                        sources[used] = source;
-                        taps[used] = ky * 3 + kx;
-                        used++;
+                        const int32_t *idx = index + source * cin;
+                        const float *val = value + source * cin;
+                        const ck_i16 tap = (ck_i16){0} + (int32_t)((ky * 3 + kx) * cout);
+                        const int64_t events = counts[source];
+                        int64_t k = 0;
+                        do {
+                            ck_i16 shifted;
+                            memcpy(&shifted, idx + k, sizeof shifted);
+                            shifted += tap;
+                            memcpy(offsets + count + k, &shifted, sizeof shifted);
+                            ck_store(values + count + k, ck_load(val + k));
+                            k += 16;
+                        } while (k < events);
+                        count += events;
                     }
                 }
                 float *out = tile + q * cout;
                 int64_t o = 0;
                 for (; o + 64 <= cout; o += 64) {
-                    ck_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-                    for (int u = 0; u < used; u++) {
-                        const int32_t *idx = index + sources[u] * cin;
-                        const float *val = value + sources[u] * cin;
-                        const float *w = wt + taps[u] * cout + o;
-                        for (int64_t k = 0, count = counts[sources[u]]; k < count; k++) {
-                            const float *r = w + idx[k];
-                            const float v = val[k];
-                            a0 += v * ck_load(r);
-                            a1 += v * ck_load(r + 16);
-                            a2 += v * ck_load(r + 32);
-                            a3 += v * ck_load(r + 48);
-                        }
-                    }
-                    ck_store(out + o, a0);
-                    ck_store(out + o + 16, a1);
-                    ck_store(out + o + 32, a2);
-                    ck_store(out + o + 48, a3);
+                    if (binary) ck_conv_gather(offsets, values, count, wt, o, 4, 1, out);
+                    else ck_conv_gather(offsets, values, count, wt, o, 4, 0, out);
                 }
                 for (; o + 16 <= cout; o += 16) {
-                    ck_v16 a0 = {0};
-                    for (int u = 0; u < used; u++) {
-                        const int32_t *idx = index + sources[u] * cin;
-                        const float *val = value + sources[u] * cin;
-                        const float *w = wt + taps[u] * cout + o;
-                        for (int64_t k = 0, count = counts[sources[u]]; k < count; k++) a0 += val[k] * ck_load(w + idx[k]);
-                    }
-                    ck_store(out + o, a0);
+                    if (binary) ck_conv_gather(offsets, values, count, wt, o, 1, 1, out);
+                    else ck_conv_gather(offsets, values, count, wt, o, 1, 0, out);
                 }
                 for (; o < cout; o++) {
                     float a = 0;
-                    for (int u = 0; u < used; u++) {
-                        const int32_t *idx = index + sources[u] * cin;
-                        const float *val = value + sources[u] * cin;
-                        const float *w = wt + taps[u] * cout + o;
-                        for (int64_t k = 0, count = counts[sources[u]]; k < count; k++) a += val[k] * w[idx[k]];
-                    }
+                    for (int64_t k = 0; k < count; k++) a += values[k] * wt[offsets[k] + o];
                     out[o] = a;
                 }
             }

@@ -340,11 +340,14 @@ struct EventKernelsTests {
         }
     }
 
-    @Test(arguments: [(3, 80, 9, 13), (8, 16, 5, 4), (2, 33, 1, 17)])
-    func sparseConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
+    /// Counts up to 3, and spikes (the add-only path); the last two shapes give a pixel more than 16
+    /// events, which its neighbours' lists take in two 16-entry copies.
+    @Test(arguments: [(3, 80, 9, 13, 0.2, 3), (8, 16, 5, 4, 0.2, 3), (2, 33, 1, 17, 0.2, 3), (40, 70, 6, 7, 0.6, 1),
+                      (20, 64, 4, 5, 0.9, 2)])
+    func sparseConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int, density: Float, maxCount: Int) {
         var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
         let frames = 3
-        let x = Self.events([inChannels, frames, height, width], density: 0.2, maxCount: 3, &rng)
+        let x = Self.events([inChannels, frames, height, width], density: density, maxCount: maxCount, &rng)
         let w = Self.uniform([outChannels, inChannels, 3, 3], &rng)
         let wt = EventKernels.transposed(w.reshaped([outChannels, inChannels * 9]))
         let y = Self.agreeingAcrossVariants {
