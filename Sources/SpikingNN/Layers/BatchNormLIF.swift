@@ -79,12 +79,13 @@ public final class BatchNormLIF {
         if let pool {
             var pooled = pool.prepareForward(inputShape: input.shape, training: training)
             let frames = row / (input.shape[2] * input.shape[3])
-            var rows = Tensor(uninitializedShape: [Compute.partCount(channels, grain: 1), row])
+            let parts = Compute.partCount(channels, grain: 1)
+            var rows = Tensor(uninitializedShape: [parts, row])
             input.withUnsafeBufferPointer { px in
                 rows.withUnsafeMutableBufferPointer { pr in
                     pooled.withUnsafeMutableBufferPointer { po in
                         let (scratchRows, out) = (pr.baseAddress!, po.baseAddress!)
-                        let scratch = (0..<Compute.partCount(channels, grain: 1)).map { _ in
+                        let scratch = (0..<parts).map { _ in
                             MaxPool2d.Scratch(height: input.shape[2], width: input.shape[3])
                         }
                         defer { scratch.forEach { $0.deallocate() } }
