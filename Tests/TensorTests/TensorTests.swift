@@ -33,6 +33,47 @@ struct TensorTests {
         }
     }
 
+    /// Products with many columns and short sums (the register-tiled kernel on AVX-512): rows not
+    /// a multiple of 8, columns ending in a partial strip and a partial vector, padded leading
+    /// dimensions whose padding must stay untouched, sums started from C (`beta` 1) or from 0, and a
+    /// product large enough to be split over the threads.
+    @Test(arguments: [false, true], [Float(0), 1])
+    func wideProductsMatchDoubleSums(transposeA: Bool, beta: Float) {
+        var rng = SeededGenerator(seed: 11)
+        for (m, n, k) in [(13, 1_000, 70), (8, 48, 1), (1, 50, 256), (64, 4_096, 256), (3, 47, 5)] {
+            let (lda, ldb, ldc) = ((transposeA ? m : k) + 3, n + 5, n + 7)
+            let a = (0..<((transposeA ? k : m) * lda)).map { _ in rng.nextGaussian() }
+            let b = (0..<(k * ldb)).map { _ in rng.nextGaussian() }
+            let start = (0..<(m * ldc)).map { _ in rng.nextGaussian() }
+            var c = start
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        BLAS.gemm(transposeA: transposeA, m: m, n: n, k: k, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!,
+                                  ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc)
+                    }
+                }
+            }
+            for i in 0..<m {
+                for j in 0..<ldc {
+                    let index = i * ldc + j
+                    guard j < n else {
+                        #expect(c[index] == start[index], "padding of C changed at row \(i), column \(j)")
+                        continue
+                    }
+                    var sum = beta == 1 ? Double(start[index]) : 0
+                    var magnitude = abs(sum)
+                    for o in 0..<k {
+                        let term = Double(transposeA ? a[o * lda + i] : a[i * lda + o]) * Double(b[o * ldb + j])
+                        sum += term
+                        magnitude += abs(term)
+                    }
+                    #expect(abs(Double(c[index]) - sum) <= 1e-6 * magnitude + 1e-12, "\(m)×\(n)×\(k) at (\(i), \(j))")
+                }
+            }
+        }
+    }
+
     @Test func threadPoolRunsEveryPartOnceAndNestsWithoutDeadlock() {
         let pool = ThreadPool(threadCount: 3)
         var hits = [Int](repeating: 0, count: 3)

@@ -6,7 +6,9 @@
 // (AVX-512, AVX2 + FMA, or the x86-64 / AArch64 baseline). Only the Tensor module calls them.
 //
 // Every kernel computes exactly the same operations in the same order in every variant (no
-// floating-point contraction), so results are bit-identical whichever variant runs.
+// floating-point contraction), so results are bit-identical whichever variant runs. The one
+// exception, `CKernels_wideProduct`, stands in for OpenBLAS's GEMM, whose bits differ between
+// CPUs anyway.
 
 #include <stdint.h>
 
@@ -64,6 +66,16 @@ void CKernels_levelProduct(const float *x, int64_t inFeatures, int64_t ldx, int6
 void CKernels_patchLevelProduct(const float *x, int64_t inChannels, int64_t total, int64_t height, int64_t width,
                                 int64_t begin, int64_t end, const int8_t *levels, int64_t outFeatures, float scale, float *y,
                                 uint8_t *scratch);
+
+/// 1 when `CKernels_wideProduct` can run (the active variant is avx512); callers use BLAS otherwise.
+int32_t CKernels_hasWideProduct(void);
+
+/// `C[i·ldc + j] (+)= Σ_o op(A)[i, o]·B[o·ldb + j]` for `i < m`, `j` in [begin, end): a dense product
+/// whose B has many columns, summed over `o` in order with fused multiply-adds, 8 rows × 48
+/// columns at a time in registers. `op(A)[i, o]` is `a[i·lda + o]`, or `a[o·lda + i]` when
+/// `transposeA`. With `add` the sums start from C's values, else from 0. AVX-512 only.
+void CKernels_wideProduct(int32_t transposeA, const float *a, int64_t lda, int64_t m, int64_t k, const float *b,
+                          int64_t ldb, float *c, int64_t ldc, int64_t begin, int64_t end, int32_t add);
 
 /// `out[c·ldo + r] = in[r·ldi + c]` for `r < rows`, `c < columns` (blocked transpose).
 void CKernels_transpose(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo);
