@@ -31,10 +31,12 @@ static inline __attribute__((always_inline)) void ck_wide_tile(const float *a, i
                                                                int add) {
     __m512 acc[ckWideRows][3];
     for (int r = 0; r < R; r++) {
-        for (int j = 0; j < 3; j++) {
-            const float *from = c + (i0 + r) * ldc + column + 16 * j;
-            acc[r][j] = add ? (full ? _mm512_loadu_ps(from) : _mm512_maskz_loadu_ps(masks[j], from)) : _mm512_setzero_ps();
+        // C's rows are far apart (often a power of two), too many streams for the hardware
+        // prefetcher: ask for the lines now, add them after the sum.
+        if (add) {
+            for (int j = 0; j < 3; j++) _mm_prefetch((const char *)(c + (i0 + r) * ldc + column + 16 * j), _MM_HINT_T0);
         }
+        for (int j = 0; j < 3; j++) acc[r][j] = _mm512_setzero_ps();
     }
     const float *row = strip;
     const float *column0 = a + i0 * rowStride;
@@ -49,6 +51,7 @@ static inline __attribute__((always_inline)) void ck_wide_tile(const float *a, i
     for (int r = 0; r < R; r++) {
         for (int j = 0; j < 3; j++) {
             float *to = c + (i0 + r) * ldc + column + 16 * j;
+            if (add) acc[r][j] = _mm512_add_ps(full ? _mm512_loadu_ps(to) : _mm512_maskz_loadu_ps(masks[j], to), acc[r][j]);
             if (full) _mm512_storeu_ps(to, acc[r][j]);
             else _mm512_mask_storeu_ps(to, masks[j], acc[r][j]);
         }

@@ -62,9 +62,10 @@ public enum BLAS {
 
     /// `C (+)= op(A)·B` for a B of many columns and a short sum (k ≤ 256), by
     /// ``CKernels_wideProduct``. In the tiny model's training step (AMD Zen 5, 2 threads,
-    /// 2026-12-06) the MLP's `fc2` input gradient (m = 256, k = 64, n = 8192) takes 0.65 instead
-    /// of 1.0 ms and the other token-linear input gradients the same or less; at k = 1024 (the
-    /// paper model's `fc1`) OpenBLAS's blocking is 5–10 % faster, so longer sums stay there.
+    /// 2026-12-06) the token-linear input gradients take 165–174 instead of 190–212 ms per 40
+    /// steps (`fc2`'s, m = 256, k = 64, n = 8192: 0.65 instead of 0.95 ms), the paper model's the
+    /// same or less; at k = 1024 (the paper model's `fc1`) OpenBLAS's blocking was 5–10 % faster,
+    /// so longer sums stay there.
     /// Parts take whole 48-column strips of the kernel.
     private static func wideProduct(
         transposeA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

@@ -73,7 +73,7 @@ int32_t CKernels_hasWideProduct(void);
 /// `C[i·ldc + j] (+)= Σ_o op(A)[i, o]·B[o·ldb + j]` for `i < m`, `j` in [begin, end): a dense product
 /// whose B has many columns, summed over `o` in order with fused multiply-adds, 8 rows × 48
 /// columns at a time in registers. `op(A)[i, o]` is `a[i·lda + o]`, or `a[o·lda + i]` when
-/// `transposeA`. With `add` the sums start from C's values, else from 0. AVX-512 only.
+/// `transposeA`. With `add` each sum is then added to C's value, else it replaces it. AVX-512 only.
 void CKernels_wideProduct(int32_t transposeA, const float *a, int64_t lda, int64_t m, int64_t k, const float *b,
                           int64_t ldb, float *c, int64_t ldc, int64_t begin, int64_t end, int32_t add);
 
