@@ -33,7 +33,7 @@ public enum BLAS {
         precondition(ldb >= max(1, transposeB ? k : n), "ldb \(ldb) too small")
         precondition(ldc >= max(1, n), "ldc \(ldc) too small")
         guard m > 0 && n > 0 else { return }
-        if !transposeB && alpha == 1 && (beta == 0 || beta == 1) && n >= 48 && k <= 256 && CKernels_hasWideProduct() != 0 {
+        if !transposeB && alpha == 1 && (beta == 0 || beta == 1) && usesWideProduct(n: n, k: k) {
             wideProduct(transposeA: transposeA, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, add: beta == 1,
                         c: c, ldc: ldc, threaded: threaded)
             return
@@ -58,6 +58,13 @@ public enum BLAS {
             return
         }
         multiply(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    /// Whether a product `op(A)·B` (B not transposed, `k × n`) runs ``CKernels_wideProduct``
+    /// rather than OpenBLAS: where the CPU has AVX-512, for B of at least one 48-column strip and
+    /// sums of at most 256 terms.
+    public static func usesWideProduct(n: Int, k: Int) -> Bool {
+        n >= 48 && k <= 256 && CKernels_hasWideProduct() != 0
     }
 
     /// `C (+)= op(A)·B` for a B of many columns and a short sum (k ≤ 256), by

@@ -122,15 +122,23 @@ enum ProductCrossover {
         inChannels >= 4 ? 0.30 : 0.12
     }
 
-    /// Token linear forward: 1.2–1.6× faster than the GEMM at 10 % (64 wide) and 2–3× (256 and
-    /// 1024 wide), crossing over at 20–28 % here; on Zen 5 (one thread) it crossed at 3 % for
-    /// 64 × 64 and 10 % for 256 × 256. Under 32 outputs (the classifier head) it never pays.
+    /// Token linear forward: against OpenBLAS's GEMM, 1.2–1.6× faster at 10 % (64 wide) and 2–3×
+    /// (256 and 1024 wide), crossing over at 20–28 % here; on Zen 5 (one thread) it crossed at 3 %
+    /// for 64 × 64 and 10 % for 256 × 256. Under 32 outputs (the classifier head) it never pays.
+    ///
+    /// Against the wide-product kernel (``BLAS/usesWideProduct(n:k:)``, AVX-512; `spikeq bench
+    /// products`, Zen 5, 2 threads, 2026-12-06) it pays longer for wide outputs, whose events add
+    /// whole rows: 64 → 256 1.46× at 15 %; 256 → 256, 256 → 1024 and 1024 → 256 cross at 18–20 %.
+    /// With 64 outputs it crosses at 3–5 % (64 → 64: 1.2–1.3× at 3 %, 0.8–0.9× at 8 %).
     ///
     /// Against the int8 dense product (`integer`) it pays only for 256 × 256 and larger, up to
     /// 6–8 %; at 64 × 64 and 64 × 256 the int8 product is 1.2–1.7× faster already at 5 %.
-    static func linearForward(inFeatures: Int, outFeatures: Int, integer: Bool) -> Double {
+    static func linearForward(inFeatures: Int, outFeatures: Int, integer: Bool, tokens: Int) -> Double {
         guard outFeatures >= 32 else { return 0 }
-        guard integer else { return 0.15 }
+        guard integer else {
+            guard BLAS.usesWideProduct(n: tokens, k: inFeatures) else { return 0.15 }
+            return outFeatures >= 256 ? 0.18 : 0.04
+        }
         return inFeatures * outFeatures >= 65_536 ? 0.07 : 0
     }
 

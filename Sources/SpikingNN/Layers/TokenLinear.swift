@@ -79,12 +79,13 @@ public final class TokenLinear: QuantizableLayer {
         // Dense exact products run on int8 × byte dot products where the CPU has them: the same
         // bits as the float GEMM of the levels, in a fraction of the time.
         let bytes = EventKernels.hasIntegerDotProducts && inspection.fitsInBytes ? exact?.bytes : nil
+        let length = x.count / inFeatures
         let path = productMode.path(
             density: inspection.density,
-            crossover: ProductCrossover.linearForward(inFeatures: inFeatures, outFeatures: outFeatures, integer: bytes != nil))
+            crossover: ProductCrossover.linearForward(inFeatures: inFeatures, outFeatures: outFeatures, integer: bytes != nil,
+                                                      tokens: length))
         let integer = path == .dense ? bytes : nil
         products.recordForward(path, density: inspection.density, exact: exact != nil, integer: integer != nil)
-        let length = x.count / inFeatures
         var y = Tensor(uninitializedShape: [outFeatures] + x.shape.dropFirst())
         let weights = exact?.levels ?? snapshot.value
         let scale = exact?.scale ?? 1
