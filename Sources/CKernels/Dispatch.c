@@ -26,7 +26,9 @@
     void CKernels_maxPool3x3_##suffix(const float *, int64_t, int64_t, float *, int32_t *, float *, int32_t *);       \
     int64_t CKernels_lifForward_##suffix(const float *, float, float, int64_t, int64_t, float, float, float, float *, int64_t *); \
     int64_t CKernels_lifBackward_##suffix(const float *, float, float, const float *, int64_t, int64_t, float, float,   \
-                                          float, float, float *, float *);
+                                          float, float, float *, float *);                                             \
+    void CKernels_adamW_##suffix(float *, const float *, float *, float *, int64_t, float, float, float, float, float,  \
+                                 float, float);
 
 CK_DECLARE(generic)
 #if defined(__x86_64__)
@@ -183,4 +185,9 @@ int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps,
 int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
                              float gain, float threshold, float alpha, float *out, float *scratch) {
     CK_DISPATCH(lifBackward, x, a, b, g, timeSteps, block, decay, gain, threshold, alpha, out, scratch)
+}
+
+void CKernels_adamW(float *w, const float *g, float *m, float *v, int64_t count, float beta1, float beta2, float learningRate,
+                    float correction1, float correction2, float epsilon, float decay) {
+    CK_DISPATCH(adamW, w, g, m, v, count, beta1, beta2, learningRate, correction1, correction2, epsilon, decay)
 }

@@ -898,3 +898,27 @@ int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, i
     }
     return start;
 }
+
+/// One AdamW step over `count` parameters, operation for operation as the scalar tail below
+/// (and as the Swift loop this replaced), so every variant gives the same bits.
+void CK_NAME(adamW)(float *w, const float *g, float *m, float *v, int64_t count, float beta1, float beta2, float learningRate,
+                    float correction1, float correction2, float epsilon, float decay) {
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const ck_v16 gi = ck_load(g + i);
+        const ck_v16 mi = beta1 * ck_load(m + i) + (1 - beta1) * gi;
+        const ck_v16 vi = beta2 * ck_load(v + i) + (1 - beta2) * gi * gi;
+        ck_store(m + i, mi);
+        ck_store(v + i, vi);
+        const ck_v16 step = learningRate * (mi / correction1) / (__builtin_elementwise_sqrt(vi / correction2) + epsilon);
+        ck_store(w + i, ck_load(w + i) * decay - step);
+    }
+    for (; i < count; i++) {
+        const float gi = g[i];
+        const float mi = beta1 * m[i] + (1 - beta1) * gi;
+        const float vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = w[i] * decay - learningRate * (mi / correction1) / (__builtin_sqrtf(vi / correction2) + epsilon);
+    }
+}

@@ -37,7 +37,7 @@ struct TrainingTests {
         #expect(isClose(p.value[flat: 1], -2 * (1 - 0.001) + 0.1, relative: 1e-5))
     }
 
-    /// The update runs eight lanes at a time with a scalar tail: three steps on 37 weights must give
+    /// The update runs sixteen lanes at a time with a scalar tail: three steps on 37 weights must give
     /// the scalar formula's bits in every position (lanes and tail alike).
     @Test func adamWVectorLanesGiveTheScalarBits() {
         var rng = SeededGenerator(seed: 21)

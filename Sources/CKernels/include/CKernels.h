@@ -208,6 +208,12 @@ int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps,
 int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
                              float gain, float threshold, float alpha, float *out, float *scratch);
 
+/// One AdamW step (PyTorch's order of operations) over `count` parameters `w` with gradients `g`
+/// and moments `m`, `v`, updated in place: `m = β₁m + (1 − β₁)g`, `v = β₂v + (1 − β₂)g²`,
+/// `w = w·decay − lr·(m / correction1) / (√(v / correction2) + ε)`.
+void CKernels_adamW(float *w, const float *g, float *m, float *v, int64_t count, float beta1, float beta2, float learningRate,
+                    float correction1, float correction2, float epsilon, float decay);
+
 #ifdef __cplusplus
 }
 #endif

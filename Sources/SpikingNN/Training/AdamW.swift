@@ -41,29 +41,10 @@ public final class AdamW {
                         parameter.updateInPlace { pw in
                             let (g, m, v, w) = (pg.baseAddress!, pm.baseAddress!, pv.baseAddress!, pw.baseAddress!)
                             Compute.parallelFor(pw.count, grain: 16_384) { range in
-                                // Eight lanes at a time (the pointers may alias as far as the compiler
-                                // knows, so it would not vectorise the loop); the same operations per
-                                // element, so the same bits as the scalar tail.
-                                var i = range.lowerBound
-                                while i + 8 <= range.upperBound {
-                                    let gi = HeadKernels.load(g + i)
-                                    let mi = b1 * HeadKernels.load(m + i) + (1 - b1) * gi
-                                    let vi = b2 * HeadKernels.load(v + i) + (1 - b2) * gi * gi
-                                    HeadKernels.store(mi, m + i)
-                                    HeadKernels.store(vi, v + i)
-                                    let step = lr * (mi / correction1) / ((vi / correction2).squareRoot() + eps)
-                                    HeadKernels.store(HeadKernels.load(w + i) * decay - step, w + i)
-                                    i += 8
-                                }
-                                while i < range.upperBound {
-                                    let gi = g[i]
-                                    let mi = b1 * m[i] + (1 - b1) * gi
-                                    let vi = b2 * v[i] + (1 - b2) * gi * gi
-                                    m[i] = mi
-                                    v[i] = vi
-                                    w[i] = w[i] * decay - lr * (mi / correction1) / ((vi / correction2).squareRoot() + eps)
-                                    i += 1
-                                }
+                                OptimizerKernels.adamW(
+                                    weights: w + range.lowerBound, gradients: g + range.lowerBound, firstMoments: m + range.lowerBound,
+                                    secondMoments: v + range.lowerBound, count: range.count, beta1: b1, beta2: b2, learningRate: lr,
+                                    correction1: correction1, correction2: correction2, epsilon: eps, decay: decay)
                             }
                         }
                     }
