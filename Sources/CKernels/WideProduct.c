@@ -26,7 +26,7 @@ enum { ckWideColumns = 48, ckWideRows = 8 };
 
 /// Rows [i0, i0 + R) of C over the `n` ≤ 48 columns from `column` (`full`: n = 48, no masks).
 static inline __attribute__((always_inline)) void ck_wide_tile(const float *a, int64_t rowStride, int64_t kStride, int64_t k,
-                                                               const float *strip, float *c, int64_t ldc, int64_t i0,
+                                                               const float *strip, int64_t stripStride, float *c, int64_t ldc, int64_t i0,
                                                                int64_t column, int R, int full, const __mmask16 masks[3],
                                                                int add) {
     __m512 acc[ckWideRows][3];
@@ -40,7 +40,7 @@ static inline __attribute__((always_inline)) void ck_wide_tile(const float *a, i
     }
     const float *row = strip;
     const float *column0 = a + i0 * rowStride;
-    for (int64_t o = 0; o < k; o++, row += ckWideColumns, column0 += kStride) {
+    for (int64_t o = 0; o < k; o++, row += stripStride, column0 += kStride) {
         __m512 v[3];
         for (int j = 0; j < 3; j++) v[j] = _mm512_loadu_ps(row + 16 * j);
         for (int r = 0; r < R; r++) {
@@ -58,14 +58,28 @@ static inline __attribute__((always_inline)) void ck_wide_tile(const float *a, i
     }
 }
 
-/// Every row of C over one strip of columns; the last row block has R = m mod 8 rows. The strip
-/// of B is copied first to `strip` (k × 48, zero past n): B's rows are often a power of two
-/// apart (8192 tokens), so read in place every row of the strip would fall in the same few
-/// cache sets and evict the others before the next row block comes back to them.
+/// Every row of C over one strip of columns; the last row block has R = m mod 8 rows. Where B's
+/// rows are a multiple of 256 floats apart (8192 tokens, say), the strip is copied first to
+/// `strip` (k × 48, zero past n): read in place, every row of the strip would fall in the same few
+/// cache sets and evict the others before the next row block comes back to them. Whole strips of
+/// other B (Winograd's transformed tiles, 96 apart) are read in place.
 static inline __attribute__((always_inline)) void ck_wide_strip(const float *a, int64_t rowStride, int64_t kStride, int64_t m,
                                                                 int64_t k, const float *b, int64_t ldb, float *c, int64_t ldc,
                                                                 int64_t column, int full, const __mmask16 masks[3], int add,
                                                                 float *strip) {
+    if (full && ldb % 256 != 0) {
+        int64_t i0 = 0;
+        for (; i0 + ckWideRows <= m; i0 += ckWideRows)
+            ck_wide_tile(a, rowStride, kStride, k, b + column, ldb, c, ldc, i0, column, ckWideRows, full, masks, add);
+        switch (m - i0) {
+#define CK_WIDE_REST(R) \
+    case R: ck_wide_tile(a, rowStride, kStride, k, b + column, ldb, c, ldc, i0, column, R, full, masks, add); break;
+            CK_WIDE_REST(1) CK_WIDE_REST(2) CK_WIDE_REST(3) CK_WIDE_REST(4) CK_WIDE_REST(5) CK_WIDE_REST(6) CK_WIDE_REST(7)
+#undef CK_WIDE_REST
+            default: break;
+        }
+        return;
+    }
     for (int64_t o = 0; o < k; o++) {
         const float *row = b + o * ldb + column;
         for (int j = 0; j < 3; j++) {
@@ -75,10 +89,10 @@ static inline __attribute__((always_inline)) void ck_wide_strip(const float *a, 
     }
     int64_t i0 = 0;
     for (; i0 + ckWideRows <= m; i0 += ckWideRows)
-        ck_wide_tile(a, rowStride, kStride, k, strip, c, ldc, i0, column, ckWideRows, full, masks, add);
+        ck_wide_tile(a, rowStride, kStride, k, strip, ckWideColumns, c, ldc, i0, column, ckWideRows, full, masks, add);
     switch (m - i0) {
 #define CK_WIDE_REST(R) \
-    case R: ck_wide_tile(a, rowStride, kStride, k, strip, c, ldc, i0, column, R, full, masks, add); break;
+    case R: ck_wide_tile(a, rowStride, kStride, k, strip, ckWideColumns, c, ldc, i0, column, R, full, masks, add); break;
         CK_WIDE_REST(1) CK_WIDE_REST(2) CK_WIDE_REST(3) CK_WIDE_REST(4) CK_WIDE_REST(5) CK_WIDE_REST(6) CK_WIDE_REST(7)
 #undef CK_WIDE_REST
         default: break;

@@ -113,6 +113,24 @@ struct LayerGradientTests {
         }
     }
 
+    /// The input gradient's Winograd path (`ProductCrossover.winogradGradient`: 64 output channels
+    /// summed, rows of 33 positions, an odd width, so the last tile of each row is partial)
+    /// against finite differences.
+    @Test(.enabled(if: ConvolutionKernels.hasWinograd, "the Winograd kernel needs AVX-512"))
+    func conv2dWinogradInputGradientMatchesFiniteDifferences() {
+        var rng = SeededGenerator(seed: 8)
+        let (cin, cout, frames, height, width) = (3, 64, 2, 5, 33)
+        let conv = Conv2d(name: "c", inChannels: cin, outChannels: cout, height: height, width: width, generator: &rng)
+        let x = GradientCheck.random([cin, frames, height, width], &rng)
+        let y = conv.forward(x, training: true)
+        let r = GradientCheck.random(y.shape, &rng)
+        let dx = conv.backward(r)!
+        GradientCheck.expectMatches(dx, at: x, indices: GradientCheck.sample(x.count, 24, &rng) + [0, width - 1, x.count - 1],
+                                    eps: 1e-2, "dx") { xp in
+            GradientCheck.project(conv.forward(xp, training: false), r)
+        }
+    }
+
     @Test func tokenLinearGradients() {
         var rng = SeededGenerator(seed: 4)
         let linear = TokenLinear(name: "l", inFeatures: 5, outFeatures: 3, bias: true, tokens: 4, generator: &rng)

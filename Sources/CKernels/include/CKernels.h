@@ -77,6 +77,13 @@ int32_t CKernels_hasWideProduct(void);
 void CKernels_wideProduct(int32_t transposeA, const float *a, int64_t lda, int64_t m, int64_t k, const float *b,
                           int64_t ldb, float *c, int64_t ldc, int64_t begin, int64_t end, int32_t add);
 
+/// `CKernels_directConv3x3`'s product (same arguments and layout, no scratch) by Winograd's
+/// F(2×2, 3×3): 16 instead of 36 multiplications per 2×2 outputs and input channel, the channel
+/// sums taken by `CKernels_wideProduct`. Sums are regrouped, so results differ from the direct
+/// kernel's within float rounding. AVX-512 only: call it where `CKernels_hasWideProduct()`.
+void CKernels_winogradConv3x3(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width, int64_t frameBegin,
+                              int64_t frameEnd, const float *wt, int64_t cout, float scale, float *y);
+
 /// `out[c·ldo + r] = in[r·ldi + c]` for `r < rows`, `c < columns` (blocked transpose).
 void CKernels_transpose(const float *in, int64_t rows, int64_t columns, int64_t ldi, float *out, int64_t ldo);
 

@@ -240,6 +240,7 @@ public final class Conv2d: QuantizableLayer {
         let denseWeightGradient = weightPath == .dense
         var partials = Tensor(shape: [parts, outChannels * k])
         let direct = ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
+        let winograd = direct && ProductCrossover.winogradGradient(summed: outChannels, width: width)
         var dx: Tensor? = needsInputGradient ? (direct ? Tensor(uninitializedShape: x.shape) : Tensor(shape: x.shape)) : nil
         let flipped = needsInputGradient && direct ? flippedTransposedWeight(w) : Tensor(shape: [0])
         x.withUnsafeBufferPointer { px in
@@ -257,11 +258,19 @@ public final class Conv2d: QuantizableLayer {
                                             frameRange: frameRange, gradient: gradient, outChannels: self.outChannels, into: dw)
                                     }
                                     if direct, let dxBase {
-                                        // dX = conv(dY, W flipped and transposed): the same kernel as the forward.
-                                        ConvolutionKernels.direct3x3(
-                                            gradient, inChannels: self.outChannels, frames: frames, height: self.height, width: self.width,
-                                            frameRange: frameRange, transposedWeight: pf.baseAddress!, outChannels: self.inChannels,
-                                            scale: 1, into: dxBase)
+                                        // dX = conv(dY, W flipped and transposed): the same kernel as the forward,
+                                        // or its Winograd form on wide planes.
+                                        if winograd {
+                                            ConvolutionKernels.winograd3x3(
+                                                gradient, inChannels: self.outChannels, frames: frames, height: self.height, width: self.width,
+                                                frameRange: frameRange, transposedWeight: pf.baseAddress!, outChannels: self.inChannels,
+                                                scale: 1, into: dxBase)
+                                        } else {
+                                            ConvolutionKernels.direct3x3(
+                                                gradient, inChannels: self.outChannels, frames: frames, height: self.height, width: self.width,
+                                                frameRange: frameRange, transposedWeight: pf.baseAddress!, outChannels: self.inChannels,
+                                                scale: 1, into: dxBase)
+                                        }
                                     }
                                     let col2imTarget = direct ? nil : dxBase
                                     guard denseWeightGradient || col2imTarget != nil else { return }

@@ -114,6 +114,17 @@ enum ProductCrossover {
         ConvolutionKernels.isFast && summed <= (gradient ? 128 : 64)
     }
 
+    /// Whether a direct convolution input gradient (``directConvolution(inChannels:gradient:)``)
+    /// runs Winograd's F(2×2, 3×3) instead
+    /// (``ConvolutionKernels/winograd3x3(_:inChannels:frames:height:width:frameRange:transposedWeight:outChannels:scale:into:)``):
+    /// its transforms take 16 tiles of a row at a time, so it pays on rows of 32 or more positions
+    /// with enough channels summed to fill its products. Measured per layer in the paper model's
+    /// training step (AMD Zen 5, 2 threads, 2026-12-06): 64 → 32 channels @64² 16 % faster,
+    /// 128 → 64 @32² 27 %; 16 → 8 @32² 33 % slower, and every plane narrower than 32 slower.
+    static func winogradGradient(summed: Int, width: Int) -> Bool {
+        ConvolutionKernels.hasWinograd && summed >= 64 && width >= 32
+    }
+
     /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
     /// then each input event adds its nine neighbours' rows in registers): with ≥ 4 input channels
     /// 1.45–3.4× faster at 20 % and 1.2–2.8× at 30 % (3.2–5.9× at 5 %); with 2, 1.3–2.3× at 5 %
