@@ -1,13 +1,13 @@
 // Dense float products C = op(A)·B where B has many columns (tokens, positions) and few rows, the
 // shape of every token-linear and im2col product in the engine: C is m × n, A is m × k (or k × m
 // read transposed), B is k × n row-major, with k and m in the tens to thousands and n in the
-// thousands. OpenBLAS reaches 100–125 GFLOP/s per core on these shapes (it packs A and B for every
-// call, and its SkylakeX kernel is tuned for square products); this register tile reaches 210–250.
+// thousands. With k ≤ 256, OpenBLAS reached 106–129 GFLOP/s per core on these shapes (it packs A
+// and B for every call) and this register tile 207–253 (Zen 5, one thread, BENCHMARKS.md).
 //
 // Each tile keeps 8 rows × 48 columns of C in 24 AVX-512 registers: per step of the sum it loads
 // 48 floats of one row of B and broadcasts 8 elements of A, 24 fused multiply-adds. B's 48-column
-// strip, copied once into a contiguous buffer, stays in cache while every row block of A passes
-// over it.
+// strip stays in cache while every row block of A passes over it (copied once into a contiguous
+// buffer when B's rows are a power of two apart, see ck_wide_strip).
 //
 // AVX-512 only (F + FMA); elsewhere callers keep OpenBLAS. Sums run over k in order, one fused
 // rounding per term, so results differ from OpenBLAS's blocked sums within float rounding.
