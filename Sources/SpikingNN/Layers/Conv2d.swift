@@ -239,8 +239,9 @@ public final class Conv2d: QuantizableLayer {
         products.recordWeightGradient(weightPath)
         let denseWeightGradient = weightPath == .dense
         var partials = Tensor(shape: [parts, outChannels * k])
-        let direct = ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
-        let winograd = direct && ProductCrossover.winogradGradient(summed: outChannels, width: width)
+        let winograd = ProductCrossover.winogradGradient(summed: outChannels, width: width)
+        // Both kernels write dx whole from the mirrored weight; otherwise col2im adds into zeros.
+        let direct = winograd || ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
         var dx: Tensor? = needsInputGradient ? (direct ? Tensor(uninitializedShape: x.shape) : Tensor(shape: x.shape)) : nil
         let flipped = needsInputGradient && direct ? flippedTransposedWeight(w) : Tensor(shape: [0])
         x.withUnsafeBufferPointer { px in
@@ -259,7 +260,7 @@ public final class Conv2d: QuantizableLayer {
                                     }
                                     if direct, let dxBase {
                                         // dX = conv(dY, W flipped and transposed): the same kernel as the forward,
-                                        // or its Winograd form on wide planes.
+                                        // or Winograd's form of it.
                                         if winograd {
                                             ConvolutionKernels.winograd3x3(
                                                 gradient, inChannels: self.outChannels, frames: frames, height: self.height, width: self.width,
