@@ -78,27 +78,21 @@ static inline __attribute__((always_inline)) void ck_winograd_input(__m512 d[4][
     }
 }
 
-/// Elements of the 16 floats at `p` and the 16 at `p + second` picked by `index`: the even or
-/// odd columns of 16 tiles.
-static inline __attribute__((always_inline)) __m512 ck_winograd_pick(const float *p, int64_t second, __m512i index) {
-    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), index, _mm512_loadu_ps(p + second));
+/// The even (`odd` = 0) or odd elements of the 32 floats at `p`: lane l holds p[2l + odd].
+static inline __attribute__((always_inline)) __m512 ck_winograd_pick(const float *p, __m512i index) {
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), index, _mm512_loadu_ps(p + 16));
 }
 
 void CKernels_winogradConv3x3(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width, int64_t frameBegin,
                               int64_t frameEnd, const float *wt, int64_t cout, float scale, float *y) {
     const int64_t area = height * width, total = frames * area;
     const int64_t tilesDown = (height + 1) / 2, tilesAcross = (width + 1) / 2;
-    // A group is 16 tiles: 16 of one tile row, or on planes at most 16 wide (`narrow`) the first
-    // 8 of two tile rows.
-    const int narrow = tilesAcross <= 8;
     // A frame's zero-bordered planes: one zero row and column before, enough after for whole
-    // tiles, and slack for the last group, which reads past its row (34 columns from its first)
-    // and, narrow, a tile row past the plane.
+    // tiles, and slack for the last group of a row, which reads 34 columns from its first.
     const int64_t paddedWidth = 2 * tilesAcross + 2, paddedPlane = (2 * tilesDown + 2) * paddedWidth;
-    const int64_t groupsAcross = narrow ? 1 : (tilesAcross + 15) / 16;
-    const int64_t groups = narrow ? (tilesDown + 1) / 2 : tilesDown * groupsAcross;
+    const int64_t groupsAcross = (tilesAcross + 15) / 16, groups = tilesDown * groupsAcross;
     const int64_t stride = ckWinogradChunk;  // one row of V or M: up to 6 groups of 16 tiles
-    const int64_t padFloats = cin * paddedPlane + 4 * paddedWidth + 64;
+    const int64_t padFloats = cin * paddedPlane + 64;
     float *u = ck_winograd_scratch((size_t)(16 * cin * cout + padFloats + 16 * (cin + cout) * stride));
     float *pad = u + 16 * cin * cout;
     float *v = pad + padFloats;
@@ -106,20 +100,17 @@ void CKernels_winogradConv3x3(const float *x, int64_t cin, int64_t frames, int64
     memset(pad, 0, (size_t)padFloats * sizeof(float));
     ck_winograd_weights(wt, cin, cout, u);
 
-    __m512i even, odd, low, high;  // permutations of two vectors (indices 16–31: the second)
+    __m512i even, odd, low, high;
     {
         int32_t e[16], o[16], l[16], h[16];
         for (int k = 0; k < 16; k++) {
-            // Even and odd elements of 32 consecutive floats; narrow, of the first 16 of each vector.
-            e[k] = narrow ? (k < 8 ? 2 * k : 16 + 2 * (k - 8)) : 2 * k;
-            o[k] = e[k] + 1;
-            l[k] = k % 2 ? 16 + k / 2 : k / 2;      // interleave lanes 0–7 of two vectors
-            h[k] = k % 2 ? 24 + k / 2 : 8 + k / 2;  // … and lanes 8–15
+            e[k] = 2 * k;
+            o[k] = 2 * k + 1;
+            l[k] = k % 2 ? 16 + k / 2 : k / 2;            // interleave lanes 0–7 of two vectors
+            h[k] = k % 2 ? 24 + k / 2 : 8 + k / 2;        // … and lanes 8–15
         }
         even = _mm512_loadu_si512(e), odd = _mm512_loadu_si512(o), low = _mm512_loadu_si512(l), high = _mm512_loadu_si512(h);
     }
-    // Where a group's 16 tiles start, and (narrow) where its second tile row's start, in the pad.
-    const int64_t secondRow = narrow ? 2 * paddedWidth : 16;
     const __m512 s = _mm512_set1_ps(scale);
 
     for (int64_t f = frameBegin; f < frameEnd; f++) {
@@ -133,15 +124,15 @@ void CKernels_winogradConv3x3(const float *x, int64_t cin, int64_t frames, int64
             // V[ξ][c][16·group + lane]
             for (int64_t c = 0; c < cin; c++) {
                 for (int64_t g = 0; g < count; g++) {
-                    const int64_t ty = narrow ? 2 * (g0 + g) : (g0 + g) / groupsAcross, tx = narrow ? 0 : (g0 + g) % groupsAcross * 16;
+                    const int64_t ty = (g0 + g) / groupsAcross, tx = (g0 + g) % groupsAcross * 16;
                     const float *block = pad + c * paddedPlane + 2 * ty * paddedWidth + 2 * tx;
                     __m512 d[4][4];
                     for (int i = 0; i < 4; i++) {
                         const float *row = block + i * paddedWidth;
-                        d[i][0] = ck_winograd_pick(row, secondRow, even);
-                        d[i][1] = ck_winograd_pick(row, secondRow, odd);
-                        d[i][2] = ck_winograd_pick(row + 2, secondRow, even);
-                        d[i][3] = ck_winograd_pick(row + 2, secondRow, odd);
+                        d[i][0] = ck_winograd_pick(row, even);
+                        d[i][1] = ck_winograd_pick(row, odd);
+                        d[i][2] = ck_winograd_pick(row + 2, even);
+                        d[i][3] = ck_winograd_pick(row + 2, odd);
                     }
                     ck_winograd_input(d, v + c * stride + 16 * g, cin * stride);
                 }
@@ -151,18 +142,17 @@ void CKernels_winogradConv3x3(const float *x, int64_t cin, int64_t frames, int64
                 CKernels_wideProduct(1, u + (int64_t)xi * cin * cout, cout, cout, cin, v + (int64_t)xi * cin * stride, stride,
                                      m + (int64_t)xi * cout * stride, stride, 0, 16 * count, 0);
             }
-            // Y = Aᵀ M A: each group's two output rows, interleaved and stored (32 columns of one
-            // tile row, or narrow 16 columns of each of two).
+            // Y = Aᵀ M A: each group's two output rows, 32 columns each, interleaved and stored.
             for (int64_t o = 0; o < cout; o++) {
                 float *out = y + o * total + f * area;
                 for (int64_t g = 0; g < count; g++) {
-                    const int64_t ty = narrow ? 2 * (g0 + g) : (g0 + g) / groupsAcross, tx = narrow ? 0 : (g0 + g) % groupsAcross * 16;
+                    const int64_t ty = (g0 + g) / groupsAcross, tx = (g0 + g) % groupsAcross * 16;
                     const int64_t columns = width - 2 * tx < 32 ? width - 2 * tx : 32;
                     const __mmask16 first = columns >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << columns) - 1);
                     const __mmask16 second = columns >= 32 ? (__mmask16)0xFFFF : columns <= 16 ? 0 : (__mmask16)((1u << (columns - 16)) - 1);
                     __m512 q[4][4];
                     for (int xi = 0; xi < 16; xi++) q[xi / 4][xi % 4] = _mm512_loadu_ps(m + ((int64_t)xi * cout + o) * stride + 16 * g);
-                    for (int i = 0; i < 2; i++) {
+                    for (int i = 0; i < 2 && 2 * ty + i < height; i++) {
                         __m512 r[4];
                         for (int j = 0; j < 4; j++) {
                             r[j] = i == 0 ? _mm512_add_ps(_mm512_add_ps(q[0][j], q[1][j]), q[2][j])
@@ -170,19 +160,9 @@ void CKernels_winogradConv3x3(const float *x, int64_t cin, int64_t frames, int64
                         }
                         const __m512 left = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), s);
                         const __m512 right = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), s);
-                        if (narrow) {
-                            for (int half = 0; half < 2; half++) {
-                                const int64_t row = 2 * (ty + half) + i;
-                                if (row < height) {
-                                    _mm512_mask_storeu_ps(out + row * width, first,
-                                                          _mm512_permutex2var_ps(left, half ? high : low, right));
-                                }
-                            }
-                        } else if (2 * ty + i < height) {
-                            float *to = out + (2 * ty + i) * width + 2 * tx;
-                            _mm512_mask_storeu_ps(to, first, _mm512_permutex2var_ps(left, low, right));
-                            _mm512_mask_storeu_ps(to + 16, second, _mm512_permutex2var_ps(left, high, right));
-                        }
+                        float *to = out + (2 * ty + i) * width + 2 * tx;
+                        _mm512_mask_storeu_ps(to, first, _mm512_permutex2var_ps(left, low, right));
+                        _mm512_mask_storeu_ps(to + 16, second, _mm512_permutex2var_ps(left, high, right));
                     }
                 }
             }

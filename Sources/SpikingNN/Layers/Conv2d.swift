@@ -239,9 +239,8 @@ public final class Conv2d: QuantizableLayer {
         products.recordWeightGradient(weightPath)
         let denseWeightGradient = weightPath == .dense
         var partials = Tensor(shape: [parts, outChannels * k])
-        let winograd = ProductCrossover.winogradGradient(summed: outChannels, width: width)
-        // Both kernels write dx whole from the mirrored weight; otherwise col2im adds into zeros.
-        let direct = winograd || ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
+        let direct = ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
+        let winograd = direct && ProductCrossover.winogradGradient(summed: outChannels, width: width)
         var dx: Tensor? = needsInputGradient ? (direct ? Tensor(uninitializedShape: x.shape) : Tensor(shape: x.shape)) : nil
         let flipped = needsInputGradient && direct ? flippedTransposedWeight(w) : Tensor(shape: [0])
         x.withUnsafeBufferPointer { px in
@@ -260,7 +259,7 @@ public final class Conv2d: QuantizableLayer {
                                     }
                                     if direct, let dxBase {
                                         // dX = conv(dY, W flipped and transposed): the same kernel as the forward,
-                                        // or Winograd's form of it.
+                                        // or its Winograd form on wide planes.
                                         if winograd {
                                             ConvolutionKernels.winograd3x3(
                                                 gradient, inChannels: self.outChannels, frames: frames, height: self.height, width: self.width,

@@ -114,17 +114,15 @@ enum ProductCrossover {
         ConvolutionKernels.isFast && summed <= (gradient ? 128 : 64)
     }
 
-    /// Whether a convolution's input gradient runs Winograd's F(2×2, 3×3)
-    /// (``ConvolutionKernels/winograd3x3(_:inChannels:frames:height:width:frameRange:transposedWeight:outChannels:scale:into:)``)
-    /// instead of the direct kernel or col2im. Its transforms take 16 tiles at a time, of one tile
-    /// row or, on planes up to 16 wide, 8 of each of two, so it pays on rows of 16 or more
-    /// positions with enough channels summed to fill its products. Measured per layer in the
-    /// paper model's training step (AMD Zen 5, 2 threads, 2026-12-06): against the direct kernel
-    /// 64 → 32 channels @64² 16 % faster, 128 → 64 @32² 27 %; against col2im 256 → 128 @16² 8 %
-    /// (the layer's whole backward). Slower: 16 → 8 @32² by 33 %, and on 8 × 8 planes, where half
-    /// the lanes have no tile (256 → 256 @8²: 1.5×).
+    /// Whether a direct convolution input gradient (``directConvolution(inChannels:gradient:)``)
+    /// runs Winograd's F(2×2, 3×3) instead
+    /// (``ConvolutionKernels/winograd3x3(_:inChannels:frames:height:width:frameRange:transposedWeight:outChannels:scale:into:)``):
+    /// its transforms take 16 tiles of a row at a time, so it pays on rows of 32 or more positions
+    /// with enough channels summed to fill its products. Measured per layer in the paper model's
+    /// training step (AMD Zen 5, 2 threads, 2026-12-06): 64 → 32 channels @64² 16 % faster,
+    /// 128 → 64 @32² 27 %; 16 → 8 @32² 33 % slower, and every plane narrower than 32 slower.
     static func winogradGradient(summed: Int, width: Int) -> Bool {
-        ConvolutionKernels.hasWinograd && summed >= 64 && width >= 16
+        ConvolutionKernels.hasWinograd && summed >= 64 && width >= 32
     }
 
     /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
