@@ -24,7 +24,8 @@
 
 enum { ckWideColumns = 48, ckWideRows = 8 };
 
-/// Rows [i0, i0 + R) of C over the `n` ≤ 48 columns from `column` (`full`: n = 48, no masks).
+/// Rows [i0, i0 + R) of C over the `n` ≤ 48 columns from `column` (`full`: n = 48, no masks),
+/// reading B's strip at `strip`, its rows `stripStride` floats apart (the copy, or B in place).
 static inline __attribute__((always_inline)) void ck_wide_tile(const float *a, int64_t rowStride, int64_t kStride, int64_t k,
                                                                const float *strip, int64_t stripStride, float *c, int64_t ldc, int64_t i0,
                                                                int64_t column, int R, int full, const __mmask16 masks[3],
