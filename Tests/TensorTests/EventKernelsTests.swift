@@ -373,30 +373,44 @@ struct EventKernelsTests {
     /// (8, 6; 5·6 positions leave a partial vector); frames in two calls, as two threads would.
     @Test(arguments: [(3, 37, 5, 20), (8, 16, 4, 16), (2, 9, 3, 33), (4, 21, 8, 8), (3, 5, 5, 6)])
     func directConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
-        var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
-        let frames = 3
-        let x = Self.uniform([inChannels, frames, height, width], &rng)
-        let w = Self.uniform([outChannels, inChannels, 3, 3], &rng)
-        let wt = EventKernels.transposed(w.reshaped([outChannels, inChannels * 9]))
-        let scale: Float = 0.5
+        let (x, w, wt) = Self.denseConvolutionCase(inChannels: inChannels, outChannels: outChannels, height: height, width: width)
         let y = Self.agreeingAcrossVariants {
-            var y = Tensor(uninitializedShape: [outChannels, frames, height, width])
-            x.withUnsafeBufferPointer { px in
-                wt.withUnsafeBufferPointer { pw in
-                    y.withUnsafeMutableBufferPointer { py in
-                        for frameRange in [0..<1, 1..<frames] {
-                            ConvolutionKernels.direct3x3(
-                                px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
-                                frameRange: frameRange, transposedWeight: pw.baseAddress!, outChannels: outChannels, scale: scale,
-                                into: py.baseAddress!)
-                        }
+            Self.convolvedInTwoCalls(ConvolutionKernels.direct3x3, x, wt, outChannels: outChannels, scale: 0.5)
+        }
+        Self.expectMatchesDirectSums(y, x, w, inChannels: inChannels, outChannels: outChannels, frames: x.shape[1], height: height,
+                                     width: width, scale: 0.5)
+    }
+
+    /// A uniform input of 3 frames and a uniform weight, seeded by the channel counts, with the
+    /// weight transposed as the kernels take it (`[inChannels·9, outChannels]`).
+    static func denseConvolutionCase(inChannels: Int, outChannels: Int, height: Int, width: Int) -> (x: Tensor, w: Tensor, wt: Tensor) {
+        var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
+        let x = uniform([inChannels, 3, height, width], &rng)
+        let w = uniform([outChannels, inChannels, 3, 3], &rng)
+        return (x, w, EventKernels.transposed(w.reshaped([outChannels, inChannels * 9])))
+    }
+
+    /// `kernel` (``ConvolutionKernels/direct3x3(_:inChannels:frames:height:width:frameRange:transposedWeight:outChannels:scale:into:)``
+    /// or its Winograd twin) over `x`, the first frame and the rest in two calls as two threads
+    /// would; outputs it does not write stay NaN.
+    static func convolvedInTwoCalls(
+        _ kernel: (UnsafePointer<Float>, Int, Int, Int, Int, Range<Int>, UnsafePointer<Float>, Int, Float, UnsafeMutablePointer<Float>) -> Void,
+        _ x: Tensor, _ wt: Tensor, outChannels: Int, scale: Float
+    ) -> [Float] {
+        let (inChannels, frames, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var y = Tensor(shape: [outChannels, frames, height, width])
+        y.fill(.nan)
+        x.withUnsafeBufferPointer { px in
+            wt.withUnsafeBufferPointer { pw in
+                y.withUnsafeMutableBufferPointer { py in
+                    for frameRange in [0..<1, 1..<frames] {
+                        kernel(px.baseAddress!, inChannels, frames, height, width, frameRange, pw.baseAddress!, outChannels, scale,
+                               py.baseAddress!)
                     }
                 }
             }
-            return y.scalars
         }
-        Self.expectMatchesDirectSums(y, x, w, inChannels: inChannels, outChannels: outChannels, frames: frames, height: height,
-                                     width: width, scale: scale)
+        return y.scalars
     }
 
     /// Winograd's F(2×2, 3×3): odd heights and widths (partial tiles), rows of tiles that end in a
@@ -407,28 +421,10 @@ struct EventKernelsTests {
     @Test(.enabled(if: ConvolutionKernels.hasWinograd, "the Winograd kernel needs AVX-512"),
           arguments: [(3, 37, 5, 7), (16, 8, 8, 8), (5, 11, 1, 17), (12, 20, 34, 35), (1, 1, 2, 2), (33, 9, 9, 4), (4, 6, 13, 70)])
     func winogradConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
-        var rng = SeededGenerator(seed: UInt64(inChannels * 100 + outChannels))
-        let frames = 3
-        let x = Self.uniform([inChannels, frames, height, width], &rng)
-        let w = Self.uniform([outChannels, inChannels, 3, 3], &rng)
-        let wt = EventKernels.transposed(w.reshaped([outChannels, inChannels * 9]))
-        let scale: Float = 0.5
-        var y = Tensor(shape: [outChannels, frames, height, width])
-        y.fill(.nan)
-        x.withUnsafeBufferPointer { px in
-            wt.withUnsafeBufferPointer { pw in
-                y.withUnsafeMutableBufferPointer { py in
-                    for frameRange in [0..<1, 1..<frames] {
-                        ConvolutionKernels.winograd3x3(
-                            px.baseAddress!, inChannels: inChannels, frames: frames, height: height, width: width,
-                            frameRange: frameRange, transposedWeight: pw.baseAddress!, outChannels: outChannels, scale: scale,
-                            into: py.baseAddress!)
-                    }
-                }
-            }
-        }
-        Self.expectMatchesDirectSums(y.scalars, x, w, inChannels: inChannels, outChannels: outChannels, frames: frames,
-                                     height: height, width: width, scale: scale, slack: 8)
+        let (x, w, wt) = Self.denseConvolutionCase(inChannels: inChannels, outChannels: outChannels, height: height, width: width)
+        let y = Self.convolvedInTwoCalls(ConvolutionKernels.winograd3x3, x, wt, outChannels: outChannels, scale: 0.5)
+        Self.expectMatchesDirectSums(y, x, w, inChannels: inChannels, outChannels: outChannels, frames: x.shape[1], height: height,
+                                     width: width, scale: 0.5, slack: 8)
     }
 
     /// 52 output channels exercise the 32-wide, the 16-wide and the scalar blocks; spikes (the
