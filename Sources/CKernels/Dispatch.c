@@ -26,7 +26,7 @@
     void CKernels_maxPool3x3_##suffix(const float *, int64_t, int64_t, float *, int32_t *, float *, int32_t *);       \
     int64_t CKernels_lifForward_##suffix(const float *, float, float, int64_t, int64_t, float, float, float, float *, int64_t *); \
     int64_t CKernels_lifBackward_##suffix(const float *, float, float, const float *, int64_t, int64_t, float, float,   \
-                                          float, float, float *, float *);                                             \
+                                          float, float, float, float, double *, float *, float *);                     \
     void CKernels_adamW_##suffix(float *, const float *, float *, float *, int64_t, float, float, float, float, float,  \
                                  float, float);
 
@@ -118,7 +118,8 @@ void CKernels_sparseLinearWeightGradient(const float *x, int64_t length, int64_t
 
 int64_t CKernels_sparseConv3x3Scratch(int64_t inChannels, int64_t height, int64_t width, int64_t outChannels) {
     const int64_t plane = height * width;
-    return plane + 2 * (plane * inChannels + 16) + 64 * outChannels + 2 * (9 * inChannels + 16);
+    // Per pixel its event count, the frame's events, a tile's outputs, the tile's lists, their starts.
+    return plane + 2 * (plane * inChannels + 16) + 64 * outChannels + 2 * (64 * 9 * inChannels + 16) + 64 + 1;
 }
 
 void CKernels_sparseConv3x3Forward(const float *x, int64_t inChannels, int64_t frames, int64_t height, int64_t width,
@@ -183,8 +184,9 @@ int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps,
 }
 
 int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
-                             float gain, float threshold, float alpha, float *out, float *scratch) {
-    CK_DISPATCH(lifBackward, x, a, b, g, timeSteps, block, decay, gain, threshold, alpha, out, scratch)
+                             float gain, float threshold, float alpha, float mean, float inverseStd, double *sums, float *out,
+                             float *scratch) {
+    CK_DISPATCH(lifBackward, x, a, b, g, timeSteps, block, decay, gain, threshold, alpha, mean, inverseStd, sums, out, scratch)
 }
 
 void CKernels_adamW(float *w, const float *g, float *m, float *v, int64_t count, float beta1, float beta2, float learningRate,

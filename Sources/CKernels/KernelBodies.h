@@ -361,13 +361,24 @@ void CK_NAME(directConv3x3)(const float *x, int64_t cin, int64_t frames, int64_t
 /// `values` unless `binary`, where every value is 1 and 1·w = w exactly), in list order.
 static inline __attribute__((always_inline)) void ck_conv_gather(const int32_t *offsets, const float *values, int64_t count,
                                                                  const float *wt, int64_t o, int lanes, int binary, float *out) {
-    ck_v16 a[4] = {{0}, {0}, {0}, {0}};
-    for (int64_t k = 0; k < count; k++) {
+    // Two sets of sums (even and odd events), so twice as many additions are in flight.
+    ck_v16 a[4] = {{0}, {0}, {0}, {0}}, b[4] = {{0}, {0}, {0}, {0}};
+    int64_t k = 0;
+    for (; k + 2 <= count; k += 2) {
+        const float *r = wt + offsets[k] + o;
+        const float *s = wt + offsets[k + 1] + o;
+        const float v = values[k], w = values[k + 1];
+        _Pragma("clang loop unroll(full)") for (int l = 0; l < lanes; l++) {
+            a[l] += binary ? ck_load(r + 16 * l) : v * ck_load(r + 16 * l);
+            b[l] += binary ? ck_load(s + 16 * l) : w * ck_load(s + 16 * l);
+        }
+    }
+    if (k < count) {
         const float *r = wt + offsets[k] + o;
         const float v = values[k];
         _Pragma("clang loop unroll(full)") for (int l = 0; l < lanes; l++) a[l] += binary ? ck_load(r + 16 * l) : v * ck_load(r + 16 * l);
     }
-    _Pragma("clang loop unroll(full)") for (int l = 0; l < lanes; l++) ck_store(out + o + 16 * l, a[l]);
+    _Pragma("clang loop unroll(full)") for (int l = 0; l < lanes; l++) ck_store(out + o + 16 * l, a[l] + b[l]);
 }
 
 void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, int64_t height, int64_t width,
@@ -380,8 +391,9 @@ void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, 
     int32_t *index = counts + plane;
     float *value = (float *)(index + plane * cin + 16);  // 16 of slack after each list: copied 16 at a time
     float *tile = value + plane * cin + 16;
-    int32_t *offsets = (int32_t *)(tile + tilePixels * cout);
-    float *values = (float *)(offsets + 9 * cin + 16);
+    int32_t *offsets = (int32_t *)(tile + tilePixels * cout);  // the tile's lists, one after another
+    float *values = (float *)(offsets + tilePixels * 9 * cin + 16);
+    int32_t *starts = (int32_t *)(values + tilePixels * 9 * cin + 16);  // where each pixel's list begins
     for (int64_t f = frameBegin; f < frameEnd; f++) {
         // Per input pixel of this frame, its non-zero channels in increasing order.
         for (int64_t p = 0; p < plane; p++) counts[p] = 0;
@@ -402,12 +414,15 @@ void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, 
         }
         // Each output pixel gathers the weight rows of its 9 neighbours' events, taps in order,
         // from one list: the neighbours' lists are copied 16 entries at a time (no branch on how
-        // many events a neighbour has, which is unpredictable at these densities).
+        // many events a neighbour has, which is unpredictable at these densities). The tile's
+        // lists are made first, then summed 64 outputs at a time over all its pixels, so that the
+        // weight columns in use stay in L2 (a wide layer's whole table does not fit).
         for (int64_t p0 = 0; p0 < plane; p0 += tilePixels) {
             const int64_t n = plane - p0 < tilePixels ? plane - p0 : tilePixels;
+            int64_t count = 0;
             for (int64_t q = 0; q < n; q++) {
+                starts[q] = (int32_t)count;
                 const int64_t oy = (p0 + q) / width, ox = (p0 + q) % width;
-                int64_t count = 0;
                 for (int64_t ky = 0; ky < 3; ky++) {
                     const int64_t iy = oy + ky - 1;
                     if (iy < 0 || iy >= height) continue;
@@ -431,20 +446,28 @@ void CK_NAME(sparseConv3x3Forward)(const float *x, int64_t cin, int64_t frames, 
                         count += events;
                     }
                 }
-                float *out = tile + q * cout;
-                int64_t o = 0;
-                for (; o + 64 <= cout; o += 64) {
-                    if (binary) ck_conv_gather(offsets, values, count, wt, o, 4, 1, out);
-                    else ck_conv_gather(offsets, values, count, wt, o, 4, 0, out);
+            }
+            starts[n] = (int32_t)count;
+            int64_t o = 0;
+            for (; o + 64 <= cout; o += 64) {
+                for (int64_t q = 0; q < n; q++) {
+                    const int64_t b = starts[q], e = starts[q + 1] - b;
+                    if (binary) ck_conv_gather(offsets + b, values + b, e, wt, o, 4, 1, tile + q * cout);
+                    else ck_conv_gather(offsets + b, values + b, e, wt, o, 4, 0, tile + q * cout);
                 }
-                for (; o + 16 <= cout; o += 16) {
-                    if (binary) ck_conv_gather(offsets, values, count, wt, o, 1, 1, out);
-                    else ck_conv_gather(offsets, values, count, wt, o, 1, 0, out);
+            }
+            for (; o + 16 <= cout; o += 16) {
+                for (int64_t q = 0; q < n; q++) {
+                    const int64_t b = starts[q], e = starts[q + 1] - b;
+                    if (binary) ck_conv_gather(offsets + b, values + b, e, wt, o, 1, 1, tile + q * cout);
+                    else ck_conv_gather(offsets + b, values + b, e, wt, o, 1, 0, tile + q * cout);
                 }
-                for (; o < cout; o++) {
+            }
+            for (; o < cout; o++) {
+                for (int64_t q = 0; q < n; q++) {
                     float a = 0;
-                    for (int64_t k = 0; k < count; k++) a += values[k] * wt[offsets[k] + o];
-                    out[o] = a;
+                    for (int64_t k = starts[q]; k < starts[q + 1]; k++) a += values[k] * wt[offsets[k] + o];
+                    tile[q * cout + o] = a;
                 }
             }
             ck_store_transposed(tile, n, cout, 0, scale, y + f * plane + p0, total);
@@ -492,41 +515,59 @@ void CK_NAME(sparseConv3x3WeightGradient)(const float *x, int64_t cin, int64_t f
     const int64_t plane = height * width;
     const int64_t total = frames * plane;
     const int64_t pw = width + 2;
-    float *pad = scratch;
-    int32_t *pos = (int32_t *)(pad + (height + 2) * pw * cout);
-    float *val = (float *)(pos + plane + 16);  // ck_collect's slack after each
-    memset(pad, 0, sizeof(float) * (height + 2) * pw * cout);
+    // The frame goes in bands of input rows whose zero-bordered, pixel-major copy of dY (the
+    // band's rows and one more on each side) stays in L2 while the band's events read it: the
+    // whole frame's copy of a wide layer does not fit. Consecutive bands share two dY rows,
+    // which move to the top of the buffer instead of being copied again.
+    int64_t band = CKERNELS_CONV_BAND_FLOATS / (pw * cout) - 2;
+    band = band < 1 ? 1 : band > height ? height : band;
+    float *pad = scratch;  // rows y0 … y0 + band + 1 of the zero-bordered frame, for the band from input row y0
+    int32_t *pos = (int32_t *)(pad + (band + 2) * pw * cout);
+    float *val = (float *)(pos + band * width + 16);  // ck_collect's slack after each
+    memset(pad, 0, sizeof(float) * (band + 2) * pw * cout);
     // Tap (ky, kx) of an input at padded offset q reads the output gradient at q + offsets[tap]
     // (the border is zero, so taps that fall outside the image add nothing).
     int64_t offsets[9];
     for (int64_t tap = 0; tap < 9; tap++) offsets[tap] = ((1 - tap / 3) * pw + (1 - tap % 3)) * cout;
     for (int64_t f = frameBegin; f < frameEnd; f++) {
-        for (int64_t yy = 0; yy < height; yy++) {
-            CK_NAME(transpose)(dy + f * plane + yy * width, cout, width, total, pad + ((yy + 1) * pw + 1) * cout, cout);
-        }
-        for (int64_t c = 0; c < cin; c++) {
-            const int64_t count = ck_collect(x + c * total + f * plane, plane, pos, val);
-            int binary = 1;
-            for (int64_t k = 0; k < count; k++) {
-                const int64_t p = pos[k];
-                pos[k] = (int32_t)(((p / width + 1) * pw + p % width + 1) * cout);
-                binary &= val[k] == 1;
+        for (int64_t y0 = 0; y0 < height; y0 += band) {
+            const int64_t rows = height - y0 < band ? height - y0 : band;
+            // Buffer row r holds padded row y0 + r, i.e. dY row y0 + r − 1 (zero outside the image).
+            int64_t r = 0;
+            if (y0 > 0) {
+                memmove(pad, pad + band * pw * cout, sizeof(float) * 2 * pw * cout);
+                r = 2;
             }
-            float *out = dwt + c * 9 * cout;
-            int64_t o = 0;
-            for (; o + 32 <= cout; o += 32) {
-                if (binary) ck_conv_dw_block(pos, val, count, pad, offsets, o, 2, 1, out, cout);
-                else ck_conv_dw_block(pos, val, count, pad, offsets, o, 2, 0, out, cout);
+            for (; r < rows + 2; r++) {
+                const int64_t yy = y0 + r - 1;
+                float *target = pad + r * pw * cout;
+                if (yy < 0 || yy >= height) memset(target, 0, sizeof(float) * pw * cout);
+                else CK_NAME(transpose)(dy + f * plane + yy * width, cout, width, total, target + cout, cout);
             }
-            for (; o + 16 <= cout; o += 16) {
-                if (binary) ck_conv_dw_block(pos, val, count, pad, offsets, o, 1, 1, out, cout);
-                else ck_conv_dw_block(pos, val, count, pad, offsets, o, 1, 0, out, cout);
-            }
-            for (; o < cout; o++) {
-                for (int64_t tap = 0; tap < 9; tap++) {
-                    float sum = 0;
-                    for (int64_t k = 0; k < count; k++) sum += val[k] * pad[pos[k] + offsets[tap] + o];
-                    out[tap * cout + o] += sum;
+            for (int64_t c = 0; c < cin; c++) {
+                const int64_t count = ck_collect(x + c * total + f * plane + y0 * width, rows * width, pos, val);
+                int binary = 1;
+                for (int64_t k = 0; k < count; k++) {
+                    const int64_t p = pos[k];
+                    pos[k] = (int32_t)(((p / width + 1) * pw + p % width + 1) * cout);
+                    binary &= val[k] == 1;
+                }
+                float *out = dwt + c * 9 * cout;
+                int64_t o = 0;
+                for (; o + 32 <= cout; o += 32) {
+                    if (binary) ck_conv_dw_block(pos, val, count, pad, offsets, o, 2, 1, out, cout);
+                    else ck_conv_dw_block(pos, val, count, pad, offsets, o, 2, 0, out, cout);
+                }
+                for (; o + 16 <= cout; o += 16) {
+                    if (binary) ck_conv_dw_block(pos, val, count, pad, offsets, o, 1, 1, out, cout);
+                    else ck_conv_dw_block(pos, val, count, pad, offsets, o, 1, 0, out, cout);
+                }
+                for (; o < cout; o++) {
+                    for (int64_t tap = 0; tap < 9; tap++) {
+                        float sum = 0;
+                        for (int64_t k = 0; k < count; k++) sum += val[k] * pad[pos[k] + offsets[tap] + o];
+                        out[tap * cout + o] += sum;
+                    }
                 }
             }
         }
@@ -861,8 +902,11 @@ int64_t CK_NAME(lifForward)(const float *x, float a, float b, int64_t timeSteps,
     return start;
 }
 
-int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
-                             float gain, float threshold, float alpha, float *out, float *scratch) {
+/// The body of lifBackward; `withSums` (a constant) adds BatchNorm's gradient sums.
+static inline __attribute__((always_inline)) int64_t ck_lif_backward(const float *x, float a, float b, const float *g,
+                                                                     int64_t timeSteps, int64_t block, float decay, float gain,
+                                                                     float threshold, float alpha, float mean, float inverseStd,
+                                                                     double *sums, int withSums, float *out, float *scratch) {
     float *carried = scratch + CKERNELS_LIF_CHUNK * timeSteps;  // V going forward, then dL/dV going back
     int64_t start = 0;
     for (int64_t n; (n = ck_lif_chunk(start, block)) > 0; start += n) {
@@ -878,9 +922,11 @@ int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, i
             }
         }
         for (int64_t j = 0; j < n; j += 16) ck_store(carried + j, (ck_v16){0});
+        ck_v16 sumG = {0}, sumGX = {0};
         for (int64_t t = timeSteps - 1; t >= 0; t--) {
             const float *gt = g + t * block + start;
             const float *ht = scratch + CKERNELS_LIF_CHUNK * t;
+            const float *xt = x + t * block + start;
             float *ot = out + t * block + start;
             for (int64_t j = 0; j < n; j += 16) {
                 __builtin_prefetch(gt + j + CKERNELS_LIF_CHUNK, 0, 3);
@@ -891,12 +937,30 @@ int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, i
                 const ck_v16 surrogate = alpha * e / (d * d);
                 const ck_v16 keep = (ck_v16)((ck_i16)ck_splat(1) & ~(ck_i16)(xm >= 0));
                 const ck_v16 gh = ck_load(gt + j) * surrogate + ck_load(carried + j) * keep;
-                ck_store(ot + j, gh * gain);
+                const ck_v16 dy = gh * gain;
+                ck_store(ot + j, dy);
                 ck_store(carried + j, gh * decay);
+                if (withSums) {  // x of this chunk is still in L1 from the recomputation above
+                    sumG += dy;
+                    sumGX += dy * ((ck_load(xt + j) - mean) * inverseStd);
+                }
+            }
+        }
+        if (withSums) {
+            for (int l = 0; l < 16; l++) {
+                sums[0] += (double)sumG[l];
+                sums[1] += (double)sumGX[l];
             }
         }
     }
     return start;
+}
+
+int64_t CK_NAME(lifBackward)(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
+                             float gain, float threshold, float alpha, float mean, float inverseStd, double *sums, float *out,
+                             float *scratch) {
+    if (sums) return ck_lif_backward(x, a, b, g, timeSteps, block, decay, gain, threshold, alpha, mean, inverseStd, sums, 1, out, scratch);
+    return ck_lif_backward(x, a, b, g, timeSteps, block, decay, gain, threshold, alpha, 0, 0, 0, 0, out, scratch);
 }
 
 /// One AdamW step over `count` parameters, operation for operation as the scalar tail below

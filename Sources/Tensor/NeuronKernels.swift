@@ -24,13 +24,18 @@ public enum NeuronKernels {
     /// positions `[0, returned)` of one channel's row, a multiple of 16; see `CKernels_lifBackward`.
     /// The caller computes the remaining positions the same way.
     ///
-    /// - Parameter scratch: ``lifBackwardScratchCount(timeSteps:)`` floats.
+    /// - Parameters:
+    ///   - scratch: ``lifBackwardScratchCount(timeSteps:)`` floats.
+    ///   - sums: when given, BatchNorm's gradient sums of those positions are added to it in the
+    ///     same pass: `sums[0] += Σ out`, `sums[1] += Σ out·(x − mean)·inverseStd`.
     @inline(__always)
     public static func lifBackward(
         input x: UnsafePointer<Float>, scale a: Float, shift b: Float, spikeGradient g: UnsafePointer<Float>, timeSteps: Int, block: Int,
-        decay: Float, gain: Float, threshold: Float, alpha: Float, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        decay: Float, gain: Float, threshold: Float, alpha: Float, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        mean: Float = 0, inverseStd: Float = 0, sums: UnsafeMutablePointer<Double>? = nil
     ) -> Int {
-        Int(CKernels_lifBackward(x, a, b, g, Int64(timeSteps), Int64(block), decay, gain, threshold, alpha, out, scratch))
+        Int(CKernels_lifBackward(x, a, b, g, Int64(timeSteps), Int64(block), decay, gain, threshold, alpha, mean, inverseStd, sums,
+                                 out, scratch))
     }
 
     /// Floats of scratch ``lifBackward(input:scale:shift:spikeGradient:timeSteps:block:decay:gain:threshold:alpha:into:scratch:)``

@@ -188,22 +188,29 @@ struct LIFNeuronTests {
         #expect(fusedShared == fused.forward(Tensor(shape: held.shape, scalars: before), training: false))
     }
 
-    @Test func fusedBatchNormLIFMatchesComposition() {
+    /// The fused layer against BatchNorm then LIF, values and affine gradients. The second shape's
+    /// 171 positions per time step take the C kernel's two chunks (128 + 32), the 8-lane Swift
+    /// loop and the scalar tail, whose BatchNorm gradient sums the backward pass adds up apart.
+    @Test(arguments: [[4, 6, 5], [3, 3 * 171]])
+    func fusedBatchNormLIFMatchesComposition(shape: [Int]) {
         var rng = SeededGenerator(seed: 13)
-        let fused = BatchNormLIF(name: "n", channels: 4, timeSteps: 3)
-        let bn = BatchNorm(name: "n", channels: 4)
+        let channels = shape[0]
+        let fused = BatchNormLIF(name: "n", channels: channels, timeSteps: 3)
+        let bn = BatchNorm(name: "n", channels: channels)
         let lif = LIFNeuron()
-        let gamma = GradientCheck.random([4], &rng)
+        let gamma = GradientCheck.random([channels], &rng)
         fused.norm.weight.value = gamma
         bn.weight.value = gamma
-        let x = GradientCheck.random([4, 6, 5], &rng, scale: 2)
-        let ds = GradientCheck.random([4, 6, 5], &rng)
+        let x = GradientCheck.random(shape, &rng, scale: 2)
+        let ds = GradientCheck.random(shape, &rng)
         let a = fused.forward(x, training: true)
         let b = lif.forward(bn.forward(x, training: true), timeSteps: 3, training: true)
         #expect(a == b)
         let da = fused.backward(ds)
         let db = bn.backward(lif.backward(ds))
         #expect(firstMismatch(da.scalars, db.scalars, relative: 1e-5, absolute: 1e-6) == nil)
+        #expect(firstMismatch(fused.norm.weight.gradient!.scalars, bn.weight.gradient!.scalars, relative: 1e-5, absolute: 1e-6) == nil)
+        #expect(firstMismatch(fused.norm.bias.gradient!.scalars, bn.bias.gradient!.scalars, relative: 1e-5, absolute: 1e-6) == nil)
         #expect(fused.norm.runningMean.value == bn.runningMean.value)
     }
 

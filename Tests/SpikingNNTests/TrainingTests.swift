@@ -103,29 +103,6 @@ struct TrainingTests {
         }
     }
 
-    /// BatchNorm's backward takes two short rows' gradient sums at once; each must be the single
-    /// row's, bit for bit.
-    @Test func pairedGradientSumsAreEachRowsOwn() {
-        var rng = SeededGenerator(seed: 13)
-        let count = 2048 + 517
-        let rows = (0..<4).map { _ in (0..<count).map { _ in rng.nextUnitFloat() * 2 - 1 } }
-        rows[0].withUnsafeBufferPointer { g0 in
-            rows[1].withUnsafeBufferPointer { x0 in
-                rows[2].withUnsafeBufferPointer { g1 in
-                    rows[3].withUnsafeBufferPointer { x1 in
-                        let (a, b) = (g0.baseAddress!, g1.baseAddress!)
-                        let (xa, xb) = (x0.baseAddress!, x1.baseAddress!)
-                        let paired = RowKernels.gradientSums((a, b), (xa, xb), count: count, means: (0.1, -0.2), inverseStds: (1.5, 0.7))
-                        let first = RowKernels.gradientSums(a, xa, count: count, mean: 0.1, inverseStd: 1.5)
-                        let second = RowKernels.gradientSums(b, xb, count: count, mean: -0.2, inverseStd: 0.7)
-                        #expect(paired.0.0.bitPattern == first.0.bitPattern && paired.0.1.bitPattern == first.1.bitPattern)
-                        #expect(paired.1.0.bitPattern == second.0.bitPattern && paired.1.1.bitPattern == second.1.bitPattern)
-                    }
-                }
-            }
-        }
-    }
-
     /// Re-estimation runs the model in evaluation mode with batch statistics; it must give the
     /// running statistics of its definition, training-mode passes over the same batches with
     /// momentum 1/k at the k-th, bit for bit, and leave later evaluation passes alone.

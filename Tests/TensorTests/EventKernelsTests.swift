@@ -429,10 +429,12 @@ struct EventKernelsTests {
 
     /// 52 output channels exercise the 32-wide, the 16-wide and the scalar blocks; spikes (the
     /// multiply-free branch) and counts up to 3; frames added in two calls, as two threads would.
-    @Test(arguments: [1, 3])
-    func sparseConvolutionWeightGradientMatchesDirectSums(maxCount: Int) {
+    /// The third shape's zero-bordered dY rows take 32·300 floats, so its frames go in bands of 4
+    /// rows (4 + 4 + 3), each band's copy of dY beginning with the two rows the last one ended with.
+    @Test(arguments: [(3, 52, 4, 6, 7, 1), (3, 52, 4, 6, 7, 3), (2, 300, 2, 11, 30, 1)])
+    func sparseConvolutionWeightGradientMatchesDirectSums(inChannels: Int, outChannels: Int, frames: Int, height: Int, width: Int,
+                                                           maxCount: Int) {
         var rng = SeededGenerator(seed: 11)
-        let (inChannels, outChannels, frames, height, width) = (3, 52, 4, 6, 7)
         var x = Self.events([inChannels, frames, height, width], density: 0.25, maxCount: maxCount, &rng)
         for p in 0..<(height * width) { x[flat: p] = 1 }  // channel 0 fires everywhere in frame 0: a full event list
         let dy = Self.uniform([outChannels, frames * height * width], &rng)

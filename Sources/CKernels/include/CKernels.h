@@ -196,6 +196,10 @@ void CKernels_maxPool3x3(const float *plane, int64_t height, int64_t width, floa
 /// independent neurons to hide the recurrence's latency, few enough that their state stays in L1.
 #define CKERNELS_LIF_CHUNK 128
 
+/// The convolution event weight gradient's band of dY (floats): a band of rows at a time, so that
+/// the rows its events read stay in L2.
+#define CKERNELS_CONV_BAND_FLOATS 65536
+
 /// The LIF forward pass (Heaviside spike, hard reset to 0) over positions `[0, returned)` of one
 /// channel's row `x` (T blocks of `block` inputs, BatchNorm folded into `a·x + b`), a multiple of 16:
 /// `H = decay·V + gain·(a·x + b)`, spike where `H ≥ threshold`, then `V = H` or 0. The caller
@@ -212,8 +216,13 @@ int64_t CKernels_lifForward(const float *x, float a, float b, int64_t timeSteps,
 /// `g` is dL/dS, `out` receives dL/d(a·x + b) and may be `g` (each position is read before it is
 /// written). `scratch`: `CKERNELS_LIF_CHUNK·(timeSteps + 1)` floats. Operation for operation as
 /// SpikingNN's `LIFNeuron.backwardRow`, so every variant and the Swift lanes agree bit for bit.
+///
+/// When `sums` is not NULL, BatchNorm's gradient sums over the positions done are added to it:
+/// `sums[0] += Σ out`, `sums[1] += Σ out·(x − mean)·inverseStd`, in float lanes over a chunk and
+/// in double across chunks, so the BatchNorm backward pass needs no pass of its own to take them.
 int64_t CKernels_lifBackward(const float *x, float a, float b, const float *g, int64_t timeSteps, int64_t block, float decay,
-                             float gain, float threshold, float alpha, float *out, float *scratch);
+                             float gain, float threshold, float alpha, float mean, float inverseStd, double *sums, float *out,
+                             float *scratch);
 
 /// One AdamW step (PyTorch's order of operations) over `count` parameters `w` with gradients `g`
 /// and moments `m`, `v`, updated in place: `m = β₁m + (1 − β₁)g`, `v = β₂v + (1 − β₂)g²`,

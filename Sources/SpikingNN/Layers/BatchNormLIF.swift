@@ -135,45 +135,20 @@ public final class BatchNormLIF {
                         Compute.parallelParts(channels, grain: 1) { part, range in
                             let scratch = LIFNeuron.BackwardScratch(timeSteps: timeSteps)
                             defer { scratch.deallocate() }
-                            // dL/d(normalised input) into the output row, from the forward pass's map
-                            // (the kept statistics, as `BatchNorm.trainingAffine`).
-                            func lifBackward(_ c: Int) {
-                                let scale = state.gamma[c] * state.inverseStd[c]
-                                let shift = beta[c] - state.mean[c] * scale
-                                neuron.backwardRow(input: xs + c * row, scale: scale, shift: shift, spikeGradient: gradient(part, c),
-                                                   timeSteps: timeSteps, block: block, into: out + c * row, scratch: scratch)
-                            }
-                            let normBackward = { (c: Int, sums: (Double, Double)?) -> Void in
-                                let (o, xr) = (out + c * row, xs + c * row)
+                            // dL/d(normalised input) into the output row, from the forward pass's map (the kept
+                            // statistics, as `BatchNorm.trainingAffine`), with BatchNorm's gradient sums taken
+                            // on the way; then BatchNorm's gradient in place.
+                            for c in range {
                                 let (gamma, mean, inverseStd) = (state.gamma[c], state.mean[c], state.inverseStd[c])
-                                if let sums {
-                                    (dgp[c], dbp[c]) = BatchNorm.backwardRow(
-                                        o, input: xr, count: row, gamma: gamma, mean: mean, inverseStd: inverseStd, sums: sums, into: o)
-                                } else {
-                                    (dgp[c], dbp[c]) = BatchNorm.backwardRow(
-                                        o, input: xr, count: row, gamma: gamma, mean: mean, inverseStd: inverseStd, into: o)
-                                }
-                            }
-                            // Then BatchNorm's gradient in place. Rows small enough that two channels' stay in
-                            // cache go in pairs, for two chains of gradient sums in flight (the same bits).
-                            var c = range.lowerBound
-                            while c < range.upperBound {
-                                if row <= 32_768 && c + 1 < range.upperBound {
-                                    lifBackward(c)
-                                    lifBackward(c + 1)
-                                    let gradients = (UnsafePointer(out + c * row), UnsafePointer(out + (c + 1) * row))
-                                    let inputs = (xs + c * row, xs + (c + 1) * row)
-                                    let sums: ((Double, Double), (Double, Double)) = RowKernels.gradientSums(
-                                        gradients, inputs, count: row, means: (state.mean[c], state.mean[c + 1]),
-                                        inverseStds: (state.inverseStd[c], state.inverseStd[c + 1]))
-                                    normBackward(c, sums.0)
-                                    normBackward(c + 1, sums.1)
-                                    c += 2
-                                } else {
-                                    lifBackward(c)
-                                    normBackward(c, nil)
-                                    c += 1
-                                }
+                                let scale = gamma * inverseStd
+                                let shift = beta[c] - mean * scale
+                                let (o, xr) = (out + c * row, xs + c * row)
+                                let sums = neuron.backwardRow(
+                                    input: xr, scale: scale, shift: shift, spikeGradient: gradient(part, c), timeSteps: timeSteps,
+                                    block: block, into: o, scratch: scratch,
+                                    normalizedBy: LIFNeuron.Normalization(mean: mean, inverseStd: inverseStd))
+                                (dgp[c], dbp[c]) = BatchNorm.backwardRow(
+                                    o, input: xr, count: row, gamma: gamma, mean: mean, inverseStd: inverseStd, sums: sums, into: o)
                             }
                         }
                     }

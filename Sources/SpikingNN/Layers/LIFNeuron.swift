@@ -190,41 +190,63 @@ public final class LIFNeuron {
         return dx
     }
 
-    /// Per-thread scratch of ``backwardRow(input:scale:shift:spikeGradient:timeSteps:block:into:scratch:)``:
+    /// Per-thread scratch of ``backwardRow(input:scale:shift:spikeGradient:timeSteps:block:into:scratch:normalizedBy:)``:
     /// the recomputed H of one group of neurons over T.
     struct BackwardScratch {
         /// For the C kernel.
         let wide: UnsafeMutablePointer<Float>
         let lanes: UnsafeMutablePointer<SIMD8<Float>>
         let scalars: UnsafeMutablePointer<Float>
+        /// The C kernel's BatchNorm gradient sums.
+        let sums: UnsafeMutablePointer<Double>
 
         init(timeSteps: Int) {
             wide = .allocate(capacity: NeuronKernels.lifBackwardScratchCount(timeSteps: timeSteps))
             lanes = .allocate(capacity: timeSteps)
             scalars = .allocate(capacity: timeSteps)
+            sums = .allocate(capacity: 2)
         }
 
         func deallocate() {
             wide.deallocate()
             lanes.deallocate()
             scalars.deallocate()
+            sums.deallocate()
         }
+    }
+
+    /// The BatchNorm statistics of a row whose gradient sums ``backwardRow(input:scale:shift:spikeGradient:timeSteps:block:into:scratch:normalizedBy:)``
+    /// takes on the way (Σ dL/dy, Σ dL/dy·x̂ with x̂ = (x − mean)·inverseStd).
+    struct Normalization {
+        var mean: Float
+        var inverseStd: Float
     }
 
     /// One channel's row of the backward pass: dL/dX from the forward input (`scale·x + shift`)
     /// and dL/dS. H is recomputed exactly as the forward pass computed it.
+    ///
+    /// - Parameter normalization: when the row's input is a BatchNorm input, also returns the
+    ///   BatchNorm gradient sums of the result (``RowKernels/gradientSums(_:_:count:mean:inverseStd:)``'s
+    ///   quantities, summed in another order), taken while the row is in cache; otherwise (0, 0).
+    @discardableResult
     func backwardRow(input x: UnsafePointer<Float>, scale a: Float, shift b: Float, spikeGradient g: UnsafePointer<Float>,
-                     timeSteps: Int, block: Int, into out: UnsafeMutablePointer<Float>, scratch: BackwardScratch) {
+                     timeSteps: Int, block: Int, into out: UnsafeMutablePointer<Float>, scratch: BackwardScratch,
+                     normalizedBy normalization: Normalization? = nil) -> (Double, Double) {
         let decay = 1 - 1 / tau
         let gain = 1 / tau
         let threshold = self.threshold
         var i = 0
+        scratch.sums.update(repeating: 0, count: 2)
         if spikeFunction == .heaviside && detachReset {
             // Multiples of 16 in C (AVX-512 where the CPU has it), then 8 here, then one at a time:
             // the same operations in the same order, so the split does not change any value.
             i = NeuronKernels.lifBackward(
                 input: x, scale: a, shift: b, spikeGradient: g, timeSteps: timeSteps, block: block, decay: decay, gain: gain,
-                threshold: threshold, alpha: alpha, into: out, scratch: scratch.wide)
+                threshold: threshold, alpha: alpha, into: out, scratch: scratch.wide, mean: normalization?.mean ?? 0,
+                inverseStd: normalization?.inverseStd ?? 0, sums: normalization == nil ? nil : scratch.sums)
+        }
+        let firstSwiftPosition = i
+        if spikeFunction == .heaviside && detachReset {
             let hs = scratch.lanes
             while i + 8 <= block {
                 var v = SIMD8<Float>()
@@ -278,6 +300,16 @@ public final class LIFNeuron {
             }
             i += 1
         }
+        guard let normalization else { return (0, 0) }
+        // The positions the C kernel left, summed here.
+        var (sumG, sumGX) = (scratch.sums[0], scratch.sums[1])
+        for t in 0..<timeSteps {
+            for p in (t * block + firstSwiftPosition)..<((t + 1) * block) {
+                sumG += Double(out[p])
+                sumGX += Double(out[p] * ((x[p] - normalization.mean) * normalization.inverseStd))
+            }
+        }
+        return (sumG, sumGX)
     }
 }
 

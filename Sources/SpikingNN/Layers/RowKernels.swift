@@ -75,51 +75,35 @@ package enum RowKernels {
         sumsOfSquaredDeviations(x, x, count: count, means: (mean, mean)).0
     }
 
-    /// (Σ g[i], Σ g[i]·(x[i] − mean)·inverseStd) (the paired loop with the row itself, the same bits).
+    /// (Σ g[i], Σ g[i]·(x[i] − mean)·inverseStd): BatchNorm's gradient sums of one row, in float
+    /// lanes over a block and in double across blocks.
     package static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean: Float,
                                      inverseStd: Float) -> (Double, Double) {
-        gradientSums((g, g), (x, x), count: count, means: (mean, mean), inverseStds: (inverseStd, inverseStd)).0
-    }
-
-    /// ``gradientSums(_:_:count:mean:inverseStd:)`` of two rows at once (the same bits per row).
-    package static func gradientSums(
-        _ g: (UnsafePointer<Float>, UnsafePointer<Float>), _ x: (UnsafePointer<Float>, UnsafePointer<Float>), count: Int,
-        means: (Float, Float), inverseStds: (Float, Float)
-    ) -> ((Double, Double), (Double, Double)) {
-        var (sumGA, sumGXA, sumGB, sumGXB) = (0.0, 0.0, 0.0, 0.0)
+        var (sumG, sumGX) = (0.0, 0.0)
         var start = 0
-        let (ma, mb) = (SIMD8<Float>(repeating: means.0), SIMD8<Float>(repeating: means.1))
-        let (sa, sb) = (SIMD8<Float>(repeating: inverseStds.0), SIMD8<Float>(repeating: inverseStds.1))
+        let (m8, s8) = (SIMD8<Float>(repeating: mean), SIMD8<Float>(repeating: inverseStd))
         while start < count {
             let end = min(count, start + block)
-            var (lanesGA, lanesGXA, lanesGB, lanesGXB) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            var (lanesG, lanesGX) = (SIMD8<Float>(), SIMD8<Float>())
             var i = start
             while i + 8 <= end {
-                let ga = UnsafeRawPointer(g.0 + i).loadUnaligned(as: SIMD8<Float>.self)
-                let xa = UnsafeRawPointer(x.0 + i).loadUnaligned(as: SIMD8<Float>.self)
-                let gb = UnsafeRawPointer(g.1 + i).loadUnaligned(as: SIMD8<Float>.self)
-                let xb = UnsafeRawPointer(x.1 + i).loadUnaligned(as: SIMD8<Float>.self)
-                lanesGA += ga
-                lanesGXA += ga * ((xa - ma) * sa)
-                lanesGB += gb
-                lanesGXB += gb * ((xb - mb) * sb)
+                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+                let xi = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                lanesG += gi
+                lanesGX += gi * ((xi - m8) * s8)
                 i += 8
             }
-            var (tailGA, tailGXA, tailGB, tailGXB): (Float, Float, Float, Float) = (0, 0, 0, 0)
+            var (tailG, tailGX): (Float, Float) = (0, 0)
             while i < end {
-                tailGA += g.0[i]
-                tailGXA += g.0[i] * ((x.0[i] - means.0) * inverseStds.0)
-                tailGB += g.1[i]
-                tailGXB += g.1[i] * ((x.1[i] - means.1) * inverseStds.1)
+                tailG += g[i]
+                tailGX += g[i] * ((x[i] - mean) * inverseStd)
                 i += 1
             }
-            sumGA += Double(lanesGA.sum()) + Double(tailGA)
-            sumGXA += Double(lanesGXA.sum()) + Double(tailGXA)
-            sumGB += Double(lanesGB.sum()) + Double(tailGB)
-            sumGXB += Double(lanesGXB.sum()) + Double(tailGXB)
+            sumG += Double(lanesG.sum()) + Double(tailG)
+            sumGX += Double(lanesGX.sum()) + Double(tailGX)
             start = end
         }
-        return ((sumGA, sumGXA), (sumGB, sumGXB))
+        return (sumG, sumGX)
     }
 
     /// e^x for x ≤ 0 (the surrogate only needs e^(−α|x|)), relative error below 3·10⁻⁷.
