@@ -113,13 +113,15 @@ struct LayerGradientTests {
         }
     }
 
-    /// The input gradient's Winograd path (`ProductCrossover.winogradGradient`: 64 output channels
-    /// summed, rows of 33 positions, an odd width, so the last tile of each row is partial)
-    /// against finite differences.
-    @Test(.enabled(if: ConvolutionKernels.hasWinograd, "the Winograd kernel needs AVX-512"))
-    func conv2dWinogradInputGradientMatchesFiniteDifferences() {
+    /// The input gradient's Winograd path (`ProductCrossover.winogradGradient`) against finite
+    /// differences: 64 output channels summed over rows of 33 positions (an odd width, so the last
+    /// tile of each row is partial), then 160 (more than the direct kernel takes, so Winograd
+    /// replaces col2im) over planes 16 and 7 wide, whose groups take 2 and 4 rows of tiles.
+    @Test(.enabled(if: ConvolutionKernels.hasWinograd, "the Winograd kernel needs AVX-512"),
+          arguments: [(3, 64, 2, 5, 33), (2, 160, 3, 6, 16), (3, 160, 2, 7, 7)])
+    func conv2dWinogradInputGradientMatchesFiniteDifferences(shape: (Int, Int, Int, Int, Int)) {
         var rng = SeededGenerator(seed: 8)
-        let (cin, cout, frames, height, width) = (3, 64, 2, 5, 33)
+        let (cin, cout, frames, height, width) = shape
         let conv = Conv2d(name: "c", inChannels: cin, outChannels: cout, height: height, width: width, generator: &rng)
         let x = GradientCheck.random([cin, frames, height, width], &rng)
         let y = conv.forward(x, training: true)

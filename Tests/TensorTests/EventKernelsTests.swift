@@ -416,10 +416,12 @@ struct EventKernelsTests {
     /// Winograd's F(2×2, 3×3): odd heights and widths (partial tiles), rows of tiles that end in a
     /// partial group of 16, planes of more than one chunk's 6 groups (a partial last chunk),
     /// channel counts off the wide product's 8-row blocks, frames in two calls as two threads
-    /// would. The transforms add up to four terms before multiplying, so the bound is 8× the
-    /// direct kernel's.
+    /// would. Planes 15–16 and 7–8 wide put 2 or 4 tile rows in a group, with a partial last group
+    /// (heights 5, 13, 9) and groups of several frames in one chunk. The transforms add up to four
+    /// terms before multiplying, so the bound is 8× the direct kernel's.
     @Test(.enabled(if: ConvolutionKernels.hasWinograd, "the Winograd kernel needs AVX-512"),
-          arguments: [(3, 37, 5, 7), (16, 8, 8, 8), (5, 11, 1, 17), (12, 20, 34, 35), (1, 1, 2, 2), (33, 9, 9, 4), (4, 6, 13, 70)])
+          arguments: [(3, 37, 5, 7), (16, 8, 8, 8), (5, 11, 1, 17), (12, 20, 34, 35), (1, 1, 2, 2), (33, 9, 9, 4), (4, 6, 13, 70),
+                      (6, 10, 16, 16), (3, 5, 13, 15), (7, 9, 8, 8), (2, 17, 9, 7), (4, 3, 5, 16)])
     func winogradConvolutionMatchesDirectSums(inChannels: Int, outChannels: Int, height: Int, width: Int) {
         let (x, w, wt) = Self.denseConvolutionCase(inChannels: inChannels, outChannels: outChannels, height: height, width: width)
         let y = Self.convolvedInTwoCalls(ConvolutionKernels.winograd3x3, x, wt, outChannels: outChannels, scale: 0.5)

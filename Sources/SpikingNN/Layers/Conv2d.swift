@@ -221,8 +221,9 @@ public final class Conv2d: QuantizableLayer {
 
     /// Accumulates dL/dW and returns dL/dx (nil when `needsInputGradient` is false).
     ///
-    /// dL/dx is the convolution of dY with the mirrored, transposed weight: the direct kernel
-    /// where it pays, otherwise `Wᵀ·dY` per tile scattered back by col2im.
+    /// dL/dx is the convolution of dY with the mirrored, transposed weight: Winograd's or the
+    /// direct kernel where they pay (``ProductCrossover``), otherwise `Wᵀ·dY` per tile scattered
+    /// back by col2im.
     ///
     /// Threads own fixed frame ranges (so their dx writes never overlap) and their own partial
     /// dW, which are added in part order: deterministic for a given thread count. The event
@@ -239,8 +240,8 @@ public final class Conv2d: QuantizableLayer {
         products.recordWeightGradient(weightPath)
         let denseWeightGradient = weightPath == .dense
         var partials = Tensor(shape: [parts, outChannels * k])
-        let direct = ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
-        let winograd = direct && ProductCrossover.winogradGradient(summed: outChannels, width: width)
+        let winograd = ProductCrossover.winogradGradient(summed: outChannels, width: width)
+        let direct = winograd || ProductCrossover.directConvolution(inChannels: outChannels, gradient: true)
         var dx: Tensor? = needsInputGradient ? (direct ? Tensor(uninitializedShape: x.shape) : Tensor(shape: x.shape)) : nil
         let flipped = needsInputGradient && direct ? flippedTransposedWeight(w) : Tensor(shape: [0])
         x.withUnsafeBufferPointer { px in
@@ -259,7 +260,7 @@ public final class Conv2d: QuantizableLayer {
                                     }
                                     if direct, let dxBase {
                                         // dX = conv(dY, W flipped and transposed): the same kernel as the forward,
-                                        // or its Winograd form on wide planes.
+                                        // or its Winograd form.
                                         if winograd {
                                             ConvolutionKernels.winograd3x3(
                                                 gradient, inChannels: self.outChannels, frames: frames, height: self.height, width: self.width,

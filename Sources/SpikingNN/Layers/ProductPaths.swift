@@ -114,15 +114,16 @@ enum ProductCrossover {
         ConvolutionKernels.isFast && summed <= (gradient ? 128 : 64)
     }
 
-    /// Whether a direct convolution input gradient (``directConvolution(inChannels:gradient:)``)
-    /// runs Winograd's F(2×2, 3×3) instead
-    /// (``ConvolutionKernels/winograd3x3(_:inChannels:frames:height:width:frameRange:transposedWeight:outChannels:scale:into:)``):
-    /// its transforms take 16 tiles of a row at a time, so it pays on rows of 32 or more positions
-    /// with enough channels summed to fill its products. Measured per layer in the paper model's
-    /// training step (AMD Zen 5, 2 threads, 2026-12-06): 64 → 32 channels @64² 16 % faster,
-    /// 128 → 64 @32² 27 %; 16 → 8 @32² 33 % slower, and every plane narrower than 32 slower.
+    /// Whether a convolution input gradient runs Winograd's F(2×2, 3×3)
+    /// (``ConvolutionKernels/winograd3x3(_:inChannels:frames:height:width:frameRange:transposedWeight:outChannels:scale:into:)``)
+    /// instead of the direct kernel or col2im and GEMM: its transforms take 16 tiles at a time, of
+    /// one row of tiles on planes 32 or more wide, of 2 or 4 rows of tiles on planes 15–16 or 7–8
+    /// wide; it pays with enough channels summed to fill its products. Measured in the paper
+    /// model's training step (AMD Zen 5, 2 threads, 2026-12-06): 64 → 32 channels @64² 16 %
+    /// faster than the direct kernel, 128 → 64 @32² 27 %; 16 → 8 @32² 33 % slower; the paper
+    /// model's 256 → 128 @16² and 256 → 256 @8² (col2im before) made whole steps 4–6 % faster.
     static func winogradGradient(summed: Int, width: Int) -> Bool {
-        ConvolutionKernels.hasWinograd && summed >= 64 && width >= 32
+        ConvolutionKernels.hasWinograd && summed >= 64 && (width >= 32 || [7, 8, 15, 16].contains(width))
     }
 
     /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
