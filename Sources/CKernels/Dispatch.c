@@ -39,6 +39,7 @@ CK_DECLARE(avx512)
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static CKernels_ISA detected = CKernels_ISA_generic;
 static volatile CKernels_ISA active = CKernels_ISA_generic;
+static CKernels_ISA startup = CKernels_ISA_generic;
 
 static CKernels_ISA parseISA(const char *name, CKernels_ISA fallback) {
     if (!name) return fallback;
@@ -61,6 +62,7 @@ static void detect(void) {
     // SPIKEQ_ISA=generic|avx2|avx512 lowers the choice (for comparisons); it never raises it.
     CKernels_ISA wanted = parseISA(getenv("SPIKEQ_ISA"), detected);
     active = wanted < detected ? wanted : detected;
+    startup = active;
 }
 
 CKernels_ISA CKernels_detectedISA(void) {
@@ -71,6 +73,11 @@ CKernels_ISA CKernels_detectedISA(void) {
 CKernels_ISA CKernels_activeISA(void) {
     pthread_once(&once, detect);
     return active;
+}
+
+CKernels_ISA CKernels_startupISA(void) {
+    pthread_once(&once, detect);
+    return startup;
 }
 
 CKernels_ISA CKernels_useISA(CKernels_ISA isa) {

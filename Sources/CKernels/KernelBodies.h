@@ -358,10 +358,11 @@ void CK_NAME(directConv3x3)(const float *x, int64_t cin, int64_t frames, int64_t
 }
 
 /// Sums, for 16·`lanes` output channels from `o`, the weight rows at `offsets[0..<count]` (times
-/// `values` unless `binary`, where every value is 1 and 1·w = w exactly), in list order.
+/// `values` unless `binary`, where every value is 1 and 1·w = w exactly): the even and the odd
+/// entries in list order in two sums, which are added at the end.
 static inline __attribute__((always_inline)) void ck_conv_gather(const int32_t *offsets, const float *values, int64_t count,
                                                                  const float *wt, int64_t o, int lanes, int binary, float *out) {
-    // Two sets of sums (even and odd events), so twice as many additions are in flight.
+    // Two sums, so that twice as many additions are in flight.
     ck_v16 a[4] = {{0}, {0}, {0}, {0}}, b[4] = {{0}, {0}, {0}, {0}};
     int64_t k = 0;
     for (; k + 2 <= count; k += 2) {

@@ -121,7 +121,7 @@ static void ck_wide_product(const float *a, int64_t rowStride, int64_t kStride, 
 
 int32_t CKernels_hasWideProduct(void) {
 #if defined(__x86_64__)
-    return CKernels_activeISA() == CKernels_ISA_avx512;
+    return CKernels_startupISA() == CKernels_ISA_avx512;
 #else
     return 0;
 #endif

@@ -10,7 +10,8 @@ public enum ConvolutionKernels {
     /// Whether the direct kernel runs at full width here: 16 output channels of 16 positions in
     /// AVX-512 registers. The narrower variants compute the same bits but keep fewer channels in
     /// registers, and the crossovers were measured on AVX-512 only, so elsewhere layers keep GEMM.
-    public static var isFast: Bool { CKernels_activeISA() == CKernels_ISA_avx512 }
+    /// The start-up variant decides (`CKernels_startupISA`), not one a comparison switches to.
+    public static var isFast: Bool { CKernels_startupISA() == CKernels_ISA_avx512 }
 
     /// `y = scale·conv(x, W)` (3×3, stride 1, padding 1), channel-major `[C, F, H, W]`, for the
     /// frames `frameRange` on the calling thread (callers split by frames). Each sum runs over

@@ -38,7 +38,7 @@ public enum NeuronKernels {
                                  out, scratch))
     }
 
-    /// Floats of scratch ``lifBackward(input:scale:shift:spikeGradient:timeSteps:block:decay:gain:threshold:alpha:into:scratch:)``
+    /// Floats of scratch ``lifBackward(input:scale:shift:spikeGradient:timeSteps:block:decay:gain:threshold:alpha:into:scratch:mean:inverseStd:sums:)``
     /// needs: the membrane potentials of one chunk of neurons over T, and their carried state.
     public static func lifBackwardScratchCount(timeSteps: Int) -> Int {
         chunk * (timeSteps + 1)

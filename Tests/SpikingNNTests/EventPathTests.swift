@@ -122,7 +122,7 @@ struct EventPathTests {
         #expect(outputs[.dense]!.0 == outputs[.events]!.0)
         #expect(outputs[.dense]!.1 == outputs[.events]!.1)
         #expect(linear.products.exactLevels == 2 && conv.products.exactLevels == 2)
-        // Dense, the levels run on int8 dot products where the CPU has them and on the float GEMM
+        // Dense, the levels run on int8 dot products where the CPU has them and on float products
         // below avx512: the same bits again.
         if EventKernels.hasIntegerDotProducts {
             #expect(linear.products.integerForward == 1 && conv.products.integerForward == 1)

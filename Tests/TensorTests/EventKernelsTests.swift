@@ -37,6 +37,19 @@ struct EventKernelsTests {
         return results[0].1
     }
 
+    /// Comparing variants (as these tests do while other suites train models in the same process)
+    /// switches only the kernels whose variants agree bit for bit: which products run (the wide
+    /// product, Winograd, the direct convolution) stays as chosen at start-up.
+    @Test func switchingVariantsLeavesTheProductChoicesAlone() {
+        let chosen = { (BLAS.usesWideProduct(n: 64, k: 64), ConvolutionKernels.isFast, ConvolutionKernels.hasWinograd) }
+        let atStartUp = chosen()
+        defer { EventKernels.useInstructionSet(EventKernels.detectedInstructionSet) }
+        for variant in ["generic", "avx2"] {
+            EventKernels.useInstructionSet(variant)
+            #expect(chosen() == atStartUp, "under \(variant)")
+        }
+    }
+
     /// 16×16 register blocks plus both ragged edges.
     @Test func transposeMatchesIndexSwap() {
         var rng = SeededGenerator(seed: 4)

@@ -27,7 +27,14 @@ typedef enum {
 CKernels_ISA CKernels_detectedISA(void);
 /// The variant in use (the detected one unless lowered with `CKernels_useISA`).
 CKernels_ISA CKernels_activeISA(void);
-/// Uses `isa` if the CPU supports it (else the detected one); returns the variant now in use.
+/// The variant chosen at start-up (the detected one, lowered by `SPIKEQ_ISA`), which
+/// `CKernels_useISA` does not change. Choices that change results (whether the AVX-512-only wide
+/// product and Winograd kernels run, or the direct convolution instead of GEMM) follow it, so a
+/// comparison of variants in one thread cannot change another thread's results; the variants
+/// themselves agree bit for bit.
+CKernels_ISA CKernels_startupISA(void);
+/// Uses `isa` if the CPU supports it (else the detected one) for the kernels that come in
+/// variants; returns the variant now in use.
 CKernels_ISA CKernels_useISA(CKernels_ISA isa);
 
 /// What a product needs to know about its input before choosing a path.
@@ -67,7 +74,7 @@ void CKernels_patchLevelProduct(const float *x, int64_t inChannels, int64_t tota
                                 int64_t begin, int64_t end, const int8_t *levels, int64_t outFeatures, float scale, float *y,
                                 uint8_t *scratch);
 
-/// 1 when `CKernels_wideProduct` can run (the active variant is avx512); callers use BLAS otherwise.
+/// 1 when `CKernels_wideProduct` runs (the start-up variant is avx512); callers use BLAS otherwise.
 int32_t CKernels_hasWideProduct(void);
 
 /// `C[i·ldc + j] (+)= Σ_o op(A)[i, o]·B[o·ldb + j]` for `i < m`, `j` in [begin, end): a dense product
@@ -148,11 +155,13 @@ int64_t CKernels_sparseConv3x3WeightGradientScratch(int64_t height, int64_t widt
 
 /// Event-driven weight gradient of the 3×3 convolution (stride 1, padding 1) over frames
 /// `frameBegin..<frameEnd`: `dWᵀ[c·9 + tap, :] += Σ X[c, f, p]·dY[:, f, p − offset(tap)]` over the
-/// non-zero inputs. Per frame, dY is copied pixel-major into a zero-bordered plane that stays in
-/// cache; each input channel's events then add their nine neighbours' rows into registers.
+/// non-zero inputs. A frame goes in bands of rows: dY around the band is copied pixel-major into
+/// a zero-bordered buffer of at most CKERNELS_CONV_BAND_FLOATS floats, which stays in L2; each
+/// input channel's events in the band then add their nine neighbours' rows into registers.
 ///
 /// - `x`: `[inChannels, frames, height, width]`; `dy`: `[outChannels, frames, height, width]`.
-/// - `dwt`: `[inChannels·9, outChannels]`, added to (events in frame, then position, order).
+/// - `dwt`: `[inChannels·9, outChannels]`, added to (events in frame, band, then position order;
+///   one band's sums added at a time).
 /// - `scratch`: `CKernels_sparseConv3x3WeightGradientScratch(...)` floats, private to the caller.
 void CKernels_sparseConv3x3WeightGradient(const float *x, int64_t inChannels, int64_t frames, int64_t height,
                                           int64_t width, int64_t frameBegin, int64_t frameEnd, const float *dy,

@@ -214,7 +214,7 @@ public final class Conv2d: QuantizableLayer {
     }
 
     /// The weight-gradient kernel for an input of `density`: the event kernel's fixed cost (dY
-    /// copied pixel-major per frame) is paid back sooner with more input channels.
+    /// copied pixel-major, a band of rows at a time) is paid back sooner with more input channels.
     func weightGradientPath(density: Double) -> ProductPath {
         productMode.path(density: density, crossover: ProductCrossover.convolutionWeightGradient(inChannels: inChannels))
     }

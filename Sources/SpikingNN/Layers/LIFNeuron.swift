@@ -236,6 +236,7 @@ public final class LIFNeuron {
         let gain = 1 / tau
         let threshold = self.threshold
         var i = 0
+        var summedByKernel = 0  // positions of each time step whose BatchNorm sums the C kernel took
         scratch.sums.update(repeating: 0, count: 2)
         if spikeFunction == .heaviside && detachReset {
             // Multiples of 16 in C (AVX-512 where the CPU has it), then 8 here, then one at a time:
@@ -244,9 +245,7 @@ public final class LIFNeuron {
                 input: x, scale: a, shift: b, spikeGradient: g, timeSteps: timeSteps, block: block, decay: decay, gain: gain,
                 threshold: threshold, alpha: alpha, into: out, scratch: scratch.wide, mean: normalization?.mean ?? 0,
                 inverseStd: normalization?.inverseStd ?? 0, sums: normalization == nil ? nil : scratch.sums)
-        }
-        let firstSwiftPosition = i
-        if spikeFunction == .heaviside && detachReset {
+            summedByKernel = i
             let hs = scratch.lanes
             while i + 8 <= block {
                 var v = SIMD8<Float>()
@@ -304,7 +303,7 @@ public final class LIFNeuron {
         // The positions the C kernel left, summed here.
         var (sumG, sumGX) = (scratch.sums[0], scratch.sums[1])
         for t in 0..<timeSteps {
-            for p in (t * block + firstSwiftPosition)..<((t + 1) * block) {
+            for p in (t * block + summedByKernel)..<((t + 1) * block) {
                 sumG += Double(out[p])
                 sumGX += Double(out[p] * ((x[p] - normalization.mean) * normalization.inverseStd))
             }

@@ -126,7 +126,7 @@ enum ProductCrossover {
         ConvolutionKernels.hasWinograd && summed >= 64 && (width >= 32 || [7, 8, 15, 16].contains(width))
     }
 
-    /// The convolution's event weight gradient (per frame a zero-bordered pixel-major copy of dY,
+    /// The convolution's event weight gradient (a zero-bordered pixel-major copy of dY by bands of rows,
     /// then each input event adds its nine neighbours' rows in registers): with ≥ 4 input channels
     /// 1.45–3.4× faster at 20 % and 1.2–2.8× at 30 % (3.2–5.9× at 5 %); with 2, 1.3–2.3× at 5 %
     /// and 0.7–1.1× at 20 %, where the copy of dY is most of the work.
