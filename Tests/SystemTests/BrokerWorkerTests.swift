@@ -220,15 +220,17 @@ struct BrokerWorkerTests {
         let second = try Broker(context: context, configuration: Net.brokerConfiguration(endpoint: endpoint), logger: Net.logger)
         defer { second.shutdown() }
         let log = EventLog(second)
-        #expect(await log.wait(for: .seconds(30)) { _ in log.readyWorkers.count == 1 }, "worker re-registered")
+        // At least once: on a loaded machine the worker may miss the new broker's heartbeats for
+        // its liveness window and register again, as MDP has it do.
+        #expect(await log.wait(for: .seconds(30)) { _ in !log.readyWorkers.isEmpty }, "worker re-registered")
         #expect(await log.wait(for: .seconds(30)) { _ in log.finals.count == 1 }, "result delivered to the new broker")
         let final = try #require(log.finals.first)
         #expect(final.0.candidateId == 7)
         #expect(final.1 == dispatch)
         #expect(final.3, "late: the new broker never dispatched it")
         #expect(worker.statistics.connections >= 2)
-        // The worker is usable again afterwards.
-        let again = second.dispatch(Net.request(candidate: 8), to: log.readyWorkers[0])
+        // The worker is usable again afterwards, at its latest registration.
+        let again = second.dispatch(Net.request(candidate: 8), to: try #require(log.readyWorkers.last))
         #expect(await log.wait(for: .seconds(30)) { _ in log.finals.contains { $0.1 == again && !$0.3 } })
     }
 
