@@ -59,6 +59,10 @@ static inline __attribute__((always_inline)) void ck_wide_tile(const float *a, i
     }
 }
 
+/// Whether a strip of B is copied before use (see ck_wide_strip): a partial strip, for its zero
+/// padding, or B's rows a multiple of 256 floats apart.
+static inline int ck_wide_copies(int full, int64_t ldb) { return !full || ldb % 256 == 0; }
+
 /// Every row of C over one strip of columns; the last row block has R = m mod 8 rows. Where B's
 /// rows are a multiple of 256 floats apart (8192 tokens, say), the strip is copied first to
 /// `strip` (k × 48, zero past n): read in place, every row of the strip would fall in the same few
@@ -68,32 +72,25 @@ static inline __attribute__((always_inline)) void ck_wide_strip(const float *a, 
                                                                 int64_t k, const float *b, int64_t ldb, float *c, int64_t ldc,
                                                                 int64_t column, int full, const __mmask16 masks[3], int add,
                                                                 float *strip) {
-    if (full && ldb % 256 != 0) {
-        int64_t i0 = 0;
-        for (; i0 + ckWideRows <= m; i0 += ckWideRows)
-            ck_wide_tile(a, rowStride, kStride, k, b + column, ldb, c, ldc, i0, column, ckWideRows, full, masks, add);
-        switch (m - i0) {
-#define CK_WIDE_REST(R) \
-    case R: ck_wide_tile(a, rowStride, kStride, k, b + column, ldb, c, ldc, i0, column, R, full, masks, add); break;
-            CK_WIDE_REST(1) CK_WIDE_REST(2) CK_WIDE_REST(3) CK_WIDE_REST(4) CK_WIDE_REST(5) CK_WIDE_REST(6) CK_WIDE_REST(7)
-#undef CK_WIDE_REST
-            default: break;
+    const float *source = b + column;
+    int64_t sourceStride = ldb;
+    if (ck_wide_copies(full, ldb)) {
+        for (int64_t o = 0; o < k; o++) {
+            const float *row = b + o * ldb + column;
+            for (int j = 0; j < 3; j++) {
+                const __m512 v = full ? _mm512_loadu_ps(row + 16 * j) : _mm512_maskz_loadu_ps(masks[j], row + 16 * j);
+                _mm512_storeu_ps(strip + o * ckWideColumns + 16 * j, v);
+            }
         }
-        return;
-    }
-    for (int64_t o = 0; o < k; o++) {
-        const float *row = b + o * ldb + column;
-        for (int j = 0; j < 3; j++) {
-            const __m512 v = full ? _mm512_loadu_ps(row + 16 * j) : _mm512_maskz_loadu_ps(masks[j], row + 16 * j);
-            _mm512_storeu_ps(strip + o * ckWideColumns + 16 * j, v);
-        }
+        source = strip;
+        sourceStride = ckWideColumns;
     }
     int64_t i0 = 0;
     for (; i0 + ckWideRows <= m; i0 += ckWideRows)
-        ck_wide_tile(a, rowStride, kStride, k, strip, ckWideColumns, c, ldc, i0, column, ckWideRows, full, masks, add);
+        ck_wide_tile(a, rowStride, kStride, k, source, sourceStride, c, ldc, i0, column, ckWideRows, full, masks, add);
     switch (m - i0) {
 #define CK_WIDE_REST(R) \
-    case R: ck_wide_tile(a, rowStride, kStride, k, strip, ckWideColumns, c, ldc, i0, column, R, full, masks, add); break;
+    case R: ck_wide_tile(a, rowStride, kStride, k, source, sourceStride, c, ldc, i0, column, R, full, masks, add); break;
         CK_WIDE_REST(1) CK_WIDE_REST(2) CK_WIDE_REST(3) CK_WIDE_REST(4) CK_WIDE_REST(5) CK_WIDE_REST(6) CK_WIDE_REST(7)
 #undef CK_WIDE_REST
         default: break;
@@ -137,7 +134,9 @@ void CKernels_wideProduct(int32_t transposeA, const float *a, int64_t lda, int64
         for (int64_t i = 0; i < m && !add; i++) memset(c + i * ldc + begin, 0, (size_t)(end - begin) * sizeof(float));
         return;
     }
-    float *strip = aligned_alloc(64, (size_t)(k * ckWideColumns) * sizeof(float));
+    // The copy's buffer only where some strip is copied (Winograd's 16 products per chunk copy none).
+    const int copies = ck_wide_copies((end - begin) % ckWideColumns == 0, ldb);
+    float *strip = copies ? aligned_alloc(64, (size_t)(k * ckWideColumns) * sizeof(float)) : NULL;
     ck_wide_product(a, rowStride, kStride, m, k, b, ldb, c, ldc, begin, end, add, strip);
     free(strip);
 #else
